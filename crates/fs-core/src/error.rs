@@ -1,0 +1,83 @@
+//! The error type of fs-core, shared in spirit by the higher crates.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in fs-core. Each variant names the file (when
+/// there is one) and the numbers involved, so one line tells the user what to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// The file could not be opened, read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a readable image (corrupt, truncated, not an image at all).
+    #[error("{}: cannot decode image: {reason}", path.display())]
+    Decode {
+        /// The file concerned.
+        path: PathBuf,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// The image is valid but uses a sample format or layout fstack does not handle.
+    #[error("{}: unsupported image format: {what}", path.display())]
+    Unsupported {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is not supported, in the user's words (e.g. "32-bit float samples").
+        what: String,
+    },
+    /// The image could not be encoded or written.
+    #[error("{}: cannot write image: {reason}", path.display())]
+    Encode {
+        /// The file concerned.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A frame of a stack differs in size, channels or bit depth from the first one.
+    #[error("{}: frame is {found}, but the stack's first frame is {expected}", path.display())]
+    FrameMismatch {
+        /// The frame that differs.
+        path: PathBuf,
+        /// Shape of the first frame, e.g. "2000x1300 RGB 8-bit".
+        expected: String,
+        /// Shape of this frame.
+        found: String,
+    },
+    /// A folder that should hold frames holds none.
+    #[error("{}: no image files (JPEG, PNG, TIFF) found", path.display())]
+    EmptyFolder {
+        /// The folder concerned.
+        path: PathBuf,
+    },
+    /// A buffer or dimension argument is inconsistent (a programming error of the caller).
+    #[error("invalid dimensions: {0}")]
+    Dimensions(String),
+    /// An option has a value outside its allowed range.
+    #[error("invalid option `{name}`: {reason}")]
+    InvalidOption {
+        /// The option's name, as the user spells it (e.g. `pyramid_min_size`).
+        name: &'static str,
+        /// The allowed range, and the value given.
+        reason: String,
+    },
+    /// The work was cancelled through the [`crate::Progress`] hook.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl CoreError {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        CoreError::Io { path: path.into(), source }
+    }
+}
+
+/// Result alias for fs-core.
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;

@@ -1,0 +1,52 @@
+//! fs-core: the foundation of fstack, a focus-stacking framework.
+//!
+//! It holds what every stacker and tool needs:
+//! - [`Image<T>`]: planar float images (f32 by default, f64 on request — the seed's
+//!   `float_type`) with checked borrowed views [`Plane`] / [`PlaneMut`];
+//! - [`Frame`]: a decoded JPEG/PNG/TIFF frame (8/16-bit; gray, gray+alpha, RGB, RGBA)
+//!   with its EXIF and ICC metadata, and exact conversions to and from float images;
+//! - frame I/O ([`read_frame`], [`read_frame_info`], [`write_frame`], [`list_frames`])
+//!   with atomic writes and metadata carry-over;
+//! - the shared kernels: [`convolve_separable`] (reflect-101 borders), Gaussian and
+//!   pyramid generating kernels, [`sobel`], [`luma`];
+//! - the error type [`CoreError`] and the [`Progress`] / cancel hook.
+//!
+//! ```
+//! use fs_core::{Image, PlaneMut, convolve_separable, generating_kernel};
+//!
+//! // Blur a single bright pixel with the pyramid generating kernel.
+//! let mut img = Image::<f32>::new(5, 5, 1).unwrap();
+//! img.plane_mut(0).as_mut_slice()[12] = 1.0;
+//! let k = generating_kernel::<f32>(0.4);
+//! let mut out = vec![0.0f32; 25];
+//! convolve_separable(img.plane(0), PlaneMut::new(&mut out, 5, 5).unwrap(), &k, &k).unwrap();
+//! assert!((out[12] - 0.16).abs() < 1e-6); // 0.4 * 0.4 at the centre
+//! assert!((out.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+//! ```
+#![deny(missing_docs)]
+
+mod convolve;
+mod error;
+mod format;
+mod frame;
+mod image;
+mod io;
+mod kernels;
+mod metadata;
+mod progress;
+
+pub use crate::convolve::{
+    convolve_columns, convolve_rows, convolve_separable, convolve_separable_reference, reflect101,
+};
+pub use crate::error::{CoreError, Result};
+pub use crate::format::{BitDepth, ChannelLayout, FileFormat, FrameInfo, PixelFormat};
+pub use crate::frame::{Frame, IntSample, Metadata, Samples, quantize};
+pub use crate::image::{Float, FloatType, Image, Plane, PlaneMut};
+pub use crate::io::{
+    WriteOptions, list_frames, read_frame, read_frame_info, sort_natural, write_frame,
+};
+pub use crate::kernels::{
+    LUMA_WEIGHTS, gaussian_blur, gaussian_kernel, gaussian_kernel_for_sigma, generating_kernel,
+    luma, luma_into, sobel,
+};
+pub use crate::progress::{CancelFlag, NoProgress, Progress};

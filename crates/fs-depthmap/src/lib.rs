@@ -1,0 +1,2 @@
+//! fs-depthmap: energy measures, weight maps and pyramid blending (DepthMapStack). Not yet implemented.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! fs-pyramid: Laplacian pyramids and the PyramidStack / PyramidTilesStack / PyramidAutoStack stackers. Not yet implemented.
+#![deny(missing_docs)]
