@@ -15,12 +15,12 @@
 //! use fs_core::{Image, PlaneMut, convolve_separable, generating_kernel};
 //!
 //! // Blur a single bright pixel with the pyramid generating kernel.
-//! let mut img = Image::<f32>::new(5, 5, 1).unwrap();
-//! img.plane_mut(0).as_mut_slice()[12] = 1.0;
+//! let mut img = Image::<f32>::new(7, 7, 1).unwrap();
+//! img.plane_mut(0).as_mut_slice()[24] = 1.0;
 //! let k = generating_kernel::<f32>(0.4);
-//! let mut out = vec![0.0f32; 25];
-//! convolve_separable(img.plane(0), PlaneMut::new(&mut out, 5, 5).unwrap(), &k, &k).unwrap();
-//! assert!((out[12] - 0.16).abs() < 1e-6); // 0.4 * 0.4 at the centre
+//! let mut out = vec![0.0f32; 49];
+//! convolve_separable(img.plane(0), PlaneMut::new(&mut out, 7, 7).unwrap(), &k, &k).unwrap();
+//! assert!((out[24] - 0.16).abs() < 1e-6); // 0.4 * 0.4 at the centre
 //! assert!((out.iter().sum::<f32>() - 1.0).abs() < 1e-5);
 //! ```
 #![deny(missing_docs)]
