@@ -33,7 +33,9 @@ mod image;
 mod io;
 mod kernels;
 mod metadata;
+pub mod metrics;
 mod progress;
+mod source;
 
 pub use crate::convolve::{
     convolve_columns, convolve_rows, convolve_separable, convolve_separable_reference, reflect101,
@@ -50,3 +52,4 @@ pub use crate::kernels::{
     luma, luma_into, sobel,
 };
 pub use crate::progress::{CancelFlag, NoProgress, Progress};
+pub use crate::source::{PathFrames, check_frame, check_stack, frame_mismatch};

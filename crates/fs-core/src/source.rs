@@ -1,0 +1,84 @@
+//! Frames of a stack, yielded one at a time, with the shape checks every stacker needs.
+//!
+//! Stackers take any `IntoIterator<Item = Result<Frame>>`, so callers never need to
+//! hold a whole stack: [`PathFrames`] decodes each file only when it is asked for.
+//! [`check_stack`] reads just the headers, so a frame of the wrong size or format is
+//! reported, by name, before any heavy work.
+
+use std::path::{Path, PathBuf};
+
+use crate::{CoreError, Frame, FrameInfo, Result, read_frame, read_frame_info};
+
+/// The error for a frame whose shape differs from the stack's first frame.
+pub fn frame_mismatch(path: &Path, expected: FrameInfo, found: FrameInfo) -> CoreError {
+    CoreError::FrameMismatch {
+        path: path.into(),
+        expected: expected.to_string(),
+        found: found.to_string(),
+    }
+}
+
+/// Checks that `frame` has the shape `expected`.
+pub fn check_frame(expected: FrameInfo, frame: &Frame) -> Result<()> {
+    if frame.info() != expected {
+        return Err(frame_mismatch(frame.name(), expected, frame.info()));
+    }
+    Ok(())
+}
+
+/// Reads the header of every file and checks they all share the first one's size,
+/// channel layout and bit depth. Returns that shape.
+pub fn check_stack(paths: &[PathBuf]) -> Result<FrameInfo> {
+    let Some(first) = paths.first() else {
+        return Err(CoreError::Dimensions("a stack needs at least one frame".into()));
+    };
+    let expected = read_frame_info(first)?;
+    for path in &paths[1..] {
+        let info = read_frame_info(path)?;
+        if info != expected {
+            return Err(frame_mismatch(path, expected, info));
+        }
+    }
+    Ok(expected)
+}
+
+/// Decodes the frames of a list of files one at a time, in order, checking each
+/// against the first.
+#[derive(Debug, Clone)]
+pub struct PathFrames {
+    paths: Vec<PathBuf>,
+    next: usize,
+    expected: Option<FrameInfo>,
+}
+
+impl PathFrames {
+    /// Frames from these files, in this order.
+    pub fn new(paths: Vec<PathBuf>) -> Self {
+        Self { paths, next: 0, expected: None }
+    }
+    /// The files.
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+}
+
+impl Iterator for PathFrames {
+    type Item = Result<Frame>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let path = self.paths.get(self.next)?;
+        self.next += 1;
+        Some(read_frame(path).and_then(|frame| {
+            let expected = *self.expected.get_or_insert(frame.info());
+            check_frame(expected, &frame)?;
+            Ok(frame)
+        }))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.paths.len() - self.next;
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for PathFrames {}
