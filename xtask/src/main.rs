@@ -1,1 +1,39 @@
-fn main() {}
+//! fstack developer tasks, run as `cargo xtask <task>` (an alias for
+//! `cargo run -p xtask --release -- <task>`, see `.cargo/config.toml`).
+//!
+//! Each task is one module with a clap `Args` struct and a `run` function; adding a task
+//! is one more module and one more [`Command`] variant.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod gen_testdata;
+
+/// fstack developer tasks.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate synthetic focus stacks with known truth (frames, truth, depth map).
+    GenTestdata(gen_testdata::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::GenTestdata(args) => gen_testdata::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

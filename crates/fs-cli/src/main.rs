@@ -1,6 +1,220 @@
-//! `fstack`: the focus-stacking command line. Not yet implemented.
+//! `fstack`: the focus-stacking command line.
+//!
+//! Glue only: parse flags ([`cli`]), build a job, attach progress bars ([`progress`]),
+//! run, report ([`report`]). The algorithms live in the library crates.
+//!
+//! Exit codes: 0 success, 1 error (bad input, I/O, a library error), 2 usage error
+//! (clap's, and ours: an option that does not apply to the chosen stacker, a stacker
+//! not implemented yet), 130 interrupted by Ctrl-C (or SIGTERM).
 
-fn main() -> std::process::ExitCode {
-    eprintln!("fstack: the command line is not implemented yet");
-    std::process::ExitCode::FAILURE
+mod cli;
+mod demo;
+mod generate;
+mod info;
+mod inputs;
+mod progress;
+mod report;
+mod run;
+mod stack;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use fs_core::{CancelFlag, CoreError};
+
+use crate::cli::{Cli, Command, GlobalArgs};
+
+/// An error the user made on the command line that clap could not see (exit 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Returns a usage error (exit code 2) from a command.
+#[macro_export]
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        return Err(anyhow::Error::new($crate::UsageError(format!($($arg)*))))
+    };
+}
+
+/// The work was interrupted (exit code 130).
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// What every command gets: the global flags and the Ctrl-C flag.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// --quiet, --json, --progress, --threads.
+    pub global: GlobalArgs,
+    /// Set by the Ctrl-C handler.
+    pub cancel: CancelFlag,
+}
+
+impl Context {
+    /// A progress reporter as the flags ask.
+    pub fn reporter(&self) -> progress::Reporter {
+        progress::Reporter::new(self.global.progress, self.global.quiet, self.cancel.clone())
+    }
+    /// Whether to print the human-readable report on stdout.
+    pub fn text(&self) -> bool {
+        !self.global.quiet && !self.global.json
+    }
+}
+
+fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`fstack man | head`) like other Unix tools,
+    // instead of failing on the next write to stdout.
+    // SAFETY: called first thing, before any other thread exists; SIG_DFL is valid.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    report::remember_umask();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print and succeed; usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    let cancel = CancelFlag::new();
+    if matches!(cli.command, Command::Stack(_) | Command::Run(_) | Command::Demo(_)) {
+        install_interrupt_handler(cancel.clone());
+    }
+    if let Some(n) = cli.global.threads {
+        // Fails only if a pool already exists, which cannot happen this early.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.into()).build_global();
+    }
+    let ctx = Context { global: cli.global.clone(), cancel: cancel.clone() };
+    let result = match cli.command {
+        Command::Stack(args) => stack::run(&ctx, *args),
+        Command::Run(args) => run::run(&ctx, args),
+        Command::Demo(args) => demo::run(&ctx, args),
+        Command::Info(args) => info::run(&ctx, args),
+        Command::Completions(args) => generate::completions(args),
+        Command::Man(args) => generate::man(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report_error(&e, cancel.is_set()),
+    }
+}
+
+/// Ctrl-C (and SIGTERM) set the cancel flag; the library stops at its next check and
+/// removes its temporary files. A second Ctrl-C exits at once.
+fn install_interrupt_handler(cancel: CancelFlag) {
+    let result = ctrlc::set_handler(move || {
+        if cancel.is_set() {
+            eprintln!("fstack: interrupted again, exiting now");
+            std::process::exit(130);
+        }
+        cancel.cancel();
+        eprintln!("fstack: interrupting (press Ctrl-C again to exit at once)");
+    });
+    if let Err(e) = result {
+        eprintln!("fstack: warning: Ctrl-C will not stop cleanly: {e}");
+    }
+}
+
+/// Prints the error chain in one line (plus a hint line when there is a known fix) and
+/// picks the exit code.
+fn report_error(e: &anyhow::Error, cancelled: bool) -> ExitCode {
+    let interrupted = e.downcast_ref::<Interrupted>().is_some()
+        || e.chain().any(|c| matches!(c.downcast_ref::<CoreError>(), Some(CoreError::Cancelled)))
+        || cancelled;
+    if interrupted {
+        eprintln!("fstack: interrupted; no output was written");
+        return ExitCode::from(130);
+    }
+    if let Some(u) = e.downcast_ref::<UsageError>() {
+        eprintln!("error: {u}");
+        eprintln!("\nFor more information, try '--help'.");
+        return ExitCode::from(2);
+    }
+    eprintln!("error: {}", chain_message(e));
+    if let Some(hint) = hint(e) {
+        eprintln!("hint: {hint}");
+    }
+    ExitCode::FAILURE
+}
+
+/// The error and its causes on one line, skipping a cause whose text the message
+/// already holds (library errors often print their source themselves).
+fn chain_message(e: &anyhow::Error) -> String {
+    let mut message = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+    }
+    message
+}
+
+/// The usual fix for the library errors users run into.
+fn hint(e: &anyhow::Error) -> Option<&'static str> {
+    let core = e.chain().find_map(|c| c.downcast_ref::<CoreError>())?;
+    Some(match core {
+        CoreError::EmptyFolder { .. } => "give a folder holding the frames (.jpg, .png, .tif)",
+        CoreError::FrameMismatch { .. } => {
+            "all frames of a stack must have the same size, channels and bit depth: \
+             remove or convert that file"
+        }
+        CoreError::Decode { .. } => "remove or replace that file, it is not a readable image",
+        CoreError::Unsupported { .. } => "convert that file to 8- or 16-bit JPEG, PNG or TIFF",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that prints its source in its own message, as thiserror's
+    /// `#[error("...: {source}")]` variants do.
+    #[derive(Debug)]
+    struct Echoing(std::io::Error);
+
+    impl std::fmt::Display for Echoing {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "stacking failed: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Echoing {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn chain_is_one_line_without_repeats() {
+        let io = || std::io::Error::other("disk full");
+        let e = anyhow::Error::new(Echoing(io())).context("a.png");
+        assert_eq!(chain_message(&e), "a.png: stacking failed: disk full");
+        let e = anyhow::Error::new(io()).context("b.png: cannot write");
+        assert_eq!(chain_message(&e), "b.png: cannot write: disk full");
+    }
+
+    #[test]
+    fn hints_name_the_fix_for_common_input_errors() {
+        let e = anyhow::Error::new(CoreError::EmptyFolder { path: "x".into() });
+        assert!(hint(&e).unwrap().contains("folder"));
+        assert_eq!(hint(&anyhow::anyhow!("other")), None);
+    }
 }

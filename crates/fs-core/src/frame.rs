@@ -85,17 +85,10 @@ impl Frame {
         let (w, h) = (self.info.width, self.info.height);
         let c = self.info.format.layout.channels();
         let mut img = Image::new(w, h, c).expect("frame dimensions checked at construction");
-        let mut planes: Vec<&mut [T]> = img.planes_mut().collect();
-        // Deinterleave row-parallel: each task owns one row of every plane.
-        let mut rows: Vec<Vec<&mut [T]>> = (0..h).map(|_| Vec::with_capacity(c)).collect();
-        for p in planes.iter_mut() {
-            for (y, r) in std::mem::take(p).chunks_mut(w).enumerate() {
-                rows[y].push(r);
-            }
-        }
+        let planes: Vec<&mut [T]> = img.planes_mut().collect();
         match &self.samples {
-            Samples::U8(s) => deinterleave(s, &mut rows, w, c),
-            Samples::U16(s) => deinterleave(s, &mut rows, w, c),
+            Samples::U8(s) => deinterleave(s, planes, w),
+            Samples::U16(s) => deinterleave(s, planes, w),
         }
         img
     }
@@ -134,6 +127,11 @@ pub trait IntSample: Copy + Send + Sync + 'static {
     fn to_f32(self) -> f32;
     /// From an already rounded and clipped f64.
     fn from_rounded(v: f64) -> Self;
+    /// From an integer already clipped to the type's range.
+    #[inline(always)]
+    fn from_int(v: i32) -> Self {
+        Self::from_rounded(f64::from(v))
+    }
 }
 
 impl IntSample for u8 {
@@ -143,6 +141,10 @@ impl IntSample for u8 {
     }
     #[inline(always)]
     fn from_rounded(v: f64) -> Self {
+        v as u8
+    }
+    #[inline(always)]
+    fn from_int(v: i32) -> Self {
         v as u8
     }
 }
@@ -156,22 +158,61 @@ impl IntSample for u16 {
     fn from_rounded(v: f64) -> Self {
         v as u16
     }
+    #[inline(always)]
+    fn from_int(v: i32) -> Self {
+        v as u16
+    }
 }
 
-fn deinterleave<S: IntSample, T: Float>(src: &[S], rows: &mut [Vec<&mut [T]>], w: usize, c: usize) {
-    rows.par_iter_mut().zip(src.par_chunks(w * c)).for_each(|(dst, srow)| {
-        if c == 1 {
-            for (d, &s) in dst[0].iter_mut().zip(srow) {
-                *d = T::from_f32(s.to_f32());
+/// Planar float rows from interleaved integer rows, parallel over rows. One loop per
+/// channel count so each inner loop is a straight zip the compiler vectorises (the
+/// generic per-pixel loop over `c` channels ran 1.1 s for a 24-megapixel RGB frame;
+/// see the crate docs for the figures now).
+fn deinterleave<S: IntSample, T: Float>(src: &[S], mut planes: Vec<&mut [T]>, w: usize) {
+    #[inline(always)]
+    fn cv<S: IntSample, T: Float>(s: S) -> T {
+        T::from_f32(s.to_f32())
+    }
+    match planes.as_mut_slice() {
+        [p0] => p0.par_chunks_mut(w).zip(src.par_chunks(w)).for_each(|(d0, s)| {
+            for (d, &v) in d0.iter_mut().zip(s) {
+                *d = cv(v);
             }
-            return;
-        }
-        for (x, px) in srow.chunks_exact(c).enumerate() {
-            for (ch, &s) in px.iter().enumerate() {
-                dst[ch][x] = T::from_f32(s.to_f32());
-            }
-        }
-    });
+        }),
+        [p0, p1] => p0
+            .par_chunks_mut(w)
+            .zip(p1.par_chunks_mut(w))
+            .zip(src.par_chunks(w * 2))
+            .for_each(|((d0, d1), s)| {
+                for ((a, b), px) in d0.iter_mut().zip(d1.iter_mut()).zip(s.chunks_exact(2)) {
+                    (*a, *b) = (cv(px[0]), cv(px[1]));
+                }
+            }),
+        [p0, p1, p2] => p0
+            .par_chunks_mut(w)
+            .zip(p1.par_chunks_mut(w))
+            .zip(p2.par_chunks_mut(w))
+            .zip(src.par_chunks(w * 3))
+            .for_each(|(((d0, d1), d2), s)| {
+                let it = d0.iter_mut().zip(d1.iter_mut()).zip(d2.iter_mut());
+                for (((a, b), c), px) in it.zip(s.chunks_exact(3)) {
+                    (*a, *b, *c) = (cv(px[0]), cv(px[1]), cv(px[2]));
+                }
+            }),
+        [p0, p1, p2, p3] => p0
+            .par_chunks_mut(w)
+            .zip(p1.par_chunks_mut(w))
+            .zip(p2.par_chunks_mut(w))
+            .zip(p3.par_chunks_mut(w))
+            .zip(src.par_chunks(w * 4))
+            .for_each(|((((d0, d1), d2), d3), s)| {
+                let it = d0.iter_mut().zip(d1.iter_mut()).zip(d2.iter_mut()).zip(d3.iter_mut());
+                for ((((a, b), c), d), px) in it.zip(s.chunks_exact(4)) {
+                    (*a, *b, *c, *d) = (cv(px[0]), cv(px[1]), cv(px[2]), cv(px[3]));
+                }
+            }),
+        _ => unreachable!("frames have 1 to 4 channels"),
+    }
 }
 
 /// Round half away from zero, clip to `0..=max`; NaN maps to 0.
@@ -179,6 +220,18 @@ fn deinterleave<S: IntSample, T: Float>(src: &[S], rows: &mut [Vec<&mut [T]>], w
 pub fn quantize<T: Float>(v: T, max: f64) -> f64 {
     let v = v.to_f64();
     if v.is_nan() { 0.0 } else { v.round().clamp(0.0, max) }
+}
+
+/// [`quantize`] without its branches and libm `round` call, so that it vectorises:
+/// clip (NaN to 0), split off the integer part (exact for values this small) and
+/// round the fraction half up, which is half away from zero for non-negative values.
+/// Equal to `quantize` for every input; tested against it.
+#[inline(always)]
+fn quantize_fast<S: IntSample, T: Float>(v: T, max: f64) -> S {
+    let c = v.to_f64().max(0.0).min(max);
+    let i = c as i32;
+    let up = i32::from(c - f64::from(i) >= 0.5);
+    S::from_int(i + up)
 }
 
 fn interleave<S: IntSample + Default + Clone, T: Float>(
@@ -190,14 +243,36 @@ fn interleave<S: IntSample + Default + Clone, T: Float>(
     let c = planes.len();
     // Allocation: once per frame.
     let mut out = vec![S::default(); w * h * c];
-    out.par_chunks_mut(w * c).enumerate().for_each(|(y, drow)| {
-        for (ch, p) in planes.iter().enumerate() {
-            let srow = &p[y * w..(y + 1) * w];
-            for (x, &v) in srow.iter().enumerate() {
-                drow[x * c + ch] = S::from_rounded(quantize(v, max));
+    let q = |v: T| -> S { quantize_fast(v, max) };
+    let rows = out.par_chunks_mut(w * c).enumerate();
+    match *planes {
+        [p0] => rows.for_each(|(y, d)| {
+            for (o, &a) in d.iter_mut().zip(&p0[y * w..(y + 1) * w]) {
+                *o = q(a);
             }
-        }
-    });
+        }),
+        [p0, p1] => rows.for_each(|(y, d)| {
+            let r = y * w..(y + 1) * w;
+            for ((o, &a), &b) in d.chunks_exact_mut(2).zip(&p0[r.clone()]).zip(&p1[r]) {
+                o.copy_from_slice(&[q(a), q(b)]);
+            }
+        }),
+        [p0, p1, p2] => rows.for_each(|(y, d)| {
+            let r = y * w..(y + 1) * w;
+            let it = p0[r.clone()].iter().zip(&p1[r.clone()]).zip(&p2[r]);
+            for (o, ((&a, &b), &c)) in d.chunks_exact_mut(3).zip(it) {
+                o.copy_from_slice(&[q(a), q(b), q(c)]);
+            }
+        }),
+        [p0, p1, p2, p3] => rows.for_each(|(y, d)| {
+            let r = y * w..(y + 1) * w;
+            let it = p0[r.clone()].iter().zip(&p1[r.clone()]).zip(&p2[r.clone()]).zip(&p3[r]);
+            for (o, (((&a, &b), &c), &e)) in d.chunks_exact_mut(4).zip(it) {
+                o.copy_from_slice(&[q(a), q(b), q(c), q(e)]);
+            }
+        }),
+        _ => unreachable!("frames have 1 to 4 channels"),
+    }
     out
 }
 

@@ -5,10 +5,11 @@
 //! a partial output.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use image::{ColorType, DynamicImage, ImageDecoder, ImageReader};
+use image::metadata::Orientation;
+use image::{ColorType, DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
 
 use crate::{
     BitDepth, ChannelLayout, CoreError, FileFormat, Frame, FrameInfo, Metadata, PixelFormat,
@@ -27,6 +28,19 @@ pub struct WriteOptions {
 impl Default for WriteOptions {
     fn default() -> Self {
         Self { jpeg_quality: 95, metadata: true }
+    }
+}
+
+impl WriteOptions {
+    /// Checks the options; the error names the bad field.
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=100).contains(&self.jpeg_quality) {
+            return Err(CoreError::InvalidOption {
+                name: "jpeg_quality",
+                reason: format!("must be 1..=100, got {}", self.jpeg_quality),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -61,36 +75,247 @@ fn decode_err(path: &Path, e: impl std::fmt::Display) -> CoreError {
     CoreError::Decode { path: path.into(), reason: e.to_string() }
 }
 
-fn open_decoder(path: &Path) -> Result<impl ImageDecoder> {
-    let file = File::open(path).map_err(|e| CoreError::io(path, e))?;
-    let reader = ImageReader::new(BufReader::new(file))
-        .with_guessed_format()
-        .map_err(|e| CoreError::io(path, e))?;
-    if reader.format().is_none() {
-        return Err(CoreError::Decode {
+/// An image crate error as a [`CoreError`] that names the problem in the user's words.
+fn image_err(path: &Path, e: ImageError) -> CoreError {
+    match e {
+        ImageError::Unsupported(u) => CoreError::Unsupported { path: path.into(), what: u.to_string() },
+        ImageError::Limits(l) => CoreError::Unsupported { path: path.into(), what: l.to_string() },
+        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            decode_err(path, format!("file is truncated (it ends inside the image data): {io}"))
+        }
+        e => {
+            let text = e.to_string();
+            let lower = text.to_ascii_lowercase();
+            let cut = ["eof", "end of file", "no more bytes", "fill whole buffer", "unexpected end"];
+            if cut.iter().any(|k| lower.contains(k)) {
+                decode_err(path, format!("file is truncated (it ends inside the image data): {text}"))
+            } else {
+                decode_err(path, text)
+            }
+        }
+    }
+}
+
+/// A tiff crate error as a [`CoreError`], like [`image_err`].
+fn tiff_err(path: &Path, e: tiff::TiffError) -> CoreError {
+    match e {
+        tiff::TiffError::IoError(io) => image_err(path, ImageError::IoError(io)),
+        tiff::TiffError::UnsupportedError(u) => {
+            CoreError::Unsupported { path: path.into(), what: u.to_string() }
+        }
+        e => image_err(path, ImageError::IoError(std::io::Error::other(e.to_string()))),
+    }
+}
+
+/// The format of a file from its first bytes (never from its name).
+fn sniff(path: &Path, head: &[u8]) -> Result<ImageFormat> {
+    if head.is_empty() {
+        return Err(decode_err(path, "empty file (0 bytes)"));
+    }
+    match image::guess_format(head) {
+        Ok(f @ (ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::Tiff)) => Ok(f),
+        Ok(other) => Err(CoreError::Unsupported {
             path: path.into(),
-            reason: "not a JPEG, PNG or TIFF file".into(),
+            what: format!("{other:?} files (fstack reads JPEG, PNG and TIFF)"),
+        }),
+        Err(_) => Err(decode_err(path, "not a JPEG, PNG or TIFF file (unknown content)")),
+    }
+}
+
+/// What [`probe_tiff`] found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TiffKind {
+    /// The image crate decodes it.
+    Common,
+    /// Gray+alpha (two samples per pixel, chunky), which the image crate's TIFF
+    /// decoder does not read: decoded here with the tiff crate.
+    GrayAlpha { width: u32, height: u32, depth: BitDepth, orientation: Orientation },
+}
+
+/// Rejects TIFF sample formats fstack does not read, with a message that says
+/// which (the image crate's own message for them is a bare bit count), and spots
+/// gray+alpha TIFFs.
+fn probe_tiff<R: Read + Seek>(path: &Path, reader: R) -> Result<TiffKind> {
+    use tiff::tags::Tag;
+    let err = |e: tiff::TiffError| tiff_err(path, e);
+    let mut dec = tiff::decoder::Decoder::new(reader).map_err(err)?;
+    let bits: Vec<u16> =
+        dec.find_tag_unsigned_vec(Tag::BitsPerSample).map_err(err)?.unwrap_or_default();
+    let bits = bits.first().copied().unwrap_or(1);
+    let formats: Vec<u16> =
+        dec.find_tag_unsigned_vec(Tag::SampleFormat).map_err(err)?.unwrap_or_default();
+    let what = match formats.first().copied().unwrap_or(1) {
+        3 => format!("{bits}-bit floating-point samples"),
+        2 => format!("{bits}-bit signed integer samples"),
+        1 if bits != 1 && bits != 8 && bits != 16 => format!("{bits}-bit samples"),
+        _ => String::new(),
+    };
+    if !what.is_empty() {
+        return Err(CoreError::Unsupported {
+            path: path.into(),
+            what: format!("{what} (fstack reads 8- and 16-bit unsigned integer images)"),
         });
     }
-    reader.into_decoder().map_err(|e| decode_err(path, e))
+    let color = dec.colortype().map_err(err)?;
+    let tiff::ColorType::Multiband { bit_depth, num_samples: 2 } = color else {
+        return Ok(TiffKind::Common);
+    };
+    let photometric: u16 =
+        dec.find_tag_unsigned(Tag::PhotometricInterpretation).map_err(err)?.unwrap_or(1);
+    let planar: u16 = dec.find_tag_unsigned(Tag::PlanarConfiguration).map_err(err)?.unwrap_or(1);
+    let depth = match bit_depth {
+        8 => BitDepth::Eight,
+        16 => BitDepth::Sixteen,
+        _ => unreachable!("bit depths other than 8 and 16 rejected above"),
+    };
+    if photometric != 1 || planar != 1 {
+        return Err(CoreError::Unsupported {
+            path: path.into(),
+            what: format!(
+                "two-sample TIFF with photometric interpretation {photometric} and planar \
+                 configuration {planar} (fstack reads gray+alpha as BlackIsZero, interleaved)"
+            ),
+        });
+    }
+    let (width, height) = dec.dimensions().map_err(err)?;
+    let orientation = dec
+        .find_tag_unsigned::<u16>(Tag::Orientation)
+        .ok()
+        .flatten()
+        .and_then(|o| Orientation::from_exif(u8::try_from(o).ok()?))
+        .unwrap_or(Orientation::NoTransforms);
+    Ok(TiffKind::GrayAlpha { width, height, depth, orientation })
+}
+
+/// Decodes a gray+alpha TIFF (see [`TiffKind::GrayAlpha`]).
+fn decode_gray_alpha_tiff(path: &Path, bytes: &[u8]) -> Result<DynamicImage> {
+    let err = |e: tiff::TiffError| tiff_err(path, e);
+    let mut dec = tiff::decoder::Decoder::new(Cursor::new(bytes))
+        .map_err(err)?
+        .with_limits(tiff::decoder::Limits::unlimited());
+    let (w, h) = dec.dimensions().map_err(err)?;
+    let short = || decode_err(path, "file is truncated (fewer samples than its size says)");
+    match dec.read_image().map_err(err)? {
+        tiff::decoder::DecodingResult::U8(v) => {
+            image::ImageBuffer::from_raw(w, h, v).map(DynamicImage::ImageLumaA8).ok_or_else(short)
+        }
+        tiff::decoder::DecodingResult::U16(v) => {
+            image::ImageBuffer::from_raw(w, h, v).map(DynamicImage::ImageLumaA16).ok_or_else(short)
+        }
+        _ => Err(CoreError::Unsupported { path: path.into(), what: "TIFF sample type".into() }),
+    }
+}
+
+/// Whether a JPEG's entropy-coded data ends with an end-of-image marker. The JPEG
+/// decoder is lenient and pads a cut-off scan with gray, so a truncated file would
+/// otherwise decode "successfully".
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    // Trailing zeros or a few bytes of junk after EOI are common; data after the
+    // first image (MPF, vendor trailers) always follows an EOI too.
+    let tail = &bytes[bytes.len().saturating_sub(1 << 20)..];
+    tail.windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
+fn open(path: &Path) -> Result<(BufReader<File>, ImageFormat, TiffKind)> {
+    let file = File::open(path).map_err(|e| CoreError::io(path, e))?;
+    let mut reader = BufReader::new(file);
+    let head = reader.fill_buf().map_err(|e| CoreError::io(path, e))?;
+    let format = sniff(path, head)?;
+    let mut kind = TiffKind::Common;
+    if format == ImageFormat::Tiff {
+        kind = probe_tiff(path, &mut reader)?;
+        reader.seek(SeekFrom::Start(0)).map_err(|e| CoreError::io(path, e))?;
+    }
+    Ok((reader, format, kind))
+}
+
+fn swaps_axes(o: Orientation) -> bool {
+    matches!(
+        o,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    )
 }
 
 /// Reads only the header: size and sample format. Cheap; used to check a whole
-/// stack before any heavy work.
+/// stack before any heavy work. The size is the upright size, as [`read_frame`]
+/// returns it (width and height swapped for EXIF orientations 5..=8).
 pub fn read_frame_info(path: &Path) -> Result<FrameInfo> {
-    let decoder = open_decoder(path)?;
-    let (w, h) = decoder.dimensions();
-    let format = layout_of(path, decoder.color_type())?;
+    let (reader, image_format, kind) = open(path)?;
+    let (w, h, format, orientation) = match kind {
+        TiffKind::GrayAlpha { width, height, depth, orientation } => {
+            (width, height, PixelFormat { layout: ChannelLayout::GrayAlpha, depth }, orientation)
+        }
+        TiffKind::Common => {
+            let mut decoder = ImageReader::with_format(reader, image_format)
+                .into_decoder()
+                .map_err(|e| image_err(path, e))?;
+            let (w, h) = decoder.dimensions();
+            let format = layout_of(path, decoder.color_type())?;
+            (w, h, format, decoder.orientation().unwrap_or(Orientation::NoTransforms))
+        }
+    };
+    let (w, h) = if swaps_axes(orientation) { (h, w) } else { (w, h) };
     Ok(FrameInfo { width: w as usize, height: h as usize, format })
 }
 
 /// Reads a frame with its EXIF and ICC metadata.
+///
+/// The pixels are turned upright by the EXIF orientation (if any), so every frame of
+/// a stack is in display orientation and outputs are written with orientation 1.
+/// The file type is taken from the content, not the extension. Errors name the file
+/// and the problem: [`CoreError::Io`] (missing, unreadable), [`CoreError::Decode`]
+/// (empty, not an image, truncated, corrupt), [`CoreError::Unsupported`] (e.g.
+/// 32-bit float TIFF).
 pub fn read_frame(path: &Path) -> Result<Frame> {
-    let mut decoder = open_decoder(path)?;
-    let format = layout_of(path, decoder.color_type())?;
-    let icc = decoder.icc_profile().ok().flatten();
-    let exif = decoder.exif_metadata().ok().flatten();
-    let img = DynamicImage::from_decoder(decoder).map_err(|e| decode_err(path, e))?;
+    // Allocation: the whole file once; the decoders read from memory.
+    let bytes = std::fs::read(path).map_err(|e| CoreError::io(path, e))?;
+    let kind = sniff(path, &bytes)?;
+    let tiff_kind = match kind {
+        ImageFormat::Tiff => probe_tiff(path, Cursor::new(&bytes[..]))?,
+        _ => TiffKind::Common,
+    };
+    let (mut img, exif, icc) = if let TiffKind::GrayAlpha { .. } = tiff_kind {
+        (decode_gray_alpha_tiff(path, &bytes)?, None, None)
+    } else {
+        let mut decoder = ImageReader::with_format(Cursor::new(&bytes[..]), kind)
+            .into_decoder()
+            .map_err(|e| image_err(path, e))?;
+        layout_of(path, decoder.color_type())?;
+        let icc = decoder.icc_profile().ok().flatten();
+        let exif = decoder.exif_metadata().ok().flatten();
+        let img = DynamicImage::from_decoder(decoder).map_err(|e| image_err(path, e))?;
+        (img, exif, icc)
+    };
+    if kind == ImageFormat::Jpeg && !jpeg_is_complete(&bytes) {
+        return Err(decode_err(path, "file is truncated (no JPEG end-of-image marker)"));
+    }
+    let (exif, icc) = match kind {
+        // A TIFF's own tags are its EXIF: rebuilt as a standalone block.
+        ImageFormat::Tiff => crate::exif_block::tiff_file_metadata(bytes),
+        _ => (exif, icc),
+    };
+    let (exif, icc) = (exif.filter(|e| !e.is_empty()), icc.filter(|i| !i.is_empty()));
+    let format = match &img {
+        DynamicImage::ImageLuma8(_) => PixelFormat { layout: ChannelLayout::Gray, depth: BitDepth::Eight },
+        DynamicImage::ImageLumaA8(_) => PixelFormat { layout: ChannelLayout::GrayAlpha, depth: BitDepth::Eight },
+        DynamicImage::ImageRgb8(_) => PixelFormat { layout: ChannelLayout::Rgb, depth: BitDepth::Eight },
+        DynamicImage::ImageRgba8(_) => PixelFormat { layout: ChannelLayout::Rgba, depth: BitDepth::Eight },
+        DynamicImage::ImageLuma16(_) => PixelFormat { layout: ChannelLayout::Gray, depth: BitDepth::Sixteen },
+        DynamicImage::ImageLumaA16(_) => PixelFormat { layout: ChannelLayout::GrayAlpha, depth: BitDepth::Sixteen },
+        DynamicImage::ImageRgb16(_) => PixelFormat { layout: ChannelLayout::Rgb, depth: BitDepth::Sixteen },
+        DynamicImage::ImageRgba16(_) => PixelFormat { layout: ChannelLayout::Rgba, depth: BitDepth::Sixteen },
+        _ => return Err(CoreError::Unsupported { path: path.into(), what: "sample format".into() }),
+    };
+    let orientation = exif
+        .as_deref()
+        .and_then(crate::exif_block::orientation)
+        .and_then(Orientation::from_exif)
+        .unwrap_or(Orientation::NoTransforms);
+    img.apply_orientation(orientation);
+
     let info = FrameInfo { width: img.width() as usize, height: img.height() as usize, format };
     let samples = match img {
         DynamicImage::ImageLuma8(b) => Samples::U8(b.into_raw()),
@@ -106,13 +331,21 @@ pub fn read_frame(path: &Path) -> Result<Frame> {
         }
     };
     let mut frame = Frame::new(info, samples).map_err(|e| decode_err(path, e))?;
-    frame.metadata = Metadata { exif: exif.filter(|e| !e.is_empty()), icc };
+    frame.metadata = Metadata { exif, icc };
     frame.source = Some(path.to_path_buf());
     Ok(frame)
 }
 
-/// Writes a frame atomically in the format named by the path's extension.
+/// Writes a frame atomically in the format named by the path's extension
+/// (`.jpg`/`.jpeg`, `.png`, `.tif`/`.tiff`), with the frame's EXIF and ICC when
+/// `options.metadata` is set (see the table in the crate docs).
+///
+/// Bit depth and channel layout are kept. JPEG holds 8-bit samples without alpha
+/// only: a 16-bit or alpha frame written as JPEG is a [`CoreError::Encode`] error
+/// (write PNG or TIFF instead). TIFF is written with Deflate compression. On any
+/// error no file is left behind and an existing file at `path` is untouched.
 pub fn write_frame(path: &Path, frame: &Frame, options: &WriteOptions) -> Result<()> {
+    options.validate()?;
     let format = FileFormat::from_path(path).ok_or_else(|| CoreError::Encode {
         path: path.into(),
         reason: "unknown extension (use .jpg, .png or .tif)".into(),

@@ -27,6 +27,7 @@
 
 mod convolve;
 mod error;
+mod exif_block;
 mod format;
 mod frame;
 mod image;
@@ -36,6 +37,8 @@ mod metadata;
 pub mod metrics;
 mod progress;
 mod source;
+pub mod synth;
+mod tiff_write;
 
 pub use crate::convolve::{
     convolve_columns, convolve_rows, convolve_separable, convolve_separable_reference, reflect101,

@@ -1,16 +1,53 @@
 //! Encoding with metadata carry-over (EXIF, ICC) for JPEG, PNG and TIFF.
+//!
+//! | output | EXIF | ICC |
+//! |---|---|---|
+//! | JPEG | APP1 `Exif` segment | APP2 `ICC_PROFILE` segments |
+//! | PNG (8 and 16 bit) | `eXIf` chunk | `iCCP` chunk |
+//! | TIFF (8 and 16 bit) | IFD0 fields + EXIF/GPS sub-IFDs (tags 34665, 34853) | tag 34675 |
+//!
+//! The EXIF block is rebuilt before writing (see `exif_block.rs`): no MakerNote, no
+//! thumbnail, Orientation 1. JPEG holds 8-bit samples without alpha only; writing a
+//! 16-bit or alpha frame as JPEG is an [`crate::CoreError::Encode`] error, never a
+//! silent reduction.
 
-use std::io::Write;
+use std::io::{Seek, Write};
 
-use image::ImageEncoder;
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
-use image::codecs::tiff::TiffEncoder;
+use image::{ExtendedColorType, ImageEncoder};
 
+use crate::tiff_write::{TiffMetadata, write_tiff};
 use crate::{ChannelLayout, FileFormat, Frame, Samples, WriteOptions};
 
+fn color_type(layout: ChannelLayout, eight: bool) -> ExtendedColorType {
+    use ExtendedColorType as E;
+    match (layout, eight) {
+        (ChannelLayout::Gray, true) => E::L8,
+        (ChannelLayout::GrayAlpha, true) => E::La8,
+        (ChannelLayout::Rgb, true) => E::Rgb8,
+        (ChannelLayout::Rgba, true) => E::Rgba8,
+        (ChannelLayout::Gray, false) => E::L16,
+        (ChannelLayout::GrayAlpha, false) => E::La16,
+        (ChannelLayout::Rgb, false) => E::Rgb16,
+        (ChannelLayout::Rgba, false) => E::Rgba16,
+    }
+}
+
+/// Hands the EXIF block and ICC profile to an image crate encoder.
+fn attach(enc: &mut impl ImageEncoder, exif: Option<Vec<u8>>, icc: Option<&Vec<u8>>) {
+    // Both encoders used here accept metadata; an encoder that did not would return
+    // an error we cannot act on, so it is ignored.
+    if let Some(icc) = icc.filter(|i| !i.is_empty()) {
+        let _ = enc.set_icc_profile(icc.clone());
+    }
+    if let Some(exif) = exif {
+        let _ = enc.set_exif_metadata(exif);
+    }
+}
+
 /// Encodes `frame` as `format` into `out`.
-pub(crate) fn encode<W: Write + std::io::Seek>(
+pub(crate) fn encode<W: Write + Seek>(
     out: &mut W,
     format: FileFormat,
     frame: &Frame,
@@ -18,40 +55,48 @@ pub(crate) fn encode<W: Write + std::io::Seek>(
 ) -> Result<(), String> {
     let (w, h) = (frame.width() as u32, frame.height() as u32);
     let layout = frame.format().layout;
-    let ct = |eight: bool| -> image::ExtendedColorType {
-        use image::ExtendedColorType as E;
-        match (layout, eight) {
-            (ChannelLayout::Gray, true) => E::L8,
-            (ChannelLayout::GrayAlpha, true) => E::La8,
-            (ChannelLayout::Rgb, true) => E::Rgb8,
-            (ChannelLayout::Rgba, true) => E::Rgba8,
-            (ChannelLayout::Gray, false) => E::L16,
-            (ChannelLayout::GrayAlpha, false) => E::La16,
-            (ChannelLayout::Rgb, false) => E::Rgb16,
-            (ChannelLayout::Rgba, false) => E::Rgba16,
-        }
+    let meta = &frame.metadata;
+    let exif_fields = match (options.metadata, meta.exif.as_deref()) {
+        (true, Some(block)) => crate::exif_block::output_fields(block, frame.width(), frame.height()),
+        _ => None,
     };
-    let _ = options;
+    let icc = meta.icc.as_ref().filter(|_| options.metadata);
+    let exif_block = || exif_fields.as_deref().and_then(crate::exif_block::encode);
     match (format, frame.samples()) {
         (FileFormat::Jpeg, Samples::U8(s)) => {
-            JpegEncoder::new_with_quality(out, options.jpeg_quality)
-                .write_image(s, w, h, ct(true))
-                .map_err(|e| e.to_string())
+            if layout.has_alpha() {
+                return Err(format!(
+                    "JPEG has no alpha channel; write this {} frame as PNG or TIFF",
+                    layout.name()
+                ));
+            }
+            let mut enc = JpegEncoder::new_with_quality(out, options.jpeg_quality);
+            attach(&mut enc, exif_block(), icc);
+            enc.write_image(s, w, h, color_type(layout, true)).map_err(|e| e.to_string())
         }
-        (FileFormat::Jpeg, Samples::U16(_)) => Err("JPEG holds 8-bit samples only".into()),
+        (FileFormat::Jpeg, Samples::U16(_)) => Err(
+            "JPEG holds 8-bit samples only; write this 16-bit frame as PNG or TIFF, or convert it \
+             to 8 bits first"
+                .into(),
+        ),
         (FileFormat::Png, Samples::U8(s)) => {
-            PngEncoder::new(out).write_image(s, w, h, ct(true)).map_err(|e| e.to_string())
+            let mut enc = PngEncoder::new(out);
+            attach(&mut enc, exif_block(), icc);
+            enc.write_image(s, w, h, color_type(layout, true)).map_err(|e| e.to_string())
         }
         (FileFormat::Png, Samples::U16(s)) => {
+            // Allocation: one byte copy per frame (the encoder takes native-endian bytes).
             let bytes: Vec<u8> = s.iter().flat_map(|v| v.to_ne_bytes()).collect();
-            PngEncoder::new(out).write_image(&bytes, w, h, ct(false)).map_err(|e| e.to_string())
+            let mut enc = PngEncoder::new(out);
+            attach(&mut enc, exif_block(), icc);
+            enc.write_image(&bytes, w, h, color_type(layout, false)).map_err(|e| e.to_string())
         }
-        (FileFormat::Tiff, Samples::U8(s)) => {
-            TiffEncoder::new(out).write_image(s, w, h, ct(true)).map_err(|e| e.to_string())
-        }
-        (FileFormat::Tiff, Samples::U16(s)) => {
-            let bytes: Vec<u8> = s.iter().flat_map(|v| v.to_ne_bytes()).collect();
-            TiffEncoder::new(out).write_image(&bytes, w, h, ct(false)).map_err(|e| e.to_string())
+        (FileFormat::Tiff, _) => {
+            let tiff_meta = TiffMetadata {
+                exif: exif_fields.as_deref().unwrap_or(&[]),
+                icc: icc.map(|i| i.as_slice()),
+            };
+            write_tiff(out, frame, &tiff_meta).map_err(|e| e.to_string())
         }
     }
 }

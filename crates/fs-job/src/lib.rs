@@ -1,2 +1,120 @@
-//! fs-job: StackJob, FocusStack, FocusStackBunch, path chaining and job files. Not yet implemented.
+//! fs-job: the workflow layer of fstack — a [`StackJob`] of chained actions
+//! ([`FocusStack`], [`FocusStackBunch`]) over folders of frames, built in Rust, from a
+//! TOML job file, or from a ShineStacker project (`.fsp`).
+//!
+//! ```
+//! use fs_core::{BitDepth, ChannelLayout, Frame, FrameInfo, NoProgress, PixelFormat, Samples,
+//!     WriteOptions, write_frame};
+//! use fs_job::{FocusStack, FocusStackBunch, StackJob, Stacker};
+//!
+//! // Four small gray frames in <work>/src.
+//! let work = tempfile::tempdir().unwrap();
+//! std::fs::create_dir(work.path().join("src")).unwrap();
+//! let format = PixelFormat { layout: ChannelLayout::Gray, depth: BitDepth::Eight };
+//! for k in 0..4u8 {
+//!     let info = FrameInfo { width: 8, height: 8, format };
+//!     let frame = Frame::new(info, Samples::U8(vec![40 * k; 64])).unwrap();
+//!     let path = work.path().join(format!("src/img{k}.png"));
+//!     write_frame(&path, &frame, &WriteOptions::default()).unwrap();
+//! }
+//!
+//! // Two-stage stacking: bunches of 2 frames, then the bunches into one image.
+//! let job = StackJob::new("demo", work.path())
+//!     .input_path("src")
+//!     .add_action(FocusStackBunch::new("bunches", Stacker::pyramid()).frames(2))
+//!     .add_action(FocusStack::new("stack", Stacker::pyramid()).prefix("pyr_"));
+//! let summary = job.run(&NoProgress).unwrap();
+//! assert_eq!(summary.actions[0].outputs.len(), 2);
+//! assert!(work.path().join("bunches/img2.png").is_file());
+//! assert!(work.path().join("stack/pyr_img0.png").is_file());
+//! ```
+//!
+//! # Paths
+//! An action's input is its own `input_path`, else the previous (enabled) action's
+//! output, else the job's `input_path`; without any, the job is refused. Relative
+//! paths are inside the action's `working_path`, else the job's; the output folder
+//! defaults to the action's name. The EXIF/ICC of the outputs come from the first
+//! frame (natural order) of `exif_path`, by default the first action's input folder;
+//! when that folder is the action's own input, each output takes the metadata of its
+//! own stack's (or bunch's) first frame. `exif_path = ""` writes none.
+//!
+//! # Safety
+//! [`StackJob::plan`] checks the whole job before any frame is decoded (options,
+//! folders, frame headers), and [`StackJob::run`] calls it first. An output folder
+//! that is, lies inside or lies above an input folder, an EXIF folder, or a working
+//! folder is refused. An output folder is *owned* by fstack when it holds the marker
+//! file `.fstack-output`, written when fstack creates the folder or finds it empty;
+//! `scratch_output_dir` empties only owned folders (an unowned folder with files is
+//! refused before anything runs) and removes only top-level image files and fstack's
+//! temporary files. Outputs are written to a temporary name and renamed, so an
+//! interrupted (cancelled) or failed run leaves no partial file and no temporary
+//! file; outputs completed before the interruption stay. `delete_output_at_end`
+//! acts only after the whole job succeeded: it removes the files the action wrote,
+//! and an owned output folder with them unless it holds files fstack did not write.
+//!
+//! # Progress
+//! Phases reported through [`fs_core::Progress`] are named `"<action>: <phase>"`:
+//! `stack`, `bunch i/n`, `denoise`, `sharpen`; stacking phases count frames read.
+//! Cancellation is checked between frames and before each write.
+//!
+//! # Cost
+//! Planning reads each source frame's header once; running decodes each input
+//! frame once per stack or bunch it belongs to (overlapping frames of bunches are
+//! decoded again) and holds one frame at a time besides the stacker's state. All
+//! other time is the stacker's and the post-filters'. `examples/run_job.rs` runs a
+//! job file and prints the time of every phase.
 #![deny(missing_docs)]
+
+mod action;
+mod algorithms;
+mod error;
+mod filters;
+mod fsp;
+mod job;
+mod jobfile;
+mod output;
+mod paths;
+mod size;
+mod stacker;
+
+use std::path::Path;
+
+pub use crate::action::{Action, ActionKind, ActionOptions, FocusStack, FocusStackBunch};
+pub use crate::algorithms::PyramidOptions;
+pub use crate::error::{JOB_SCOPE, JobError, Result, StackerError};
+pub use crate::fsp::{LoadedJobs, ProjectOptions, parse_project};
+pub use crate::job::{ActionPlan, ActionSummary, JobPlan, JobSummary, StackJob};
+pub use crate::jobfile::parse_job_toml;
+pub use crate::output::MARKER;
+pub use crate::paths::normalize;
+pub use crate::size::ByteSize;
+pub use crate::stacker::{Stacker, StackerKind};
+
+/// Loads a job file by its extension: `.toml` (one job, format in `docs/job-files.md`)
+/// or `.fsp` (a ShineStacker project, any number of jobs). Relative working paths are
+/// inside the file's folder. Errors name the file.
+pub fn load_job_file(path: &Path, options: ProjectOptions) -> Result<LoadedJobs> {
+    let in_file = |e: JobError| match e {
+        e @ (JobError::JobFile { .. }
+        | JobError::UnsupportedActions { .. }
+        | JobError::Io { .. }) => e,
+        e => JobError::InFile { path: path.to_path_buf(), source: Box::new(e) },
+    };
+    load_unnamed(path, options).map_err(in_file)
+}
+
+fn load_unnamed(path: &Path, options: ProjectOptions) -> Result<LoadedJobs> {
+    let text = std::fs::read_to_string(path).map_err(|e| JobError::io(path, e))?;
+    let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("fsp") | Some("json") => parse_project(&text, base, path, options),
+        Some("toml") => {
+            Ok(LoadedJobs { jobs: vec![parse_job_toml(&text, base, path)?], warnings: Vec::new() })
+        }
+        _ => Err(JobError::JobFile {
+            path: path.to_path_buf(),
+            message: "unknown job file type (use .toml, or .fsp for ShineStacker projects)".into(),
+        }),
+    }
+}

@@ -1,0 +1,530 @@
+//! The command line, as clap sees it: every command and flag, grouped by purpose.
+//!
+//! Flags use the seed's option names (`pyramid_min_size` becomes `--pyramid-min-size`),
+//! so a ShineStacker user finds every option under the name they know. Enumerated
+//! values also accept the seed's spelling (`--energy DM_ENERGY_SOBEL`,
+//! `--float-type FLOAT_64`).
+//!
+//! Stacker-specific flags are `Option`s without clap defaults, so the command can tell
+//! "given" from "left at its default" and refuse a flag that does not apply to the
+//! chosen stacker instead of silently ignoring it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const OUTPUT: &str = "Output";
+const STACKER: &str = "Stacker";
+const PYRAMID: &str = "Pyramid options (--stacker pyramid, tiles, auto)";
+const TILES: &str = "Tiled pyramid options (--stacker tiles, auto)";
+const DEPTHMAP: &str = "Depth map options (--stacker depthmap)";
+const POST: &str = "Post-filters (applied to the stacked image, in this order)";
+const BUNCH: &str = "Bunches (stack consecutive groups of frames, one output each)";
+const GLOBAL: &str = "Global options";
+
+/// fstack: focus stacking for photographers and microscopists.
+///
+/// Fuses a series of frames focused at different depths into one image that is
+/// sharp everywhere.
+#[derive(Debug, Parser)]
+#[command(
+    name = "fstack",
+    version,
+    after_help = "Exit codes: 0 success, 1 error (bad input, I/O), 2 usage error \
+                  (unknown flag or value, option that does not apply, stacker not \
+                  implemented yet), 130 interrupted (Ctrl-C)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Print nothing but errors (and the --json summary when asked for).
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
+    pub quiet: bool,
+    /// Print a machine-readable JSON summary on stdout instead of the text report.
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub json: bool,
+    /// How to show progress on stderr: bars (with ETA) on a terminal by default,
+    /// plain lines for logs, or none.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto, global = true,
+          help_heading = GLOBAL)]
+    pub progress: ProgressMode,
+    /// Number of worker threads (default: one per core).
+    #[arg(long, value_name = "N", global = true, help_heading = GLOBAL,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+}
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    /// Bars on a terminal, nothing otherwise.
+    Auto,
+    /// Bars with ETA (even when stderr is not a terminal).
+    Bar,
+    /// One line per phase start and end, for logs.
+    Plain,
+    /// No progress output.
+    None,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Stack a folder (or a list) of frames into one sharp image.
+    Stack(Box<StackArgs>),
+    /// Run a job file (TOML) or a ShineStacker project (.fsp).
+    Run(RunArgs),
+    /// Generate a synthetic stack with a known truth, stack it and print the PSNR.
+    Demo(DemoArgs),
+    /// Describe the frames of a stack: size, format, EXIF, memory needed.
+    Info(InfoArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Write the man page (to stdout, or man pages for every command to a folder).
+    Man(ManArgs),
+}
+
+/// `fstack stack`.
+#[derive(Debug, Args)]
+#[command(after_help = "Frames are stacked in natural file-name order (img2 before img10). \
+                        The default output is <folder>-stacked.<ext of the first frame> \
+                        beside the frames' folder; an existing file is never overwritten \
+                        without --force.")]
+pub struct StackArgs {
+    /// A folder of frames, or the frame files themselves.
+    #[arg(required = true, value_name = "DIR | FILES")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Output file; its extension (.jpg, .png, .tif) chooses the format. With
+    /// --bunch-frames, a folder for the bunch outputs.
+    #[arg(short, long, value_name = "OUT", help_heading = OUTPUT)]
+    pub output: Option<PathBuf>,
+    /// Overwrite an existing output file.
+    #[arg(long, help_heading = OUTPUT)]
+    pub force: bool,
+    /// Text prepended to the output file name (seed: prefix).
+    #[arg(long, value_name = "TEXT", help_heading = OUTPUT)]
+    pub prefix: Option<String>,
+    /// JPEG quality of the output, 1 to 100.
+    #[arg(long, value_name = "Q", default_value_t = 95, help_heading = OUTPUT,
+          value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub jpeg_quality: u8,
+    /// Do not copy EXIF and ICC metadata into the output (seed: exif_path = "").
+    #[arg(long, help_heading = OUTPUT, conflicts_with = "exif_path")]
+    pub no_exif: bool,
+    /// Take EXIF and ICC from this file, or the first frame of this folder, instead
+    /// of the first input frame (seed: exif_path).
+    #[arg(long, value_name = "PATH", help_heading = OUTPUT)]
+    pub exif_path: Option<PathBuf>,
+
+    /// The stacking algorithm.
+    #[arg(long, value_enum, default_value_t = StackerKind::Pyramid, help_heading = STACKER)]
+    pub stacker: StackerKind,
+    /// Precision of the internal float samples (seed: float_type).
+    #[arg(long, value_enum, value_name = "TYPE", help_heading = STACKER)]
+    pub float_type: Option<FloatTypeArg>,
+
+    #[command(flatten)]
+    pub pyramid: PyramidArgs,
+    #[command(flatten)]
+    pub tiles: TilesArgs,
+    #[command(flatten)]
+    pub depthmap: DepthMapArgs,
+    #[command(flatten)]
+    pub post: PostArgs,
+    #[command(flatten)]
+    pub bunch: BunchArgs,
+}
+
+/// Which stacker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StackerKind {
+    /// Laplacian pyramid, maximum-energy rule, all in memory (PyramidStack).
+    #[value(alias = "PyramidStack")]
+    Pyramid,
+    /// Pyramid with the largest levels in disk-backed tiles (PyramidTilesStack).
+    #[value(alias = "PyramidTilesStack")]
+    Tiles,
+    /// Pyramid that chooses in-memory or tiled by itself (PyramidAutoStack).
+    #[value(alias = "PyramidAutoStack")]
+    Auto,
+    /// Per-pixel focus weights blended through a pyramid (DepthMapStack).
+    #[value(alias = "DepthMapStack")]
+    Depthmap,
+}
+
+impl StackerKind {
+    /// The seed's class name.
+    pub fn seed_name(self) -> &'static str {
+        match self {
+            StackerKind::Pyramid => "PyramidStack",
+            StackerKind::Tiles => "PyramidTilesStack",
+            StackerKind::Auto => "PyramidAutoStack",
+            StackerKind::Depthmap => "DepthMapStack",
+        }
+    }
+    /// The flag value.
+    pub fn flag(self) -> &'static str {
+        match self {
+            StackerKind::Pyramid => "pyramid",
+            StackerKind::Tiles => "tiles",
+            StackerKind::Auto => "auto",
+            StackerKind::Depthmap => "depthmap",
+        }
+    }
+    /// Whether the stacker is a pyramid stacker (uses the pyramid options).
+    pub fn is_pyramid(self) -> bool {
+        !matches!(self, StackerKind::Depthmap)
+    }
+}
+
+/// Float precision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FloatTypeArg {
+    /// 32-bit floats (default).
+    #[value(alias = "FLOAT_32")]
+    F32,
+    /// 64-bit floats.
+    #[value(alias = "FLOAT_64")]
+    F64,
+}
+
+/// PyramidStack options (shared by the tiled and auto variants).
+#[derive(Debug, Args, Clone, Default)]
+pub struct PyramidArgs {
+    /// Smallest pyramid level size in pixels [default: 32].
+    #[arg(long, value_name = "PX", help_heading = PYRAMID)]
+    pub pyramid_min_size: Option<usize>,
+    /// Window of the base-level entropy and variance (pyramid), or the Laplacian
+    /// aperture (depth map), odd [default: 5].
+    #[arg(long, value_name = "PX", help_heading = PYRAMID)]
+    pub kernel_size: Option<usize>,
+    /// Parameter `a` of the 5-tap generating kernel [default: 0.4].
+    #[arg(long, value_name = "A", help_heading = PYRAMID)]
+    pub gen_kernel: Option<f64>,
+}
+
+/// PyramidTilesStack / PyramidAutoStack options.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TilesArgs {
+    /// Tile size in pixels [default: 512].
+    #[arg(long, value_name = "PX", help_heading = TILES)]
+    pub tile_size: Option<usize>,
+    /// Number of finest pyramid levels kept in tiles [default: 2].
+    #[arg(long, value_name = "N", help_heading = TILES)]
+    pub n_tiled_layers: Option<usize>,
+    /// Most tiles processed at once [default: cores, at most 8].
+    #[arg(long, value_name = "N", help_heading = TILES)]
+    pub max_threads: Option<usize>,
+    /// Submit at most --max-threads tiles at a time [default: true].
+    #[arg(long, value_name = "BOOL", help_heading = TILES)]
+    pub chunk_submit: Option<bool>,
+    /// Auto stacker: force in-memory or tiled, or choose [default: auto].
+    #[arg(long, value_enum, help_heading = TILES)]
+    pub mode: Option<AutoMode>,
+    /// Auto stacker: memory to stay under, e.g. 2G, 512M [default: 8G].
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes, help_heading = TILES)]
+    pub memory_limit: Option<fs_job::ByteSize>,
+}
+
+/// PyramidAutoStack mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AutoMode {
+    /// Choose from the memory estimate.
+    Auto,
+    /// Always in memory.
+    Memory,
+    /// Always tiled.
+    Tiled,
+}
+
+/// DepthMapStack options.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DepthMapArgs {
+    /// How per-frame focus energies become weights [default: average].
+    #[arg(long, value_enum, help_heading = DEPTHMAP)]
+    pub map_type: Option<MapTypeArg>,
+    /// Focus measure [default: tenengrad].
+    #[arg(long, value_enum, help_heading = DEPTHMAP)]
+    pub energy: Option<EnergyArg>,
+    /// Gaussian pre-blur size for mod-laplacian, odd [default: 5].
+    #[arg(long, value_name = "PX", help_heading = DEPTHMAP)]
+    pub blur_size: Option<usize>,
+    /// Power applied to the weights before renormalising [default: 1.0].
+    #[arg(long, value_name = "P", help_heading = DEPTHMAP)]
+    pub weight_power: Option<f64>,
+    /// Bilateral smoothing diameter of the energy maps [default: 1].
+    #[arg(long, value_name = "PX", help_heading = DEPTHMAP)]
+    pub energy_smooth_size: Option<usize>,
+    /// Bilateral range sigma of the energy smoothing [default: 0.8].
+    #[arg(long, value_name = "S", help_heading = DEPTHMAP)]
+    pub energy_sigma_color: Option<f64>,
+    /// Bilateral space sigma of the energy smoothing [default: 2].
+    #[arg(long, value_name = "S", help_heading = DEPTHMAP)]
+    pub energy_sigma_space: Option<f64>,
+    /// Levels of the blending pyramid [default: 5].
+    #[arg(long, value_name = "N", help_heading = DEPTHMAP)]
+    pub pyramid_levels: Option<usize>,
+    /// Gaussian smoothing size of the weight maps, odd [default: 1].
+    #[arg(long, value_name = "PX", help_heading = DEPTHMAP)]
+    pub pyramid_smooth_size: Option<usize>,
+    /// Softmax temperature of --map-type max (0 = hard choice) [default: 0].
+    #[arg(long, value_name = "T", help_heading = DEPTHMAP)]
+    pub temperature: Option<f64>,
+    /// Also write the depth map (grayscale, mean frame index) to this file.
+    #[arg(long, value_name = "FILE", help_heading = DEPTHMAP)]
+    pub depth_map: Option<PathBuf>,
+}
+
+impl DepthMapArgs {
+    /// The flags given, by their command-line names.
+    pub fn given(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        let mut add = |given: bool, name| {
+            if given {
+                v.push(name);
+            }
+        };
+        add(self.map_type.is_some(), "--map-type");
+        add(self.energy.is_some(), "--energy");
+        add(self.blur_size.is_some(), "--blur-size");
+        add(self.weight_power.is_some(), "--weight-power");
+        add(self.energy_smooth_size.is_some(), "--energy-smooth-size");
+        add(self.energy_sigma_color.is_some(), "--energy-sigma-color");
+        add(self.energy_sigma_space.is_some(), "--energy-sigma-space");
+        add(self.pyramid_levels.is_some(), "--pyramid-levels");
+        add(self.pyramid_smooth_size.is_some(), "--pyramid-smooth-size");
+        add(self.temperature.is_some(), "--temperature");
+        add(self.depth_map.is_some(), "--depth-map");
+        v
+    }
+}
+
+impl PyramidArgs {
+    /// The pyramid-only flags given (`--kernel-size` is shared with the depth map).
+    pub fn given_pyramid_only(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.pyramid_min_size.is_some() {
+            v.push("--pyramid-min-size");
+        }
+        if self.gen_kernel.is_some() {
+            v.push("--gen-kernel");
+        }
+        v
+    }
+}
+
+impl TilesArgs {
+    /// The tiled-stacker flags given, and the auto-only ones.
+    pub fn given(&self) -> (Vec<&'static str>, Vec<&'static str>) {
+        let mut tiled = Vec::new();
+        let mut auto = Vec::new();
+        if self.tile_size.is_some() {
+            tiled.push("--tile-size");
+        }
+        if self.n_tiled_layers.is_some() {
+            tiled.push("--n-tiled-layers");
+        }
+        if self.max_threads.is_some() {
+            tiled.push("--max-threads");
+        }
+        if self.chunk_submit.is_some() {
+            tiled.push("--chunk-submit");
+        }
+        if self.mode.is_some() {
+            auto.push("--mode");
+        }
+        if self.memory_limit.is_some() {
+            auto.push("--memory-limit");
+        }
+        (tiled, auto)
+    }
+}
+
+/// Depth map weight rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MapTypeArg {
+    /// Weights = energy / sum of energies.
+    #[value(alias = "DM_MAP_AVERAGE")]
+    Average,
+    /// The best frame per pixel (softmax with --temperature > 0).
+    #[value(alias = "DM_MAP_MAX")]
+    Max,
+}
+
+/// Depth map focus measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EnergyArg {
+    /// Sobel gx^2 + gy^2.
+    #[value(alias = "DM_ENERGY_TENENGRAD")]
+    Tenengrad,
+    /// |Laplacian|.
+    #[value(alias = "DM_ENERGY_LAPLACIAN")]
+    Laplacian,
+    /// Sum-modified Laplacian after a Gaussian pre-blur.
+    #[value(alias = "DM_ENERGY_MOD_LAPLACIAN")]
+    ModLaplacian,
+    /// |gx| + |gy|.
+    #[value(alias = "DM_ENERGY_SOBEL")]
+    Sobel,
+    /// Local variance, 5x5.
+    #[value(alias = "DM_ENERGY_VARIANCE")]
+    Variance,
+}
+
+/// Post-filters.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PostArgs {
+    /// Non-local-means denoise strength in 8-bit units, 0 = off (0.75 to 1 is mild).
+    #[arg(long, value_name = "H", default_value_t = 0.0, help_heading = POST)]
+    pub denoise_amount: f64,
+    /// Unsharp mask amount in percent, 0 = off (50 and up is visible).
+    #[arg(long, value_name = "PCT", default_value_t = 0.0, help_heading = POST)]
+    pub sharpen_amount_percent: f64,
+    /// Unsharp mask radius (Gaussian sigma) in pixels.
+    #[arg(long, value_name = "PX", default_value_t = 1.0, help_heading = POST)]
+    pub sharpen_radius: f64,
+    /// Unsharp mask threshold in 8-bit units: smaller differences are left alone.
+    #[arg(long, value_name = "T", default_value_t = 0.0, help_heading = POST)]
+    pub sharpen_threshold: f64,
+}
+
+/// FocusStackBunch options.
+#[derive(Debug, Args, Clone, Default)]
+pub struct BunchArgs {
+    /// Stack consecutive bunches of N frames, one output per bunch, into the folder
+    /// OUT (seed: FocusStackBunch frames).
+    #[arg(long, value_name = "N", help_heading = BUNCH,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub bunch_frames: Option<u32>,
+    /// Frames shared by consecutive bunches, less than --bunch-frames [default: 0].
+    #[arg(long, value_name = "M", requires = "bunch_frames", help_heading = BUNCH)]
+    pub bunch_overlap: Option<u32>,
+}
+
+/// `fstack run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A TOML job file or a ShineStacker project (.fsp).
+    #[arg(value_name = "JOB.toml | PROJECT.fsp")]
+    pub job: PathBuf,
+    /// Skip the actions of a ShineStacker project that fstack does not implement yet
+    /// (alignment, balance, ...) with a warning, instead of refusing the project.
+    #[arg(long)]
+    pub skip_unsupported: bool,
+}
+
+/// `fstack demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Folder to write the synthetic frames, the truth and the result into
+    /// (default: a new folder in the system's temporary directory, kept).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Overwrite the demo's files in a --out folder that already holds files.
+    #[arg(long)]
+    pub force: bool,
+    /// Frame size.
+    #[arg(long, value_name = "WxH", default_value = "640x480", value_parser = parse_size)]
+    pub size: (usize, usize),
+    /// Number of frames.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub frames: usize,
+}
+
+/// `fstack info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// A folder of frames, or the frame files themselves.
+    #[arg(required = true, value_name = "DIR | FILES")]
+    pub inputs: Vec<PathBuf>,
+    /// Float precision assumed for the memory estimate.
+    #[arg(long, value_enum, default_value_t = FloatTypeArg::F32, value_name = "TYPE")]
+    pub float_type: FloatTypeArg,
+}
+
+/// `fstack completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `fstack man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write fstack.1 and one page per command (fstack-stack.1, ...) into this folder
+    /// instead of printing fstack.1 on stdout.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// Parses `640x480`.
+pub fn parse_size(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("`{s}` is not a size such as 640x480");
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    Ok((w.trim().parse().map_err(|_| bad())?, h.trim().parse().map_err(|_| bad())?))
+}
+
+/// Parses a byte size as job files do (fs-job's [`fs_job::ByteSize`]): `2G`, `512M`,
+/// `1.5GiB`, `800000`; K/M/G/T are powers of 1024. Zero is refused.
+pub fn parse_bytes(s: &str) -> Result<fs_job::ByteSize, String> {
+    let size: fs_job::ByteSize = s.parse()?;
+    if size.0 == 0 {
+        return Err(format!("`{s}` is not a positive size"));
+    }
+    Ok(size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn sizes_parse_in_binary_units() {
+        let bytes = |s| parse_bytes(s).map(|b| b.0);
+        assert_eq!(bytes("2G"), Ok(2 << 30));
+        assert_eq!(bytes("512M"), Ok(512 << 20));
+        assert_eq!(bytes("1.5GiB"), Ok(3 << 29));
+        assert_eq!(bytes("800000"), Ok(800_000));
+        assert!(parse_bytes("2X").unwrap_err().contains("2X"));
+        assert!(parse_bytes("G").is_err());
+        assert!(parse_bytes("0").is_err());
+        assert_eq!(parse_size("640x480"), Ok((640, 480)));
+        assert!(parse_size("640").is_err());
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn seed_spellings_are_accepted() {
+        let cli = Cli::try_parse_from([
+            "fstack",
+            "stack",
+            "d",
+            "--energy",
+            "DM_ENERGY_MOD_LAPLACIAN",
+            "--float-type",
+            "FLOAT_64",
+            "--stacker",
+            "DepthMapStack",
+        ])
+        .unwrap();
+        let Command::Stack(s) = cli.command else { panic!("not stack") };
+        assert_eq!(s.depthmap.energy, Some(EnergyArg::ModLaplacian));
+        assert_eq!(s.float_type, Some(FloatTypeArg::F64));
+        assert_eq!(s.stacker, StackerKind::Depthmap);
+    }
+}

@@ -1,0 +1,289 @@
+//! The fs-job glue: `fstack run` (job files, ShineStacker projects) and the one-action
+//! job behind `fstack stack`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use fs_core::FloatType;
+use fs_job::{
+    ActionOptions, FocusStack, FocusStackBunch, JobError, ProjectOptions, PyramidOptions, StackJob,
+    Stacker, load_job_file,
+};
+
+use crate::cli::{RunArgs, StackArgs, StackerKind};
+use crate::progress::Reporter;
+use crate::report::{self, Summary, Timings};
+use crate::stack::{Plan, absolute, parent_of};
+use crate::{Context, UsageError};
+
+/// The fs-job stacker the flags ask for (`check_flags` has refused the rest).
+fn stacker(args: &StackArgs, float_type: FloatType) -> anyhow::Result<Stacker> {
+    match args.stacker {
+        StackerKind::Pyramid => {
+            let d = PyramidOptions::default();
+            let p = &args.pyramid;
+            Ok(Stacker::Pyramid(PyramidOptions {
+                pyramid_min_size: p.pyramid_min_size.unwrap_or(d.pyramid_min_size),
+                kernel_size: p.kernel_size.unwrap_or(d.kernel_size),
+                gen_kernel: p.gen_kernel.unwrap_or(d.gen_kernel),
+                float_type,
+            }))
+        }
+        other => Err(UsageError(format!(
+            "--stacker {} ({}) is not implemented yet; use --stacker pyramid",
+            other.flag(),
+            other.seed_name()
+        ))
+        .into()),
+    }
+}
+
+/// Runs `stack`'s plan as a one-action job in a private work folder; returns the
+/// files written.
+pub fn stack_plan(
+    plan: &Plan,
+    args: &StackArgs,
+    reporter: &Reporter,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let stacker = stacker(args, plan.float_type)?;
+    let bunch = args.bunch.bunch_frames;
+    let output = absolute(&plan.output)?;
+    let out_parent = parent_of(&output);
+
+    // The work folder goes beside the output (same file system: the final rename is
+    // atomic) unless that is inside the input folder, which the job would refuse.
+    let input_abs = plan.folder.as_deref().map(absolute).transpose()?;
+    let inside_input = input_abs.as_ref().is_some_and(|i| out_parent.starts_with(i));
+    let mut builder = tempfile::Builder::new();
+    let work = builder.prefix(".fstack-");
+    let work = if inside_input { work.tempdir() } else { work.tempdir_in(&out_parent) }
+        .with_context(|| format!("{}: cannot create a work folder", out_parent.display()))?;
+    let work_dir = work.path().canonicalize()?;
+
+    let input_dir = match &input_abs {
+        Some(dir) => dir.clone(),
+        None => link_folder(&work_dir.join("input"), &plan.frames)?,
+    };
+    let exif_path = if args.no_exif {
+        Some(PathBuf::new())
+    } else if let Some(p) = &args.exif_path {
+        if p.is_dir() {
+            Some(absolute(p)?)
+        } else if p.is_file() {
+            Some(link_folder(&work_dir.join("exif"), std::slice::from_ref(p))?)
+        } else {
+            bail!("{}: --exif-path: no such file or folder", p.display());
+        }
+    } else {
+        None
+    };
+
+    let mut options = ActionOptions {
+        input_path: Some(input_dir.clone()),
+        exif_path,
+        denoise_amount: args.post.denoise_amount,
+        sharpen_amount_percent: args.post.sharpen_amount_percent,
+        sharpen_radius: args.post.sharpen_radius,
+        sharpen_threshold: args.post.sharpen_threshold,
+        output_format: Some(plan.format),
+        ..ActionOptions::default()
+    };
+    let job = StackJob::new("fstack", &work_dir).jpeg_quality(args.jpeg_quality);
+    let job = match bunch {
+        None => {
+            options.output_path = Some(work_dir.join("out"));
+            job.add_action(FocusStack::new("stack", stacker).options(options))
+        }
+        Some(frames) => {
+            // --force on a folder with files: overwrite same-named files, keep the rest.
+            let has_files = output.is_dir() && std::fs::read_dir(&output)?.next().is_some();
+            options.scratch_output_dir = !has_files;
+            options.output_path = Some(output.clone());
+            options.prefix = args.prefix.clone().unwrap_or_default();
+            job.add_action(
+                FocusStackBunch::new("bunch", stacker)
+                    .options(options)
+                    .frames(frames as usize)
+                    .overlap(args.bunch.bunch_overlap.unwrap_or(0) as usize),
+            )
+        }
+    };
+    let summary = job.run(reporter).map_err(job_error)?;
+    let outputs: Vec<PathBuf> = summary.outputs().map(Path::to_path_buf).collect();
+    for o in &outputs {
+        report::set_default_permissions(o)
+            .with_context(|| format!("{}: cannot set permissions", o.display()))?;
+    }
+    if bunch.is_some() {
+        return Ok(outputs);
+    }
+    let [produced] = outputs.as_slice() else {
+        bail!("the stack job wrote {} files instead of one", outputs.len());
+    };
+    place(produced, &output)?;
+    drop(work);
+    Ok(vec![plan.output.clone()])
+}
+
+/// A folder of symbolic links to `files`, so fs-job (which stacks folders) can stack a
+/// list of files. Names are kept (so the order is kept) unless two collide.
+fn link_folder(dir: &Path, files: &[PathBuf]) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+        .collect();
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    let keep = unique.len() == names.len();
+    for (i, (file, name)) in files.iter().zip(&names).enumerate() {
+        let link = if keep { dir.join(name) } else { dir.join(format!("{:06}-{name}", i + 1)) };
+        let target = absolute(file)?;
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&target, &link)
+            .with_context(|| format!("{}: cannot link", link.display()))?;
+        #[cfg(not(unix))]
+        std::fs::copy(&target, &link)
+            .with_context(|| format!("{}: cannot copy", link.display()))?;
+    }
+    Ok(dir.to_path_buf())
+}
+
+/// Moves the finished output into place: a rename when on the same file system, else
+/// a copy to a temporary name beside the target, then a rename.
+fn place(from: &Path, to: &Path) -> anyhow::Result<()> {
+    if std::fs::rename(from, to).is_ok() {
+        return Ok(());
+    }
+    let dir = parent_of(to);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".fstack-")
+        .suffix(".partial")
+        .tempfile_in(&dir)
+        .with_context(|| format!("{}: cannot write", dir.display()))?;
+    let mut src = std::fs::File::open(from)?;
+    std::io::copy(&mut src, tmp.as_file_mut())
+        .with_context(|| format!("{}: cannot write", to.display()))?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(to)
+        .map_err(|e| e.error)
+        .with_context(|| format!("{}: cannot write", to.display()))?;
+    report::set_default_permissions(to)?;
+    Ok(())
+}
+
+/// Job errors in the CLI's words: an option out of range is a usage error naming the
+/// flag; frame errors show the file's error alone (the action is the CLI's own).
+fn job_error(e: JobError) -> anyhow::Error {
+    match e {
+        JobError::InvalidOption { option, reason, .. } => {
+            let flag = match option.as_str() {
+                "frames" => "--bunch-frames".to_string(),
+                "overlap" => "--bunch-overlap".to_string(),
+                o => format!("--{}", o.replace('_', "-")),
+            };
+            UsageError(format!("invalid value for {flag}: {reason}")).into()
+        }
+        JobError::Frames { source, .. } => source.into(),
+        other => other.into(),
+    }
+}
+
+/// `fstack run JOB.toml | PROJECT.fsp`.
+pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
+    let start = Instant::now();
+    if !args.job.is_file() {
+        bail!("{}: no such job file", args.job.display());
+    }
+    let loaded =
+        load_job_file(&args.job, ProjectOptions { skip_unsupported: args.skip_unsupported })?;
+    if loaded.jobs.is_empty() {
+        bail!("{}: holds no job to run", args.job.display());
+    }
+    if !ctx.global.quiet {
+        for w in &loaded.warnings {
+            eprintln!("fstack: warning: {w}");
+        }
+    }
+    let reporter = ctx.reporter();
+    let mut summaries = Vec::with_capacity(loaded.jobs.len());
+    for job in &loaded.jobs {
+        match job.run(&reporter) {
+            Ok(s) => summaries.push(s),
+            Err(e) => {
+                reporter.abandon();
+                return Err(e.into());
+            }
+        }
+    }
+    let phases = reporter.finish();
+    let outputs: Vec<PathBuf> =
+        summaries.iter().flat_map(|s| s.outputs().map(Path::to_path_buf)).collect();
+    for o in &outputs {
+        report::set_default_permissions(o)
+            .with_context(|| format!("{}: cannot set permissions", o.display()))?;
+    }
+
+    if ctx.global.json {
+        let jobs: Vec<serde_json::Value> = summaries
+            .iter()
+            .map(|s| {
+                let actions: Vec<serde_json::Value> = s
+                    .actions
+                    .iter()
+                    .map(|a| {
+                        serde_json::json!({
+                            "name": a.name,
+                            "kind": a.kind.name(),
+                            "enabled": a.enabled,
+                            "input_dir": a.input_dir,
+                            "output_dir": a.output_dir,
+                            "frames_read": a.frames_read,
+                            "outputs": a.outputs,
+                            "output_deleted": a.output_deleted,
+                            "seconds": a.elapsed.as_secs_f64(),
+                        })
+                    })
+                    .collect();
+                serde_json::json!({ "name": s.name, "actions": actions,
+                                    "seconds": s.elapsed.as_secs_f64() })
+            })
+            .collect();
+        Summary {
+            fstack_version: env!("CARGO_PKG_VERSION"),
+            command: "run",
+            inputs: vec![args.job.clone()],
+            outputs,
+            stacker: None,
+            options: serde_json::json!({ "skip_unsupported": args.skip_unsupported }),
+            frames: None,
+            timings: Timings { phases, total_seconds: start.elapsed().as_secs_f64() },
+            peak_memory_bytes: report::peak_memory_bytes(),
+            results: serde_json::json!({ "jobs": jobs, "warnings": loaded.warnings }),
+        }
+        .print()?;
+    } else if ctx.text() {
+        for s in &summaries {
+            for a in &s.actions {
+                if !a.enabled {
+                    println!("{}: {}: disabled, skipped", s.name, a.name);
+                    continue;
+                }
+                println!(
+                    "{}: {}: {} frames -> {} file{} in {}{}",
+                    s.name,
+                    a.name,
+                    a.frames_read,
+                    a.outputs.len(),
+                    if a.outputs.len() == 1 { "" } else { "s" },
+                    a.output_dir.display(),
+                    if a.output_deleted { " (deleted at the end)" } else { "" }
+                );
+            }
+        }
+        println!("done in {}", crate::progress::seconds(start.elapsed()));
+    }
+    Ok(())
+}

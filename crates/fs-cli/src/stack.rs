@@ -1,0 +1,300 @@
+//! `fstack stack`: one folder (or list) of frames into one image, or into one image per
+//! bunch with `--bunch-frames`.
+//!
+//! The command checks everything it can before any heavy work (flags that do not apply
+//! to the chosen stacker, the frames' shapes, the output name and format, an existing
+//! output), then builds a one-action fs-job job and runs it in a private work folder
+//! (`.fstack-XXXXXX`) created beside the output, so the final rename is atomic and an
+//! interrupted run leaves nothing behind (the work folder is removed on every exit
+//! path except a second Ctrl-C, which exits at once).
+//!
+//! Default output: `<prefix><folder>-stacked.<ext of the first frame>` beside the
+//! frames' folder (with `--bunch-frames`: the folder `<folder>-bunches`). Existing
+//! files are never overwritten without `--force`, and an input never even with it.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use fs_core::{BitDepth, FileFormat, FloatType, FrameInfo, check_stack};
+
+use crate::cli::{FloatTypeArg, StackArgs, StackerKind};
+use crate::report::{self, FramesSummary, Summary, Timings};
+use crate::{Context, inputs, usage};
+
+/// What `stack` will do, decided before any heavy work.
+#[derive(Debug)]
+pub struct Plan {
+    /// The frames, in order.
+    pub frames: Vec<PathBuf>,
+    /// Their folder, when a folder was given.
+    pub folder: Option<PathBuf>,
+    /// The output file (or folder for bunches).
+    pub output: PathBuf,
+    /// Its format.
+    pub format: FileFormat,
+    /// Float precision.
+    pub float_type: FloatType,
+}
+
+/// `fstack stack`.
+pub fn run(ctx: &Context, args: StackArgs) -> anyhow::Result<()> {
+    let start = Instant::now();
+    check_flags(&args)?;
+    let inputs = inputs::resolve(&args.inputs)?;
+    let info = check_stack(&inputs.frames)?;
+    let float_type = match args.float_type {
+        Some(FloatTypeArg::F64) => FloatType::F64,
+        _ => FloatType::F32,
+    };
+    let (output, format) = if args.bunch.bunch_frames.is_some() {
+        (bunch_output(&args, &inputs)?, first_format(&inputs.frames[0]))
+    } else {
+        single_output(&args, &inputs, info, ctx.global.quiet)?
+    };
+    let plan = Plan {
+        folder: inputs.from_folder.then(|| inputs.folder.clone()),
+        frames: inputs.frames.clone(),
+        output,
+        format,
+        float_type,
+    };
+    let reporter = ctx.reporter().hide_action();
+    let result = crate::run::stack_plan(&plan, &args, &reporter);
+    if result.is_err() {
+        reporter.abandon();
+    }
+    let outputs = result?;
+    let phases = reporter.finish();
+    let elapsed = start.elapsed();
+
+    if ctx.global.json {
+        Summary {
+            fstack_version: env!("CARGO_PKG_VERSION"),
+            command: "stack",
+            inputs: plan.frames.clone(),
+            outputs: outputs.clone(),
+            stacker: Some(args.stacker.seed_name().to_string()),
+            options: options_json(&args, float_type),
+            frames: Some(FramesSummary::new(plan.frames.len(), info)),
+            timings: Timings { phases, total_seconds: elapsed.as_secs_f64() },
+            peak_memory_bytes: report::peak_memory_bytes(),
+            results: serde_json::Value::Null,
+        }
+        .print()?;
+    } else if ctx.text() {
+        let n = plan.frames.len();
+        let what = format!(
+            "{n} frame{} ({info}) with {} in {}",
+            if n == 1 { "" } else { "s" },
+            args.stacker.seed_name(),
+            crate::progress::seconds(elapsed)
+        );
+        match outputs.as_slice() {
+            [one] => println!("stacked {what} into {}", one.display()),
+            many => {
+                println!("stacked {what} into {} bunches in {}", many.len(), plan.output.display());
+                for o in many {
+                    println!("  {}", o.display());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses, as usage errors, flags that do not apply to the chosen stacker and
+/// stackers that are not implemented yet.
+fn check_flags(args: &StackArgs) -> anyhow::Result<()> {
+    let stacker = args.stacker;
+    let refuse = |flags: Vec<&'static str>, applies_to: &str| -> anyhow::Result<()> {
+        if let Some(flag) = flags.first() {
+            usage!(
+                "{flag} applies to {applies_to} only, not to --stacker {}; remove it or \
+                 choose that stacker",
+                stacker.flag()
+            );
+        }
+        Ok(())
+    };
+    if stacker != StackerKind::Depthmap {
+        refuse(args.depthmap.given(), "--stacker depthmap")?;
+    } else {
+        refuse(args.pyramid.given_pyramid_only(), "the pyramid stackers (pyramid, tiles, auto)")?;
+    }
+    let (tiled, auto) = args.tiles.given();
+    if !matches!(stacker, StackerKind::Tiles | StackerKind::Auto) {
+        refuse(tiled, "--stacker tiles or auto")?;
+    }
+    if stacker != StackerKind::Auto {
+        refuse(auto, "--stacker auto")?;
+    }
+    if stacker != StackerKind::Pyramid {
+        usage!(
+            "--stacker {} ({}) is not implemented yet; use --stacker pyramid",
+            stacker.flag(),
+            stacker.seed_name()
+        );
+    }
+    if args.output.is_some() && args.prefix.is_some() && args.bunch.bunch_frames.is_none() {
+        usage!(
+            "--prefix names the default output; with -o, put the name you want in OUT \
+             (--prefix applies to -o only with --bunch-frames)"
+        );
+    }
+    if let (Some(frames), Some(overlap)) = (args.bunch.bunch_frames, args.bunch.bunch_overlap)
+        && overlap >= frames
+    {
+        usage!("--bunch-overlap {overlap} must be less than --bunch-frames {frames}");
+    }
+    if let Some(p) = &args.prefix
+        && p.contains(['/', '\\'])
+    {
+        usage!("--prefix {p:?} must not contain a path separator");
+    }
+    Ok(())
+}
+
+fn first_format(first: &Path) -> FileFormat {
+    FileFormat::from_path(first).unwrap_or(FileFormat::Tiff)
+}
+
+/// The output file: `-o`, or `<prefix><folder>-stacked.<ext>` beside the folder.
+fn single_output(
+    args: &StackArgs,
+    inputs: &inputs::Inputs,
+    info: FrameInfo,
+    quiet: bool,
+) -> anyhow::Result<(PathBuf, FileFormat)> {
+    let output = match &args.output {
+        Some(o) => o.clone(),
+        None => {
+            let (parent, name) = inputs::folder_name(&inputs.folder)?;
+            let ext = inputs.frames[0].extension().map(|e| e.to_string_lossy().into_owned());
+            let ext = ext.unwrap_or_else(|| "tif".into());
+            let prefix = args.prefix.as_deref().unwrap_or("");
+            parent.join(format!("{prefix}{name}-stacked.{ext}"))
+        }
+    };
+    let Some(format) = FileFormat::from_path(&output) else {
+        usage!(
+            "-o {}: unknown image extension; use .jpg, .png or .tif (the extension chooses \
+             the format)",
+            output.display()
+        );
+    };
+    if output.is_dir() {
+        bail!("{}: is a folder; give -o a file name such as result.tif", output.display());
+    }
+    if format == FileFormat::Jpeg && info.format.depth == BitDepth::Sixteen && !quiet {
+        eprintln!(
+            "fstack: note: the frames are 16-bit and JPEG holds 8 bits: {} will be rounded \
+             to 8 bits (write .tif or .png to keep 16)",
+            output.display()
+        );
+    }
+    let parent = parent_of(&output);
+    if !parent.is_dir() {
+        bail!("{}: the output folder does not exist; create it first", parent.display());
+    }
+    refuse_inputs(&output, &inputs.frames)?;
+    if output.exists() && !args.force {
+        bail!(
+            "{}: already exists; use --force to overwrite it, or -o to choose another name",
+            output.display()
+        );
+    }
+    Ok((output, format))
+}
+
+/// The bunch output folder: `-o`, or `<folder>-bunches` beside the folder.
+fn bunch_output(args: &StackArgs, inputs: &inputs::Inputs) -> anyhow::Result<PathBuf> {
+    let output = match &args.output {
+        Some(o) => o.clone(),
+        None => {
+            let (parent, name) = inputs::folder_name(&inputs.folder)?;
+            parent.join(format!("{name}-bunches"))
+        }
+    };
+    if output.is_file() {
+        bail!("{}: is a file; with --bunch-frames, -o names a folder", output.display());
+    }
+    let parent = parent_of(&output);
+    if !parent.is_dir() {
+        bail!("{}: the output folder's parent does not exist; create it first", parent.display());
+    }
+    let abs = absolute(&output)?;
+    for f in &inputs.frames {
+        if absolute(f)?.starts_with(&abs) {
+            bail!(
+                "{}: holds the input frames; choose an output folder outside the input",
+                output.display()
+            );
+        }
+    }
+    if output.is_dir() && std::fs::read_dir(&output)?.next().is_some() && !args.force {
+        bail!(
+            "{}: already exists and is not empty; use --force to replace its contents, or -o \
+             to choose another folder",
+            output.display()
+        );
+    }
+    Ok(output)
+}
+
+/// The folder a path lies in (`.` for a bare file name).
+pub fn parent_of(path: &Path) -> PathBuf {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf()
+}
+
+/// The absolute form of a path that may not exist yet (its parent must).
+pub fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    if let Ok(p) = path.canonicalize() {
+        return Ok(p);
+    }
+    let parent = parent_of(path)
+        .canonicalize()
+        .with_context(|| format!("{}: cannot resolve the folder", path.display()))?;
+    Ok(match path.file_name() {
+        Some(name) => parent.join(name),
+        None => parent,
+    })
+}
+
+fn refuse_inputs(output: &Path, frames: &[PathBuf]) -> anyhow::Result<()> {
+    let out = absolute(output)?;
+    for f in frames {
+        if absolute(f)? == out {
+            bail!("{}: is one of the input frames; choose another output", output.display());
+        }
+    }
+    Ok(())
+}
+
+/// Every option in effect, by the seed's names.
+fn options_json(args: &StackArgs, float_type: FloatType) -> serde_json::Value {
+    let p = &args.pyramid;
+    let mut o = serde_json::json!({
+        "stacker": args.stacker.seed_name(),
+        "float_type": match float_type { FloatType::F32 => "FLOAT_32", FloatType::F64 => "FLOAT_64" },
+        "denoise_amount": args.post.denoise_amount,
+        "sharpen_amount_percent": args.post.sharpen_amount_percent,
+        "sharpen_radius": args.post.sharpen_radius,
+        "sharpen_threshold": args.post.sharpen_threshold,
+        "prefix": args.prefix.clone().unwrap_or_default(),
+        "exif": !args.no_exif,
+        "exif_path": args.exif_path,
+        "jpeg_quality": args.jpeg_quality,
+        "force": args.force,
+    });
+    if args.stacker.is_pyramid() {
+        o["pyramid_min_size"] = p.pyramid_min_size.unwrap_or(32).into();
+        o["kernel_size"] = p.kernel_size.unwrap_or(5).into();
+        o["gen_kernel"] = p.gen_kernel.unwrap_or(0.4).into();
+    }
+    if let Some(frames) = args.bunch.bunch_frames {
+        o["frames"] = frames.into();
+        o["overlap"] = args.bunch.bunch_overlap.unwrap_or(0).into();
+    }
+    o
+}

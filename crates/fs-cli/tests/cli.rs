@@ -1,0 +1,601 @@
+//! End-to-end tests of the `fstack` binary: each command, the errors people run into,
+//! `--json`, and Ctrl-C. They drive the real binary on small generated stacks.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use fs_core::synth::{SynthOptions, SynthStack};
+use fs_core::{
+    BitDepth, ChannelLayout, FileFormat, Frame, FrameInfo, PixelFormat, Samples, WriteOptions,
+    metrics, read_frame, write_frame,
+};
+
+fn fstack() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_fstack"))
+}
+
+fn run(args: &[&str]) -> Output {
+    fstack().args(args).output().expect("the binary runs")
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    fstack().current_dir(dir).args(args).output().expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Asserts the exit code, showing stderr when it differs, and that nothing panicked.
+#[track_caller]
+fn assert_code(o: &Output, code: i32) {
+    assert_eq!(o.status.code(), Some(code), "stdout:\n{}\nstderr:\n{}", stdout(o), stderr(o));
+    assert!(!stderr(o).contains("panicked"), "panic: {}", stderr(o));
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A plain RGB 8-bit frame with a gradient, enough for the error paths.
+fn plain_frame(w: usize, h: usize, seed: u8) -> Frame {
+    let info = FrameInfo {
+        width: w,
+        height: h,
+        format: PixelFormat { layout: ChannelLayout::Rgb, depth: BitDepth::Eight },
+    };
+    let samples = (0..w * h * 3).map(|i| ((i / 3 % w) as u8).wrapping_add(seed)).collect();
+    Frame::new(info, Samples::U8(samples)).unwrap()
+}
+
+/// `n` plain frames `frame1.png ... frameN.png` in `dir`.
+fn plain_stack(dir: &Path, n: usize, w: usize, h: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    for k in 0..n {
+        let path = dir.join(format!("frame{}.png", k + 1));
+        write_frame(&path, &plain_frame(w, h, k as u8 * 10), &WriteOptions::default()).unwrap();
+    }
+}
+
+#[test]
+fn help_groups_flags_by_purpose_and_version_works() {
+    let o = run(&["stack", "--help"]);
+    assert_code(&o, 0);
+    let help = stdout(&o);
+    for heading in [
+        "Output:",
+        "Stacker:",
+        "Pyramid options",
+        "Tiled pyramid options",
+        "Depth map options",
+        "Post-filters",
+        "Bunches",
+        "Global options:",
+    ] {
+        assert!(help.contains(heading), "missing heading {heading}");
+    }
+    for flag in [
+        "--pyramid-min-size",
+        "--kernel-size",
+        "--gen-kernel",
+        "--float-type",
+        "--energy",
+        "--map-type",
+        "--denoise-amount",
+        "--sharpen-amount-percent",
+        "--sharpen-radius",
+        "--sharpen-threshold",
+        "--memory-limit",
+        "--tile-size",
+        "--depth-map",
+        "--bunch-frames",
+        "--bunch-overlap",
+        "--threads",
+        "--no-exif",
+        "--jpeg-quality",
+        "--prefix",
+        "--force",
+    ] {
+        assert!(help.contains(flag), "missing flag {flag}");
+    }
+    let o = run(&["--version"]);
+    assert_code(&o, 0);
+    assert!(stdout(&o).starts_with("fstack "));
+}
+
+#[test]
+fn unknown_values_and_inapplicable_flags_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    plain_stack(&dir.path().join("s"), 2, 16, 12);
+    let s = dir.path().join("s");
+    let s = s.to_str().unwrap();
+    for (args, needle) in [
+        (vec!["stack", s, "--stacker", "magic"], "magic"),
+        (vec!["stack", s, "--float-type", "f16"], "f16"),
+        (vec!["stack", s, "--energy", "fourier", "--stacker", "depthmap"], "fourier"),
+        (vec!["stack", s, "--jpeg-quality", "0"], "jpeg-quality"),
+        (vec!["stack", s, "--memory-limit", "2X", "--stacker", "auto"], "2X"),
+        (vec!["stack", s, "--no-such-flag"], "no-such-flag"),
+        (vec!["stack", s, "--energy", "sobel"], "--stacker depthmap"),
+        (vec!["stack", s, "--tile-size", "256"], "--stacker tiles or auto"),
+        (vec!["stack", s, "--stacker", "depthmap", "--gen-kernel", "0.3"], "pyramid"),
+        (vec!["stack", s, "--stacker", "tiles"], "not implemented yet"),
+        (vec!["stack", s, "--bunch-frames", "3", "--bunch-overlap", "3"], "less than"),
+        (vec!["stack"], "DIR | FILES"),
+        (vec!["frobnicate"], "frobnicate"),
+    ] {
+        let o = run(&args);
+        assert_code(&o, 2);
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+    }
+    assert_eq!(files_in(dir.path()), ["s"], "a usage error writes nothing");
+}
+
+#[test]
+fn bad_paths_and_empty_folders_name_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let o = run(&["stack", missing.to_str().unwrap()]);
+    assert_code(&o, 1);
+    assert!(stderr(&o).contains("nope") && stderr(&o).contains("no such file"), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "one line: {}", stderr(&o));
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::write(empty.join("notes.txt"), "not a frame").unwrap();
+    for cmd in ["stack", "info"] {
+        let o = run(&[cmd, empty.to_str().unwrap()]);
+        assert_code(&o, 1);
+        let e = stderr(&o);
+        assert!(e.contains("empty") && e.contains("no image files"), "{cmd}: {e}");
+        assert!(e.lines().count() <= 2, "{e}");
+    }
+
+    let not_image = empty.join("notes.txt");
+    let o = run(&["stack", not_image.to_str().unwrap()]);
+    assert_code(&o, 1);
+    assert!(stderr(&o).contains("notes.txt"), "{}", stderr(&o));
+}
+
+#[test]
+fn mixed_sizes_are_refused_naming_the_odd_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("mixed");
+    plain_stack(&s, 3, 16, 12);
+    write_frame(&s.join("frame10.png"), &plain_frame(20, 12, 0), &WriteOptions::default()).unwrap();
+    let o = run(&["stack", s.to_str().unwrap()]);
+    assert_code(&o, 1);
+    let e = stderr(&o);
+    assert!(e.contains("frame10.png") && e.contains("20x12") && e.contains("16x12"), "{e}");
+    assert!(e.contains("hint:"), "{e}");
+    assert_eq!(files_in(dir.path()), ["mixed"], "nothing written");
+
+    // info lists every frame, marks the odd one and fails too.
+    let o = run(&["info", s.to_str().unwrap()]);
+    assert_code(&o, 1);
+    let out = stdout(&o);
+    assert!(out.contains("frame10.png") && out.contains("PROBLEM"), "{out}");
+}
+
+#[test]
+fn info_lists_frames_in_natural_order_with_memory_estimate() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("s");
+    plain_stack(&s, 11, 30, 10);
+    let o = run(&["info", s.to_str().unwrap()]);
+    assert_code(&o, 0);
+    let out = stdout(&o);
+    assert!(out.contains("11 frames, 30x10 RGB 8-bit"), "{out}");
+    let pos = |name: &str| out.find(&format!(" {name} ")).unwrap_or_else(|| panic!("{name}"));
+    assert!(pos("frame2.png") < pos("frame10.png"), "natural order: {out}");
+    assert!(out.contains("(no EXIF)"), "{out}");
+    // 300 pixels x (3 + 12 + 4/3 * 8 * 4) bytes = 17300 bytes.
+    assert!(out.contains("16.9 KiB"), "{out}");
+
+    let o = run(&["info", "--json", s.to_str().unwrap()]);
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["command"], "info");
+    assert_eq!(v["frames"]["count"], 11);
+    assert_eq!(v["frames"]["width"], 30);
+    assert_eq!(v["frames"]["bit_depth"], 8);
+    assert_eq!(v["results"]["pyramid_memory_estimate_bytes"], 17300);
+    assert_eq!(v["results"]["stackable"], true);
+    assert!(v["results"]["frames"][1]["path"].as_str().unwrap().ends_with("frame2.png"));
+}
+
+#[test]
+fn completions_and_man_page_are_generated() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = run(&["completions", shell]);
+        assert_code(&o, 0);
+        assert!(stdout(&o).contains("pyramid-min-size"), "{shell}");
+    }
+    let o = run(&["man"]);
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains(".TH fstack 1"), "{}", stdout(&o));
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&["man", "--out", dir.path().to_str().unwrap()]);
+    assert_code(&o, 0);
+    let pages = files_in(dir.path());
+    assert!(pages.contains(&"fstack.1".to_string()), "{pages:?}");
+    assert!(pages.contains(&"fstack-stack.1".to_string()), "{pages:?}");
+}
+
+#[test]
+fn relative_paths_work_from_the_current_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    plain_stack(&dir.path().join("s"), 2, 16, 12);
+    let o = run_in(dir.path(), &["info", "s"]);
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("2 frames"), "{}", stdout(&o));
+}
+
+/// A synthetic stack of `n` PNG frames in `<tmp>/frames`, its truth beside the folder.
+struct Synth {
+    tmp: tempfile::TempDir,
+    frames: PathBuf,
+    truth: Frame,
+}
+
+fn synth(width: usize, height: usize, n: usize) -> Synth {
+    let tmp = tempfile::tempdir().unwrap();
+    let frames = tmp.path().join("frames");
+    let stack =
+        SynthStack::new(SynthOptions { width, height, frames: n, ..Default::default() }).unwrap();
+    let files = stack.write_stack(&frames, FileFormat::Png, &WriteOptions::default()).unwrap();
+    // Only the frames stay in the folder that gets stacked.
+    std::fs::remove_file(&files.truth).unwrap();
+    std::fs::remove_file(&files.depth).unwrap();
+    Synth { truth: stack.truth(), frames, tmp }
+}
+
+fn psnr(a: &Frame, b: &Frame) -> f64 {
+    metrics::psnr(&a.to_image::<f32>(), &b.to_image::<f32>(), 255.0)
+}
+
+fn best_frame_psnr(s: &Synth) -> f64 {
+    fs_core::list_frames(&s.frames)
+        .unwrap()
+        .iter()
+        .map(|p| psnr(&read_frame(p).unwrap(), &s.truth))
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+fn exif_field(path: &Path, tag: exif::Tag) -> Option<String> {
+    let file = std::fs::File::open(path).unwrap();
+    let exif = exif::Reader::new().read_from_container(&mut std::io::BufReader::new(file)).ok()?;
+    let f = exif.get_field(tag, exif::In::PRIMARY)?;
+    Some(f.display_value().to_string())
+}
+
+#[test]
+fn default_stack_is_sharper_than_every_frame_keeps_exif_and_never_overwrites() {
+    let s = synth(320, 240, 5);
+    let o = run(&["stack", s.frames.to_str().unwrap()]);
+    assert_code(&o, 0);
+    let out = s.tmp.path().join("frames-stacked.png");
+    assert!(stdout(&o).contains(out.to_str().unwrap()), "says where: {}", stdout(&o));
+    assert!(stderr(&o).is_empty(), "no progress off a terminal: {}", stderr(&o));
+
+    let result = read_frame(&out).unwrap();
+    let best = best_frame_psnr(&s);
+    let got = psnr(&result, &s.truth);
+    assert!(got > best + 1.0, "stacked {got:.2} dB, best frame {best:.2} dB");
+    assert_eq!(exif_field(&out, exif::Tag::Model).as_deref(), Some("\"synthetic\""));
+    // Readable like any new file (0666 less the umask), not private like a temp file.
+    // SAFETY: umask swaps the process's mask and is restored at once.
+    let umask = unsafe {
+        let m = libc::umask(0o022);
+        libc::umask(m);
+        m as u32
+    };
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o666 & !umask);
+
+    // Run again: refused, the file untouched; --force replaces it.
+    let before = std::fs::read(&out).unwrap();
+    std::fs::write(&out, b"precious").unwrap();
+    let o = run(&["stack", s.frames.to_str().unwrap()]);
+    assert_code(&o, 1);
+    assert!(stderr(&o).contains("already exists") && stderr(&o).contains("--force"));
+    assert_eq!(std::fs::read(&out).unwrap(), b"precious");
+    let o = run(&["stack", s.frames.to_str().unwrap(), "--force", "-q", "--threads", "1"]);
+    assert_code(&o, 0);
+    assert!(stdout(&o).is_empty(), "--quiet: {}", stdout(&o));
+    assert_eq!(std::fs::read(&out).unwrap(), before, "same output with one thread");
+    assert_eq!(files_in(s.tmp.path()), ["frames", "frames-stacked.png"], "no leftovers");
+}
+
+#[test]
+fn json_summary_has_the_fields_and_options_reach_the_output() {
+    let s = synth(96, 64, 3);
+    let out = s.tmp.path().join("out.tif");
+    let o = run(&[
+        "stack",
+        s.frames.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+        "--no-exif",
+        "--pyramid-min-size",
+        "16",
+        "--float-type",
+        "f64",
+        "--threads",
+        "1",
+    ]);
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    assert_eq!(v["command"], "stack");
+    assert_eq!(v["inputs"].as_array().unwrap().len(), 3);
+    assert!(v["inputs"][0].as_str().unwrap().ends_with("frame_001.png"));
+    assert_eq!(v["outputs"][0].as_str().unwrap(), out.to_str().unwrap());
+    assert_eq!(v["stacker"], "PyramidStack");
+    assert_eq!(v["options"]["pyramid_min_size"], 16);
+    assert_eq!(v["options"]["kernel_size"], 5);
+    assert_eq!(v["options"]["float_type"], "FLOAT_64");
+    assert_eq!(v["options"]["exif"], false);
+    assert_eq!(v["frames"]["width"], 96);
+    assert_eq!(v["frames"]["count"], 3);
+    assert!(!v["timings"]["phases"].as_array().unwrap().is_empty(), "{v}");
+    assert!(v["timings"]["total_seconds"].as_f64().unwrap() > 0.0);
+    assert!(v["peak_memory_bytes"].as_u64().unwrap() > 1 << 20);
+    let result = read_frame(&out).unwrap();
+    assert_eq!((result.width(), result.height()), (96, 64));
+    assert_eq!(exif_field(&out, exif::Tag::Model), None, "--no-exif");
+}
+
+#[test]
+fn files_are_stacked_in_natural_order_and_bunches_fill_a_folder() {
+    let s = synth(64, 48, 5);
+    let f = |k: usize| s.frames.join(format!("frame_00{k}.png")).to_str().unwrap().to_string();
+    // Files given out of order: sorted naturally, output named after the folder.
+    let out = s.tmp.path().join("three.png");
+    let o = run(&["stack", &f(3), &f(1), &f(2), "-o", out.to_str().unwrap(), "--json"]);
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let inputs: Vec<&str> =
+        v["inputs"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    assert_eq!(inputs, [f(1), f(2), f(3)]);
+    assert!(out.is_file());
+
+    let bunches = s.tmp.path().join("bunches");
+    let o = run(&[
+        "stack",
+        s.frames.to_str().unwrap(),
+        "--bunch-frames",
+        "2",
+        "-o",
+        bunches.to_str().unwrap(),
+        "--prefix",
+        "b_",
+    ]);
+    assert_code(&o, 0);
+    let images: Vec<String> =
+        files_in(&bunches).into_iter().filter(|n| !n.starts_with('.')).collect();
+    assert_eq!(images, ["b_frame_001.png", "b_frame_003.png", "b_frame_005.png"]);
+}
+
+#[test]
+fn output_mistakes_are_refused_before_any_work() {
+    let s = synth(32, 24, 2);
+    let dir = s.frames.to_str().unwrap();
+    let cases: [(&[&str], i32, &str); 5] = [
+        (&["-o", "x.bmp"], 2, "unknown image extension"),
+        (&["-o", "no/such/folder/x.png"], 1, "does not exist"),
+        (&["-o", "frames/frame_001.png", "--force"], 1, "is one of the input frames"),
+        (&["-o", "x.png", "--prefix", "p_"], 2, "--prefix"),
+        (&["--exif-path", "nowhere"], 1, "nowhere"),
+    ];
+    for (extra, code, needle) in cases {
+        let mut args = vec!["stack", dir];
+        args.extend_from_slice(extra);
+        let o = run_in(s.tmp.path(), &args);
+        assert_code(&o, code);
+        assert!(stderr(&o).contains(needle), "{extra:?}: {}", stderr(&o));
+    }
+    assert_eq!(files_in(s.tmp.path()), ["frames"]);
+}
+
+#[test]
+fn run_executes_a_job_file() {
+    let s = synth(64, 48, 3);
+    let job = s.tmp.path().join("job.toml");
+    std::fs::write(
+        &job,
+        "name = \"t\"\ninput_path = \"frames\"\n\n[[action]]\ntype = \"FocusStack\"\n\
+         name = \"stacked\"\nprefix = \"pyr_\"\n[action.stacker]\ntype = \"PyramidStack\"\n",
+    )
+    .unwrap();
+    let o = run(&["run", job.to_str().unwrap()]);
+    assert_code(&o, 0);
+    let out = s.tmp.path().join("stacked/pyr_frame_001.png");
+    assert!(out.is_file(), "{}", stdout(&o));
+    assert!(psnr(&read_frame(&out).unwrap(), &s.truth) > best_frame_psnr(&s));
+    assert!(stdout(&o).contains("stacked"), "{}", stdout(&o));
+
+    // A ShineStacker project with an alignment step fstack does not implement.
+    let fsp = s.tmp.path().join("project.fsp");
+    let project = serde_json::json!({
+        "version": 1,
+        "project": [{
+            "type_name": "Job",
+            "params": { "name": "j", "working_path": ".", "input_path": "frames" },
+            "sub_actions": [
+                { "type_name": "AlignFrames", "params": { "name": "align" }, "sub_actions": [] },
+                { "type_name": "FocusStack",
+                  "params": { "name": "fused", "stacker": "Pyramid", "prefix": "p_" },
+                  "sub_actions": [] }
+            ]
+        }]
+    });
+    std::fs::write(&fsp, project.to_string()).unwrap();
+    let o = run(&["run", fsp.to_str().unwrap()]);
+    assert_code(&o, 1);
+    assert!(stderr(&o).contains("align") && stderr(&o).contains("not implemented"));
+    assert!(!s.tmp.path().join("fused").exists());
+    let o = run(&["run", fsp.to_str().unwrap(), "--skip-unsupported", "--json"]);
+    assert_code(&o, 0);
+    assert!(stderr(&o).contains("warning") && stderr(&o).contains("align"), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["command"], "run");
+    assert_eq!(v["results"]["jobs"][0]["actions"][0]["frames_read"], 3);
+    assert!(v["outputs"][0].as_str().unwrap().ends_with("fused/p_frame_001.png"), "{v}");
+    assert!(s.tmp.path().join("fused/p_frame_001.png").is_file());
+
+    std::fs::write(&job, "name = \"t\"\nbogus = 1\n").unwrap();
+    let o = run(&["run", job.to_str().unwrap()]);
+    assert_code(&o, 1);
+    assert!(stderr(&o).contains("bogus"), "{}", stderr(&o));
+    let o = run(&["run", "/no/such/job.toml"]);
+    assert_code(&o, 1);
+}
+
+#[test]
+fn demo_beats_the_best_frame_against_the_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let o = run(&[
+        "demo",
+        "--out",
+        out.to_str().unwrap(),
+        "--size",
+        "160x120",
+        "--frames",
+        "4",
+        "--json",
+    ]);
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let result = v["results"]["psnr_result_db"].as_f64().unwrap();
+    let best = v["results"]["psnr_best_frame_db"].as_f64().unwrap();
+    assert!(result > best, "{result} <= {best}");
+    assert!(out.join("stacked.png").is_file() && out.join("truth.png").is_file());
+
+    // Text mode says where, how long and the PSNR values; a used folder is refused.
+    let o = run(&["demo", "--out", out.to_str().unwrap(), "--size", "64x48", "--frames", "3"]);
+    assert_code(&o, 1);
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    let o = run(&[
+        "demo",
+        "--out",
+        out.to_str().unwrap(),
+        "--size",
+        "64x48",
+        "--frames",
+        "3",
+        "--force",
+    ]);
+    assert_code(&o, 0);
+    let text = stdout(&o);
+    assert!(text.contains("PSNR") && text.contains("dB") && text.contains(" s"), "{text}");
+    assert!(text.contains(out.to_str().unwrap()), "{text}");
+}
+
+/// Ctrl-C during stacking: exit 130, no output, no temporary files. The test waits
+/// for the stacking phase to start (`--progress plain`), then sends SIGINT; the stack
+/// is big enough that stacking cannot finish first (one frame takes longer than the
+/// signal takes to arrive, and cancellation is checked between frames).
+#[test]
+fn interruption_leaves_nothing_behind() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let frames = tmp.path().join("big");
+    plain_stack(&frames, 12, 1600, 1200);
+    let out = tmp.path().join("result.png");
+    let mut child = fstack()
+        .args(["stack", frames.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .args(["--progress", "plain"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            if line.contains("stack started") {
+                let _ = tx.send(());
+            }
+            all += &line;
+            all += "\n";
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(60)).expect("stacking starts");
+    // SAFETY: kill with a valid pid of our own child and a valid signal.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "did not stop promptly");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let log = reader.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{log}");
+    assert!(log.contains("interrupted"), "{log}");
+    assert!(!out.exists());
+    assert_eq!(files_in(tmp.path()), ["big"], "no temporary files: {log}");
+    assert_eq!(files_in(&frames).len(), 12, "inputs untouched");
+}
+
+/// `info` on the real camera stacks (FS_REAL_STACKS): headers and EXIF only, quick.
+#[test]
+fn info_reads_real_camera_stacks() {
+    let Some(root) = std::env::var_os("FS_REAL_STACKS") else {
+        println!("FS_REAL_STACKS not set: skipping the real-stack test");
+        return;
+    };
+    let amber = PathBuf::from(root).join("amber");
+    assert!(amber.is_dir(), "FS_REAL_STACKS is set but {} is missing", amber.display());
+    let o = run(&["info", amber.to_str().unwrap()]);
+    assert_code(&o, 0);
+    let out = stdout(&o);
+    assert!(out.contains("6 frames, 2000x1300 RGB 8-bit"), "{out}");
+    assert!(out.contains("camera: Canon EOS 5D Mark II"), "{out}");
+    assert!(out.contains("143.0 MiB"), "{out}");
+}
+
+#[test]
+fn sixteen_bit_stacks_keep_their_depth_unless_written_as_jpeg() {
+    let tmp = tempfile::tempdir().unwrap();
+    let frames = tmp.path().join("deep");
+    let options = SynthOptions {
+        width: 64,
+        height: 48,
+        frames: 3,
+        depth: BitDepth::Sixteen,
+        ..Default::default()
+    };
+    let files = SynthStack::new(options)
+        .unwrap()
+        .write_stack(&frames, FileFormat::Tiff, &WriteOptions::default())
+        .unwrap();
+    std::fs::remove_file(files.truth).unwrap();
+    std::fs::remove_file(files.depth).unwrap();
+    let o = run(&["stack", frames.to_str().unwrap()]);
+    assert_code(&o, 0);
+    let out = read_frame(&tmp.path().join("deep-stacked.tif")).unwrap();
+    assert_eq!(out.format().depth, BitDepth::Sixteen);
+    let jpg = tmp.path().join("eight.jpg");
+    let o = run(&["stack", frames.to_str().unwrap(), "-o", jpg.to_str().unwrap()]);
+    assert_code(&o, 0);
+    assert!(stderr(&o).contains("rounded to 8 bits"), "{}", stderr(&o));
+    assert_eq!(read_frame(&jpg).unwrap().format().depth, BitDepth::Eight);
+}

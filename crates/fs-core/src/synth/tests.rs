@@ -1,0 +1,293 @@
+use super::*;
+use crate::metrics::mean_gradient_energy;
+use crate::{Image, luma, read_frame};
+
+fn small(scene: Scene) -> SynthOptions {
+    SynthOptions {
+        width: 128,
+        height: 96,
+        frames: 5,
+        noise_sigma: 0.0,
+        max_blur_radius: 6.0,
+        scene,
+        ..Default::default()
+    }
+}
+
+fn luma_of(frame: &Frame) -> Vec<f32> {
+    luma(&frame.to_image::<f32>())
+}
+
+fn energy(frame: &Frame, mask: Option<&[bool]>) -> f64 {
+    mean_gradient_energy(&luma_of(frame), frame.width(), frame.height(), mask)
+}
+
+fn u8s(frame: &Frame) -> &[u8] {
+    match frame.samples() {
+        Samples::U8(s) => s,
+        Samples::U16(_) => panic!("expected 8-bit samples"),
+    }
+}
+
+/// Pixels at depth `depth` whose whole (2e+1)^2 neighbourhood is at that depth.
+fn region(stack: &SynthStack, depth: f64, e: usize) -> Vec<bool> {
+    let (w, h) = (stack.options().width, stack.options().height);
+    let at = |x: usize, y: usize| (stack.depth_at(x, y) - depth).abs() < 1e-9;
+    let mut mask = vec![false; w * h];
+    for y in e..h.saturating_sub(e) {
+        for x in e..w.saturating_sub(e) {
+            mask[y * w + x] = (y - e..=y + e).all(|yy| (x - e..=x + e).all(|xx| at(xx, yy)));
+        }
+    }
+    mask
+}
+
+#[test]
+fn same_seed_same_frames_any_thread_count_and_other_seed_differs() {
+    let opts = SynthOptions { noise_sigma: 2.0, ..small(Scene::Objects) };
+    let a = SynthStack::new(opts).unwrap();
+    let b = SynthStack::new(opts).unwrap();
+    assert_eq!(a.frame(3), b.frame(3));
+    assert_eq!(a.truth(), b.truth());
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    assert_eq!(pool.install(|| a.frame(1)), a.frame(1));
+    let c = SynthStack::new(SynthOptions { seed: 2, ..opts }).unwrap();
+    let (fa, fc) = (a.frame(3), c.frame(3));
+    let differing = u8s(&fa).iter().zip(u8s(&fc)).filter(|(x, y)| x != y).count();
+    assert!(differing > 128 * 96, "another seed should change most samples: {differing}");
+    // The noise differs between frames: two frames focused alike still differ.
+    assert_ne!(u8s(&a.frame(0))[..500], u8s(&a.frame(1))[..500]);
+}
+
+#[test]
+fn truth_is_sharper_than_every_frame() {
+    for scene in Scene::ALL {
+        let stack = SynthStack::new(SynthOptions { noise_sigma: 1.0, ..small(scene) }).unwrap();
+        let truth = energy(&stack.truth(), None);
+        for (k, frame) in stack.frames().enumerate() {
+            let e = energy(&frame, None);
+            assert!(e < 0.9 * truth, "{scene}: frame {k} energy {e} vs truth {truth}");
+        }
+    }
+}
+
+#[test]
+fn each_frame_is_sharpest_and_exact_where_the_depth_is_its_focus() {
+    let stack = SynthStack::new(small(Scene::Objects)).unwrap();
+    let frames: Vec<Frame> = stack.frames().collect();
+    let truth = stack.truth();
+    let erode = 6 + 1; // the largest blur reach, plus one
+    let mut tested = 0;
+    for (k, frame) in frames.iter().enumerate() {
+        let mask = region(&stack, stack.focus_depth(k), erode);
+        let count = mask.iter().filter(|&&m| m).count();
+        if count < 50 {
+            continue;
+        }
+        tested += 1;
+        let own = energy(frame, Some(&mask));
+        for (j, other) in frames.iter().enumerate().filter(|&(j, _)| j != k) {
+            let e = energy(other, Some(&mask));
+            assert!(own > 1.2 * e, "depth {}: frame {k} {own} vs frame {j} {e}", k);
+        }
+        // No noise: exactly the truth there (3 channels per pixel).
+        for (i, _) in mask.iter().enumerate().filter(|(_, m)| **m) {
+            assert_eq!(u8s(frame)[3 * i..3 * i + 3], u8s(&truth)[3 * i..3 * i + 3], "pixel {i}");
+        }
+    }
+    assert!(tested >= 4, "only {tested} focus depths have a region");
+}
+
+#[test]
+fn noise_has_the_requested_sigma() {
+    let opts = SynthOptions { noise_sigma: 3.0, ..small(Scene::Objects) };
+    let stack = SynthStack::new(opts).unwrap();
+    let clean = SynthStack::new(SynthOptions { noise_sigma: 0.0, ..opts }).unwrap();
+    let (noisy, clean) = (stack.frame(2), clean.frame(2));
+    let mut sum = 0.0;
+    let mut sum2 = 0.0;
+    let mut n = 0.0;
+    for (&a, &b) in u8s(&noisy).iter().zip(u8s(&clean)) {
+        if (20..235).contains(&b) {
+            let d = a as f64 - b as f64;
+            sum += d;
+            sum2 += d * d;
+            n += 1.0;
+        }
+    }
+    let (mean, var) = (sum / n, sum2 / n - (sum / n).powi(2));
+    // Rounding adds about 1/12 to the variance.
+    assert!(mean.abs() < 0.1 && (var.sqrt() - 3.0).abs() < 0.15, "mean {mean}, sd {}", var.sqrt());
+}
+
+#[test]
+fn sixteen_bit_output_uses_the_full_range() {
+    let opts = SynthOptions { depth: BitDepth::Sixteen, ..small(Scene::Objects) };
+    let stack = SynthStack::new(opts).unwrap();
+    let truth = stack.truth();
+    let Samples::U16(s) = truth.samples() else { panic!("16-bit expected") };
+    assert_eq!(s.iter().min(), Some(&0));
+    assert_eq!(s.iter().max(), Some(&65535));
+    let mut distinct = s.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert!(distinct.len() > 5000, "{} distinct values", distinct.len());
+    assert!(s.iter().filter(|&&v| v % 256 != 0).count() > s.len() / 2);
+}
+
+#[test]
+fn gray_and_alpha_layouts() {
+    for layout in [ChannelLayout::Gray, ChannelLayout::GrayAlpha, ChannelLayout::Rgba] {
+        let stack = SynthStack::new(SynthOptions { layout, ..small(Scene::Objects) }).unwrap();
+        let (truth, frame) = (stack.truth(), stack.frame(0));
+        let c = layout.channels();
+        assert_eq!(frame.format().layout, layout);
+        assert_eq!(u8s(&frame).len(), 128 * 96 * c);
+        assert!(energy(&frame, None) < energy(&truth, None));
+        if layout.has_alpha() {
+            // The lower left corner is transparent, the upper right opaque, in every frame.
+            let alpha = |f: &Frame, x: usize, y: usize| u8s(f)[(y * 128 + x) * c + c - 1];
+            for f in [&truth, &frame, &stack.frame(4)] {
+                assert_eq!((alpha(f, 0, 95), alpha(f, 127, 0)), (0, 255));
+            }
+            let transparent = u8s(&truth).chunks(c).filter(|p| p[c - 1] == 0).count();
+            assert!(transparent > 200, "{transparent} transparent pixels");
+        }
+    }
+}
+
+#[test]
+fn tilted_plane_depth_runs_left_to_right_and_frames_focus_in_order() {
+    let stack = SynthStack::new(small(Scene::TiltedPlane)).unwrap();
+    let depth = stack.depth_map();
+    for row in u8s(&depth).chunks(128) {
+        assert_eq!((row[0], row[127]), (0, 255));
+        assert!(row.windows(2).all(|p| p[0] <= p[1]));
+    }
+    let frames: Vec<Frame> = stack.frames().collect();
+    // In a column band around each focus depth, that frame is the sharpest.
+    for k in 0..frames.len() {
+        let centre = (stack.focus_depth(k) * 127.0).round() as usize;
+        let (lo, hi) = (centre.saturating_sub(5).max(1), (centre + 6).min(127));
+        let mask: Vec<bool> = (0..128 * 96).map(|i| (lo..hi).contains(&(i % 128))).collect();
+        let energies: Vec<f64> = frames.iter().map(|f| energy(f, Some(&mask))).collect();
+        let best = (0..frames.len()).max_by(|&a, &b| energies[a].total_cmp(&energies[b]));
+        assert_eq!(best, Some(k), "columns {lo}..{hi}: {energies:?}");
+    }
+}
+
+/// The plain per-pixel reference: each layer convolved with the full 2-D disc (replicated
+/// borders), composited over, normalised by the coverage.
+fn reference_linear(stack: &SynthStack, k: usize) -> Vec<Vec<f64>> {
+    let l = &stack.layers;
+    let (w, h) = (l.width, l.height);
+    let top = (stack.depth_levels() - 1) as f64;
+    let mut colour = vec![vec![0.0f64; w * h]; l.values.len()];
+    let mut coverage = vec![0.0f64; w * h];
+    for level in (0..stack.depth_levels()).rev() {
+        let disc = Disc::new(stack.blur_radius(k, level as f64 / top));
+        let r = disc.reach() as isize;
+        for y in 0..h {
+            for x in 0..w {
+                let mut sums = vec![0.0f64; l.values.len() + 1];
+                for dy in -r..=r {
+                    for dx in -r..=r {
+                        let sx = (x as isize + dx).clamp(0, w as isize - 1) as usize;
+                        let sy = (y as isize + dy).clamp(0, h as isize - 1) as usize;
+                        let i = sy * w + sx;
+                        if l.level[i] as usize != level {
+                            continue;
+                        }
+                        let wt = disc.weight(dx, dy);
+                        for (s, p) in sums.iter_mut().zip(&l.values) {
+                            *s += wt * p[i] as f64;
+                        }
+                        sums[l.values.len()] += wt;
+                    }
+                }
+                let i = y * w + x;
+                let cov = sums[l.values.len()];
+                for (p, s) in colour.iter_mut().zip(&sums) {
+                    p[i] = s + (1.0 - cov) * p[i];
+                }
+                coverage[i] = cov + (1.0 - cov) * coverage[i];
+            }
+        }
+    }
+    for p in colour.iter_mut() {
+        for (v, c) in p.iter_mut().zip(&coverage) {
+            *v /= c;
+        }
+    }
+    colour
+}
+
+#[test]
+fn span_blur_matches_the_plain_reference() {
+    for (scene, layout) in [(Scene::Objects, ChannelLayout::Rgba), (Scene::TiltedPlane, ChannelLayout::Gray)] {
+        let opts = SynthOptions { width: 60, height: 45, frames: 4, layout, ..small(scene) };
+        let stack = SynthStack::new(opts).unwrap();
+        for k in [0, 2] {
+            let want = reference_linear(&stack, k);
+            let top = (stack.depth_levels() - 1) as f64;
+            let discs: Vec<Disc> = (0..stack.depth_levels())
+                .map(|l| Disc::new(stack.blur_radius(k, l as f64 / top)))
+                .collect();
+            // Uneven bands, to cover band edges.
+            let mut got = vec![Vec::new(); want.len()];
+            let mut band = Band::default();
+            for (y0, y1) in [(0, 7), (7, 30), (30, 45)] {
+                stack.layers.render_band(&discs, y0, y1, &mut band);
+                for (g, p) in got.iter_mut().zip(&band.colour) {
+                    g.extend(p.iter().zip(&band.coverage).map(|(&v, &c)| (v / c) as f64));
+                }
+            }
+            for (p, (g, r)) in got.iter().zip(&want).enumerate() {
+                for (i, (a, b)) in g.iter().zip(r).enumerate() {
+                    assert!((a - b).abs() < 2e-5, "{scene} frame {k} plane {p} pixel {i}: {a} vs {b}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn writes_named_files_that_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = SynthOptions { width: 40, height: 32, frames: 3, ..small(Scene::Objects) };
+    let stack = SynthStack::new(opts).unwrap();
+    let files = stack.write_stack(dir.path(), FileFormat::Png, &WriteOptions::default()).unwrap();
+    let names: Vec<_> =
+        files.frames.iter().map(|p| p.file_name().unwrap().to_str().unwrap()).collect();
+    assert_eq!(names, ["frame_001.png", "frame_002.png", "frame_003.png"]);
+    assert_eq!(crate::list_frames(dir.path()).unwrap().len(), 5); // + truth.png, depth.png
+    assert_eq!(read_frame(&files.frames[1]).unwrap().samples(), stack.frame(1).samples());
+    assert_eq!(read_frame(&files.truth).unwrap().samples(), stack.truth().samples());
+    assert_eq!(read_frame(&files.depth).unwrap().samples(), stack.depth_map().samples());
+    assert_eq!(frame_file_name(9, 1200, FileFormat::Jpeg), "frame_0010.jpg");
+
+    let deep = SynthStack::new(SynthOptions { depth: BitDepth::Sixteen, ..opts }).unwrap();
+    let err = deep.write_stack(dir.path(), FileFormat::Jpeg, &WriteOptions::default());
+    assert!(matches!(err, Err(CoreError::InvalidOption { name: "depth", .. })));
+}
+
+#[test]
+fn options_are_validated_by_name() {
+    let name = |o: SynthOptions| match SynthStack::new(o) {
+        Err(CoreError::InvalidOption { name, .. }) => name,
+        other => panic!("expected an invalid option, got {other:?}"),
+    };
+    let d = SynthOptions::default();
+    assert_eq!(name(SynthOptions { width: 4, ..d }), "size");
+    assert_eq!(name(SynthOptions { frames: 1, ..d }), "frames");
+    assert_eq!(name(SynthOptions { noise_sigma: -1.0, ..d }), "noise_sigma");
+    assert_eq!(name(SynthOptions { max_blur_radius: f64::NAN, ..d }), "max_blur_radius");
+    assert_eq!("tilted-plane".parse::<Scene>().unwrap(), Scene::TiltedPlane);
+    assert!("nope".parse::<Scene>().is_err());
+    // Focus depths are levels: frame k's focus level has no blur.
+    let stack = SynthStack::new(SynthOptions { frames: 8, ..small(Scene::Objects) }).unwrap();
+    assert_eq!(stack.depth_levels(), 15); // m = ceil(2 * 6 / 7) = 2
+    assert_eq!(stack.blur_radius(7, 1.0), 0.0);
+    assert_eq!(stack.blur_radius(0, 1.0), 6.0);
+    let _: Image<f32> = stack.truth().to_image();
+}

@@ -1,0 +1,613 @@
+//! Frame I/O integration tests: round trips, metadata carry-over between every pair
+//! of formats, bad input. Real stacks (env FS_REAL_STACKS) are used when set.
+
+use std::fs::File;
+use std::io::{BufReader, Cursor};
+use std::path::{Path, PathBuf};
+
+use exif::{Field, In, Rational, Tag, Value};
+use fs_core::{
+    BitDepth, ChannelLayout, CoreError, Frame, FrameInfo, Metadata, PixelFormat, Samples,
+    WriteOptions, read_frame, read_frame_info, write_frame,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const LAYOUTS: [ChannelLayout; 4] =
+    [ChannelLayout::Gray, ChannelLayout::GrayAlpha, ChannelLayout::Rgb, ChannelLayout::Rgba];
+
+fn fmt(layout: ChannelLayout, depth: BitDepth) -> PixelFormat {
+    PixelFormat { layout, depth }
+}
+
+/// A frame of random samples over the full range (worst case for lossless codecs).
+fn noise_frame(w: usize, h: usize, format: PixelFormat, seed: u64) -> Frame {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let n = w * h * format.layout.channels();
+    let samples = match format.depth {
+        BitDepth::Eight => Samples::U8((0..n).map(|_| rng.random()).collect()),
+        BitDepth::Sixteen => Samples::U16((0..n).map(|_| rng.random()).collect()),
+    };
+    Frame::new(FrameInfo { width: w, height: h, format }, samples).unwrap()
+}
+
+/// A smooth frame (gradients and a soft ripple): what JPEG is made for.
+fn smooth_frame(w: usize, h: usize, format: PixelFormat) -> Frame {
+    let c = format.layout.channels();
+    let max = format.depth.max_value();
+    let mut v = Vec::with_capacity(w * h * c);
+    for y in 0..h {
+        for x in 0..w {
+            for ch in 0..c {
+                let t = (x as f64 / w as f64 + y as f64 / h as f64) * 0.4
+                    + 0.1 * ((x as f64 * 0.2 + ch as f64).sin() + 1.0);
+                v.push((t * max).round().clamp(0.0, max));
+            }
+        }
+    }
+    let samples = match format.depth {
+        BitDepth::Eight => Samples::U8(v.iter().map(|&s| s as u8).collect()),
+        BitDepth::Sixteen => Samples::U16(v.iter().map(|&s| s as u16).collect()),
+    };
+    Frame::new(FrameInfo { width: w, height: h, format }, samples).unwrap()
+}
+
+/// A camera-like EXIF block: make, model, exposure, aperture, date, orientation 6
+/// and a MakerNote with offsets inside it.
+fn camera_exif() -> Vec<u8> {
+    let fields = [
+        Field { tag: Tag::Make, ifd_num: In::PRIMARY, value: Value::Ascii(vec![b"Fstack".to_vec()]) },
+        Field {
+            tag: Tag::Model,
+            ifd_num: In::PRIMARY,
+            value: Value::Ascii(vec![b"Macro 100".to_vec()]),
+        },
+        Field { tag: Tag::Orientation, ifd_num: In::PRIMARY, value: Value::Short(vec![6]) },
+        Field {
+            tag: Tag::ExposureTime,
+            ifd_num: In::PRIMARY,
+            value: Value::Rational(vec![Rational { num: 1, denom: 125 }]),
+        },
+        Field {
+            tag: Tag::FNumber,
+            ifd_num: In::PRIMARY,
+            value: Value::Rational(vec![Rational { num: 28, denom: 10 }]),
+        },
+        Field {
+            tag: Tag::DateTimeOriginal,
+            ifd_num: In::PRIMARY,
+            value: Value::Ascii(vec![b"2024:05:06 07:08:09".to_vec()]),
+        },
+        Field {
+            tag: Tag::MakerNote,
+            ifd_num: In::PRIMARY,
+            value: Value::Undefined(b"VENDOR\0\x00\x00\x00\x08\x00\x01\x00\x00\x00\x20".to_vec(), 0),
+        },
+    ];
+    let mut writer = exif::experimental::Writer::new();
+    fields.iter().for_each(|f| writer.push_field(f));
+    let mut buf = Cursor::new(Vec::new());
+    writer.write(&mut buf, false).unwrap();
+    buf.into_inner()
+}
+
+/// A stand-in ICC profile: arbitrary bytes, long enough to need two JPEG segments
+/// would be excessive for a test; 3 KiB with every byte value.
+fn fake_icc() -> Vec<u8> {
+    let mut icc: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 256) as u8).collect();
+    icc[..4].copy_from_slice(&3000u32.to_be_bytes());
+    icc[36..40].copy_from_slice(b"acsp");
+    icc
+}
+
+fn read_exif(path: &Path) -> exif::Exif {
+    let mut r = BufReader::new(File::open(path).unwrap());
+    exif::Reader::new()
+        .read_from_container(&mut r)
+        .unwrap_or_else(|e| panic!("{}: no readable EXIF: {e}", path.display()))
+}
+
+fn field(exif: &exif::Exif, tag: Tag) -> Option<String> {
+    exif.get_field(tag, In::PRIMARY).map(|f| f.display_value().to_string())
+}
+
+fn rational(exif: &exif::Exif, tag: Tag) -> Option<(u32, u32)> {
+    match &exif.get_field(tag, In::PRIMARY)?.value {
+        Value::Rational(v) => v.first().map(|r| (r.num, r.denom)),
+        _ => None,
+    }
+}
+
+/// The EXIF of a written file carries the camera fields, orientation 1 and no MakerNote.
+fn assert_carried(path: &Path) {
+    let exif = read_exif(path);
+    assert_eq!(field(&exif, Tag::Make).as_deref(), Some("\"Fstack\""), "{}", path.display());
+    assert_eq!(field(&exif, Tag::Model).as_deref(), Some("\"Macro 100\""));
+    assert_eq!(rational(&exif, Tag::ExposureTime), Some((1, 125)));
+    assert_eq!(rational(&exif, Tag::FNumber), Some((28, 10)));
+    assert_eq!(field(&exif, Tag::DateTimeOriginal).as_deref(), Some("2024-05-06 07:08:09"));
+    let orientation = exif.get_field(Tag::Orientation, In::PRIMARY).unwrap();
+    assert_eq!(orientation.value.get_uint(0), Some(1), "{}", path.display());
+    assert!(exif.get_field(Tag::MakerNote, In::PRIMARY).is_none(), "{}", path.display());
+}
+
+/// The formats of the carry-over matrix: name, extension, depth.
+const FORMATS: [(&str, &str, BitDepth); 5] = [
+    ("JPEG", "jpg", BitDepth::Eight),
+    ("PNG 8-bit", "png", BitDepth::Eight),
+    ("PNG 16-bit", "png", BitDepth::Sixteen),
+    ("TIFF 8-bit", "tif", BitDepth::Eight),
+    ("TIFF 16-bit", "tif", BitDepth::Sixteen),
+];
+
+#[test]
+fn exif_and_icc_survive_every_pair_of_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let metadata = Metadata { exif: Some(camera_exif()), icc: Some(fake_icc()) };
+    for (i, (src_name, src_ext, src_depth)) in FORMATS.into_iter().enumerate() {
+        // The source file: written from memory with the camera EXIF (orientation 6).
+        let src_path = dir.path().join(format!("src{i}.{src_ext}"));
+        let src = smooth_frame(24, 16, fmt(ChannelLayout::Rgb, src_depth))
+            .with_metadata(metadata.clone());
+        write_frame(&src_path, &src, &WriteOptions::default()).unwrap();
+        assert_carried(&src_path);
+        let read = read_frame(&src_path).unwrap();
+        assert_eq!(read.metadata.icc.as_deref(), Some(&fake_icc()[..]), "{src_name} ICC");
+        assert!(read.metadata.exif.is_some(), "{src_name}: EXIF not read back");
+
+        for (j, (dst_name, dst_ext, dst_depth)) in FORMATS.into_iter().enumerate() {
+            // A new output frame (as a stacker makes) with the source's metadata.
+            let out = smooth_frame(20, 12, fmt(ChannelLayout::Rgb, dst_depth))
+                .with_metadata(read.metadata.clone());
+            let dst_path = dir.path().join(format!("dst{i}-{j}.{dst_ext}"));
+            write_frame(&dst_path, &out, &WriteOptions::default()).unwrap();
+            assert_carried(&dst_path);
+            let back = read_frame(&dst_path).unwrap();
+            assert_eq!(
+                back.metadata.icc.as_deref(),
+                Some(&fake_icc()[..]),
+                "ICC {src_name} -> {dst_name}"
+            );
+            assert_eq!((back.width(), back.height()), (20, 12), "{src_name} -> {dst_name}");
+        }
+    }
+}
+
+#[test]
+fn metadata_is_left_out_when_switched_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let metadata = Metadata { exif: Some(camera_exif()), icc: Some(fake_icc()) };
+    for (_, ext, depth) in FORMATS {
+        let path = dir.path().join(format!("plain.{ext}"));
+        let frame = smooth_frame(8, 8, fmt(ChannelLayout::Rgb, depth)).with_metadata(metadata.clone());
+        let options = WriteOptions { metadata: false, ..WriteOptions::default() };
+        write_frame(&path, &frame, &options).unwrap();
+        let back = read_frame(&path).unwrap();
+        assert_eq!(back.metadata.icc, None, "{ext}");
+        let has_make =
+            back.metadata.exif.map(|e| read_exif_block(&e).get_field(Tag::Make, In::PRIMARY).is_some());
+        assert_ne!(has_make, Some(true), "{ext}");
+    }
+}
+
+fn read_exif_block(block: &[u8]) -> exif::Exif {
+    exif::Reader::new().read_raw(block.to_vec()).unwrap()
+}
+
+#[test]
+fn exif_pixel_dimensions_follow_the_output_and_thumbnail_is_dropped() {
+    let x = Field { tag: Tag::PixelXDimension, ifd_num: In::PRIMARY, value: Value::Long(vec![6000]) };
+    let y = Field { tag: Tag::PixelYDimension, ifd_num: In::PRIMARY, value: Value::Long(vec![4000]) };
+    let make = Field { tag: Tag::Make, ifd_num: In::PRIMARY, value: Value::Ascii(vec![b"A".to_vec()]) };
+    let thumb =
+        Field { tag: Tag::Compression, ifd_num: In::THUMBNAIL, value: Value::Short(vec![6]) };
+    let mut writer = exif::experimental::Writer::new();
+    for f in [&x, &y, &make, &thumb] {
+        writer.push_field(f);
+    }
+    let jpeg_thumb = [0xFFu8, 0xD8, 0xFF, 0xD9];
+    writer.set_jpeg(&jpeg_thumb, In::THUMBNAIL);
+    let mut buf = Cursor::new(Vec::new());
+    writer.write(&mut buf, true).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    for ext in ["jpg", "png", "tif"] {
+        let path = dir.path().join(format!("dims.{ext}"));
+        let frame = smooth_frame(30, 10, fmt(ChannelLayout::Rgb, BitDepth::Eight))
+            .with_metadata(Metadata { exif: Some(buf.get_ref().clone()), icc: None });
+        write_frame(&path, &frame, &WriteOptions::default()).unwrap();
+        let exif = read_exif(&path);
+        let dim = |t| exif.get_field(t, In::PRIMARY).and_then(|f| f.value.get_uint(0));
+        assert_eq!((dim(Tag::PixelXDimension), dim(Tag::PixelYDimension)), (Some(30), Some(10)));
+        assert!(exif.fields().all(|f| f.ifd_num == In::PRIMARY), "{ext}: thumbnail IFD kept");
+    }
+}
+
+#[test]
+fn orientation_is_applied_to_the_pixels_on_read() {
+    // A 3x2 gray image stored with orientation 6 (display = stored turned 90 deg clockwise).
+    let dir = tempfile::tempdir().unwrap();
+    let stored: Vec<u8> = vec![1, 2, 3, 4, 5, 6];
+    let path = dir.path().join("rotated.png");
+    {
+        use image::ImageEncoder;
+        let mut enc = image::codecs::png::PngEncoder::new(File::create(&path).unwrap());
+        enc.set_exif_metadata(camera_exif()).unwrap();
+        enc.write_image(&stored, 3, 2, image::ExtendedColorType::L8).unwrap();
+    }
+    let info = read_frame_info(&path).unwrap();
+    assert_eq!((info.width, info.height), (2, 3));
+    let frame = read_frame(&path).unwrap();
+    assert_eq!((frame.width(), frame.height()), (2, 3));
+    // Displayed (x, y) = stored (y, h - 1 - x) with stored h = 2.
+    assert_eq!(frame.samples(), &Samples::U8(vec![4, 1, 5, 2, 6, 3]));
+    // Written back upright with orientation 1, it reads back identically.
+    let out = dir.path().join("upright.tif");
+    write_frame(&out, &frame, &WriteOptions::default()).unwrap();
+    assert_eq!(read_frame(&out).unwrap().samples(), frame.samples());
+    assert_carried(&out);
+}
+
+#[test]
+fn lossless_round_trips_are_bit_identical_and_keep_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    for ext in ["png", "tif", "tiff"] {
+        for depth in [BitDepth::Eight, BitDepth::Sixteen] {
+            for (k, layout) in LAYOUTS.into_iter().enumerate() {
+                let frame = noise_frame(37, 23, fmt(layout, depth), k as u64 + 10);
+                let path = dir.path().join(format!("rt-{k}-{}.{ext}", depth.bits()));
+                write_frame(&path, &frame, &WriteOptions::default()).unwrap();
+                let info = read_frame_info(&path).unwrap();
+                assert_eq!(info, frame.info(), "{}", path.display());
+                let back = read_frame(&path).unwrap();
+                assert_eq!(back.info(), frame.info(), "{}", path.display());
+                assert!(back.samples() == frame.samples(), "{}: samples differ", path.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn tiff_output_is_compressed_losslessly() {
+    let dir = tempfile::tempdir().unwrap();
+    let frame = smooth_frame(256, 128, fmt(ChannelLayout::Rgb, BitDepth::Sixteen));
+    let path = dir.path().join("smooth.tif");
+    write_frame(&path, &frame, &WriteOptions::default()).unwrap();
+    let raw = 256 * 128 * 3 * 2;
+    let size = std::fs::metadata(&path).unwrap().len() as usize;
+    assert!(size < raw / 2, "TIFF is {size} bytes for {raw} bytes of samples");
+    let mut dec = tiff::decoder::Decoder::new(File::open(&path).unwrap()).unwrap();
+    let compression: u16 = dec.get_tag_unsigned(tiff::tags::Tag::Compression).unwrap();
+    assert_eq!(compression, 8, "Deflate");
+    assert_eq!(read_frame(&path).unwrap().samples(), frame.samples());
+}
+
+#[test]
+fn jpeg_round_trip_is_close_at_quality_95() {
+    let dir = tempfile::tempdir().unwrap();
+    for layout in [ChannelLayout::Gray, ChannelLayout::Rgb] {
+        let frame = smooth_frame(64, 48, fmt(layout, BitDepth::Eight));
+        let path = dir.path().join(format!("q95-{}.jpg", layout.channels()));
+        write_frame(&path, &frame, &WriteOptions::default()).unwrap();
+        let back = read_frame(&path).unwrap();
+        assert_eq!(back.info(), frame.info());
+        let (Samples::U8(a), Samples::U8(b)) = (frame.samples(), back.samples()) else {
+            panic!("8-bit expected")
+        };
+        let diffs: Vec<i32> = a.iter().zip(b).map(|(&x, &y)| (x as i32 - y as i32).abs()).collect();
+        let max = *diffs.iter().max().unwrap();
+        let mean = diffs.iter().sum::<i32>() as f64 / diffs.len() as f64;
+        assert!(max <= 8 && mean < 1.5, "{}: max {max}, mean {mean}", layout.name());
+    }
+}
+
+// ---- float conversions: fast paths against the scalar reference ----
+
+/// Samples that probe rounding and clipping: halves and their neighbours, the
+/// ends of the range, negative, too large, NaN and infinities.
+fn tricky_values(max: f64, rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
+    let mut v = vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, 0.0, -0.5, 0.5, -1e9, 1e9];
+    for k in [0.0, 1.0, 2.0, 127.0, max - 1.0, max] {
+        for d in [0.5, -0.5, 0.49999999999999994, 0.5000000000000001, 0.4999999, 0.50000006] {
+            v.push(k + d);
+        }
+        v.push(k);
+    }
+    while v.len() < n {
+        v.push(rng.random_range(-10.0..max + 10.0));
+    }
+    v.truncate(n);
+    v
+}
+
+fn check_from_image<T: fs_core::Float>(format: PixelFormat, seed: u64) {
+    let c = format.layout.channels();
+    let max = format.depth.max_value();
+    let (w, h) = (13, 11);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let planes: Vec<Vec<T>> = (0..c)
+        .map(|_| tricky_values(max, &mut rng, w * h).into_iter().map(T::from_f64).collect())
+        .collect();
+    let image = fs_core::Image::from_planes(w, h, planes.clone()).unwrap();
+    let frame = Frame::from_image(&image, format).unwrap();
+    // Reference: the scalar `quantize`, sample by sample, interleaved by hand.
+    let expected: Vec<f64> =
+        (0..w * h).flat_map(|i| planes.iter().map(move |p| fs_core::quantize(p[i], max))).collect();
+    let got: Vec<f64> = match frame.samples() {
+        Samples::U8(s) => s.iter().map(|&v| f64::from(v)).collect(),
+        Samples::U16(s) => s.iter().map(|&v| f64::from(v)).collect(),
+    };
+    assert_eq!(got, expected, "{format}");
+    // And back: exact.
+    let again: fs_core::Image<T> = frame.to_image();
+    for (ch, plane) in again.planes().enumerate() {
+        for (i, &v) in plane.iter().enumerate() {
+            assert_eq!(v.to_f64(), got[i * c + ch], "{format} channel {ch} sample {i}");
+        }
+    }
+}
+
+#[test]
+fn float_conversions_match_the_scalar_reference() {
+    for (k, layout) in LAYOUTS.into_iter().enumerate() {
+        for depth in [BitDepth::Eight, BitDepth::Sixteen] {
+            check_from_image::<f32>(fmt(layout, depth), k as u64);
+            check_from_image::<f64>(fmt(layout, depth), k as u64 + 100);
+        }
+    }
+}
+
+// ---- bad input ----
+
+/// A valid file of each format, to damage.
+fn valid_file(dir: &Path, ext: &str) -> PathBuf {
+    let path = dir.join(format!("valid.{ext}"));
+    let frame = noise_frame(64, 48, fmt(ChannelLayout::Rgb, BitDepth::Eight), 3);
+    write_frame(&path, &frame, &WriteOptions::default()).unwrap();
+    path
+}
+
+fn read_error(path: &Path) -> (CoreError, String) {
+    let err = read_frame(path).expect_err("reading must fail");
+    let msg = err.to_string();
+    let name = path.file_name().unwrap().to_str().unwrap();
+    assert!(msg.contains(name), "message does not name the file: {msg}");
+    // The cheap header read fails too (or, for damage past the header, succeeds).
+    (err, msg)
+}
+
+#[test]
+fn truncated_files_are_decode_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for ext in ["jpg", "png", "tif"] {
+        let bytes = std::fs::read(valid_file(dir.path(), ext)).unwrap();
+        let path = dir.path().join(format!("half.{ext}"));
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let (err, msg) = read_error(&path);
+        assert!(matches!(err, CoreError::Decode { .. }), "{ext}: {err:?}");
+        assert!(msg.contains("truncated"), "{ext}: {msg}");
+    }
+}
+
+#[test]
+fn corrupt_bytes_are_decode_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    // PNG: a flipped bit in the image data fails the chunk checksum.
+    let mut png = std::fs::read(valid_file(dir.path(), "png")).unwrap();
+    let at = png.len() / 2;
+    png[at] ^= 0x10;
+    let path = dir.path().join("flipped.png");
+    std::fs::write(&path, &png).unwrap();
+    let (err, msg) = read_error(&path);
+    assert!(matches!(err, CoreError::Decode { .. }), "{err:?}");
+    assert!(msg.contains("cannot decode"), "{msg}");
+    // JPEG: garbage where the frame header and tables are.
+    let mut jpg = std::fs::read(valid_file(dir.path(), "jpg")).unwrap();
+    jpg[2..400].iter_mut().enumerate().for_each(|(i, b)| *b = (i * 37 % 251) as u8);
+    let path = dir.path().join("garbled.jpg");
+    std::fs::write(&path, &jpg).unwrap();
+    let (err, _) = read_error(&path);
+    assert!(matches!(err, CoreError::Decode { .. }), "{err:?}");
+    // TIFF: the first directory offset points past the end.
+    let mut tif = std::fs::read(valid_file(dir.path(), "tif")).unwrap();
+    tif[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    let path = dir.path().join("badifd.tif");
+    std::fs::write(&path, &tif).unwrap();
+    let (err, _) = read_error(&path);
+    assert!(matches!(err, CoreError::Decode { .. }), "{err:?}");
+}
+
+#[test]
+fn a_text_file_named_jpg_is_not_an_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.jpg");
+    std::fs::write(&path, "these are my focus stacking notes\n").unwrap();
+    let (err, msg) = read_error(&path);
+    assert!(matches!(err, CoreError::Decode { .. }), "{err:?}");
+    assert!(msg.contains("not a JPEG, PNG or TIFF"), "{msg}");
+    assert!(read_frame_info(&path).unwrap_err().to_string().contains("not a JPEG, PNG or TIFF"));
+}
+
+#[test]
+fn an_empty_file_is_named_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.png");
+    std::fs::write(&path, b"").unwrap();
+    let (err, msg) = read_error(&path);
+    assert!(matches!(err, CoreError::Decode { .. }), "{err:?}");
+    assert!(msg.contains("empty file"), "{msg}");
+    assert!(read_frame_info(&path).unwrap_err().to_string().contains("empty file"));
+}
+
+#[test]
+fn a_missing_file_is_an_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gone.tif");
+    let (err, msg) = read_error(&path);
+    match &err {
+        CoreError::Io { source, .. } => assert_eq!(source.kind(), std::io::ErrorKind::NotFound),
+        other => panic!("{other:?}"),
+    }
+    assert!(msg.contains("No such file"), "{msg}");
+    assert!(matches!(read_frame_info(&path), Err(CoreError::Io { .. })));
+}
+
+#[cfg(unix)]
+#[test]
+fn an_unreadable_file_is_an_io_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = valid_file(dir.path(), "png");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if File::open(&path).is_ok() {
+        println!("skipped: running as root, file permissions are not enforced");
+        return;
+    }
+    let (err, msg) = read_error(&path);
+    match &err {
+        CoreError::Io { source, .. } => {
+            assert_eq!(source.kind(), std::io::ErrorKind::PermissionDenied)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(msg.contains("ermission denied"), "{msg}");
+}
+
+#[test]
+fn float_tiff_is_unsupported_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, rgb) in [("gray-f32.tif", false), ("rgb-f32.tif", true)] {
+        let path = dir.path().join(name);
+        {
+            let mut enc = tiff::encoder::TiffEncoder::new(File::create(&path).unwrap()).unwrap();
+            if rgb {
+                let data = vec![0.5f32; 4 * 3 * 3];
+                enc.write_image::<tiff::encoder::colortype::RGB32Float>(4, 3, &data).unwrap();
+            } else {
+                let data = vec![0.5f32; 4 * 3];
+                enc.write_image::<tiff::encoder::colortype::Gray32Float>(4, 3, &data).unwrap();
+            }
+        }
+        let (err, msg) = read_error(&path);
+        assert!(matches!(err, CoreError::Unsupported { .. }), "{err:?}");
+        assert!(msg.contains("32-bit floating-point"), "{msg}");
+        let info_err = read_frame_info(&path).unwrap_err();
+        assert!(matches!(info_err, CoreError::Unsupported { .. }), "{info_err:?}");
+    }
+}
+
+fn dir_listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn writing_to_an_unknown_extension_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.bmp");
+    let frame = smooth_frame(4, 4, fmt(ChannelLayout::Rgb, BitDepth::Eight));
+    let err = write_frame(&path, &frame, &WriteOptions::default()).unwrap_err();
+    assert!(matches!(err, CoreError::Encode { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("out.bmp") && msg.contains("unknown extension"), "{msg}");
+    assert!(dir_listing(dir.path()).is_empty());
+}
+
+#[test]
+fn writing_into_a_missing_directory_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-dir").join("out.png");
+    let frame = smooth_frame(4, 4, fmt(ChannelLayout::Rgb, BitDepth::Eight));
+    let err = write_frame(&path, &frame, &WriteOptions::default()).unwrap_err();
+    assert!(matches!(err, CoreError::Io { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("out.png") && msg.contains("No such file"), "{msg}");
+    assert!(dir_listing(dir.path()).is_empty());
+}
+
+#[test]
+fn jpeg_is_8_bit_without_alpha_and_a_failed_write_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (fmt(ChannelLayout::Rgb, BitDepth::Sixteen), "8-bit samples only"),
+        (fmt(ChannelLayout::Rgba, BitDepth::Eight), "no alpha channel"),
+    ];
+    for (format, expected) in cases {
+        let path = dir.path().join("out.jpg");
+        let frame = smooth_frame(4, 4, format);
+        let err = write_frame(&path, &frame, &WriteOptions::default()).unwrap_err();
+        assert!(matches!(err, CoreError::Encode { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains("out.jpg") && msg.contains(expected), "{msg}");
+        assert!(dir_listing(dir.path()).is_empty(), "left behind: {:?}", dir_listing(dir.path()));
+    }
+}
+
+#[test]
+fn jpeg_quality_is_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    let frame = smooth_frame(4, 4, fmt(ChannelLayout::Rgb, BitDepth::Eight));
+    let options = WriteOptions { jpeg_quality: 0, ..WriteOptions::default() };
+    let err = write_frame(&dir.path().join("q.jpg"), &frame, &options).unwrap_err();
+    assert!(err.to_string().contains("jpeg_quality"), "{err}");
+    assert!(dir_listing(dir.path()).is_empty());
+}
+
+#[test]
+fn an_existing_output_is_replaced_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.png");
+    let a = noise_frame(9, 7, fmt(ChannelLayout::Rgb, BitDepth::Eight), 1);
+    let b = noise_frame(5, 4, fmt(ChannelLayout::Gray, BitDepth::Sixteen), 2);
+    write_frame(&path, &a, &WriteOptions::default()).unwrap();
+    write_frame(&path, &b, &WriteOptions::default()).unwrap();
+    assert_eq!(read_frame(&path).unwrap().samples(), b.samples());
+    assert_eq!(dir_listing(dir.path()), vec!["out.png".to_string()]);
+}
+
+// ---- real stacks ----
+
+fn real_stacks() -> Option<PathBuf> {
+    let Some(dir) = std::env::var_os("FS_REAL_STACKS") else {
+        println!("FS_REAL_STACKS not set: real-stack test skipped");
+        return None;
+    };
+    let dir = PathBuf::from(dir);
+    assert!(dir.is_dir(), "FS_REAL_STACKS={} is not a folder", dir.display());
+    Some(dir)
+}
+
+#[test]
+fn real_jpeg_exif_and_icc_carry_into_every_format() {
+    let Some(stacks) = real_stacks() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    for src_path in [stacks.join("amber/0000.jpg"), stacks.join("pcb/pcb_001.jpg")] {
+        assert!(src_path.is_file(), "{} missing", src_path.display());
+        let src = read_frame(&src_path).unwrap();
+        let src_exif = read_exif(&src_path);
+        let make = field(&src_exif, Tag::Make);
+        assert!(make.is_some(), "{}: the camera make is expected in the source", src_path.display());
+        // A small crop-sized output keeps the test quick; metadata is what is tested.
+        for (name, ext, depth) in FORMATS {
+            let out = smooth_frame(64, 40, fmt(ChannelLayout::Rgb, depth))
+                .with_metadata(src.metadata.clone());
+            let path = dir.path().join(format!("real.{ext}"));
+            write_frame(&path, &out, &WriteOptions::default()).unwrap();
+            let exif = read_exif(&path);
+            for tag in [Tag::Make, Tag::Model, Tag::ExposureTime, Tag::FNumber, Tag::DateTimeOriginal]
+            {
+                assert_eq!(field(&exif, tag), field(&src_exif, tag), "{name}: {tag}");
+            }
+            assert!(exif.get_field(Tag::MakerNote, In::PRIMARY).is_none(), "{name}");
+            let back = read_frame(&path).unwrap();
+            assert_eq!(back.metadata.icc, src.metadata.icc, "{name}: ICC");
+        }
+    }
+    // The amber frames come with an ICC profile.
+    let amber = read_frame(&stacks.join("amber/0000.jpg")).unwrap();
+    assert!(amber.metadata.icc.as_ref().is_some_and(|i| i.len() > 1000));
+}

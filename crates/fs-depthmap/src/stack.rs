@@ -1,0 +1,322 @@
+//! `DepthMapStack`: the two-pass streaming stacker.
+//!
+//! Pass 1 decodes every frame, computes its energy map and folds it into a
+//! [`WeightAccumulator`]. Pass 2 decodes every frame again, recomputes the same
+//! energy map (bit-identical: the same code on the same samples), turns it into the
+//! frame's weight map, and folds the frame into the [`PyramidBlend`] (and the
+//! [`DepthAccumulator`]). Memory is the running sums plus one frame's work buffers,
+//! whatever the number of frames.
+//!
+//! Decoding runs on its own thread, one frame ahead, so it overlaps the energy and
+//! pyramid work on the rayon pool.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+use fs_core::{
+    Float, FloatType, Frame, FrameInfo, Image, LUMA_WEIGHTS, Metadata, PathFrames, PlaneMut,
+    Progress, Samples, check_frame,
+};
+use rayon::prelude::*;
+
+use crate::blend::PyramidBlend;
+use crate::depth::DepthAccumulator;
+use crate::energy::energy_map;
+use crate::error::{DepthMapError, Result};
+use crate::options::DepthMapOptions;
+use crate::smooth::{bilateral, smooth_weights};
+use crate::weights::{WeightAccumulator, WeightRule};
+
+/// The depth-map focus stacker (the seed's `DepthMapStack`).
+#[derive(Debug, Clone, Default)]
+pub struct DepthMapStack {
+    /// Its options.
+    pub options: DepthMapOptions,
+}
+
+/// What a depth-map stack produces.
+#[derive(Debug, Clone)]
+pub struct DepthMapResult {
+    /// The stacked image, in the input's format, with the first frame's metadata.
+    pub image: Frame,
+    /// The depth-map image (8-bit gray, weighted mean frame index scaled to 0..=255),
+    /// when `plot_depth_map` is set.
+    pub depth_map: Option<Frame>,
+    /// Number of frames stacked.
+    pub frames: usize,
+}
+
+impl DepthMapResult {
+    /// The depth-map image, if `plot_depth_map` asked for it.
+    pub fn depth_map_frame(&self) -> Option<&Frame> {
+        self.depth_map.as_ref()
+    }
+}
+
+impl DepthMapStack {
+    /// A stacker with checked options.
+    pub fn new(options: DepthMapOptions) -> Result<Self> {
+        options.validate()?;
+        Ok(Self { options })
+    }
+
+    /// Stacks the frames that `frames()` yields. The source is read twice (the
+    /// two-pass algorithm, see the module docs), so it is a factory: each call must
+    /// yield the same frames in the same order (a [`PathFrames`] over the same paths,
+    /// or clones of in-memory frames); a source that changes between the passes is an
+    /// error. Every frame must have the first one's size and format.
+    pub fn stack<F, I>(&self, frames: F, progress: &dyn Progress) -> Result<DepthMapResult>
+    where
+        F: Fn() -> I,
+        I: IntoIterator<Item = fs_core::Result<Frame>>,
+        I::IntoIter: Send,
+    {
+        self.options.validate()?;
+        match self.options.float_type {
+            FloatType::F32 => self.run::<f32, F, I>(&frames, progress),
+            FloatType::F64 => self.run::<f64, F, I>(&frames, progress),
+        }
+    }
+
+    /// Stacks the image files `paths`, in this order.
+    pub fn stack_paths(&self, paths: &[PathBuf], progress: &dyn Progress) -> Result<DepthMapResult> {
+        self.stack(|| PathFrames::new(paths.to_vec()), progress)
+    }
+
+    fn run<T: Float, F, I>(&self, frames: &F, progress: &dyn Progress) -> Result<DepthMapResult>
+    where
+        F: Fn() -> I,
+        I: IntoIterator<Item = fs_core::Result<Frame>>,
+        I::IntoIter: Send,
+    {
+        let o = &self.options;
+        let rule = WeightRule::from_options(o);
+
+        // Pass 1: energies -> per-pixel sum or maximum.
+        let iter = frames().into_iter();
+        progress.phase("depth map: energies", iter.size_hint().1.unwrap_or(0) as u64);
+        let mut first: Option<(FrameInfo, Metadata)> = None;
+        let mut work: Option<Work<T>> = None;
+        let mut acc: Option<WeightAccumulator<T>> = None;
+        let n = pipelined(iter, |k, frame| {
+            progress.check_cancelled()?;
+            let info = match &first {
+                Some((info, _)) => {
+                    check_frame(*info, &frame)?;
+                    *info
+                }
+                None => first.insert((frame.info(), frame.metadata.clone())).0,
+            };
+            let w = work.get_or_insert_with(|| Work::new(info));
+            w.energy(&frame, o)?;
+            acc.get_or_insert_with(|| WeightAccumulator::new(rule, info.width, info.height))
+                .add(&w.energy);
+            progress.step(k as u64 + 1);
+            Ok(())
+        })?;
+        let (Some((info, metadata)), Some(mut work), Some(acc)) = (first, work, acc) else {
+            return Err(DepthMapError::EmptyStack);
+        };
+
+        // Pass 2: weights -> pyramid blend (and depth map).
+        progress.phase("depth map: blend", n as u64);
+        let (w, h) = (info.width, info.height);
+        let channels = info.format.layout.channels();
+        let mut blend = PyramidBlend::<T>::new(w, h, channels, o.pyramid_levels);
+        let mut depth = o.plot_depth_map.then(|| DepthAccumulator::<T>::new(w, h));
+        // Allocation: one float image, once per stack, reused for every frame.
+        let mut image: Option<Image<T>> = None;
+        let seen = pipelined(frames().into_iter(), |k, frame| {
+            progress.check_cancelled()?;
+            if k >= n || frame.info() != info {
+                return Err(DepthMapError::SourceChanged {
+                    what: format!(
+                        "{}: frame {} is {} (pass 1 saw {n} frames of {info})",
+                        frame.name().display(),
+                        k + 1,
+                        frame.info()
+                    ),
+                });
+            }
+            work.energy(&frame, o)?;
+            // The luma buffer is free again: it takes the weights, `tmp` the smoothed ones.
+            acc.weights(&work.energy, &mut work.luma);
+            if let Some(d) = depth.as_mut() {
+                d.add(k, &work.luma);
+            }
+            let weights = if o.pyramid_smooth_size > 1 {
+                smooth_weights(
+                    fs_core::Plane::new(&work.luma, w, h)?,
+                    PlaneMut::new(&mut work.tmp, w, h)?,
+                    o.pyramid_smooth_size,
+                )?;
+                &work.tmp
+            } else {
+                &work.luma
+            };
+            let image = image.get_or_insert_with(|| {
+                Image::new(w, h, channels).expect("frame dimensions are valid")
+            });
+            frame_into_image(&frame, image);
+            blend.add(image, weights);
+            progress.step(k as u64 + 1);
+            Ok(())
+        })?;
+        if seen != n {
+            return Err(DepthMapError::SourceChanged {
+                what: format!("pass 1 saw {n} frames, pass 2 {seen}"),
+            });
+        }
+        drop((work, image));
+        let planes = finish_planes(blend.collapse(), info);
+        let image = Image::from_planes(w, h, planes)?;
+        let out = Frame::from_image(&image, info.format)?.with_metadata(metadata);
+        let depth_map = depth.map(|d| d.to_frame()).transpose()?;
+        Ok(DepthMapResult { image: out, depth_map, frames: n })
+    }
+}
+
+/// Runs `f(index, frame)` on every frame, decoding on a separate thread one frame
+/// ahead. Returns the number of frames.
+fn pipelined<I>(iter: I, mut f: impl FnMut(usize, Frame) -> Result<()>) -> Result<usize>
+where
+    I: Iterator<Item = fs_core::Result<Frame>> + Send,
+{
+    std::thread::scope(|s| {
+        let (tx, rx) = mpsc::sync_channel::<fs_core::Result<Frame>>(1);
+        s.spawn(move || {
+            for item in iter {
+                let stop = item.is_err();
+                if tx.send(item).is_err() || stop {
+                    break;
+                }
+            }
+        });
+        let mut n = 0;
+        for item in rx.iter() {
+            // An error returned here drops `rx`, which stops the decoder thread.
+            f(n, item?)?;
+            n += 1;
+        }
+        Ok(n)
+    })
+}
+
+/// Per-frame work buffers, reused for every frame.
+struct Work<T> {
+    info: FrameInfo,
+    luma: Vec<T>,
+    energy: Vec<T>,
+    tmp: Vec<T>,
+}
+
+impl<T: Float> Work<T> {
+    fn new(info: FrameInfo) -> Self {
+        let n = info.width * info.height;
+        // Allocation: three planes once per stack.
+        Self { info, luma: vec![T::zero(); n], energy: vec![T::zero(); n], tmp: vec![T::zero(); n] }
+    }
+
+    /// Luma (premultiplied by alpha, in 0..=1), energy, bilateral smoothing into `energy`.
+    fn energy(&mut self, frame: &Frame, o: &DepthMapOptions) -> Result<()> {
+        let (w, h) = (self.info.width, self.info.height);
+        luma_unit(frame, &mut self.luma);
+        let luma = fs_core::Plane::new(&self.luma, w, h)?;
+        if o.energy_smooth_size > 1 {
+            energy_map(luma, PlaneMut::new(&mut self.tmp, w, h)?, o)?;
+            bilateral(
+                fs_core::Plane::new(&self.tmp, w, h)?,
+                PlaneMut::new(&mut self.energy, w, h)?,
+                o.energy_smooth_size,
+                o.energy_sigma_color,
+                o.energy_sigma_space,
+            )?;
+        } else {
+            energy_map(luma, PlaneMut::new(&mut self.energy, w, h)?, o)?;
+        }
+        Ok(())
+    }
+}
+
+/// Luma in 0..=1 straight from the interleaved samples: `0.299 R + 0.587 G + 0.114 B`
+/// (the gray channel for gray frames), times `alpha / max` when there is alpha.
+fn luma_unit<T: Float>(frame: &Frame, out: &mut [T]) {
+    match frame.samples() {
+        Samples::U8(s) => luma_rows(s, frame, out, 255.0),
+        Samples::U16(s) => luma_rows(s, frame, out, 65535.0),
+    }
+}
+
+fn luma_rows<S: fs_core::IntSample, T: Float>(s: &[S], frame: &Frame, out: &mut [T], max: f64) {
+    let layout = frame.format().layout;
+    let c = layout.channels();
+    let alpha = layout.has_alpha();
+    let w = frame.width();
+    let inv = T::from_f64(1.0 / max);
+    let [wr, wg, wb] = LUMA_WEIGHTS.map(|v| T::from_f64(v / max));
+    out.par_chunks_mut(w).zip(s.par_chunks(w * c)).for_each(|(o, src)| {
+        for (o, px) in o.iter_mut().zip(src.chunks_exact(c)) {
+            let y = if c >= 3 {
+                wr * T::from_f32(px[0].to_f32())
+                    + wg * T::from_f32(px[1].to_f32())
+                    + wb * T::from_f32(px[2].to_f32())
+            } else {
+                inv * T::from_f32(px[0].to_f32())
+            };
+            *o = if alpha { y * inv * T::from_f32(px[c - 1].to_f32()) } else { y };
+        }
+    });
+}
+
+/// Writes the frame into `image` (same shape) as floats, colour premultiplied by
+/// `alpha / max` when it has alpha.
+fn frame_into_image<T: Float>(frame: &Frame, image: &mut Image<T>) {
+    match frame.samples() {
+        Samples::U8(s) => deinterleave(s, frame, image),
+        Samples::U16(s) => deinterleave(s, frame, image),
+    }
+}
+
+fn deinterleave<S: fs_core::IntSample, T: Float>(s: &[S], frame: &Frame, image: &mut Image<T>) {
+    let layout = frame.format().layout;
+    let (w, c) = (frame.width(), layout.channels());
+    let alpha = layout.has_alpha();
+    let inv = T::from_f64(1.0 / frame.format().depth.max_value());
+    // Allocation: one row-pointer table per frame.
+    let mut rows: Vec<Vec<&mut [T]>> = (0..frame.height()).map(|_| Vec::with_capacity(c)).collect();
+    for plane in image.planes_mut() {
+        for (y, r) in plane.chunks_mut(w).enumerate() {
+            rows[y].push(r);
+        }
+    }
+    rows.par_iter_mut().zip(s.par_chunks(w * c)).for_each(|(dst, src)| {
+        for (x, px) in src.chunks_exact(c).enumerate() {
+            let a = if alpha { inv * T::from_f32(px[c - 1].to_f32()) } else { T::one() };
+            for ch in 0..c {
+                let v = T::from_f32(px[ch].to_f32());
+                dst[ch][x] = if alpha && ch + 1 < c { v * a } else { v };
+            }
+        }
+    });
+}
+
+/// Clips the collapsed planes and undoes the alpha premultiplication.
+fn finish_planes<T: Float>(mut planes: Vec<Vec<T>>, info: FrameInfo) -> Vec<Vec<T>> {
+    let max = T::from_f64(info.format.depth.max_value());
+    let clip = |v: T, hi: T| if v > hi { hi } else if v > T::zero() { v } else { T::zero() };
+    if info.format.layout.has_alpha() {
+        let alpha = planes.pop().expect("alpha plane");
+        let alpha: Vec<T> = alpha.into_par_iter().map(|a| clip(a, max)).collect();
+        for p in planes.iter_mut() {
+            p.par_iter_mut().zip(alpha.par_iter()).for_each(|(v, &a)| {
+                *v = if a > T::zero() { clip(*v, a) * max / a } else { T::zero() };
+            });
+        }
+        planes.push(alpha);
+    } else {
+        for p in planes.iter_mut() {
+            p.par_iter_mut().for_each(|v| *v = clip(*v, max));
+        }
+    }
+    planes
+}

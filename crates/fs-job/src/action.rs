@@ -1,0 +1,401 @@
+//! The actions of a job: [`FocusStack`] and [`FocusStackBunch`], with the seed's options.
+
+use std::path::PathBuf;
+
+use fs_core::FileFormat;
+
+use crate::{JobError, Result, Stacker};
+
+/// The options FocusStack and FocusStackBunch share, by the seed's names; `Default`
+/// is the seed's defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionOptions {
+    /// Input folder; `None`: the previous action's output, else the job's `input_path`.
+    /// Relative paths are inside the working folder.
+    pub input_path: Option<PathBuf>,
+    /// Output folder; `None`: the action's name. Relative paths are inside the working folder.
+    pub output_path: Option<PathBuf>,
+    /// Working folder; `None`: the job's. A relative one is inside the job's.
+    pub working_path: Option<PathBuf>,
+    /// Folder for plots (depth maps), inside the working folder: `plots`.
+    pub plot_path: PathBuf,
+    /// Folder whose first frame (natural order) gives the EXIF and ICC of the outputs.
+    /// `None`: the first action's input folder; `Some("")`: no EXIF at all.
+    pub exif_path: Option<PathBuf>,
+    /// Non-local-means denoise strength in 8-bit units; 0 = off.
+    pub denoise_amount: f64,
+    /// Unsharp-mask amount in percent; 0 = off.
+    pub sharpen_amount_percent: f64,
+    /// Unsharp-mask radius (Gaussian sigma) in pixels: 1.
+    pub sharpen_radius: f64,
+    /// Unsharp-mask threshold in 8-bit units: 0.
+    pub sharpen_threshold: f64,
+    /// Prepended to every output file name.
+    pub prefix: String,
+    /// Whether the action runs at all: true. A disabled action is ignored entirely,
+    /// also for path chaining.
+    pub enabled: bool,
+    /// Empty the output folder first (only a folder fstack owns; see the crate docs): true.
+    pub scratch_output_dir: bool,
+    /// Remove the output folder when the whole job has succeeded: false.
+    pub delete_output_at_end: bool,
+    /// Write outputs in this format instead of the input's (not a seed option).
+    pub output_format: Option<FileFormat>,
+}
+
+impl Default for ActionOptions {
+    fn default() -> Self {
+        Self {
+            input_path: None,
+            output_path: None,
+            working_path: None,
+            plot_path: PathBuf::from("plots"),
+            exif_path: None,
+            denoise_amount: 0.0,
+            sharpen_amount_percent: 0.0,
+            sharpen_radius: 1.0,
+            sharpen_threshold: 0.0,
+            prefix: String::new(),
+            enabled: true,
+            scratch_output_dir: true,
+            delete_output_at_end: false,
+            output_format: None,
+        }
+    }
+}
+
+impl ActionOptions {
+    /// Checks the ranges; the error names `action` and the option.
+    pub fn validate(&self, action: &str) -> Result<()> {
+        let non_negative = |name: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(JobError::option(action, name, format!("must be 0 or more, got {v}")))
+            }
+        };
+        non_negative("denoise_amount", self.denoise_amount)?;
+        non_negative("sharpen_amount_percent", self.sharpen_amount_percent)?;
+        non_negative("sharpen_threshold", self.sharpen_threshold)?;
+        if !(self.sharpen_radius.is_finite() && self.sharpen_radius > 0.0) {
+            return Err(JobError::option(
+                action,
+                "sharpen_radius",
+                format!("must be more than 0, got {}", self.sharpen_radius),
+            ));
+        }
+        if self.prefix.contains(['/', '\\']) {
+            return Err(JobError::option(
+                action,
+                "prefix",
+                format!("must not contain a path separator, got {:?}", self.prefix),
+            ));
+        }
+        for (name, p) in [("output_path", &self.output_path), ("input_path", &self.input_path)] {
+            if p.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                return Err(JobError::option(action, name, "must not be empty"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Generates the seed-named builder methods shared by both actions.
+macro_rules! option_builders {
+    () => {
+        /// Sets `input_path`.
+        pub fn input_path(mut self, path: impl Into<PathBuf>) -> Self {
+            self.options.input_path = Some(path.into());
+            self
+        }
+        /// Sets `output_path`.
+        pub fn output_path(mut self, path: impl Into<PathBuf>) -> Self {
+            self.options.output_path = Some(path.into());
+            self
+        }
+        /// Sets `working_path`.
+        pub fn working_path(mut self, path: impl Into<PathBuf>) -> Self {
+            self.options.working_path = Some(path.into());
+            self
+        }
+        /// Sets `plot_path`.
+        pub fn plot_path(mut self, path: impl Into<PathBuf>) -> Self {
+            self.options.plot_path = path.into();
+            self
+        }
+        /// Sets `exif_path`; `""` writes no EXIF.
+        pub fn exif_path(mut self, path: impl Into<PathBuf>) -> Self {
+            self.options.exif_path = Some(path.into());
+            self
+        }
+        /// Sets `denoise_amount`.
+        pub fn denoise_amount(mut self, amount: f64) -> Self {
+            self.options.denoise_amount = amount;
+            self
+        }
+        /// Sets `sharpen_amount_percent`.
+        pub fn sharpen_amount_percent(mut self, percent: f64) -> Self {
+            self.options.sharpen_amount_percent = percent;
+            self
+        }
+        /// Sets `sharpen_radius`.
+        pub fn sharpen_radius(mut self, radius: f64) -> Self {
+            self.options.sharpen_radius = radius;
+            self
+        }
+        /// Sets `sharpen_threshold`.
+        pub fn sharpen_threshold(mut self, threshold: f64) -> Self {
+            self.options.sharpen_threshold = threshold;
+            self
+        }
+        /// Sets `prefix`.
+        pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+            self.options.prefix = prefix.into();
+            self
+        }
+        /// Sets `enabled`.
+        pub fn enabled(mut self, enabled: bool) -> Self {
+            self.options.enabled = enabled;
+            self
+        }
+        /// Sets `scratch_output_dir`.
+        pub fn scratch_output_dir(mut self, scratch: bool) -> Self {
+            self.options.scratch_output_dir = scratch;
+            self
+        }
+        /// Sets `delete_output_at_end`.
+        pub fn delete_output_at_end(mut self, delete: bool) -> Self {
+            self.options.delete_output_at_end = delete;
+            self
+        }
+        /// Writes outputs in `format` instead of the input's.
+        pub fn output_format(mut self, format: FileFormat) -> Self {
+            self.options.output_format = Some(format);
+            self
+        }
+        /// Replaces all shared options at once.
+        pub fn options(mut self, options: ActionOptions) -> Self {
+            self.options = options;
+            self
+        }
+    };
+}
+
+/// `FocusStack(name, stacker, ...)`: stacks every frame of its input folder into one
+/// image named `prefix` + the first frame's file name.
+#[derive(Debug, Clone)]
+pub struct FocusStack {
+    /// The action's name: for messages, and the default output folder.
+    pub name: String,
+    /// The algorithm.
+    pub stacker: Stacker,
+    /// The shared options.
+    pub options: ActionOptions,
+}
+
+impl FocusStack {
+    /// A FocusStack with the seed's defaults.
+    pub fn new(name: impl Into<String>, stacker: Stacker) -> Self {
+        Self { name: name.into(), stacker, options: ActionOptions::default() }
+    }
+    option_builders!();
+}
+
+/// `FocusStackBunch(name, stacker, ..., frames=10, overlap=0)`: stacks consecutive
+/// bunches of `frames` frames, each starting `frames - overlap` after the previous
+/// one; one output per bunch, named after the bunch's first frame.
+#[derive(Debug, Clone)]
+pub struct FocusStackBunch {
+    /// The action's name: for messages, and the default output folder.
+    pub name: String,
+    /// The algorithm.
+    pub stacker: Stacker,
+    /// The shared options.
+    pub options: ActionOptions,
+    /// Frames per bunch: 10.
+    pub frames: usize,
+    /// Frames shared by a bunch and the next: 0; must be less than `frames`.
+    pub overlap: usize,
+}
+
+impl FocusStackBunch {
+    /// A FocusStackBunch with the seed's defaults.
+    pub fn new(name: impl Into<String>, stacker: Stacker) -> Self {
+        Self {
+            name: name.into(),
+            stacker,
+            options: ActionOptions::default(),
+            frames: 10,
+            overlap: 0,
+        }
+    }
+    /// Sets `frames`.
+    pub fn frames(mut self, frames: usize) -> Self {
+        self.frames = frames;
+        self
+    }
+    /// Sets `overlap`.
+    pub fn overlap(mut self, overlap: usize) -> Self {
+        self.overlap = overlap;
+        self
+    }
+    option_builders!();
+
+    /// The bunches of a stack of `n` frames, as index ranges: starting at 0, each
+    /// `frames - overlap` after the previous, until one reaches the last frame (the
+    /// last may be shorter). A stack shorter than `frames` is one bunch.
+    pub fn bunches(&self, n: usize) -> Vec<std::ops::Range<usize>> {
+        let step = self.frames.saturating_sub(self.overlap).max(1);
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < n {
+            let end = (start + self.frames.max(1)).min(n);
+            out.push(start..end);
+            if end == n {
+                break;
+            }
+            start += step;
+        }
+        out
+    }
+}
+
+/// What kind of action: for summaries and messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ActionKind {
+    /// [`FocusStack`].
+    FocusStack,
+    /// [`FocusStackBunch`].
+    FocusStackBunch,
+}
+
+impl ActionKind {
+    /// The seed's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionKind::FocusStack => "FocusStack",
+            ActionKind::FocusStackBunch => "FocusStackBunch",
+        }
+    }
+}
+
+/// One action of a job.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Action {
+    /// Stack a whole folder into one image.
+    FocusStack(FocusStack),
+    /// Stack a folder in bunches.
+    FocusStackBunch(FocusStackBunch),
+}
+
+impl Action {
+    /// The action's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Action::FocusStack(a) => &a.name,
+            Action::FocusStackBunch(a) => &a.name,
+        }
+    }
+    /// Its kind.
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Action::FocusStack(_) => ActionKind::FocusStack,
+            Action::FocusStackBunch(_) => ActionKind::FocusStackBunch,
+        }
+    }
+    /// Its shared options.
+    pub fn options(&self) -> &ActionOptions {
+        match self {
+            Action::FocusStack(a) => &a.options,
+            Action::FocusStackBunch(a) => &a.options,
+        }
+    }
+    /// Its stacker.
+    pub fn stacker(&self) -> &Stacker {
+        match self {
+            Action::FocusStack(a) => &a.stacker,
+            Action::FocusStackBunch(a) => &a.stacker,
+        }
+    }
+
+    /// Checks every option of the action (ranges, stacker, post-filters), naming the
+    /// action and the option in the error. Reads nothing from disk.
+    pub fn validate(&self) -> Result<()> {
+        let name = self.name();
+        if name.trim().is_empty() {
+            return Err(JobError::option("<unnamed>", "name", "an action needs a name"));
+        }
+        self.options().validate(name)?;
+        self.stacker().validate(name)?;
+        crate::filters::PostFilters::from_options(self.options()).validate(name)?;
+        if let Action::FocusStackBunch(b) = self {
+            if b.frames == 0 {
+                return Err(JobError::option(name, "frames", "must be at least 1, got 0"));
+            }
+            if b.overlap >= b.frames {
+                return Err(JobError::option(
+                    name,
+                    "overlap",
+                    format!("must be less than frames ({}), got {}", b.frames, b.overlap),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl From<FocusStack> for Action {
+    fn from(a: FocusStack) -> Self {
+        Action::FocusStack(a)
+    }
+}
+
+impl From<FocusStackBunch> for Action {
+    fn from(a: FocusStackBunch) -> Self {
+        Action::FocusStackBunch(a)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bunch(frames: usize, overlap: usize) -> FocusStackBunch {
+        FocusStackBunch::new("b", Stacker::pyramid()).frames(frames).overlap(overlap)
+    }
+
+    #[test]
+    fn bunches_step_by_frames_minus_overlap_and_cover_the_stack() {
+        assert_eq!(bunch(4, 1).bunches(10), vec![0..4, 3..7, 6..10]);
+        assert_eq!(bunch(4, 1).bunches(11), vec![0..4, 3..7, 6..10, 9..11]);
+        assert_eq!(bunch(4, 0).bunches(8), vec![0..4, 4..8]);
+        assert_eq!(bunch(10, 2).bunches(3), vec![0..3]);
+        assert_eq!(bunch(3, 2).bunches(5), vec![0..3, 1..4, 2..5]);
+        assert_eq!(bunch(1, 0).bunches(2), vec![0..1, 1..2]);
+        assert!(bunch(4, 0).bunches(0).is_empty());
+    }
+
+    #[test]
+    fn validation_names_action_and_option() {
+        let e = Action::from(bunch(5, 5)).validate().unwrap_err().to_string();
+        assert_eq!(e, "action `b`: invalid option `overlap`: must be less than frames (5), got 5");
+        let e = Action::from(FocusStack::new("s", Stacker::pyramid()).sharpen_radius(0.0))
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`s`") && e.contains("`sharpen_radius`"), "{e}");
+        let e = Action::from(FocusStack::new("s", Stacker::pyramid()).denoise_amount(-1.0))
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`denoise_amount`"), "{e}");
+        let e = Action::from(FocusStack::new("s", Stacker::pyramid()).prefix("a/b"))
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`prefix`"), "{e}");
+        assert!(Action::from(bunch(5, 4)).validate().is_ok());
+    }
+}

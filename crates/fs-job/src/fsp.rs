@@ -1,0 +1,367 @@
+//! ShineStacker project files (`.fsp`, JSON).
+//!
+//! A project is `{"version": 1, "project": [...]}`, each entry a `{"type_name",
+//! "params", "sub_actions"}` object. Entries of type `Job` become [`StackJob`]s;
+//! their `FocusStack` and `FocusStackBunch` sub-actions become actions, with the
+//! ShineStacker GUI's parameter names:
+//!
+//! | .fsp parameter | fstack option |
+//! | --- | --- |
+//! | `stacker`: `"Pyramid"` / `"Depth map"` (`"DepthMap"`) / `"Pyramid tiles"` / `"Pyramid auto"` | PyramidStack / DepthMapStack / ... |
+//! | `pyramid_min_size`, `pyramid_kernel_size`, `pyramid_gen_kernel`, `pyramid_float_type` | PyramidStack's `pyramid_min_size`, `kernel_size`, `gen_kernel`, `float_type` |
+//! | `depthmap_*`, `map_type` | DepthMapStack's options (not implemented yet) |
+//! | `denoise_amount` (older files: `denoise`), `sharpen_*`, `prefix`, `frames`, `overlap`, `enabled`, `scratch_output_dir`, `delete_output_at_end`, `plot_path` | same names |
+//! | `working_path`, `input_path`, `output_path`, `exif_path` | same names; `""` means "not set" |
+//!
+//! Choices: an empty string is "not set" for every path (the GUI writes `""` for
+//! empty fields), so an `.fsp` cannot switch EXIF off. Keys fstack does not know
+//! (GUI-only ones such as `plot_stack`, a newer ShineStacker's additions) are reported
+//! as warnings, not errors. Other action types (alignment `AlignFrames`,
+//! `BalanceFrames`, `MaskNoise`, `Vignetting`, `MultiLayer`, `CombinedActions`,
+//! `NoiseDetection`, ...) are not implemented yet: they are all listed in one
+//! [`JobError::UnsupportedActions`], or skipped with a warning each when
+//! [`ProjectOptions::skip_unsupported`] is set (a following action then reads the
+//! skipped one's input). Disabled entries are skipped with a warning. Relative
+//! working paths are inside the project file's folder.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::jobfile::{FloatTypeName, StackerSpec};
+use crate::{ActionOptions, FocusStack, FocusStackBunch, JobError, Result, StackJob, StackerKind};
+
+/// How to load a project.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProjectOptions {
+    /// Skip actions fstack does not implement (with a warning) instead of failing.
+    pub skip_unsupported: bool,
+}
+
+/// Jobs loaded from a file, with what was ignored on the way.
+#[derive(Debug, Clone)]
+pub struct LoadedJobs {
+    /// The jobs, in file order.
+    pub jobs: Vec<StackJob>,
+    /// One line per thing ignored or skipped, for the caller to show.
+    pub warnings: Vec<String>,
+}
+
+/// Parameters of FocusStack / FocusStackBunch that fstack reads; any other key
+/// gives a warning, except those of `silently_ignored`.
+const READ: &[&str] = &[
+    "name",
+    "working_path",
+    "input_path",
+    "output_path",
+    "plot_path",
+    "exif_path",
+    "denoise_amount",
+    "denoise",
+    "sharpen_amount_percent",
+    "sharpen_radius",
+    "sharpen_threshold",
+    "prefix",
+    "enabled",
+    "scratch_output_dir",
+    "delete_output_at_end",
+    "frames",
+    "overlap",
+    "stacker",
+    "pyramid_min_size",
+    "pyramid_kernel_size",
+    "pyramid_gen_kernel",
+    "pyramid_float_type",
+    "float_type",
+];
+
+/// GUI-only or not-yet-used keys that need no warning.
+fn silently_ignored(key: &str) -> bool {
+    key.starts_with("depthmap_")
+        || key.starts_with("pyramid_tile")
+        || matches!(key, "map_type" | "plot_stack" | "plot_depth_map" | "postfix")
+}
+
+/// Parses a ShineStacker project's text. `origin` names the file in messages; relative
+/// working paths are taken inside `base_dir`.
+pub fn parse_project(
+    text: &str,
+    base_dir: &Path,
+    origin: &Path,
+    options: ProjectOptions,
+) -> Result<LoadedJobs> {
+    let bad = |message: String| JobError::JobFile { path: origin.to_path_buf(), message };
+    let root: Value = serde_json::from_str(text).map_err(|e| {
+        bad(format!("line {}, column {}: {}", e.line(), e.column(), strip_position(&e)))
+    })?;
+    let root = root.as_object().ok_or_else(|| bad("a project must be a JSON object".into()))?;
+    match root.get("version") {
+        Some(Value::Number(n)) if n.as_u64() == Some(1) => {}
+        Some(v) => return Err(bad(format!("project version {v} is not supported (only 1)"))),
+        None => return Err(bad("no `version` (expected 1)".into())),
+    }
+    let entries = root
+        .get("project")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("no `project` list".into()))?;
+
+    let mut loaded = LoadedJobs { jobs: Vec::new(), warnings: Vec::new() };
+    let mut unsupported = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let node = Node::from(entry).map_err(|m| bad(format!("project entry {}: {m}", i + 1)))?;
+        if node.type_name != "Job" {
+            unsupported.push(format!("`{}` ({}) at the top level", node.name(), node.type_name));
+            continue;
+        }
+        let job_name = node.name();
+        if !node.enabled() {
+            loaded.warnings.push(format!("job `{job_name}` is disabled: skipped"));
+            continue;
+        }
+        let working = node.path("working_path").unwrap_or_else(|| PathBuf::from("."));
+        let mut job = StackJob::new(job_name.clone(), crate::paths::resolve(base_dir, &working));
+        job.input_path = node.path("input_path");
+        for (k, sub) in node.sub_actions.iter().enumerate() {
+            let action = Node::from(sub)
+                .map_err(|m| bad(format!("job `{job_name}`, action {}: {m}", k + 1)))?;
+            let name = action.name();
+            match action.type_name {
+                "FocusStack" | "FocusStackBunch" => {
+                    if !action.enabled() {
+                        loaded.warnings.push(format!(
+                            "job `{job_name}`: action `{name}` is disabled: skipped"
+                        ));
+                    }
+                    let (a, warnings) = convert_action(&action).map_err(|e| match e {
+                        JobError::JobFile { message, .. } => bad(message),
+                        other => other,
+                    })?;
+                    loaded.warnings.extend(
+                        warnings
+                            .into_iter()
+                            .map(|w| format!("job `{job_name}`, action `{name}`: {w}")),
+                    );
+                    job.actions.push(a);
+                }
+                other if !action.enabled() => loaded.warnings.push(format!(
+                    "job `{job_name}`: action `{name}` ({other}) is disabled: skipped"
+                )),
+                other => {
+                    let inner: Vec<&str> = action
+                        .sub_actions
+                        .iter()
+                        .filter_map(|s| s.get("type_name").and_then(Value::as_str))
+                        .collect();
+                    let inner = if inner.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", inner.join(", "))
+                    };
+                    unsupported.push(format!("`{name}` ({other}{inner}) in job `{job_name}`"));
+                }
+            }
+        }
+        if job.actions.is_empty() {
+            loaded.warnings.push(format!("job `{job_name}` has no action fstack can run: skipped"));
+        } else {
+            loaded.jobs.push(job);
+        }
+    }
+    if !unsupported.is_empty() {
+        if !options.skip_unsupported {
+            return Err(JobError::UnsupportedActions {
+                path: origin.to_path_buf(),
+                actions: unsupported,
+            });
+        }
+        for u in unsupported {
+            loaded.warnings.push(format!(
+                "skipped {u}: not implemented yet; the next action reads its input instead"
+            ));
+        }
+    }
+    Ok(loaded)
+}
+
+/// serde_json's message without its trailing " at line L column C".
+fn strip_position(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// One `{"type_name", "params", "sub_actions"}` object.
+struct Node<'a> {
+    type_name: &'a str,
+    params: Map<String, Value>,
+    sub_actions: &'a [Value],
+}
+
+impl<'a> Node<'a> {
+    fn from(v: &'a Value) -> std::result::Result<Self, String> {
+        let o = v.as_object().ok_or("expected an object with `type_name`")?;
+        let type_name =
+            o.get("type_name").and_then(Value::as_str).ok_or("`type_name` missing or not text")?;
+        let params = match o.get("params") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(m)) => m.clone(),
+            Some(_) => return Err(format!("`params` of {type_name} is not an object")),
+        };
+        let sub_actions = match o.get("sub_actions") {
+            None | Some(Value::Null) => &[][..],
+            Some(Value::Array(a)) => a.as_slice(),
+            Some(_) => return Err(format!("`sub_actions` of {type_name} is not a list")),
+        };
+        Ok(Self { type_name, params, sub_actions })
+    }
+
+    fn name(&self) -> String {
+        self.params.get("name").and_then(Value::as_str).unwrap_or(self.type_name).to_string()
+    }
+
+    fn enabled(&self) -> bool {
+        self.params.get("enabled").and_then(Value::as_bool).unwrap_or(true)
+    }
+
+    /// A path parameter; `""` and null are "not set".
+    fn path(&self, key: &str) -> Option<PathBuf> {
+        self.params.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(PathBuf::from)
+    }
+}
+
+/// Typed access to parameters, with errors naming the action and the key.
+struct Params<'a> {
+    action: &'a str,
+    map: &'a Map<String, Value>,
+}
+
+impl Params<'_> {
+    fn wrong(&self, key: &str, expected: &str, v: &Value) -> JobError {
+        JobError::option(self.action, key, format!("expected {expected}, got {v}"))
+    }
+    fn f64(&self, key: &str) -> Result<Option<f64>> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v.as_f64().map(Some).ok_or_else(|| self.wrong(key, "a number", v)),
+        }
+    }
+    fn usize(&self, key: &str) -> Result<Option<usize>> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .map(Some)
+                .ok_or_else(|| self.wrong(key, "a whole number, 0 or more", v)),
+        }
+    }
+    fn bool(&self, key: &str) -> Result<Option<bool>> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v.as_bool().map(Some).ok_or_else(|| self.wrong(key, "true or false", v)),
+        }
+    }
+    fn str(&self, key: &str) -> Result<Option<&str>> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v.as_str().map(Some).ok_or_else(|| self.wrong(key, "text", v)),
+        }
+    }
+}
+
+/// A FocusStack / FocusStackBunch node as an action, with warnings.
+fn convert_action(node: &Node<'_>) -> Result<(crate::Action, Vec<String>)> {
+    let name = node.name();
+    let p = Params { action: &name, map: &node.params };
+    let mut warnings = Vec::new();
+    for key in node.params.keys() {
+        if !READ.contains(&key.as_str()) && !silently_ignored(key) {
+            warnings.push(format!("parameter `{key}` is not known to fstack: ignored"));
+        }
+    }
+    if p.str("postfix")?.is_some_and(|s| !s.is_empty()) {
+        warnings.push("`postfix` is not supported (use `prefix`): ignored".into());
+    }
+
+    let kind = match p.str("stacker")? {
+        None => StackerKind::PyramidStack,
+        Some(s) => match s.to_ascii_lowercase().replace([' ', '_', '-'], "").as_str() {
+            "pyramid" | "pyramidstack" => StackerKind::PyramidStack,
+            "depthmap" | "depthmapstack" => StackerKind::DepthMapStack,
+            "pyramidtiles" | "pyramidtilesstack" | "tiles" => StackerKind::PyramidTilesStack,
+            "pyramidauto" | "pyramidautostack" | "auto" => StackerKind::PyramidAutoStack,
+            _ => {
+                return Err(JobError::option(
+                    &name,
+                    "stacker",
+                    format!("unknown stacker {s:?} (expected \"Pyramid\" or \"Depth map\")"),
+                ));
+            }
+        },
+    };
+    let mut spec = StackerSpec::of_kind(kind);
+    if kind == StackerKind::PyramidStack {
+        spec.pyramid_min_size = p.usize("pyramid_min_size")?;
+        spec.kernel_size = p.usize("pyramid_kernel_size")?;
+        spec.gen_kernel = p.f64("pyramid_gen_kernel")?;
+        let float = match p.str("pyramid_float_type")? {
+            Some(f) => Some(f),
+            None => p.str("float_type")?,
+        };
+        spec.float_type = match float {
+            None => None,
+            Some(f) => Some(
+                serde_json::from_value::<FloatTypeName>(Value::String(f.to_string())).map_err(
+                    |_| {
+                        JobError::option(
+                            &name,
+                            "pyramid_float_type",
+                            format!("expected \"float-32\" or \"float-64\", got {f:?}"),
+                        )
+                    },
+                )?,
+            ),
+        };
+    }
+    let enabled = p.bool("enabled")?.unwrap_or(true);
+    let stacker = match spec.to_stacker(&name) {
+        // A disabled action never runs: a stacker fstack lacks does not matter.
+        Err(JobError::NotImplemented { .. }) if !enabled => crate::Stacker::default(),
+        other => other?,
+    };
+
+    let d = ActionOptions::default();
+    let options = ActionOptions {
+        input_path: node.path("input_path"),
+        output_path: node.path("output_path"),
+        working_path: node.path("working_path"),
+        plot_path: node.path("plot_path").unwrap_or(d.plot_path),
+        exif_path: node.path("exif_path"),
+        denoise_amount: match p.f64("denoise_amount")? {
+            Some(v) => v,
+            None => p.f64("denoise")?.unwrap_or(d.denoise_amount),
+        },
+        sharpen_amount_percent: p.f64("sharpen_amount_percent")?.unwrap_or(0.0),
+        sharpen_radius: p.f64("sharpen_radius")?.unwrap_or(d.sharpen_radius),
+        sharpen_threshold: p.f64("sharpen_threshold")?.unwrap_or(d.sharpen_threshold),
+        prefix: p.str("prefix")?.unwrap_or("").to_string(),
+        enabled,
+        scratch_output_dir: p.bool("scratch_output_dir")?.unwrap_or(d.scratch_output_dir),
+        delete_output_at_end: p.bool("delete_output_at_end")?.unwrap_or(false),
+        output_format: None,
+    };
+    let action: crate::Action = if node.type_name == "FocusStackBunch" {
+        let mut b = FocusStackBunch::new(name.clone(), stacker).options(options);
+        b.frames = p.usize("frames")?.unwrap_or(b.frames);
+        b.overlap = p.usize("overlap")?.unwrap_or(b.overlap);
+        b.into()
+    } else {
+        FocusStack::new(name.clone(), stacker).options(options).into()
+    };
+    if action.options().enabled {
+        action.validate()?;
+    }
+    Ok((action, warnings))
+}

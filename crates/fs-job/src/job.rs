@@ -1,0 +1,604 @@
+//! [`StackJob`]: an ordered list of actions over folders of frames, validated as a
+//! whole ([`StackJob::plan`]) before anything is read or written, then run.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use fs_core::{
+    BitDepth, FileFormat, Frame, FrameInfo, Metadata, PathFrames, PixelFormat, Progress, Samples,
+    WriteOptions, check_stack, list_frames, read_frame, write_frame,
+};
+
+use crate::filters::PostFilters;
+use crate::output::{self, Ownership};
+use crate::paths::{Relation, normalize, resolve};
+use crate::stacker::StackContext;
+use crate::{Action, ActionKind, JOB_SCOPE, JobError, Result};
+
+/// A job: the seed's `StackJob(name, working_path, input_path=...)` with its actions.
+///
+/// Build it with [`StackJob::new`] and [`StackJob::add_action`], or load it from a job
+/// file ([`crate::load_job_file`]); run it with [`StackJob::run`].
+#[derive(Debug, Clone)]
+pub struct StackJob {
+    /// The job's name, for messages.
+    pub name: String,
+    /// The folder that holds input and output subfolders. Relative: to the current
+    /// folder (or, in a job file, to the job file's folder).
+    pub working_path: PathBuf,
+    /// The input of the first action that names none; relative to `working_path`.
+    pub input_path: Option<PathBuf>,
+    /// The actions, run in order.
+    pub actions: Vec<Action>,
+    /// JPEG quality of JPEG outputs, 1..=100: 95.
+    pub jpeg_quality: u8,
+}
+
+impl StackJob {
+    /// An empty job.
+    pub fn new(name: impl Into<String>, working_path: impl Into<PathBuf>) -> Self {
+        Self {
+            name: name.into(),
+            working_path: working_path.into(),
+            input_path: None,
+            actions: Vec::new(),
+            jpeg_quality: WriteOptions::default().jpeg_quality,
+        }
+    }
+    /// Sets the job's `input_path`.
+    pub fn input_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.input_path = Some(path.into());
+        self
+    }
+    /// Appends an action (builder style).
+    pub fn add_action(mut self, action: impl Into<Action>) -> Self {
+        self.actions.push(action.into());
+        self
+    }
+    /// Appends an action (in place).
+    pub fn push_action(&mut self, action: impl Into<Action>) {
+        self.actions.push(action.into());
+    }
+    /// Sets the JPEG quality of JPEG outputs.
+    pub fn jpeg_quality(mut self, quality: u8) -> Self {
+        self.jpeg_quality = quality;
+        self
+    }
+
+    /// Checks the whole job without stacking anything: every option, every folder
+    /// (inputs exist and hold frames of one shape, read from headers only), the
+    /// safety rules on output folders. Returns the resolved folders.
+    pub fn plan(&self) -> Result<JobPlan> {
+        let job_err = |option: &str, reason: String| JobError::option(JOB_SCOPE, option, reason);
+        if !(1..=100).contains(&self.jpeg_quality) {
+            return Err(job_err(
+                "jpeg_quality",
+                format!("must be 1..=100, got {}", self.jpeg_quality),
+            ));
+        }
+        if self.actions.is_empty() {
+            return Err(job_err("actions", "the job has no actions".into()));
+        }
+        let job_working = normalize(&self.working_path);
+        if !job_working.is_dir() {
+            return Err(JobError::MissingFolder {
+                action: JOB_SCOPE.into(),
+                option: "working_path",
+                path: job_working,
+            });
+        }
+        let job_input = self.input_path.as_ref().map(|p| normalize(&resolve(&job_working, p)));
+
+        // Paths, chaining through enabled actions only.
+        let mut plans: Vec<ActionPlan> = Vec::with_capacity(self.actions.len());
+        let mut previous_output: Option<(PathBuf, usize)> = None;
+        let mut first_source: Option<PathBuf> = None;
+        for (index, action) in self.actions.iter().enumerate() {
+            let name = action.name();
+            let o = action.options();
+            if o.enabled {
+                action.validate()?;
+            }
+            let working_dir = match &o.working_path {
+                Some(p) => normalize(&resolve(&job_working, p)),
+                None => job_working.clone(),
+            };
+            let (input_dir, input_from) = match (&o.input_path, &previous_output) {
+                (Some(p), _) => (normalize(&resolve(&working_dir, p)), None),
+                (None, Some((out, from))) => (out.clone(), Some(*from)),
+                (None, None) => match &job_input {
+                    Some(p) => (p.clone(), None),
+                    None if o.enabled => return Err(JobError::NoInput { action: name.into() }),
+                    None => (PathBuf::new(), None),
+                },
+            };
+            // An explicit input that is an earlier action's output is chained too.
+            let input_from = input_from.or_else(|| {
+                plans.iter().rev().find(|p| p.enabled && p.output_dir == input_dir).map(|p| p.index)
+            });
+            let output_dir = normalize(&resolve(
+                &working_dir,
+                o.output_path.as_deref().unwrap_or(Path::new(name)),
+            ));
+            let plot_dir = normalize(&resolve(&working_dir, &o.plot_path));
+            if o.enabled && first_source.is_none() {
+                first_source = Some(input_dir.clone());
+            }
+            let exif_dir = match &o.exif_path {
+                Some(p) if p.as_os_str().is_empty() => None,
+                Some(p) => Some(normalize(&resolve(&working_dir, p))),
+                None => first_source.clone(),
+            };
+            plans.push(ActionPlan {
+                index,
+                name: name.to_string(),
+                kind: action.kind(),
+                enabled: o.enabled,
+                working_dir,
+                input_dir,
+                input_from,
+                output_dir: output_dir.clone(),
+                plot_dir,
+                exif_dir,
+                frames: None,
+            });
+            if o.enabled {
+                previous_output = Some((output_dir, index));
+            }
+        }
+
+        let enabled: Vec<usize> = plans.iter().filter(|p| p.enabled).map(|p| p.index).collect();
+        // Folders that exist before the job: check them, and their frames' headers.
+        for &k in &enabled {
+            let p = &plans[k];
+            if !p.working_dir.is_dir() {
+                return Err(missing(p, "working_path", &p.working_dir));
+            }
+            if p.input_from.is_none() {
+                if !p.input_dir.is_dir() {
+                    return Err(missing(p, "input_path", &p.input_dir));
+                }
+                let files = list_frames(&p.input_dir).map_err(|e| JobError::frames(&p.name, e))?;
+                let info = check_stack(&files).map_err(|e| JobError::frames(&p.name, e))?;
+                let jpeg = self.actions[k].options().output_format == Some(FileFormat::Jpeg);
+                if jpeg && info.format.layout.has_alpha() {
+                    return Err(JobError::option(
+                        &p.name,
+                        "output_format",
+                        format!("JPEG cannot hold the alpha channel of these {info} frames"),
+                    ));
+                }
+                plans[k].frames = Some(files.len());
+            }
+            let p = &plans[k];
+            let produced =
+                |dir: &Path| enabled.iter().any(|&j| j < k && plans[j].output_dir == dir);
+            if let Some(exif) = p.exif_dir.as_ref().filter(|e| !produced(e)) {
+                if !exif.is_dir() {
+                    return Err(missing(p, "exif_path", exif));
+                }
+                list_frames(exif).map_err(|e| JobError::frames(&p.name, e))?;
+            }
+        }
+        check_safety(&self.actions, &plans, &enabled, &job_working)?;
+        Ok(JobPlan { job: self.name.clone(), actions: plans })
+    }
+
+    /// Validates the job ([`StackJob::plan`]), then runs its enabled actions in order,
+    /// reporting progress and honouring cancellation through `progress`.
+    ///
+    /// Progress phases are named `"<action>: <phase>"`, where the phase is `stack`
+    /// (a FocusStack), `bunch i/n` (a FocusStackBunch), `denoise`, `sharpen`; the
+    /// stacking phases count frames read. After all actions succeeded, the output
+    /// folders of actions with `delete_output_at_end` are removed.
+    pub fn run(&self, progress: &dyn Progress) -> Result<JobSummary> {
+        let started = Instant::now();
+        let plan = self.plan()?;
+        let mut actions = Vec::with_capacity(plan.actions.len());
+        for (action, p) in self.actions.iter().zip(&plan.actions) {
+            if !p.enabled {
+                actions.push(ActionSummary::skipped(p));
+                continue;
+            }
+            let summary = self.run_action(action, p, progress);
+            if summary.is_err() {
+                output::remove_temporaries(&p.output_dir);
+            }
+            actions.push(summary?);
+        }
+        for (action, summary) in self.actions.iter().zip(actions.iter_mut()) {
+            if summary.enabled && action.options().delete_output_at_end {
+                summary.output_deleted =
+                    output::delete_folder(&summary.output_dir, &summary.outputs)?;
+            }
+        }
+        Ok(JobSummary { name: self.name.clone(), actions, elapsed: started.elapsed() })
+    }
+
+    fn run_action(
+        &self,
+        action: &Action,
+        p: &ActionPlan,
+        progress: &dyn Progress,
+    ) -> Result<ActionSummary> {
+        let started = Instant::now();
+        let name = p.name.as_str();
+        let o = action.options();
+        progress.check_cancelled().map_err(|e| JobError::frames(name, e))?;
+        output::prepare(&p.output_dir, o.scratch_output_dir, &self.name, name)?;
+        let files = list_frames(&p.input_dir).map_err(|e| JobError::frames(name, e))?;
+
+        let exif = match &p.exif_dir {
+            None => ExifSource::Off,
+            Some(dir) if *dir == p.input_dir => ExifSource::FirstOfStack,
+            Some(dir) => {
+                let first = list_frames(dir).map_err(|e| JobError::frames(name, e))?;
+                let frame = read_frame(&first[0]).map_err(|e| JobError::frames(name, e))?;
+                ExifSource::Fixed(frame.metadata)
+            }
+        };
+        let groups = match action {
+            Action::FocusStackBunch(b) => b.bunches(files.len()),
+            _ => {
+                let whole = 0..files.len();
+                vec![whole]
+            }
+        };
+        let filters = PostFilters::from_options(o);
+        let write_options = WriteOptions {
+            jpeg_quality: self.jpeg_quality,
+            metadata: !matches!(exif, ExifSource::Off),
+        };
+        let mut outputs = Vec::with_capacity(groups.len());
+        for (i, range) in groups.iter().enumerate() {
+            let paths = &files[range.clone()];
+            let phase = match action.kind() {
+                ActionKind::FocusStackBunch => format!("bunch {}/{}", i + 1, groups.len()),
+                _ => "stack".to_string(),
+            };
+            let out_path = p.output_dir.join(output_name(&o.prefix, &paths[0], o.output_format));
+            let copy_through = paths.len() == 1
+                && filters.is_empty()
+                && matches!(exif, ExifSource::FirstOfStack)
+                && FileFormat::from_path(&paths[0]) == FileFormat::from_path(&out_path);
+            if copy_through {
+                progress.phase(&format!("{name}: {phase}"), 1);
+                copy_atomic(&paths[0], &out_path)?;
+                progress.step(1);
+                outputs.push(out_path);
+                continue;
+            }
+            let context = StackContext { action: name, plot_dir: &p.plot_dir };
+            let frame = stack_group(action, &context, &phase, paths, progress)?;
+            let mut frame = filters.apply(frame, action.stacker().float_type(), name, progress)?;
+            match &exif {
+                ExifSource::Off => frame.metadata = Metadata::default(),
+                ExifSource::FirstOfStack => {}
+                ExifSource::Fixed(m) => frame.metadata = m.clone(),
+            }
+            if FileFormat::from_path(&out_path) == Some(FileFormat::Jpeg) {
+                frame = to_eight_bit(frame).map_err(|e| JobError::frames(name, e))?;
+            }
+            progress.check_cancelled().map_err(|e| JobError::frames(name, e))?;
+            write_frame(&out_path, &frame, &write_options)
+                .map_err(|e| JobError::frames(name, e))?;
+            outputs.push(out_path);
+        }
+        Ok(ActionSummary {
+            name: p.name.clone(),
+            kind: p.kind,
+            enabled: true,
+            input_dir: p.input_dir.clone(),
+            output_dir: p.output_dir.clone(),
+            frames_read: files.len(),
+            outputs,
+            output_deleted: false,
+            elapsed: started.elapsed(),
+        })
+    }
+}
+
+fn missing(p: &ActionPlan, option: &'static str, path: &Path) -> JobError {
+    JobError::MissingFolder { action: p.name.clone(), option, path: path.to_path_buf() }
+}
+
+/// The safety rules of the spec: an output folder never is, lies inside or lies
+/// above a folder the job reads (inputs, EXIF sources) or a working folder; an
+/// output folder shared by two actions is refused when one of them would empty or
+/// remove it; `scratch_output_dir` on a folder fstack does not own is refused.
+fn check_safety(
+    actions: &[Action],
+    plans: &[ActionPlan],
+    enabled: &[usize],
+    job_working: &Path,
+) -> Result<()> {
+    for &k in enabled {
+        let p = &plans[k];
+        let out = &p.output_dir;
+        let refuse = |relation: Relation, what: String, other: &Path| JobError::UnsafeOutput {
+            action: p.name.clone(),
+            output: out.clone(),
+            relation: relation.words(),
+            what,
+            other: other.to_path_buf(),
+        };
+        for (dir, what) in
+            [(job_working, "job's working folder"), (&p.working_dir, "working folder")]
+        {
+            let r = Relation::of(out, dir);
+            if matches!(r, Relation::Same | Relation::Above) {
+                return Err(refuse(r, what.to_string(), dir));
+            }
+        }
+        for &j in enabled {
+            let q = &plans[j];
+            let r = Relation::of(out, &q.input_dir);
+            // A later action reading exactly this output is the normal chain.
+            let chained = r == Relation::Same && j > k;
+            if r != Relation::Apart && !chained {
+                let whose = if j == k { "its own".to_string() } else { format!("`{}`'s", q.name) };
+                return Err(refuse(r, format!("input folder ({whose})"), &q.input_dir));
+            }
+            if let Some(exif) = &q.exif_dir {
+                let r = Relation::of(out, exif);
+                let chained = r == Relation::Same && j > k;
+                if r != Relation::Apart && !chained {
+                    return Err(refuse(r, format!("exif_path folder of `{}`", q.name), exif));
+                }
+            }
+            // Shared output folders, seen from the later action.
+            if j < k && q.output_dir == *out {
+                let ok = actions[k].options();
+                let oj = actions[j].options();
+                if ok.scratch_output_dir || ok.delete_output_at_end || oj.delete_output_at_end {
+                    return Err(refuse(
+                        Relation::Same,
+                        format!(
+                            "output folder of `{}` (shared output folders cannot be emptied \
+                             or deleted)",
+                            q.name
+                        ),
+                        &q.output_dir,
+                    ));
+                }
+            }
+        }
+        let scratch = actions[k].options().scratch_output_dir;
+        if let (true, Ownership::Foreign { entries }) = (scratch, output::ownership(out)?) {
+            return Err(JobError::NotOwned {
+                action: p.name.clone(),
+                path: out.clone(),
+                files: entries,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Where the EXIF/ICC of an action's outputs comes from.
+#[derive(Debug)]
+enum ExifSource {
+    /// None written.
+    Off,
+    /// The first frame of each stack or bunch (the exif folder is the input folder).
+    FirstOfStack,
+    /// The first frame of another folder.
+    Fixed(Metadata),
+}
+
+/// `prefix` + the first frame's file name, with the extension of `format` if given.
+fn output_name(prefix: &str, first: &Path, format: Option<FileFormat>) -> String {
+    let file = first.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    match format {
+        Some(f) if FileFormat::from_path(first) != Some(f) => {
+            let stem = first.file_stem().map(|n| n.to_string_lossy()).unwrap_or_default();
+            format!("{prefix}{stem}.{}", f.extension())
+        }
+        _ => format!("{prefix}{file}"),
+    }
+}
+
+/// Reads `paths` (checked against the first) and stacks them; a single frame is
+/// returned as read.
+fn stack_group(
+    action: &Action,
+    context: &StackContext<'_>,
+    phase: &str,
+    paths: &[PathBuf],
+    progress: &dyn Progress,
+) -> Result<Frame> {
+    let name = context.action;
+    progress.phase(&format!("{name}: {phase}"), paths.len() as u64);
+    let frames = CountingFrames { inner: PathFrames::new(paths.to_vec()), progress, done: 0 };
+    if paths.len() == 1 {
+        let mut frames = frames;
+        let frame = frames.next().expect("one path gives one frame");
+        return frame.map_err(|e| JobError::frames(name, e));
+    }
+    action
+        .stacker()
+        .stack(frames, context, &CancelOnly(progress))
+        .map_err(|e| crate::stacker::job_error(name, e))
+}
+
+/// Frames of a stack that report each frame read and stop when cancelled.
+struct CountingFrames<'a> {
+    inner: PathFrames,
+    progress: &'a dyn Progress,
+    done: u64,
+}
+
+impl Iterator for CountingFrames<'_> {
+    type Item = fs_core::Result<Frame>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.progress.is_cancelled() {
+            return Some(Err(fs_core::CoreError::Cancelled));
+        }
+        let item = self.inner.next()?;
+        self.done += 1;
+        self.progress.step(self.done);
+        Some(item)
+    }
+}
+
+/// Passes cancellation to a stacker, and not its own phases: the job reports frames.
+struct CancelOnly<'a>(&'a dyn Progress);
+
+impl Progress for CancelOnly<'_> {
+    fn is_cancelled(&self) -> bool {
+        self.0.is_cancelled()
+    }
+}
+
+/// JPEG holds 8 bits: 16-bit samples are rounded to the nearest 8-bit value.
+fn to_eight_bit(frame: Frame) -> fs_core::Result<Frame> {
+    let Samples::U16(s) = frame.samples() else { return Ok(frame) };
+    let eight: Vec<u8> = s.iter().map(|&v| ((u32::from(v) * 255 + 32767) / 65535) as u8).collect();
+    let info = frame.info();
+    let info = FrameInfo { format: PixelFormat { depth: BitDepth::Eight, ..info.format }, ..info };
+    let mut out = Frame::new(info, Samples::U8(eight))?.with_metadata(frame.metadata);
+    out.source = frame.source;
+    Ok(out)
+}
+
+/// Copies a file to a temporary name beside `to`, then renames it into place.
+fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
+    let dir = to.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".fstack-")
+        .suffix(".partial")
+        .tempfile_in(dir)
+        .map_err(|e| JobError::io(dir, e))?;
+    let mut src = std::fs::File::open(from).map_err(|e| JobError::io(from, e))?;
+    std::io::copy(&mut src, tmp.as_file_mut()).map_err(|e| JobError::io(to, e))?;
+    tmp.as_file().sync_all().map_err(|e| JobError::io(to, e))?;
+    tmp.persist(to).map_err(|e| JobError::io(to, e.error))?;
+    Ok(())
+}
+
+/// The resolved folders of a job, from [`StackJob::plan`].
+#[derive(Debug, Clone)]
+pub struct JobPlan {
+    /// The job's name.
+    pub job: String,
+    /// One entry per action, disabled ones included.
+    pub actions: Vec<ActionPlan>,
+}
+
+/// The resolved folders of one action.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ActionPlan {
+    /// Position in the job.
+    pub index: usize,
+    /// The action's name.
+    pub name: String,
+    /// FocusStack or FocusStackBunch.
+    pub kind: ActionKind,
+    /// Whether it runs.
+    pub enabled: bool,
+    /// Its working folder.
+    pub working_dir: PathBuf,
+    /// The folder it stacks.
+    pub input_dir: PathBuf,
+    /// The earlier action whose output it reads, if any.
+    pub input_from: Option<usize>,
+    /// The folder it writes.
+    pub output_dir: PathBuf,
+    /// The folder for its plots.
+    pub plot_dir: PathBuf,
+    /// Where the EXIF of its outputs comes from (`None`: no EXIF).
+    pub exif_dir: Option<PathBuf>,
+    /// How many frames its input holds, when the input exists before the job.
+    pub frames: Option<usize>,
+}
+
+/// What a run did, for the caller to print.
+#[derive(Debug, Clone)]
+pub struct JobSummary {
+    /// The job's name.
+    pub name: String,
+    /// One entry per action, disabled ones included.
+    pub actions: Vec<ActionSummary>,
+    /// Wall time of the whole job.
+    pub elapsed: Duration,
+}
+
+impl JobSummary {
+    /// The files the job wrote that are still there (not in a deleted output folder).
+    pub fn outputs(&self) -> impl Iterator<Item = &Path> {
+        self.actions
+            .iter()
+            .filter(|a| !a.output_deleted)
+            .flat_map(|a| a.outputs.iter())
+            .map(|p| p.as_path())
+    }
+}
+
+/// What one action did.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ActionSummary {
+    /// The action's name.
+    pub name: String,
+    /// FocusStack or FocusStackBunch.
+    pub kind: ActionKind,
+    /// False when the action was skipped (`enabled = false`).
+    pub enabled: bool,
+    /// The folder it stacked.
+    pub input_dir: PathBuf,
+    /// The folder it wrote.
+    pub output_dir: PathBuf,
+    /// How many input frames it read.
+    pub frames_read: usize,
+    /// The files it wrote, in order.
+    pub outputs: Vec<PathBuf>,
+    /// Whether its output folder was removed at the end (`delete_output_at_end`).
+    pub output_deleted: bool,
+    /// Wall time of the action.
+    pub elapsed: Duration,
+}
+
+impl ActionSummary {
+    fn skipped(p: &ActionPlan) -> Self {
+        Self {
+            name: p.name.clone(),
+            kind: p.kind,
+            enabled: false,
+            input_dir: p.input_dir.clone(),
+            output_dir: p.output_dir.clone(),
+            frames_read: 0,
+            outputs: Vec::new(),
+            output_deleted: false,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_names_take_prefix_and_format() {
+        let first = Path::new("/in/img_0003.JPG");
+        assert_eq!(output_name("", first, None), "img_0003.JPG");
+        assert_eq!(output_name("pyr_", first, None), "pyr_img_0003.JPG");
+        assert_eq!(output_name("", first, Some(FileFormat::Jpeg)), "img_0003.JPG");
+        assert_eq!(output_name("s-", first, Some(FileFormat::Tiff)), "s-img_0003.tif");
+    }
+
+    #[test]
+    fn sixteen_bit_rounds_to_eight() {
+        let info = FrameInfo {
+            width: 4,
+            height: 1,
+            format: PixelFormat { layout: fs_core::ChannelLayout::Gray, depth: BitDepth::Sixteen },
+        };
+        let f = Frame::new(info, Samples::U16(vec![0, 128, 257 * 100 + 128, 65535])).unwrap();
+        let e = to_eight_bit(f).unwrap();
+        assert_eq!(e.samples(), &Samples::U8(vec![0, 0, 100, 255]));
+        assert_eq!(e.format().depth, BitDepth::Eight);
+    }
+}

@@ -1,0 +1,342 @@
+//! TOML job files: the same job as the Rust API, by the seed's option names.
+//! The format is documented, with a complete example, in `docs/job-files.md`.
+//!
+//! Unknown keys are errors that name the key and its line; options that belong to
+//! another action or another stacker are errors that say whose they are.
+
+use std::path::{Path, PathBuf};
+
+use fs_core::{FileFormat, FloatType};
+use serde::Deserialize;
+
+use crate::algorithms::PyramidOptions;
+use crate::{
+    ActionOptions, ByteSize, FocusStack, FocusStackBunch, JobError, Result, StackJob, Stacker,
+    StackerKind,
+};
+
+/// The whole file: one job.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobSpec {
+    name: String,
+    working_path: Option<PathBuf>,
+    input_path: Option<PathBuf>,
+    jpeg_quality: Option<u8>,
+    #[serde(default, rename = "action")]
+    actions: Vec<ActionSpec>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+enum ActionType {
+    FocusStack,
+    FocusStackBunch,
+}
+
+/// One `[[action]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionSpec {
+    #[serde(rename = "type")]
+    kind: ActionType,
+    name: String,
+    #[serde(default, deserialize_with = "stacker_spec")]
+    stacker: Option<StackerSpec>,
+    input_path: Option<PathBuf>,
+    output_path: Option<PathBuf>,
+    working_path: Option<PathBuf>,
+    plot_path: Option<PathBuf>,
+    exif_path: Option<PathBuf>,
+    denoise_amount: Option<f64>,
+    sharpen_amount_percent: Option<f64>,
+    sharpen_radius: Option<f64>,
+    sharpen_threshold: Option<f64>,
+    prefix: Option<String>,
+    enabled: Option<bool>,
+    scratch_output_dir: Option<bool>,
+    delete_output_at_end: Option<bool>,
+    output_format: Option<FormatName>,
+    frames: Option<usize>,
+    overlap: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum FormatName {
+    #[serde(alias = "jpeg")]
+    Jpg,
+    Png,
+    #[serde(alias = "tiff")]
+    Tif,
+}
+
+impl From<FormatName> for FileFormat {
+    fn from(f: FormatName) -> Self {
+        match f {
+            FormatName::Jpg => FileFormat::Jpeg,
+            FormatName::Png => FileFormat::Png,
+            FormatName::Tif => FileFormat::Tiff,
+        }
+    }
+}
+
+/// The seed's `float_type` values, and the short forms.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub(crate) enum FloatTypeName {
+    #[serde(rename = "FLOAT_32", alias = "f32", alias = "float-32")]
+    F32,
+    #[serde(rename = "FLOAT_64", alias = "f64", alias = "float-64")]
+    F64,
+}
+
+impl From<FloatTypeName> for FloatType {
+    fn from(f: FloatTypeName) -> Self {
+        match f {
+            FloatTypeName::F32 => FloatType::F32,
+            FloatTypeName::F64 => FloatType::F64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[allow(clippy::enum_variant_names)] // the seed's names
+enum StackerType {
+    PyramidStack,
+    PyramidTilesStack,
+    PyramidAutoStack,
+    DepthMapStack,
+}
+
+impl From<StackerType> for StackerKind {
+    fn from(t: StackerType) -> Self {
+        match t {
+            StackerType::PyramidStack => StackerKind::PyramidStack,
+            StackerType::PyramidTilesStack => StackerKind::PyramidTilesStack,
+            StackerType::PyramidAutoStack => StackerKind::PyramidAutoStack,
+            StackerType::DepthMapStack => StackerKind::DepthMapStack,
+        }
+    }
+}
+
+/// The `stacker` table: its `type` and every option any stacker has, by the seed's
+/// names. Options of another stacker are refused when converting.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StackerSpec {
+    #[serde(rename = "type")]
+    kind: Option<StackerType>,
+    // PyramidStack (kernel_size also DepthMapStack)
+    pub pyramid_min_size: Option<usize>,
+    pub kernel_size: Option<usize>,
+    pub gen_kernel: Option<f64>,
+    pub float_type: Option<FloatTypeName>,
+    // PyramidTilesStack
+    pub tile_size: Option<usize>,
+    pub n_tiled_layers: Option<usize>,
+    pub max_threads: Option<usize>,
+    pub chunk_submit: Option<bool>,
+    // PyramidAutoStack
+    pub mode: Option<String>,
+    pub memory_limit: Option<ByteSize>,
+    // DepthMapStack
+    pub map_type: Option<String>,
+    pub energy: Option<String>,
+    pub blur_size: Option<usize>,
+    pub weight_power: Option<f64>,
+    pub energy_smooth_size: Option<usize>,
+    pub energy_sigma_color: Option<f64>,
+    pub energy_sigma_space: Option<f64>,
+    pub pyramid_levels: Option<usize>,
+    pub pyramid_smooth_size: Option<usize>,
+    pub temperature: Option<f64>,
+    pub plot_depth_map: Option<bool>,
+}
+
+impl StackerSpec {
+    /// A spec for `kind` with no options set.
+    pub(crate) fn of_kind(kind: StackerKind) -> Self {
+        let kind = match kind {
+            StackerKind::PyramidTilesStack => StackerType::PyramidTilesStack,
+            StackerKind::PyramidAutoStack => StackerType::PyramidAutoStack,
+            StackerKind::DepthMapStack => StackerType::DepthMapStack,
+            _ => StackerType::PyramidStack,
+        };
+        Self { kind: Some(kind), ..Self::default() }
+    }
+
+    /// The names of the options that are set.
+    fn given(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut add = |set: bool, name| {
+            if set {
+                out.push(name);
+            }
+        };
+        add(self.pyramid_min_size.is_some(), "pyramid_min_size");
+        add(self.kernel_size.is_some(), "kernel_size");
+        add(self.gen_kernel.is_some(), "gen_kernel");
+        add(self.float_type.is_some(), "float_type");
+        add(self.tile_size.is_some(), "tile_size");
+        add(self.n_tiled_layers.is_some(), "n_tiled_layers");
+        add(self.max_threads.is_some(), "max_threads");
+        add(self.chunk_submit.is_some(), "chunk_submit");
+        add(self.mode.is_some(), "mode");
+        add(self.memory_limit.is_some(), "memory_limit");
+        add(self.map_type.is_some(), "map_type");
+        add(self.energy.is_some(), "energy");
+        add(self.blur_size.is_some(), "blur_size");
+        add(self.weight_power.is_some(), "weight_power");
+        add(self.energy_smooth_size.is_some(), "energy_smooth_size");
+        add(self.energy_sigma_color.is_some(), "energy_sigma_color");
+        add(self.energy_sigma_space.is_some(), "energy_sigma_space");
+        add(self.pyramid_levels.is_some(), "pyramid_levels");
+        add(self.pyramid_smooth_size.is_some(), "pyramid_smooth_size");
+        add(self.temperature.is_some(), "temperature");
+        add(self.plot_depth_map.is_some(), "plot_depth_map");
+        out
+    }
+
+    /// The stacker, or an error naming the action and the option.
+    pub(crate) fn to_stacker(&self, action: &str) -> Result<Stacker> {
+        let kind: StackerKind = self.kind.unwrap_or(StackerType::PyramidStack).into();
+        let allowed: &[&str] = match kind {
+            StackerKind::PyramidStack => &PYRAMID,
+            _ => {
+                return Err(JobError::NotImplemented {
+                    action: action.to_string(),
+                    what: format!("stacker `{}`", kind.name()),
+                });
+            }
+        };
+        if let Some(other) = self.given().into_iter().find(|o| !allowed.contains(o)) {
+            return Err(JobError::option(
+                action,
+                other,
+                format!(
+                    "is not an option of {} (its options: {})",
+                    kind.name(),
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        let d = PyramidOptions::default();
+        Ok(Stacker::Pyramid(PyramidOptions {
+            pyramid_min_size: self.pyramid_min_size.unwrap_or(d.pyramid_min_size),
+            kernel_size: self.kernel_size.unwrap_or(d.kernel_size),
+            gen_kernel: self.gen_kernel.unwrap_or(d.gen_kernel),
+            float_type: self.float_type.map(Into::into).unwrap_or(d.float_type),
+        }))
+    }
+}
+
+/// `stacker = "PyramidStack"` (defaults) or a table with `type` and options.
+fn stacker_spec<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<StackerSpec>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Option<StackerSpec>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a stacker name such as \"PyramidStack\", or a table with `type`")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            let kind = StackerType::deserialize(serde::de::value::StrDeserializer::<E>::new(v))?;
+            Ok(Some(StackerSpec { kind: Some(kind), ..StackerSpec::default() }))
+        }
+        fn visit_map<M: serde::de::MapAccess<'de>>(self, map: M) -> Result<Self::Value, M::Error> {
+            StackerSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+    }
+    d.deserialize_any(Visitor)
+}
+
+const PYRAMID: [&str; 4] = ["pyramid_min_size", "kernel_size", "gen_kernel", "float_type"];
+
+/// Parses a TOML job file's text. Relative `working_path`s (and the default, `.`)
+/// are taken inside `base_dir`, normally the job file's folder. `origin` names the
+/// file in error messages.
+pub fn parse_job_toml(text: &str, base_dir: &Path, origin: &Path) -> Result<StackJob> {
+    let spec: JobSpec = toml::from_str(text).map_err(|e| JobError::JobFile {
+        path: origin.to_path_buf(),
+        message: toml_message(text, &e),
+    })?;
+    let working =
+        crate::paths::resolve(base_dir, spec.working_path.as_deref().unwrap_or(Path::new(".")));
+    let mut job = StackJob::new(spec.name, working);
+    job.input_path = spec.input_path;
+    if let Some(q) = spec.jpeg_quality {
+        job.jpeg_quality = q;
+    }
+    for a in spec.actions {
+        let name = a.name.clone();
+        let enabled = a.enabled.unwrap_or(true);
+        let stacker = match a.stacker.as_ref().map(|s| s.to_stacker(&name)).transpose() {
+            // A disabled action never runs: a stacker fstack lacks does not matter.
+            Err(JobError::NotImplemented { .. }) if !enabled => None,
+            other => other?,
+        }
+        .unwrap_or_default();
+        let d = ActionOptions::default();
+        let options = ActionOptions {
+            input_path: a.input_path,
+            output_path: a.output_path,
+            working_path: a.working_path,
+            plot_path: a.plot_path.unwrap_or(d.plot_path),
+            exif_path: a.exif_path,
+            denoise_amount: a.denoise_amount.unwrap_or(d.denoise_amount),
+            sharpen_amount_percent: a.sharpen_amount_percent.unwrap_or(d.sharpen_amount_percent),
+            sharpen_radius: a.sharpen_radius.unwrap_or(d.sharpen_radius),
+            sharpen_threshold: a.sharpen_threshold.unwrap_or(d.sharpen_threshold),
+            prefix: a.prefix.unwrap_or(d.prefix),
+            enabled,
+            scratch_output_dir: a.scratch_output_dir.unwrap_or(d.scratch_output_dir),
+            delete_output_at_end: a.delete_output_at_end.unwrap_or(d.delete_output_at_end),
+            output_format: a.output_format.map(Into::into),
+        };
+        match a.kind {
+            ActionType::FocusStack => {
+                if let Some(opt) =
+                    [("frames", a.frames.is_some()), ("overlap", a.overlap.is_some())]
+                        .into_iter()
+                        .find_map(|(n, set)| set.then_some(n))
+                {
+                    return Err(JobError::option(
+                        &name,
+                        opt,
+                        "is an option of FocusStackBunch, not FocusStack",
+                    ));
+                }
+                job.push_action(FocusStack::new(name, stacker).options(options));
+            }
+            ActionType::FocusStackBunch => {
+                let mut b = FocusStackBunch::new(name, stacker).options(options);
+                b.frames = a.frames.unwrap_or(b.frames);
+                b.overlap = a.overlap.unwrap_or(b.overlap);
+                job.push_action(b);
+            }
+        }
+    }
+    for action in job.actions.iter().filter(|a| a.options().enabled) {
+        action.validate()?;
+    }
+    Ok(job)
+}
+
+/// A one-line message: "line L, column C: what".
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let what = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let (line, column) = line_column(text, span.start);
+            format!("line {line}, column {column}: {what}")
+        }
+        None => what,
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}

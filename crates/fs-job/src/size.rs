@@ -1,0 +1,92 @@
+//! Byte sizes as users write them: `512M`, `8G`, `8GiB`, `1.5G`, `1048576`.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A number of bytes, parsed from an integer or a string with a binary unit
+/// (`K`, `M`, `G`, `T`, each also as `KB`/`KiB`..., case-insensitive; 1K = 1024).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ByteSize(pub u64);
+
+impl FromStr for ByteSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+        let (number, unit) = t.split_at(split);
+        let bad = || format!("`{s}` is not a size (examples: 512M, 8G, 1.5GiB, 1048576)");
+        if number.is_empty() {
+            return Err(bad());
+        }
+        let shift = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 0,
+            "k" | "kb" | "kib" => 10,
+            "m" | "mb" | "mib" => 20,
+            "g" | "gb" | "gib" => 30,
+            "t" | "tb" | "tib" => 40,
+            _ => return Err(bad()),
+        };
+        let value: f64 = number.parse().map_err(|_| bad())?;
+        let bytes = value * (1u64 << shift) as f64;
+        if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+            return Err(format!("`{s}` is too large"));
+        }
+        Ok(ByteSize(bytes.round() as u64))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (shift, unit) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
+            if self.0 >= 1 << shift && self.0 % (1 << shift) == 0 {
+                return write!(f, "{}{unit}", self.0 >> shift);
+            }
+        }
+        write!(f, "{}", self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a size in bytes, or a string such as \"512M\" or \"8G\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ByteSize, E> {
+                Ok(ByteSize(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ByteSize, E> {
+                u64::try_from(v).map(ByteSize).map_err(|_| E::custom("a size cannot be negative"))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ByteSize, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!("512M".parse(), Ok(ByteSize(512 << 20)));
+        assert_eq!("8G".parse(), Ok(ByteSize(8 << 30)));
+        assert_eq!("8 GiB".parse(), Ok(ByteSize(8 << 30)));
+        assert_eq!("1.5g".parse(), Ok(ByteSize(3 << 29)));
+        assert_eq!("4096".parse(), Ok(ByteSize(4096)));
+        assert_eq!("2kb".parse(), Ok(ByteSize(2048)));
+        assert!("".parse::<ByteSize>().is_err());
+        assert!("M".parse::<ByteSize>().is_err());
+        assert!("12Q".parse::<ByteSize>().is_err());
+        assert!("1.2.3G".parse::<ByteSize>().is_err());
+        assert!("99999999999T".parse::<ByteSize>().is_err());
+        assert_eq!(ByteSize(8 << 30).to_string(), "8G");
+        assert_eq!(ByteSize(1000).to_string(), "1000");
+    }
+}

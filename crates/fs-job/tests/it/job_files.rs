@@ -1,0 +1,328 @@
+//! TOML job files and ShineStacker projects: parsing, messages, a seed corpus, and
+//! random mutations of it (the CI form of the fuzz target in `fuzz/`).
+
+use std::path::{Path, PathBuf};
+
+use fs_core::{FileFormat, FloatType, NoProgress};
+use fs_job::{
+    Action, JobError, ProjectOptions, StackJob, Stacker, load_job_file, parse_job_toml,
+    parse_project,
+};
+use proptest::prelude::*;
+
+use crate::common::*;
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
+}
+
+fn corpus() -> Vec<(PathBuf, String)> {
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(corpus_dir()).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files.into_iter().map(|p| (p.clone(), std::fs::read_to_string(&p).unwrap())).collect()
+}
+
+/// Parses `text` as what its name says; both parsers for anything else.
+fn parse_any(text: &str, fsp: bool) -> Result<Vec<StackJob>, JobError> {
+    let here = Path::new("/base");
+    if fsp {
+        parse_project(text, here, Path::new("p.fsp"), ProjectOptions::default()).map(|l| l.jobs)
+    } else {
+        parse_job_toml(text, here, Path::new("j.toml")).map(|j| vec![j])
+    }
+}
+
+/// The ```toml block of docs/job-files.md.
+fn documented_example() -> String {
+    let doc = include_str!("../../../../docs/job-files.md");
+    let start = doc.find("```toml\n").unwrap() + "```toml\n".len();
+    doc[start..].split("```").next().unwrap().to_string()
+}
+
+fn pyramid(action: &Action) -> &fs_job::PyramidOptions {
+    match action.stacker() {
+        Stacker::Pyramid(o) => o,
+        other => panic!("not a pyramid stacker: {other:?}"),
+    }
+}
+
+#[test]
+fn the_documented_example_says_what_the_rust_api_says() {
+    let job =
+        parse_job_toml(&documented_example(), Path::new("/jobs"), Path::new("doc.toml")).unwrap();
+    assert_eq!(job.name, "fly");
+    assert_eq!(job.working_path, Path::new("/jobs/."));
+    assert_eq!(job.input_path.as_deref(), Some(Path::new("src")));
+    assert_eq!(job.jpeg_quality, 95);
+    assert_eq!(job.actions.len(), 3);
+    let Action::FocusStackBunch(b) = &job.actions[0] else { panic!("not a bunch") };
+    assert_eq!((b.name.as_str(), b.frames, b.overlap), ("bunches", 10, 2));
+    assert_eq!(b.options.denoise_amount, 0.8);
+    assert!(b.options.delete_output_at_end && b.options.scratch_output_dir);
+    assert_eq!(pyramid(&job.actions[0]).float_type, FloatType::F32);
+    let Action::FocusStack(s) = &job.actions[1] else { panic!("not a stack") };
+    assert_eq!(s.options.output_path.as_deref(), Some(Path::new("final")));
+    assert_eq!(s.options.prefix, "pyr_");
+    assert_eq!(s.options.exif_path.as_deref(), Some(Path::new("src")));
+    assert_eq!(s.options.sharpen_amount_percent, 60.0);
+    assert_eq!(s.options.output_format, Some(FileFormat::Tiff));
+    assert_eq!(s.options.plot_path, Path::new("plots"));
+    assert_eq!(pyramid(&job.actions[1]).pyramid_min_size, 64);
+    assert_eq!(pyramid(&job.actions[1]).gen_kernel, 0.4);
+    assert!(!job.actions[2].options().enabled);
+}
+
+#[test]
+fn unknown_keys_are_errors_naming_key_and_line() {
+    let text = std::fs::read_to_string(corpus_dir().join("bad-unknown-key.toml")).unwrap();
+    let err = parse_job_toml(&text, Path::new("."), Path::new("typo.toml")).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.starts_with("typo.toml: line 7, column 1: unknown field `frams`"), "{msg}");
+    assert!(!msg.contains('\n'), "one line: {msg}");
+
+    let text = std::fs::read_to_string(corpus_dir().join("bad-unknown-stacker-key.toml")).unwrap();
+    let msg = parse_job_toml(&text, Path::new("."), Path::new("s.toml")).unwrap_err().to_string();
+    assert!(msg.starts_with("s.toml: line 10, column 1: unknown field `pyramid_minsize`"), "{msg}");
+
+    let msg =
+        parse_job_toml("name = 1", Path::new("."), Path::new("t.toml")).unwrap_err().to_string();
+    assert!(msg.contains("line 1") && msg.contains("string"), "{msg}");
+}
+
+#[test]
+fn options_of_another_action_or_stacker_and_missing_stackers_are_named() {
+    let base = "name = \"j\"\ninput_path = \"src\"\n[[action]]\nname = \"s\"\n";
+    let parse = |extra: &str| {
+        parse_job_toml(&format!("{base}{extra}"), Path::new("."), Path::new("j.toml"))
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        parse("type = \"FocusStack\"\nframes = 3\n"),
+        "action `s`: invalid option `frames`: is an option of FocusStackBunch, not FocusStack"
+    );
+    let msg =
+        parse("type = \"FocusStack\"\nstacker = { type = \"PyramidStack\", tile_size = 256 }\n");
+    assert!(
+        msg.starts_with("action `s`: invalid option `tile_size`: is not an option of PyramidStack"),
+        "{msg}"
+    );
+    for kind in ["DepthMapStack", "PyramidTilesStack", "PyramidAutoStack"] {
+        let msg = parse(&format!("type = \"FocusStack\"\nstacker = {{ type = \"{kind}\" }}\n"));
+        assert_eq!(msg, format!("action `s`: stacker `{kind}` is not implemented yet"));
+    }
+    let msg = parse(
+        "type = \"FocusStack\"\nstacker = { type = \"PyramidAutoStack\", memory_limit = \"512Q\" }\n",
+    );
+    assert!(msg.contains("512Q") && msg.contains("line 6"), "{msg}");
+    let msg = parse("type = \"FocusStackBunch\"\nframes = 4\noverlap = 4\n");
+    assert!(msg.contains("`overlap`: must be less than frames (4), got 4"), "{msg}");
+    // The stacker may be just a name; its misspelling is found with its line.
+    let ok = format!("{base}type = \"FocusStack\"\nstacker = \"PyramidStack\"\n");
+    let job = parse_job_toml(&ok, Path::new("."), Path::new("j.toml")).unwrap();
+    assert_eq!(pyramid(&job.actions[0]).pyramid_min_size, 32);
+    let msg = parse("type = \"FocusStack\"\nstacker = \"PyramidStak\"\n");
+    assert!(msg.starts_with("j.toml: line 6, column 11: unknown variant `PyramidStak`"), "{msg}");
+    let msg = parse(
+        "type = \"FocusStack\"\n[action.stacker]\ntype = \"PyramidStack\"\ngen_kernal = 0.3\n",
+    );
+    assert!(msg.starts_with("j.toml: line 8, column 1: unknown field `gen_kernal`"), "{msg}");
+    // A disabled action may name a stacker that is not implemented yet.
+    let text = format!(
+        "{base}type = \"FocusStack\"\nenabled = false\nstacker = {{ type = \"DepthMapStack\" }}\n"
+    );
+    assert!(parse_job_toml(&text, Path::new("."), Path::new("j.toml")).is_ok());
+}
+
+#[test]
+fn a_toml_job_file_runs_with_paths_inside_its_folder() {
+    let (_tmp, work) = workspace(5);
+    let file = work.join("job.toml");
+    std::fs::write(
+        &file,
+        "name = \"from-file\"\ninput_path = \"src\"\n\n[[action]]\ntype = \"FocusStackBunch\"\n\
+         name = \"bunches\"\nframes = 3\noverlap = 1\n\n[[action]]\ntype = \"FocusStack\"\n\
+         name = \"stack\"\nprefix = \"f_\"\n",
+    )
+    .unwrap();
+    let loaded = load_job_file(&file, ProjectOptions::default()).unwrap();
+    assert!(loaded.warnings.is_empty());
+    let summary = loaded.jobs[0].run(&NoProgress).unwrap();
+    assert_eq!(summary.actions[0].outputs.len(), 2);
+    assert_eq!(summary.outputs().last().unwrap(), work.join("stack/f_img0.png"));
+    assert!(work.join("stack/f_img0.png").is_file());
+
+    // Errors found after parsing still name the file.
+    let bad = work.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = \"b\"\n[[action]]\ntype = \"FocusStackBunch\"\nname = \"x\"\nframes = 0\n",
+    )
+    .unwrap();
+    let msg = load_job_file(&bad, ProjectOptions::default()).unwrap_err().to_string();
+    assert_eq!(
+        msg,
+        format!(
+            "{}: action `x`: invalid option `frames`: must be at least 1, got 0",
+            bad.display()
+        )
+    );
+    let msg = load_job_file(&work.join("job.yaml"), ProjectOptions::default()).unwrap_err();
+    assert!(msg.to_string().contains("job.yaml"), "{msg}");
+}
+
+#[test]
+fn a_shinestacker_project_maps_its_parameters() {
+    let text = std::fs::read_to_string(corpus_dir().join("ok-project.fsp")).unwrap();
+    let loaded =
+        parse_project(&text, Path::new("/p"), Path::new("ok.fsp"), ProjectOptions::default())
+            .unwrap();
+    assert_eq!(loaded.jobs.len(), 1);
+    let job = &loaded.jobs[0];
+    assert_eq!(job.name, "focus-stack");
+    assert_eq!(job.working_path, Path::new("/p/."));
+    assert_eq!(job.input_path.as_deref(), Some(Path::new("input/img-tif")));
+    let Action::FocusStackBunch(b) = &job.actions[0] else { panic!("not a bunch") };
+    assert_eq!((b.frames, b.overlap), (4, 1));
+    assert_eq!(b.options.input_path, None, "\"\" is not set");
+    assert_eq!(b.options.output_path, None);
+    assert_eq!(pyramid(&job.actions[0]).pyramid_min_size, 16);
+    assert_eq!(pyramid(&job.actions[0]).float_type, FloatType::F64);
+    let Action::FocusStack(s) = &job.actions[1] else { panic!("not a stack") };
+    assert_eq!(s.options.prefix, "stack_");
+    assert_eq!(s.options.exif_path, None);
+    assert_eq!(s.options.sharpen_amount_percent, 50.0);
+    assert!(!job.actions[2].options().enabled, "disabled depth-map action kept, skipped");
+    assert!(
+        loaded.warnings.iter().any(|w| w.contains("`depth` is disabled")),
+        "{:?}",
+        loaded.warnings
+    );
+    // GUI-only keys are not warned about; unknown ones are.
+    assert!(!loaded.warnings.iter().any(|w| w.contains("plot_stack")));
+    let text = text.replace("\"plot_stack\": false", "\"plot_stak\": false");
+    let loaded =
+        parse_project(&text, Path::new("/p"), Path::new("ok.fsp"), ProjectOptions::default())
+            .unwrap();
+    assert!(loaded.warnings.iter().any(|w| w.contains("`plot_stak`")), "{:?}", loaded.warnings);
+}
+
+#[test]
+fn unsupported_project_actions_are_listed_in_one_error_or_skipped() {
+    let text = std::fs::read_to_string(corpus_dir().join("bad-unsupported.fsp")).unwrap();
+    let origin = Path::new("full.fsp");
+    let err = parse_project(&text, Path::new("."), origin, ProjectOptions::default()).unwrap_err();
+    let JobError::UnsupportedActions { actions, .. } = &err else { panic!("{err}") };
+    assert_eq!(
+        actions,
+        &[
+            "`align-and-register` (CombinedActions: MaskNoise, AlignFrames, BalanceFrames) in job `full`",
+            "`multi` (MultiLayer) in job `full`",
+            "`detect-noise` (NoiseDetection) in job `noise`",
+        ]
+    );
+    assert!(!err.to_string().contains('\n'));
+
+    let loaded =
+        parse_project(&text, Path::new("."), origin, ProjectOptions { skip_unsupported: true })
+            .unwrap();
+    assert_eq!(loaded.jobs.len(), 1, "the noise job has nothing left to run");
+    assert_eq!(loaded.jobs[0].actions.len(), 2);
+    assert_eq!(loaded.warnings.iter().filter(|w| w.starts_with("skipped")).count(), 3);
+    assert!(loaded.warnings.contains(&"job `noise` has no action fstack can run: skipped".into()));
+
+    let text = std::fs::read_to_string(corpus_dir().join("bad-depthmap.fsp")).unwrap();
+    let err = parse_project(&text, Path::new("."), origin, ProjectOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "action `stack-dm`: stacker `DepthMapStack` is not implemented yet"
+    );
+}
+
+#[test]
+fn project_syntax_and_type_errors_have_positions_and_names() {
+    let msg = |name: &str| {
+        let text = std::fs::read_to_string(corpus_dir().join(name)).unwrap();
+        parse_any(&text, true).unwrap_err().to_string()
+    };
+    assert!(
+        msg("bad-truncated.fsp").starts_with("p.fsp: line 2, column 0: EOF"),
+        "{}",
+        msg("bad-truncated.fsp")
+    );
+    assert_eq!(msg("bad-version.fsp"), "p.fsp: project version 2 is not supported (only 1)");
+    assert_eq!(
+        msg("bad-types.fsp"),
+        "action `b`: invalid option `frames`: expected a whole number, 0 or more, got -3"
+    );
+}
+
+#[test]
+fn the_seed_corpus_parses_as_its_names_say() {
+    let corpus = corpus();
+    assert!(corpus.len() >= 10);
+    for (path, text) in corpus {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let result = parse_any(&text, name.ends_with(".fsp"));
+        if name.starts_with("ok-") {
+            assert!(result.is_ok(), "{name}: {}", result.unwrap_err());
+        } else {
+            assert!(result.is_err(), "{name} should be refused");
+        }
+    }
+}
+
+/// One random edit of a corpus file.
+fn mutate(text: &str, edit: (u8, usize, String)) -> String {
+    let (kind, at, insert) = edit;
+    let mut chars: Vec<char> = text.chars().collect();
+    let at = at % (chars.len() + 1);
+    match kind % 4 {
+        0 => chars.truncate(at),
+        1 => {
+            if at < chars.len() {
+                chars.remove(at);
+            }
+        }
+        2 => {
+            for (i, c) in insert.chars().enumerate() {
+                chars.insert(at + i, c);
+            }
+        }
+        _ => {
+            if at < chars.len() {
+                chars[at] = insert.chars().next().unwrap_or('"');
+            }
+        }
+    }
+    chars.into_iter().collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// Mutated corpus files never panic either parser.
+    #[test]
+    fn mutated_job_files_never_panic(
+        index in 0usize..64,
+        edits in proptest::collection::vec((0u8..4, 0usize..4096, "[ -~\n]{0,8}"), 1..4),
+    ) {
+        let corpus = corpus();
+        let (path, mut text) = corpus[index % corpus.len()].clone();
+        for edit in edits {
+            text = mutate(&text, edit);
+        }
+        let fsp = path.extension().is_some_and(|e| e == "fsp");
+        let _ = parse_any(&text, fsp);
+        let _ = parse_any(&text, !fsp);
+    }
+
+    /// Text that is neither TOML nor JSON is an error, never a panic or a job.
+    #[test]
+    fn garbage_is_an_error(tail in "[ -~\n]{0,200}") {
+        let garbage = format!("@{tail}");
+        prop_assert!(parse_any(&garbage, false).is_err());
+        prop_assert!(parse_any(&garbage, true).is_err());
+    }
+}

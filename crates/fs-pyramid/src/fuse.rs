@@ -1,0 +1,225 @@
+//! The detail levels: fold one frame's Laplacian level into the running
+//! (best energy, best coefficients) level, in horizontal strips, in parallel.
+//!
+//! For a strip of rows `y0..y1` of level `i` the fold computes the Laplacian rows
+//! `y0 - 2 .. y1 + 2` (`G_i - expand(G_{i+1})`, all channels), their luma squared,
+//! the energy (that square convolved with the generating kernel, reflect-101) of rows
+//! `y0..y1`, and keeps, per pixel, the coefficients of whichever frame has the larger
+//! energy so far (strictly larger: ties stay with the earlier frame). Nothing of
+//! the frame's Laplacian level is stored beyond the strip, and no pass over the full
+//! level is made more than once. Every output value is computed the same way for
+//! any strip size and thread count, so the result does not depend on either.
+//!
+//! The arithmetic is the non-zero terms of [`fs_core::convolve_separable`] and
+//! [`fs_core::luma_into`] in their order, so the result is bit-identical to the
+//! plain definition (whole-level Laplacian, luma, square, convolve, arg-max) that the
+//! integration tests keep as the reference.
+
+use fs_core::{Float, LUMA_WEIGHTS, reflect101};
+use rayon::prelude::*;
+
+use crate::reduce::{expand_horizontal, expand_vertical, reduce_horizontal, vertical5};
+use crate::rows::RowSource;
+
+/// Rows per strip: a few strips per thread on large levels, with a 4-row halo.
+fn strip_rows(height: usize) -> usize {
+    (height / 16).clamp(8, 64)
+}
+
+/// The running best of one detail level: per-pixel energy and coefficients.
+#[derive(Debug)]
+pub(crate) struct BestLevel<T> {
+    pub(crate) width: usize,
+    pub(crate) energy: Vec<T>,
+    pub(crate) coeffs: Vec<Vec<T>>,
+}
+
+impl<T: Float> BestLevel<T> {
+    /// A level no frame has been folded into yet: energy -inf, so the first frame wins.
+    pub(crate) fn new(width: usize, height: usize, channels: usize) -> Self {
+        // Allocation: once per stack and level.
+        Self {
+            width,
+            energy: vec![T::neg_infinity(); width * height],
+            coeffs: vec![vec![T::zero(); width * height]; channels],
+        }
+    }
+}
+
+/// Luma of one pixel's channels, as [`fs_core::luma_into`] computes it.
+#[inline(never)]
+fn luma_row<T: Float>(lap: &[T], w: usize, c: usize, out: &mut [T]) {
+    if c < 3 {
+        for (o, &v) in out.iter_mut().zip(&lap[..w]) {
+            *o = v * v;
+        }
+        return;
+    }
+    let [wr, wg, wb] = LUMA_WEIGHTS.map(T::from_f64);
+    let (r, g, b) = (&lap[..w], &lap[w..2 * w], &lap[2 * w..3 * w]);
+    for x in 0..w {
+        let l = wr * r[x] + wg * g[x] + wb * b[x];
+        out[x] = l * l;
+    }
+}
+
+/// Same-size horizontal pass of [`fs_core::convolve_separable`] with a 5-tap kernel.
+#[inline(never)]
+fn horizontal5<T: Float>(src: &[T], k: &[T; 5], out: &mut [T]) {
+    let w = src.len();
+    let border = |x: usize| -> T {
+        let mut acc = T::zero();
+        for (j, &kj) in k.iter().enumerate() {
+            acc += kj * src[reflect101(x as isize + j as isize - 2, w)];
+        }
+        acc
+    };
+    if w <= 4 {
+        for (x, o) in out.iter_mut().enumerate() {
+            *o = border(x);
+        }
+        return;
+    }
+    for x in [0, 1, w - 2, w - 1] {
+        out[x] = border(x);
+    }
+    let (k0, k1, k2, k3, k4) = (k[0], k[1], k[2], k[3], k[4]);
+    for (x, o) in out[2..w - 2].iter_mut().enumerate() {
+        let s = &src[x..x + 5];
+        let mut acc = T::zero();
+        acc += k0 * s[0];
+        acc += k1 * s[1];
+        acc += k2 * s[2];
+        acc += k3 * s[3];
+        acc += k4 * s[4];
+        *o = acc;
+    }
+}
+
+/// Scratch of one strip task. Allocation: once per rayon task split.
+struct FoldScratch<T> {
+    src: Vec<T>,
+    vt_coarse: Vec<T>,
+    expanded: Vec<T>,
+    lap: Vec<T>,
+    lum2: Vec<T>,
+    vt: Vec<T>,
+    energy: Vec<T>,
+    wins: Vec<bool>,
+}
+
+/// Folds one frame's Laplacian level `G_i - expand(G_{i+1})` into `best`.
+/// `fine` yields the rows of `G_i`, `coarse` holds the planes of `G_{i+1}`
+/// (`cw x ch`).
+pub(crate) fn fold_level<T: Float, S: RowSource<T>>(
+    fine: &S,
+    coarse: &[Vec<T>],
+    (cw, ch): (usize, usize),
+    kernel: &[T; 5],
+    best: &mut BestLevel<T>,
+) {
+    let (w, h, c) = (fine.width(), fine.height(), fine.channels());
+    debug_assert_eq!(best.width, w);
+    let strip = strip_rows(h);
+    let mut channels: Vec<_> = best.coeffs.iter_mut().map(|p| p.chunks_mut(strip * w)).collect();
+    // Allocation: one task list per level and frame.
+    let tasks: Vec<(usize, &mut [T], Vec<&mut [T]>)> = best
+        .energy
+        .chunks_mut(strip * w)
+        .enumerate()
+        .map(|(i, e)| {
+            (i * strip, e, channels.iter_mut().map(|it| it.next().expect("same size")).collect())
+        })
+        .collect();
+    tasks.into_par_iter().for_each_init(
+        || FoldScratch {
+            src: vec![T::zero(); c * w],
+            vt_coarse: vec![T::zero(); cw],
+            expanded: vec![T::zero(); w],
+            lap: vec![T::zero(); (strip + 4) * c * w],
+            lum2: vec![T::zero(); (strip + 4) * w],
+            vt: vec![T::zero(); w],
+            energy: vec![T::zero(); w],
+            wins: vec![false; w],
+        },
+        |s, (y0, best_e, mut best_c)| {
+            let rows = best_e.len() / w;
+            // Laplacian rows y0 - 2 .. y0 + rows + 2 (reflected), and their luma squared.
+            for k in 0..rows + 4 {
+                let y = reflect101(y0 as isize + k as isize - 2, h);
+                fine.read_row(y, &mut s.src);
+                let lap = &mut s.lap[k * c * w..(k + 1) * c * w];
+                for (ch_i, coarse_plane) in coarse.iter().enumerate() {
+                    expand_vertical(coarse_plane, cw, ch, y, kernel, &mut s.vt_coarse);
+                    expand_horizontal(&s.vt_coarse, kernel, &mut s.expanded);
+                    let g = &s.src[ch_i * w..(ch_i + 1) * w];
+                    for ((l, &g), &e) in
+                        lap[ch_i * w..(ch_i + 1) * w].iter_mut().zip(g).zip(&s.expanded)
+                    {
+                        *l = g - e;
+                    }
+                }
+                luma_row(lap, w, c, &mut s.lum2[k * w..(k + 1) * w]);
+            }
+            for j in 0..rows {
+                let l2 = &s.lum2;
+                let r = |k: usize| &l2[(j + k) * w..(j + k + 1) * w];
+                vertical5([r(0), r(1), r(2), r(3), r(4)], kernel, &mut s.vt);
+                horizontal5(&s.vt, kernel, &mut s.energy);
+                let be = &mut best_e[j * w..(j + 1) * w];
+                for ((win, &e), b) in s.wins.iter_mut().zip(&s.energy).zip(be.iter_mut()) {
+                    *win = e > *b;
+                    *b = if *win { e } else { *b };
+                }
+                let lap = &s.lap[(j + 2) * c * w..(j + 3) * c * w];
+                for (ch_i, bc) in best_c.iter_mut().enumerate() {
+                    let bc = &mut bc[j * w..(j + 1) * w];
+                    let l = &lap[ch_i * w..(ch_i + 1) * w];
+                    for ((b, &l), &win) in bc.iter_mut().zip(l).zip(&s.wins) {
+                        *b = if win { l } else { *b };
+                    }
+                }
+            }
+        },
+    );
+}
+
+/// Reduces a row source into `dst` planes (`reduced_size` of the source), in strips
+/// so that each source row is converted once per strip.
+pub(crate) fn reduce_rows<T: Float, S: RowSource<T>>(
+    src: &S,
+    dst: &mut [Vec<T>],
+    (wo, ho): (usize, usize),
+    kernel: &[T; 5],
+) {
+    let (w, h, c) = (src.width(), src.height(), src.channels());
+    let strip = strip_rows(ho);
+    let mut channels: Vec<_> = dst.iter_mut().map(|p| p.chunks_mut(strip * wo)).collect();
+    // Allocation: one task list per frame.
+    let tasks: Vec<(usize, Vec<&mut [T]>)> = (0..ho.div_ceil(strip))
+        .map(|i| (i * strip, channels.iter_mut().map(|it| it.next().expect("sized")).collect()))
+        .collect();
+    let need = 2 * strip + 3;
+    tasks.into_par_iter().for_each_init(
+        || (vec![T::zero(); need * c * w], vec![T::zero(); w]),
+        |(buf, vt), (yo0, mut out)| {
+            let rows = out[0].len() / wo;
+            // Source rows 2 yo0 - 2 .. 2 (yo0 + rows - 1) + 3.
+            let n = 2 * rows + 3;
+            for k in 0..n {
+                let y = reflect101(2 * yo0 as isize + k as isize - 2, h);
+                src.read_row(y, &mut buf[k * c * w..(k + 1) * c * w]);
+            }
+            for (ch_i, o) in out.iter_mut().enumerate() {
+                for j in 0..rows {
+                    let r = |k: usize| {
+                        let base = ((2 * j + k) * c + ch_i) * w;
+                        &buf[base..base + w]
+                    };
+                    vertical5([r(0), r(1), r(2), r(3), r(4)], kernel, vt);
+                    reduce_horizontal(vt, kernel, &mut o[j * wo..(j + 1) * wo]);
+                }
+            }
+        },
+    );
+}

@@ -1,0 +1,71 @@
+//! The options of [`crate::PyramidStack`], with the spec's defaults.
+
+use fs_core::FloatType;
+
+use crate::PyramidError;
+
+/// Options of the Laplacian-pyramid stacker (the seed's `PyramidStack` arguments).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PyramidOptions {
+    /// The coarsest level is about this many pixels on the image's short side:
+    /// `levels = floor(log2(min(width, height) / pyramid_min_size))`. Default 32.
+    pub pyramid_min_size: usize,
+    /// Window (odd, square) of the local entropy and variance that fuse the
+    /// coarsest level. Default 5.
+    pub kernel_size: usize,
+    /// The generating kernel's centre tap `a` in
+    /// `[1/4 - a/2, 1/4, a, 1/4, 1/4 - a/2]`. Default 0.4.
+    pub gen_kernel: f64,
+    /// Float type of the computation (the seed's `float_type`). Default F32.
+    pub float_type: FloatType,
+}
+
+impl Default for PyramidOptions {
+    fn default() -> Self {
+        Self { pyramid_min_size: 32, kernel_size: 5, gen_kernel: 0.4, float_type: FloatType::F32 }
+    }
+}
+
+impl PyramidOptions {
+    /// Checks every option; the error names the first bad one and its value.
+    pub fn validate(&self) -> Result<(), PyramidError> {
+        if !(4..=1 << 20).contains(&self.pyramid_min_size) {
+            return Err(PyramidError::InvalidOption {
+                name: "pyramid_min_size",
+                reason: format!("must be 4 to 1048576, got {}", self.pyramid_min_size),
+            });
+        }
+        if self.kernel_size % 2 == 0 || !(1..=63).contains(&self.kernel_size) {
+            return Err(PyramidError::InvalidOption {
+                name: "kernel_size",
+                reason: format!("must be odd, 1 to 63, got {}", self.kernel_size),
+            });
+        }
+        if !(self.gen_kernel > 0.0 && self.gen_kernel < 1.0) {
+            return Err(PyramidError::InvalidOption {
+                name: "gen_kernel",
+                reason: format!("must be between 0 and 1 (exclusive), got {}", self.gen_kernel),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_spec_and_validate_names_the_field() {
+        let o = PyramidOptions::default();
+        assert_eq!((o.pyramid_min_size, o.kernel_size, o.gen_kernel), (32, 5, 0.4));
+        assert_eq!(o.float_type, FloatType::F32);
+        assert!(o.validate().is_ok());
+        let e = PyramidOptions { kernel_size: 4, ..o }.validate().unwrap_err();
+        assert_eq!(e.to_string(), "invalid option `kernel_size`: must be odd, 1 to 63, got 4");
+        let e = PyramidOptions { pyramid_min_size: 2, ..o }.validate().unwrap_err();
+        assert!(e.to_string().contains("`pyramid_min_size`"), "{e}");
+        let e = PyramidOptions { gen_kernel: f64::NAN, ..o }.validate().unwrap_err();
+        assert!(e.to_string().contains("`gen_kernel`"), "{e}");
+    }
+}

@@ -1,0 +1,405 @@
+//! `cargo xtask gen-testdata`: write synthetic focus stacks ([`fs_core::synth`]).
+//!
+//! - no options: the small default set into `testdata/generated/<name>/`;
+//! - `--out DIR` with stack options: one stack into DIR;
+//! - `--bench`: the benchmark stacks into `target/bench-stacks/<name>/`.
+//!
+//! Each stack folder gets a stamp file (`synth-stamp.txt`, the generator version and
+//! every option) written last; a stack whose stamp matches is skipped, so re-running is
+//! cheap and an interrupted stack is redone.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use fs_core::synth::{GENERATOR_VERSION, Scene, SynthOptions, SynthStack};
+use fs_core::{BitDepth, ChannelLayout, FileFormat, WriteOptions};
+
+/// Options of `cargo xtask gen-testdata`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Write one stack into DIR, with the options below (without --out and --bench: the
+    /// default set into testdata/generated/).
+    #[arg(long, value_name = "DIR", conflicts_with = "bench")]
+    out: Option<PathBuf>,
+    /// Write the benchmark stacks into target/bench-stacks/ (10x 2048x1536 JPEG, 16x and
+    /// 32x 6000x4000 JPEG, 8x 6000x4000 16-bit TIFF).
+    #[arg(long)]
+    bench: bool,
+    /// Frame size, WIDTHxHEIGHT [default: 640x480].
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    size: Option<(usize, usize)>,
+    /// Number of frames [default: 8].
+    #[arg(long)]
+    frames: Option<usize>,
+    /// Bits per sample: 8 or 16 [default: 8].
+    #[arg(long, value_parser = clap::value_parser!(u8).range(8..=16))]
+    depth: Option<u8>,
+    /// File format: jpg, png or tif [default: jpg for 8-bit, tif for 16-bit].
+    #[arg(long, value_parser = parse_format)]
+    format: Option<FileFormat>,
+    /// Channel layout: rgb, gray, gray-alpha or rgba [default: rgb].
+    #[arg(long, value_parser = parse_layout)]
+    layout: Option<ChannelLayout>,
+    /// Noise standard deviation in 8-bit units [default: 1].
+    #[arg(long)]
+    noise: Option<f64>,
+    /// Blur radius in pixels at the largest depth difference [default: 8].
+    #[arg(long)]
+    max_blur: Option<f64>,
+    /// Seed of the scene and the noise [default: 1].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Scene: objects or tilted-plane [default: objects].
+    #[arg(long)]
+    scene: Option<Scene>,
+    /// JPEG quality.
+    #[arg(long, default_value_t = 95, value_parser = clap::value_parser!(u8).range(1..=100))]
+    quality: u8,
+    /// Regenerate stacks even when their stamp matches.
+    #[arg(long)]
+    force: bool,
+    /// Render the frames without writing anything, printing the time per frame.
+    #[arg(long)]
+    no_write: bool,
+}
+
+/// One stack to generate: where, what, in which format.
+#[derive(Debug, Clone)]
+pub struct StackSpec {
+    /// Folder name.
+    pub name: String,
+    /// What to render.
+    pub options: SynthOptions,
+    /// File format of the frames and the truth.
+    pub format: FileFormat,
+}
+
+impl StackSpec {
+    fn new(name: &str, options: SynthOptions, format: FileFormat) -> Self {
+        Self { name: name.into(), options, format }
+    }
+}
+
+/// The workspace root (the parent of the xtask crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").into()
+}
+
+/// Where `--bench` writes: `<workspace>/target/bench-stacks`.
+pub fn bench_dir() -> PathBuf {
+    workspace_root().join("target").join("bench-stacks")
+}
+
+/// The default test set, written into `testdata/generated/`.
+pub fn default_set() -> Vec<StackSpec> {
+    let d = SynthOptions::default();
+    let small = SynthOptions { width: 320, height: 240, frames: 6, ..d };
+    vec![
+        StackSpec::new("default-8bit", d, FileFormat::Jpeg),
+        StackSpec::new(
+            "default-16bit",
+            SynthOptions { depth: BitDepth::Sixteen, ..d },
+            FileFormat::Tiff,
+        ),
+        StackSpec::new(
+            "tilted-plane-8bit",
+            SynthOptions { scene: Scene::TiltedPlane, ..small },
+            FileFormat::Png,
+        ),
+        StackSpec::new(
+            "gray-16bit",
+            SynthOptions { layout: ChannelLayout::Gray, depth: BitDepth::Sixteen, ..small },
+            FileFormat::Png,
+        ),
+        StackSpec::new("rgba-8bit", SynthOptions { layout: ChannelLayout::Rgba, ..small }, FileFormat::Png),
+    ]
+}
+
+/// The benchmark stacks, written into [`bench_dir`].
+pub fn bench_set() -> Vec<StackSpec> {
+    let big = SynthOptions { width: 6000, height: 4000, ..SynthOptions::default() };
+    vec![
+        StackSpec::new(
+            "jpg-2048x1536-10",
+            SynthOptions { width: 2048, height: 1536, frames: 10, ..big },
+            FileFormat::Jpeg,
+        ),
+        StackSpec::new("jpg-6000x4000-16", SynthOptions { frames: 16, ..big }, FileFormat::Jpeg),
+        StackSpec::new("jpg-6000x4000-32", SynthOptions { frames: 32, ..big }, FileFormat::Jpeg),
+        StackSpec::new(
+            "tif16-6000x4000-8",
+            SynthOptions { frames: 8, depth: BitDepth::Sixteen, ..big },
+            FileFormat::Tiff,
+        ),
+    ]
+}
+
+/// Runs the task.
+pub fn run(args: Args) -> Result<()> {
+    let write = WriteOptions { jpeg_quality: args.quality, ..WriteOptions::default() };
+    let custom = args.size.is_some()
+        || args.frames.is_some()
+        || args.depth.is_some()
+        || args.format.is_some()
+        || args.layout.is_some()
+        || args.noise.is_some()
+        || args.max_blur.is_some()
+        || args.seed.is_some()
+        || args.scene.is_some();
+    let (root, specs) = match (&args.out, args.bench) {
+        (Some(out), _) => {
+            let spec = custom_spec(&args)?;
+            (out.clone(), vec![spec])
+        }
+        (None, true) => (bench_dir(), bench_set()),
+        (None, false) => {
+            if custom {
+                bail!("stack options (--size, --frames, ...) need --out DIR");
+            }
+            (workspace_root().join("testdata").join("generated"), default_set())
+        }
+    };
+    for spec in &specs {
+        // With --out the folder is the stack itself.
+        let dir = if args.out.is_some() { root.clone() } else { root.join(&spec.name) };
+        if args.no_write {
+            time_frames(spec)?;
+        } else {
+            generate(spec, &dir, &write, args.force)?;
+        }
+    }
+    Ok(())
+}
+
+fn custom_spec(args: &Args) -> Result<StackSpec> {
+    let d = SynthOptions::default();
+    let (width, height) = args.size.unwrap_or((d.width, d.height));
+    let depth = match args.depth.unwrap_or(8) {
+        8 => BitDepth::Eight,
+        16 => BitDepth::Sixteen,
+        other => bail!("--depth must be 8 or 16, got {other}"),
+    };
+    let options = SynthOptions {
+        width,
+        height,
+        frames: args.frames.unwrap_or(d.frames),
+        depth,
+        layout: args.layout.unwrap_or(d.layout),
+        noise_sigma: args.noise.unwrap_or(d.noise_sigma),
+        max_blur_radius: args.max_blur.unwrap_or(d.max_blur_radius),
+        seed: args.seed.unwrap_or(d.seed),
+        scene: args.scene.unwrap_or(d.scene),
+    };
+    let format = args.format.unwrap_or(match depth {
+        BitDepth::Eight => FileFormat::Jpeg,
+        BitDepth::Sixteen => FileFormat::Tiff,
+    });
+    Ok(StackSpec::new("custom", options, format))
+}
+
+const STAMP: &str = "synth-stamp.txt";
+
+fn stamp_text(spec: &StackSpec, write: &WriteOptions) -> String {
+    format!(
+        "fstack synthetic stack, generator version {GENERATOR_VERSION}\nformat: {}\n\
+         jpeg quality: {}\n{:#?}\n",
+        spec.format.extension(),
+        write.jpeg_quality,
+        spec.options
+    )
+}
+
+fn describe(spec: &StackSpec) -> String {
+    let o = &spec.options;
+    format!(
+        "{} frames {}x{} {} {} (scene {}, seed {}, noise {}, max blur {} px)",
+        o.frames,
+        o.width,
+        o.height,
+        o.pixel_format(),
+        spec.format.extension(),
+        o.scene,
+        o.seed,
+        o.noise_sigma,
+        o.max_blur_radius
+    )
+}
+
+/// Writes one stack into `dir` unless its stamp says it is already there.
+fn generate(spec: &StackSpec, dir: &Path, write: &WriteOptions, force: bool) -> Result<()> {
+    let stamp = stamp_text(spec, write);
+    let stamp_path = dir.join(STAMP);
+    if !force && std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
+        println!("up to date {}: {}", dir.display(), describe(spec));
+        return Ok(());
+    }
+    if dir.exists() {
+        remove_generated(dir)?;
+    }
+    let start = Instant::now();
+    let stack = SynthStack::new(spec.options)
+        .with_context(|| format!("cannot set up the stack for {}", dir.display()))?;
+    let setup = start.elapsed();
+    let files = stack
+        .write_stack(dir, spec.format, write)
+        .with_context(|| format!("cannot write the stack into {}", dir.display()))?;
+    std::fs::write(&stamp_path, stamp)
+        .with_context(|| format!("cannot write {}", stamp_path.display()))?;
+    let total = start.elapsed();
+    let per_frame = (total - setup).as_secs_f64() / (files.frames.len() + 2) as f64;
+    println!(
+        "wrote {}: {} + truth, depth.png in {:.1} s (scene {:.2} s, {:.2} s a file)",
+        dir.display(),
+        describe(spec),
+        total.as_secs_f64(),
+        setup.as_secs_f64(),
+        per_frame
+    );
+    Ok(())
+}
+
+/// Removes what an earlier run wrote (frames, truth, depth map, stamp), nothing else.
+fn remove_generated(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let ours = name == STAMP
+            || name == "depth.png"
+            || ((name.starts_with("frame_") || name.starts_with("truth."))
+                && FileFormat::from_path(&path).is_some());
+        if ours && path.is_file() {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Renders every frame without writing, printing the set-up and per-frame times.
+fn time_frames(spec: &StackSpec) -> Result<()> {
+    let (start, cpu_start) = (Instant::now(), cpu_seconds());
+    let stack = SynthStack::new(spec.options)?;
+    let setup = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu_start);
+    let (start, cpu_start) = (Instant::now(), cpu_seconds());
+    for k in 0..stack.frame_count() {
+        drop(stack.frame(k));
+    }
+    let n = stack.frame_count() as f64;
+    let frame = (start.elapsed().as_secs_f64() / n, (cpu_seconds() - cpu_start) / n);
+    let (start, cpu_start) = (Instant::now(), cpu_seconds());
+    drop(stack.truth());
+    let truth = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu_start);
+    println!(
+        "{}: {}\n  wall (CPU) seconds, {} threads: scene set-up {:.2} ({:.2}), \
+         a frame {:.3} ({:.3}), truth {:.3} ({:.3})",
+        spec.name,
+        describe(spec),
+        rayon::current_num_threads(),
+        setup.0,
+        setup.1,
+        frame.0,
+        frame.1,
+        truth.0,
+        truth.1
+    );
+    Ok(())
+}
+
+/// CPU time of this process (user + system) in seconds, from `/proc/self/stat` (Linux;
+/// NaN elsewhere): on a busy machine it tells more than the wall time.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return f64::NAN };
+    // Fields after the command name (which is in parentheses): utime is the 12th, stime
+    // the 13th, in clock ticks of 1/100 s.
+    let rest = stat.rsplit_once(')').map_or("", |r| r.1);
+    let field = |i: usize| rest.split_whitespace().nth(i).and_then(|v| v.parse::<f64>().ok());
+    match (field(11), field(12)) {
+        (Some(u), Some(s)) => (u + s) / 100.0,
+        _ => f64::NAN,
+    }
+}
+
+fn parse_size(s: &str) -> Result<(usize, usize), String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("{s:?} is not WIDTHxHEIGHT"))?;
+    let num = |v: &str| v.trim().parse::<usize>().map_err(|e| format!("{v:?} in {s:?}: {e}"));
+    Ok((num(w)?, num(h)?))
+}
+
+fn parse_format(s: &str) -> Result<FileFormat, String> {
+    FileFormat::from_path(Path::new(&format!("x.{s}")))
+        .ok_or_else(|| format!("unknown format {s:?} (use jpg, png or tif)"))
+}
+
+fn parse_layout(s: &str) -> Result<ChannelLayout, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "rgb" => Ok(ChannelLayout::Rgb),
+        "gray" | "grey" => Ok(ChannelLayout::Gray),
+        "gray-alpha" | "grey-alpha" => Ok(ChannelLayout::GrayAlpha),
+        "rgba" => Ok(ChannelLayout::Rgba),
+        _ => Err(format!("unknown layout {s:?} (use rgb, gray, gray-alpha or rgba)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sizes_formats_and_layouts() {
+        assert_eq!(parse_size("6000x4000"), Ok((6000, 4000)));
+        assert!(parse_size("6000").is_err());
+        assert_eq!(parse_format("tif"), Ok(FileFormat::Tiff));
+        assert!(parse_format("gif").is_err());
+        assert_eq!(parse_layout("RGBA"), Ok(ChannelLayout::Rgba));
+    }
+
+    #[test]
+    fn every_predefined_stack_is_valid_and_jpeg_ones_are_8_bit() {
+        for spec in default_set().into_iter().chain(bench_set()) {
+            spec.options.validate().unwrap();
+            if spec.format == FileFormat::Jpeg {
+                assert_eq!(spec.options.depth, BitDepth::Eight, "{}", spec.name);
+            }
+        }
+    }
+
+    #[test]
+    fn writes_a_stack_once_and_skips_it_when_the_stamp_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = StackSpec::new(
+            "t",
+            SynthOptions { width: 32, height: 24, frames: 2, ..SynthOptions::default() },
+            FileFormat::Png,
+        );
+        let write = WriteOptions::default();
+        generate(&spec, dir.path(), &write, false).unwrap();
+        let stamp = std::fs::read_to_string(dir.path().join(STAMP)).unwrap();
+        assert!(stamp.contains("frames: 2"), "{stamp}");
+        let first = std::fs::metadata(dir.path().join("frame_001.png")).unwrap().modified().unwrap();
+        generate(&spec, dir.path(), &write, false).unwrap();
+        let again = std::fs::metadata(dir.path().join("frame_001.png")).unwrap().modified().unwrap();
+        assert_eq!(first, again, "an up-to-date stack is not rewritten");
+        // Other options: old frames go, the new stack is written.
+        let spec3 = StackSpec::new("t", SynthOptions { frames: 3, ..spec.options }, FileFormat::Jpeg);
+        std::fs::write(dir.path().join("notes.txt"), "keep").unwrap();
+        generate(&spec3, dir.path(), &write, false).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "depth.png",
+                "frame_001.jpg",
+                "frame_002.jpg",
+                "frame_003.jpg",
+                "notes.txt",
+                "synth-stamp.txt",
+                "truth.jpg"
+            ]
+        );
+    }
+}
