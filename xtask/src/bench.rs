@@ -20,8 +20,10 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use fs_core::synth::{SynthOptions, SynthStack};
+use fs_core::synth::SynthOptions;
 use fs_core::{BitDepth, FileFormat, WriteOptions};
+
+use crate::gen_testdata::{StackSpec, bench_dir, bench_set, generate};
 
 /// Options of `cargo xtask bench`.
 #[derive(Debug, clap::Args)]
@@ -50,60 +52,11 @@ pub struct BenchArgs {
     pub report: String,
 }
 
-/// One benchmark stack.
-#[derive(Debug, Clone)]
-struct StackSpec {
-    name: &'static str,
-    width: usize,
-    height: usize,
-    frames: usize,
-    depth: BitDepth,
-    format: FileFormat,
+/// The quick set: one small stack, for a check while developing.
+fn quick_set() -> Vec<StackSpec> {
+    let o = SynthOptions { width: 1024, height: 768, frames: 6, ..SynthOptions::default() };
+    vec![StackSpec { name: "jpg-1024x768-6".into(), options: o, format: FileFormat::Jpeg }]
 }
-
-const FULL_STACKS: &[StackSpec] = &[
-    StackSpec {
-        name: "macro-10x2048x1536-jpg",
-        width: 2048,
-        height: 1536,
-        frames: 10,
-        depth: BitDepth::Eight,
-        format: FileFormat::Jpeg,
-    },
-    StackSpec {
-        name: "camera-16x6000x4000-jpg",
-        width: 6000,
-        height: 4000,
-        frames: 16,
-        depth: BitDepth::Eight,
-        format: FileFormat::Jpeg,
-    },
-    StackSpec {
-        name: "camera-32x6000x4000-jpg",
-        width: 6000,
-        height: 4000,
-        frames: 32,
-        depth: BitDepth::Eight,
-        format: FileFormat::Jpeg,
-    },
-    StackSpec {
-        name: "camera-8x6000x4000-tif16",
-        width: 6000,
-        height: 4000,
-        frames: 8,
-        depth: BitDepth::Sixteen,
-        format: FileFormat::Tiff,
-    },
-];
-
-const QUICK_STACKS: &[StackSpec] = &[StackSpec {
-    name: "quick-6x1024x768-jpg",
-    width: 1024,
-    height: 768,
-    frames: 6,
-    depth: BitDepth::Eight,
-    format: FileFormat::Jpeg,
-}];
 
 const FSTACK_STACKERS: &[&str] = &["pyramid", "tiles", "auto", "depthmap"];
 
@@ -136,9 +89,11 @@ pub fn run(args: &BenchArgs, root: &Path) -> Result<()> {
     if args.micro {
         return run_micro(root);
     }
-    let target = root.join("target");
-    let specs: Vec<&StackSpec> = if args.quick { QUICK_STACKS } else { FULL_STACKS }
-        .iter()
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let specs: Vec<StackSpec> = if args.quick { quick_set() } else { bench_set() }
+        .into_iter()
         .filter(|s| args.stacks.is_empty() || args.stacks.iter().any(|f| s.name.contains(f)))
         .collect();
     if specs.is_empty() {
@@ -167,40 +122,48 @@ pub fn run(args: &BenchArgs, root: &Path) -> Result<()> {
 
     let mut rows = Vec::new();
     for spec in &specs {
-        let dir = ensure_stack(&target.join("bench-stacks"), spec)?;
-        let frames_dir = dir.join("frames");
-        let truth = dir.join(format!("truth.{}", spec.format.extension()));
-        let out_dir = target.join("bench-out").join(spec.name);
+        let dir = bench_dir().join(&spec.name);
+        let write = WriteOptions { jpeg_quality: 92, ..WriteOptions::default() };
+        generate(spec, &dir, &write, false)?;
+        let ext = spec.format.extension();
+        let truth = dir.join(format!("truth.{ext}"));
+        // The stack's folder also holds truth and depth map: pass the frames as files.
+        let frames: Vec<PathBuf> = fs_core::list_frames(&dir)?
+            .into_iter()
+            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("frame_")))
+            .collect();
+        let out_dir = target.join("bench-out").join(&spec.name);
         std::fs::create_dir_all(&out_dir)?;
 
         eprintln!("bench: {}: decode-only floor", spec.name);
         let mut floor_cmd = Command::new(&xtask);
-        floor_cmd.arg("decode-floor").arg(&frames_dir);
+        floor_cmd.arg("decode-floor").args(&frames);
         let floor = match measure(&mut floor_cmd, runs) {
             Ok(u) => u.wall,
             Err(e) => bail!("decode floor of {}: {e}", spec.name),
         };
 
         for stacker in &stackers {
-            let out = out_dir.join(format!("fstack-{stacker}.{}", spec.format.extension()));
+            let out = out_dir.join(format!("fstack-{stacker}.{ext}"));
             let mut cmd = Command::new(&fstack);
-            cmd.arg("stack")
-                .arg(&frames_dir)
-                .arg("-o")
-                .arg(&out)
-                .args(["--force", "--quiet", "--stacker", stacker]);
+            cmd.arg("stack").args(&frames).arg("-o").arg(&out).args([
+                "--force",
+                "--quiet",
+                "--stacker",
+                stacker,
+            ]);
             eprintln!("bench: {}: fstack --stacker {stacker}", spec.name);
             let outcome = cell(&mut cmd, runs, &out, &truth, spec);
             rows.push(Row {
-                stack: spec.name.into(),
+                stack: spec.name.clone(),
                 tool: format!("fstack {stacker}"),
                 floor,
                 outcome,
             });
         }
         if let Some(peers) = &peers {
-            for (tool, outcome) in peers.run_all(&frames_dir, &out_dir, runs, &truth, spec) {
-                rows.push(Row { stack: spec.name.into(), tool, floor, outcome });
+            for (tool, outcome) in peers.run_all(&frames, &out_dir, runs, &truth, spec) {
+                rows.push(Row { stack: spec.name.clone(), tool, floor, outcome });
             }
         }
     }
@@ -216,49 +179,8 @@ pub fn run(args: &BenchArgs, root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Generates a benchmark stack once; a stamp file records the options, so a stack
-/// is regenerated only when its recipe changes.
-fn ensure_stack(base: &Path, spec: &StackSpec) -> Result<PathBuf> {
-    let dir = base.join(spec.name);
-    let stamp = dir.join("stamp.txt");
-    let recipe = format!("{spec:?} generator=1\n");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(recipe.as_str()) {
-        return Ok(dir);
-    }
-    eprintln!("bench: generating {} (once; cached under {})", spec.name, base.display());
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    let frames_dir = dir.join("frames");
-    std::fs::create_dir_all(&frames_dir)?;
-    let options = SynthOptions {
-        width: spec.width,
-        height: spec.height,
-        frames: spec.frames,
-        depth: spec.depth,
-        seed: 20261127,
-        ..Default::default()
-    };
-    let stack = SynthStack::new(options)?;
-    let write = WriteOptions { jpeg_quality: 92, ..Default::default() };
-    let ext = spec.format.extension();
-    for k in 0..spec.frames {
-        let path = frames_dir.join(format!("frame_{:03}.{ext}", k + 1));
-        fs_core::write_frame(&path, &stack.frame(k), &write)?;
-    }
-    fs_core::write_frame(&dir.join(format!("truth.{ext}")), &stack.truth(), &write)?;
-    std::fs::write(&stamp, recipe)?;
-    Ok(dir)
-}
-
 /// Runs a command `runs` times (after checking it once) and gives the medians.
-fn cell(
-    cmd: &mut Command,
-    runs: usize,
-    out: &Path,
-    truth: &Path,
-    spec: &StackSpec,
-) -> Outcome {
+fn cell(cmd: &mut Command, runs: usize, out: &Path, truth: &Path, spec: &StackSpec) -> Outcome {
     let _ = std::fs::remove_file(out);
     match measure(cmd, runs) {
         Ok(usage) => Outcome::Done { usage, psnr: psnr_against(out, truth, spec).ok() },
@@ -342,14 +264,13 @@ fn psnr_against(out: &Path, truth: &Path, spec: &StackSpec) -> Result<f64> {
     if a.shape() != b.shape() {
         bail!("output is {:?}, truth {:?}", a.shape(), b.shape());
     }
-    Ok(fs_core::metrics::psnr(&a, &b, spec.depth.max_value()))
+    Ok(fs_core::metrics::psnr(&a, &b, spec.options.depth.max_value()))
 }
 
-/// The decode-only floor: decode every frame of a folder once (run as a child).
-pub fn decode_floor(dir: &Path) -> Result<()> {
-    let paths = fs_core::list_frames(dir)?;
+/// The decode-only floor: decode every frame once (run as a child).
+pub fn decode_floor(paths: &[PathBuf]) -> Result<()> {
     let mut pixels = 0usize;
-    for p in &paths {
+    for p in paths {
         let f = fs_core::read_frame(p)?;
         pixels += f.width() * f.height();
     }
@@ -376,14 +297,13 @@ impl Peers {
 
     fn run_all(
         &self,
-        frames_dir: &Path,
+        frames: &[PathBuf],
         out_dir: &Path,
         runs: usize,
         truth: &Path,
         spec: &StackSpec,
     ) -> Vec<(String, Outcome)> {
         let mut rows = Vec::new();
-        let frames = fs_core::list_frames(frames_dir).unwrap_or_default();
         // enfuse writes TIFF; compare it like the others.
         match &self.enfuse {
             Ok(enfuse) => {
@@ -397,10 +317,10 @@ impl Peers {
                     "--contrast-window-size=5",
                     "--gray-projector=luminance",
                 ]);
-                if spec.depth == BitDepth::Eight {
+                if spec.options.depth == BitDepth::Eight {
                     cmd.arg("--depth=8");
                 }
-                cmd.arg("-o").arg(&out).args(&frames);
+                cmd.arg("-o").arg(&out).args(frames);
                 eprintln!("bench: {}: enfuse", spec.name);
                 rows.push(("enfuse".into(), cell(&mut cmd, runs, &out, truth, spec)));
             }
@@ -412,10 +332,9 @@ impl Peers {
                 Ok((python, script)) => {
                     let sub = format!("shinestacker-{algo}");
                     let work = out_dir.to_path_buf();
-                    // ShineStacker takes its input as a folder inside its working folder.
-                    let link = work.join("frames");
-                    let _ = std::fs::remove_file(&link);
-                    if let Err(e) = std::os::unix::fs::symlink(frames_dir, &link) {
+                    // ShineStacker takes its input as a folder inside its working
+                    // folder: one of links to the frames alone.
+                    if let Err(e) = link_frames(frames, &work.join("frames")) {
                         rows.push((tool, Outcome::Failed(e.to_string())));
                         continue;
                     }
@@ -441,6 +360,18 @@ impl Peers {
     }
 }
 
+fn link_frames(frames: &[PathBuf], dir: &Path) -> std::io::Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::create_dir_all(dir)?;
+    for f in frames {
+        let name = f.file_name().ok_or_else(|| std::io::Error::other("frame without a name"))?;
+        std::os::unix::fs::symlink(f, dir.join(name))?;
+    }
+    Ok(())
+}
+
 fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?
         .to_str()?
@@ -456,8 +387,7 @@ fn prepare_shinestacker(target: &Path) -> Result<(PathBuf, PathBuf), String> {
     let root = target.join("peers");
     let venv = root.join("shinestacker-venv");
     let python = venv.join("bin").join("python");
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("peers").join("shinestacker_stack.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers").join("shinestacker_stack.py");
     let ok = |p: &Path| {
         Command::new(p)
             .args(["-c", "import shinestacker.algorithms"])
@@ -515,11 +445,8 @@ fn render_table(rows: &[Row], runs: usize) -> String {
     let mut last_stack = "";
     for r in rows {
         if r.stack != last_stack {
-            let _ = writeln!(
-                t,
-                "| {} | decode-only floor | {:.2} | | 1.00 | | |",
-                r.stack, r.floor
-            );
+            let _ =
+                writeln!(t, "| {} | decode-only floor | {:.2} | | 1.00 | | |", r.stack, r.floor);
             last_stack = &r.stack;
         }
         match &r.outcome {
@@ -538,7 +465,8 @@ fn render_table(rows: &[Row], runs: usize) -> String {
                 );
             }
             Outcome::Failed(e) => {
-                let _ = writeln!(t, "| {} | {} | failed: {} | | | | |", r.stack, r.tool, cell_text(e));
+                let _ =
+                    writeln!(t, "| {} | {} | failed: {} | | | | |", r.stack, r.tool, cell_text(e));
             }
             Outcome::Missing(e) => {
                 let _ =

@@ -112,7 +112,11 @@ pub fn default_set() -> Vec<StackSpec> {
             SynthOptions { layout: ChannelLayout::Gray, depth: BitDepth::Sixteen, ..small },
             FileFormat::Png,
         ),
-        StackSpec::new("rgba-8bit", SynthOptions { layout: ChannelLayout::Rgba, ..small }, FileFormat::Png),
+        StackSpec::new(
+            "rgba-8bit",
+            SynthOptions { layout: ChannelLayout::Rgba, ..small },
+            FileFormat::Png,
+        ),
     ]
 }
 
@@ -227,7 +231,7 @@ fn describe(spec: &StackSpec) -> String {
 }
 
 /// Writes one stack into `dir` unless its stamp says it is already there.
-fn generate(spec: &StackSpec, dir: &Path, write: &WriteOptions, force: bool) -> Result<()> {
+pub fn generate(spec: &StackSpec, dir: &Path, write: &WriteOptions, force: bool) -> Result<()> {
     let stamp = stamp_text(spec, write);
     let stamp_path = dir.join(STAMP);
     if !force && std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
@@ -376,12 +380,15 @@ mod tests {
         generate(&spec, dir.path(), &write, false).unwrap();
         let stamp = std::fs::read_to_string(dir.path().join(STAMP)).unwrap();
         assert!(stamp.contains("frames: 2"), "{stamp}");
-        let first = std::fs::metadata(dir.path().join("frame_001.png")).unwrap().modified().unwrap();
+        let first =
+            std::fs::metadata(dir.path().join("frame_001.png")).unwrap().modified().unwrap();
         generate(&spec, dir.path(), &write, false).unwrap();
-        let again = std::fs::metadata(dir.path().join("frame_001.png")).unwrap().modified().unwrap();
+        let again =
+            std::fs::metadata(dir.path().join("frame_001.png")).unwrap().modified().unwrap();
         assert_eq!(first, again, "an up-to-date stack is not rewritten");
         // Other options: old frames go, the new stack is written.
-        let spec3 = StackSpec::new("t", SynthOptions { frames: 3, ..spec.options }, FileFormat::Jpeg);
+        let spec3 =
+            StackSpec::new("t", SynthOptions { frames: 3, ..spec.options }, FileFormat::Jpeg);
         std::fs::write(dir.path().join("notes.txt"), "keep").unwrap();
         generate(&spec3, dir.path(), &write, false).unwrap();
         let mut names: Vec<String> = std::fs::read_dir(dir.path())

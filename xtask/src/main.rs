@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod gen_testdata;
 
 /// fstack developer tasks.
@@ -22,12 +23,24 @@ struct Cli {
 enum Command {
     /// Generate synthetic focus stacks with known truth (frames, truth, depth map).
     GenTestdata(gen_testdata::Args),
+    /// Benchmark whole runs of the release `fstack` (and, with --peers, other tools);
+    /// writes docs/benchmarks.md.
+    Bench(bench::BenchArgs),
+    /// Decode every frame once and exit: the decode-only floor `bench` measures.
+    #[command(hide = true)]
+    DecodeFloor {
+        /// The frames.
+        #[arg(required = true)]
+        frames: Vec<std::path::PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::GenTestdata(args) => gen_testdata::run(args),
+        Command::Bench(args) => bench::run(&args, &gen_testdata::workspace_root()),
+        Command::DecodeFloor { frames } => bench::decode_floor(&frames),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -50,8 +50,8 @@ pub struct GlobalArgs {
     /// Print a machine-readable JSON summary on stdout instead of the text report.
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
-    /// How to show progress on stderr: bars (with ETA) on a terminal by default,
-    /// plain lines for logs, or none.
+    /// How to show progress on stderr: bars with ETA when stderr is a terminal
+    /// (auto), one line per phase start and end for logs (plain), or none.
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto, global = true,
           help_heading = GLOBAL)]
     pub progress: ProgressMode,
@@ -66,8 +66,6 @@ pub struct GlobalArgs {
 pub enum ProgressMode {
     /// Bars on a terminal, nothing otherwise.
     Auto,
-    /// Bars with ETA (even when stderr is not a terminal).
-    Bar,
     /// One line per phase start and end, for logs.
     Plain,
     /// No progress output.
@@ -448,6 +446,9 @@ pub struct InfoArgs {
     /// Float precision assumed for the memory estimate.
     #[arg(long, value_enum, default_value_t = FloatTypeArg::F32, value_name = "TYPE")]
     pub float_type: FloatTypeArg,
+    /// Smallest pyramid level assumed for the memory estimate.
+    #[arg(long, value_name = "PX", default_value_t = 32)]
+    pub pyramid_min_size: usize,
 }
 
 /// `fstack completions`.

@@ -14,6 +14,7 @@ use std::time::Instant;
 use anyhow::bail;
 use exif::{In, Tag};
 use fs_core::{FloatType, FrameInfo, frame_mismatch, read_frame_info};
+use fs_pyramid::{PyramidOptions, memory_estimate};
 use serde::Serialize;
 
 use crate::cli::{FloatTypeArg, InfoArgs};
@@ -148,13 +149,18 @@ pub fn run(ctx: &Context, args: InfoArgs) -> anyhow::Result<()> {
         frames.push(r);
     }
 
-    let estimate = first.map(|info| report::pyramid_memory_estimate(info, float));
+    let options = PyramidOptions {
+        float_type: float,
+        pyramid_min_size: args.pyramid_min_size,
+        ..PyramidOptions::default()
+    };
+    let estimate = first.map(|info| memory_estimate(info, &options, inputs.frames.len()));
     if ctx.global.json {
         let results = serde_json::json!({
             "frames": frames,
             "stackable": problems.is_empty(),
             "problems": problems,
-            "pyramid_memory_estimate_bytes": estimate,
+            "memory_estimate_bytes": estimate,
         });
         Summary {
             fstack_version: env!("CARGO_PKG_VERSION"),
@@ -162,7 +168,10 @@ pub fn run(ctx: &Context, args: InfoArgs) -> anyhow::Result<()> {
             inputs: inputs.frames.clone(),
             outputs: Vec::new(),
             stacker: None,
-            options: serde_json::json!({ "float_type": format!("{float:?}") }),
+            options: serde_json::json!({
+                "float_type": format!("{float:?}"),
+                "pyramid_min_size": args.pyramid_min_size,
+            }),
             frames: first.map(|info| FramesSummary::new(inputs.frames.len(), info)),
             timings: Timings { phases: Vec::new(), total_seconds: start.elapsed().as_secs_f64() },
             peak_memory_bytes: report::peak_memory_bytes(),
@@ -228,13 +237,10 @@ fn print_text(
         }
         println!("{line}");
     }
-    if let (Some(bytes), Some(info)) = (estimate, first) {
+    if let Some(bytes) = estimate {
         println!(
-            "memory: the in-memory pyramid stacker needs about {} ({:?}, {} per frame pixel; \
-             it does not grow with the number of frames)",
-            human_bytes(bytes),
-            float,
-            human_bytes(bytes / (info.width * info.height) as u64).replace(" B", " bytes"),
+            "memory: the in-memory pyramid stacker (PyramidStack, {float:?}) needs about {}",
+            human_bytes(bytes)
         );
     }
 }

@@ -84,6 +84,20 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     report::remember_umask();
+    // A panic is fstack's bug, never the user's: say so in one line, without the
+    // backtrace hint (RUST_BACKTRACE=1 still gets the full default report).
+    if std::env::var_os("RUST_BACKTRACE").is_none() {
+        std::panic::set_hook(Box::new(|info| {
+            let location = info.location().map(|l| format!(" at {l}")).unwrap_or_default();
+            let message = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            eprintln!("fstack: internal error (a bug, please report it): {message}{location}");
+        }));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

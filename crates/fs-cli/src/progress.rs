@@ -60,7 +60,6 @@ impl Reporter {
             _ if quiet => Draw::Nothing,
             ProgressMode::None => Draw::Nothing,
             ProgressMode::Plain => Draw::Lines,
-            ProgressMode::Bar => Draw::Bars,
             ProgressMode::Auto if std::io::stderr().is_terminal() => Draw::Bars,
             ProgressMode::Auto => Draw::Nothing,
         };

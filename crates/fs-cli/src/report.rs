@@ -1,9 +1,9 @@
-//! What a command reports: the `--json` summary, peak memory, byte sizes, and the
-//! memory estimate of the in-memory pyramid stacker.
+//! What a command reports: the `--json` summary, peak memory, byte sizes, output
+//! permissions.
 
 use std::path::PathBuf;
 
-use fs_core::{FloatType, FrameInfo};
+use fs_core::FrameInfo;
 use serde::Serialize;
 
 use crate::progress::PhaseTiming;
@@ -138,47 +138,9 @@ pub fn human_bytes(bytes: u64) -> String {
     if i == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[i]) }
 }
 
-/// Estimated peak memory of the in-memory pyramid stacker (PyramidStack) on frames of
-/// this shape, in bytes.
-///
-/// With P = width x height pixels, c channels, s bytes per stored sample and f bytes
-/// per float, a pyramid holds about 4/3 P samples per plane, and the folding stacker
-/// keeps at once: the decoded frame (P c s), its float image (P c f), its Laplacian
-/// pyramid (4/3 P c f) and energy pyramid (4/3 P f), and the running best pyramid
-/// (4/3 P c f) with its best energy (4/3 P f):
-///
-/// `P * (c*s + c*f + 4/3 * (2c + 2) * f)`
-///
-/// It does not grow with the number of frames. This belongs in fs-pyramid (next to
-/// the stacker whose buffers it counts); it lives here until fs-pyramid exports one.
-pub fn pyramid_memory_estimate(info: FrameInfo, float: FloatType) -> u64 {
-    let p = (info.width * info.height) as f64;
-    let c = info.format.layout.channels() as f64;
-    let s = f64::from(info.format.depth.bits() / 8);
-    let f = match float {
-        FloatType::F32 => 4.0,
-        FloatType::F64 => 8.0,
-    };
-    (p * (c * s + c * f + 4.0 / 3.0 * (2.0 * c + 2.0) * f)).ceil() as u64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fs_core::{BitDepth, ChannelLayout, PixelFormat};
-
-    #[test]
-    fn memory_estimate_follows_the_formula() {
-        let info = FrameInfo {
-            width: 300,
-            height: 100,
-            format: PixelFormat { layout: ChannelLayout::Rgb, depth: BitDepth::Eight },
-        };
-        // P = 30000, c = 3, s = 1, f = 4: 3 + 12 + 4/3 * 8 * 4 = 57.666.. bytes/pixel.
-        assert_eq!(pyramid_memory_estimate(info, FloatType::F32), 1_730_000);
-        // f = 8: 3 + 24 + 4/3 * 8 * 8 = 112.333.. bytes/pixel.
-        assert_eq!(pyramid_memory_estimate(info, FloatType::F64), 3_370_000);
-    }
 
     #[test]
     fn sizes_read_well_and_peak_memory_is_known() {

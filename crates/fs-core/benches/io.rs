@@ -77,7 +77,10 @@ fn convert(c: &mut Criterion) {
         g.bench_function(format!("to_image_f32_24mp_rgb{bits}"), |b| {
             b.iter(|| black_box(frame.to_image::<f32>()))
         });
-        let image: Image<f32> = frame.to_image();
+        let mut image: Image<f32> = frame.to_image();
+        g.bench_function(format!("to_image_into_f32_24mp_rgb{bits}"), |b| {
+            b.iter(|| frame.to_image_into(black_box(&mut image)).unwrap())
+        });
         let format = frame.format();
         g.bench_function(format!("from_image_f32_24mp_rgb{bits}"), |b| {
             b.iter(|| black_box(Frame::from_image(&image, format).unwrap()))

@@ -51,6 +51,22 @@ const STRUCTURE_TAGS: &[u16] = &[
     0x8773, // ICC profile inside a TIFF's IFD0: carried separately as `Metadata::icc`
 ];
 
+/// Sub-IFD pointers: offsets into the source, rewritten by whoever encodes the
+/// output (a stale one would point into the middle of the new file).
+fn is_pointer(tag: Tag) -> bool {
+    tag == Tag::ExifIFDPointer || tag == Tag::GPSInfoIFDPointer || tag == Tag::InteropIFDPointer
+}
+
+/// Whether a field belongs to the source file rather than to the picture: the
+/// thumbnail IFD, image-structure tags, sub-IFD pointers, and values of unknown type
+/// (which cannot be re-encoded).
+fn describes_source(f: &Field) -> bool {
+    f.ifd_num != In::PRIMARY
+        || matches!(f.value, Value::Unknown(..))
+        || is_pointer(f.tag)
+        || (f.tag.context() == Context::Tiff && STRUCTURE_TAGS.contains(&f.tag.number()))
+}
+
 /// Parses an EXIF block (a TIFF structure) leniently: fields before a damaged
 /// entry are kept. `None` if nothing usable is in it.
 fn parse(block: Vec<u8>) -> Option<exif::Exif> {
@@ -67,19 +83,13 @@ fn parse(block: Vec<u8>) -> Option<exif::Exif> {
 fn carried_fields(exif: &exif::Exif, width: usize, height: usize) -> Vec<Field> {
     let mut out: Vec<Field> = Vec::new();
     for f in exif.fields() {
-        if f.ifd_num != In::PRIMARY || matches!(f.value, Value::Unknown(..)) {
-            continue;
-        }
-        let Tag(ctx, num) = f.tag;
-        let drop = match ctx {
-            Context::Tiff => STRUCTURE_TAGS.contains(&num),
-            Context::Exif => f.tag == Tag::MakerNote,
-            _ => false,
-        };
         let duplicate = out.iter().any(|g| g.tag == f.tag);
-        if !drop && !duplicate {
+        if !describes_source(f) && f.tag != Tag::MakerNote && !duplicate {
             out.push(f.clone());
         }
+    }
+    if out.is_empty() {
+        return out; // nothing to carry: no block at all, not one holding only Orientation
     }
     set_field(&mut out, Tag::Orientation, Value::Short(vec![1]));
     for (tag, v) in [(Tag::PixelXDimension, width), (Tag::PixelYDimension, height)] {
@@ -125,19 +135,17 @@ pub(crate) fn output_fields(block: &[u8], width: usize, height: usize) -> Option
 /// (tag 34675, BYTE or UNDEFINED). Takes the whole file.
 pub(crate) fn tiff_file_metadata(file: Vec<u8>) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
     let Some(exif) = parse(file) else { return (None, None) };
-    let icc = exif.get_field(Tag(Context::Tiff, 0x8773), In::PRIMARY).and_then(|f| match &f.value {
-        Value::Undefined(b, _) | Value::Byte(b) if !b.is_empty() => Some(b.clone()),
-        _ => None,
-    });
-    let fields: Vec<Field> = exif
-        .fields()
-        .filter(|f| {
-            f.ifd_num == In::PRIMARY
-                && !matches!(f.value, Value::Unknown(..))
-                && !(f.tag.context() == Context::Tiff && STRUCTURE_TAGS.contains(&f.tag.number()))
-        })
-        .cloned()
-        .collect();
+    let icc =
+        exif.get_field(Tag(Context::Tiff, 0x8773), In::PRIMARY).and_then(|f| match &f.value {
+            Value::Undefined(b, _) | Value::Byte(b) if !b.is_empty() => Some(b.clone()),
+            _ => None,
+        });
+    let fields: Vec<Field> = exif.fields().filter(|f| !describes_source(f)).cloned().collect();
+    // Resolution alone is what every TIFF writer puts in (ours too): not EXIF.
+    let resolution = [Tag::XResolution, Tag::YResolution, Tag::ResolutionUnit];
+    if fields.iter().all(|f| resolution.contains(&f.tag)) {
+        return (None, icc);
+    }
     (encode(&fields), icc)
 }
 

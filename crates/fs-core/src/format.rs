@@ -97,7 +97,7 @@ impl fmt::Display for PixelFormat {
 /// The file formats fstack reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FileFormat {
-    /// JPEG (8-bit only; 16-bit frames written as JPEG are reduced to 8 bits).
+    /// JPEG (8-bit gray or RGB only: writing a 16-bit or alpha frame as JPEG is an error).
     Jpeg,
     /// PNG, 8 or 16 bit.
     Png,

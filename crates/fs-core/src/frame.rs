@@ -85,12 +85,30 @@ impl Frame {
         let (w, h) = (self.info.width, self.info.height);
         let c = self.info.format.layout.channels();
         let mut img = Image::new(w, h, c).expect("frame dimensions checked at construction");
-        let planes: Vec<&mut [T]> = img.planes_mut().collect();
+        self.to_image_into(&mut img).expect("image made to the frame's shape");
+        img
+    }
+
+    /// [`Frame::to_image`] into an existing image of the frame's size and channel
+    /// count. Reusing one image for every frame of a stack saves the page faults
+    /// of a fresh allocation, which cost more than the conversion itself (see the
+    /// crate docs).
+    pub fn to_image_into<T: Float>(&self, image: &mut Image<T>) -> Result<()> {
+        let (w, h) = (self.info.width, self.info.height);
+        let c = self.info.format.layout.channels();
+        if image.shape() != (w, h, c) {
+            let (iw, ih, ic) = image.shape();
+            return Err(CoreError::Dimensions(format!(
+                "a {} frame needs a {w}x{h} image with {c} channels, got {iw}x{ih} with {ic}",
+                self.info
+            )));
+        }
+        let planes: Vec<&mut [T]> = image.planes_mut().collect();
         match &self.samples {
             Samples::U8(s) => deinterleave(s, planes, w),
             Samples::U16(s) => deinterleave(s, planes, w),
         }
-        img
+        Ok(())
     }
 
     /// A frame from a float image in the native range of `format.depth`: each sample
@@ -179,15 +197,15 @@ fn deinterleave<S: IntSample, T: Float>(src: &[S], mut planes: Vec<&mut [T]>, w:
                 *d = cv(v);
             }
         }),
-        [p0, p1] => p0
-            .par_chunks_mut(w)
-            .zip(p1.par_chunks_mut(w))
-            .zip(src.par_chunks(w * 2))
-            .for_each(|((d0, d1), s)| {
-                for ((a, b), px) in d0.iter_mut().zip(d1.iter_mut()).zip(s.chunks_exact(2)) {
-                    (*a, *b) = (cv(px[0]), cv(px[1]));
-                }
-            }),
+        [p0, p1] => {
+            p0.par_chunks_mut(w).zip(p1.par_chunks_mut(w)).zip(src.par_chunks(w * 2)).for_each(
+                |((d0, d1), s)| {
+                    for ((a, b), px) in d0.iter_mut().zip(d1.iter_mut()).zip(s.chunks_exact(2)) {
+                        (*a, *b) = (cv(px[0]), cv(px[1]));
+                    }
+                },
+            )
+        }
         [p0, p1, p2] => p0
             .par_chunks_mut(w)
             .zip(p1.par_chunks_mut(w))
@@ -222,16 +240,19 @@ pub fn quantize<T: Float>(v: T, max: f64) -> f64 {
     if v.is_nan() { 0.0 } else { v.round().clamp(0.0, max) }
 }
 
-/// [`quantize`] without its branches and libm `round` call, so that it vectorises:
-/// clip (NaN to 0), split off the integer part (exact for values this small) and
-/// round the fraction half up, which is half away from zero for non-negative values.
-/// Equal to `quantize` for every input; tested against it.
+/// [`quantize`] without branches, libm `round` or saturating casts, so that it
+/// vectorises (each of those kept the loop scalar, 3.6 ns per sample): clip (NaN
+/// goes to 0), round to nearest-even by adding 2^52 (the integer then sits in the
+/// low mantissa bits), and turn the ties that went down into ups, which makes it
+/// round half away from zero for these non-negative values. Equal to `quantize`
+/// for every input; tested against it.
 #[inline(always)]
 fn quantize_fast<S: IntSample, T: Float>(v: T, max: f64) -> S {
+    const MAGIC: f64 = 4_503_599_627_370_496.0; // 2^52
     let c = v.to_f64().max(0.0).min(max);
-    let i = c as i32;
-    let up = i32::from(c - f64::from(i) >= 0.5);
-    S::from_int(i + up)
+    let m = c + MAGIC;
+    let up = u64::from(c - (m - MAGIC) >= 0.5);
+    S::from_int(((m.to_bits() & 0xFFFF_FFFF) + up) as i32)
 }
 
 fn interleave<S: IntSample + Default + Clone, T: Float>(
@@ -243,37 +264,38 @@ fn interleave<S: IntSample + Default + Clone, T: Float>(
     let c = planes.len();
     // Allocation: once per frame.
     let mut out = vec![S::default(); w * h * c];
-    let q = |v: T| -> S { quantize_fast(v, max) };
-    let rows = out.par_chunks_mut(w * c).enumerate();
-    match *planes {
-        [p0] => rows.for_each(|(y, d)| {
-            for (o, &a) in d.iter_mut().zip(&p0[y * w..(y + 1) * w]) {
-                *o = q(a);
+    // Two passes per row: quantize each plane's row into a contiguous scratch row
+    // (a straight loop that vectorises), then interleave the integers.
+    out.par_chunks_mut(w * c).enumerate().for_each_init(
+        // Allocation: one scratch row per rayon work split, not per row.
+        || vec![S::default(); w * c],
+        |scratch, (y, d)| {
+            for (ch, p) in planes.iter().enumerate() {
+                let src = &p[y * w..(y + 1) * w];
+                for (o, &v) in scratch[ch * w..(ch + 1) * w].iter_mut().zip(src) {
+                    *o = quantize_fast(v, max);
+                }
             }
-        }),
-        [p0, p1] => rows.for_each(|(y, d)| {
-            let r = y * w..(y + 1) * w;
-            for ((o, &a), &b) in d.chunks_exact_mut(2).zip(&p0[r.clone()]).zip(&p1[r]) {
-                o.copy_from_slice(&[q(a), q(b)]);
+            match c {
+                1 => d.copy_from_slice(&scratch[..w]),
+                2 => interleave_row::<S, 2>(scratch, d, w),
+                3 => interleave_row::<S, 3>(scratch, d, w),
+                4 => interleave_row::<S, 4>(scratch, d, w),
+                _ => unreachable!("frames have 1 to 4 channels"),
             }
-        }),
-        [p0, p1, p2] => rows.for_each(|(y, d)| {
-            let r = y * w..(y + 1) * w;
-            let it = p0[r.clone()].iter().zip(&p1[r.clone()]).zip(&p2[r]);
-            for (o, ((&a, &b), &c)) in d.chunks_exact_mut(3).zip(it) {
-                o.copy_from_slice(&[q(a), q(b), q(c)]);
-            }
-        }),
-        [p0, p1, p2, p3] => rows.for_each(|(y, d)| {
-            let r = y * w..(y + 1) * w;
-            let it = p0[r.clone()].iter().zip(&p1[r.clone()]).zip(&p2[r.clone()]).zip(&p3[r]);
-            for (o, (((&a, &b), &c), &e)) in d.chunks_exact_mut(4).zip(it) {
-                o.copy_from_slice(&[q(a), q(b), q(c), q(e)]);
-            }
-        }),
-        _ => unreachable!("frames have 1 to 4 channels"),
-    }
+        },
+    );
     out
+}
+
+#[inline(always)]
+fn interleave_row<S: IntSample, const C: usize>(planar: &[S], out: &mut [S], w: usize) {
+    let planes: [&[S]; C] = std::array::from_fn(|ch| &planar[ch * w..(ch + 1) * w]);
+    for (x, px) in out.chunks_exact_mut(C).enumerate().take(w) {
+        for ch in 0..C {
+            px[ch] = planes[ch][x];
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,11 @@
 //! Reading and writing frames: JPEG, PNG, TIFF; 8/16 bit; gray, gray+alpha, RGB, RGBA.
 //!
+//! Reading takes the file type from the content, not the name, turns the pixels
+//! upright by the EXIF orientation, and reports every damaged input as a typed error
+//! naming the file (the JPEG decoder is lenient, so truncation is checked here).
+//! The image crate decodes; gray+alpha TIFF, which it does not read, is decoded
+//! with the tiff crate, and a TIFF's EXIF and ICC come from its own tags.
+//!
 //! Writes are atomic: the encoder writes a temporary file beside the target, which is
 //! renamed over it only when complete, so an interrupted or failed write never leaves
 //! a partial output.
@@ -78,7 +84,9 @@ fn decode_err(path: &Path, e: impl std::fmt::Display) -> CoreError {
 /// An image crate error as a [`CoreError`] that names the problem in the user's words.
 fn image_err(path: &Path, e: ImageError) -> CoreError {
     match e {
-        ImageError::Unsupported(u) => CoreError::Unsupported { path: path.into(), what: u.to_string() },
+        ImageError::Unsupported(u) => {
+            CoreError::Unsupported { path: path.into(), what: u.to_string() }
+        }
         ImageError::Limits(l) => CoreError::Unsupported { path: path.into(), what: l.to_string() },
         ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             decode_err(path, format!("file is truncated (it ends inside the image data): {io}"))
@@ -86,9 +94,13 @@ fn image_err(path: &Path, e: ImageError) -> CoreError {
         e => {
             let text = e.to_string();
             let lower = text.to_ascii_lowercase();
-            let cut = ["eof", "end of file", "no more bytes", "fill whole buffer", "unexpected end"];
+            let cut =
+                ["eof", "end of file", "no more bytes", "fill whole buffer", "unexpected end"];
             if cut.iter().any(|k| lower.contains(k)) {
-                decode_err(path, format!("file is truncated (it ends inside the image data): {text}"))
+                decode_err(
+                    path,
+                    format!("file is truncated (it ends inside the image data): {text}"),
+                )
             } else {
                 decode_err(path, text)
             }
@@ -206,14 +218,52 @@ fn decode_gray_alpha_tiff(path: &Path, bytes: &[u8]) -> Result<DynamicImage> {
     }
 }
 
-/// Whether a JPEG's entropy-coded data ends with an end-of-image marker. The JPEG
-/// decoder is lenient and pads a cut-off scan with gray, so a truncated file would
-/// otherwise decode "successfully".
-fn jpeg_is_complete(bytes: &[u8]) -> bool {
-    // Trailing zeros or a few bytes of junk after EOI are common; data after the
-    // first image (MPF, vendor trailers) always follows an EOI too.
-    let tail = &bytes[bytes.len().saturating_sub(1 << 20)..];
-    tail.windows(2).any(|w| w == [0xFF, 0xD9])
+/// Whether a JPEG runs to its end-of-image marker. The JPEG decoder is lenient and
+/// pads a cut-off scan with gray, so a truncated file would otherwise decode
+/// "successfully". Walks the marker segments by their lengths (so an EXIF thumbnail's
+/// own end marker is skipped) and the entropy-coded data of each scan; whatever
+/// follows the end marker (MPF images, vendor trailers) is ignored.
+fn jpeg_is_complete(b: &[u8]) -> bool {
+    let n = b.len();
+    let seg_len = |i: usize| usize::from(u16::from_be_bytes([b[i + 2], b[i + 3]]));
+    let mut i = 2; // after SOI
+    while i + 1 < n {
+        if b[i] != 0xFF {
+            i += 1; // stray byte between segments: tolerated, like the decoder does
+            continue;
+        }
+        match b[i + 1] {
+            0xD9 => return true,
+            0xFF => i += 1,                      // fill byte
+            0x00 | 0x01 | 0xD0..=0xD7 => i += 2, // standalone markers
+            0xDA => {
+                if i + 3 >= n {
+                    return false;
+                }
+                i += 2 + seg_len(i);
+                // Entropy-coded data ends at the first marker that is neither a
+                // stuffed 0xFF00 nor a restart marker.
+                while i + 1 < n {
+                    match b[i..].iter().position(|&x| x == 0xFF) {
+                        None => return false,
+                        Some(k) => i += k,
+                    }
+                    if i + 1 < n && (b[i + 1] == 0x00 || (0xD0..=0xD7).contains(&b[i + 1])) {
+                        i += 2;
+                    } else {
+                        break;
+                    }
+                }
+            }
+            _ => {
+                if i + 3 >= n {
+                    return false;
+                }
+                i += 2 + seg_len(i);
+            }
+        }
+    }
+    false
 }
 
 fn open(path: &Path) -> Result<(BufReader<File>, ImageFormat, TiffKind)> {
@@ -299,15 +349,33 @@ pub fn read_frame(path: &Path) -> Result<Frame> {
     };
     let (exif, icc) = (exif.filter(|e| !e.is_empty()), icc.filter(|i| !i.is_empty()));
     let format = match &img {
-        DynamicImage::ImageLuma8(_) => PixelFormat { layout: ChannelLayout::Gray, depth: BitDepth::Eight },
-        DynamicImage::ImageLumaA8(_) => PixelFormat { layout: ChannelLayout::GrayAlpha, depth: BitDepth::Eight },
-        DynamicImage::ImageRgb8(_) => PixelFormat { layout: ChannelLayout::Rgb, depth: BitDepth::Eight },
-        DynamicImage::ImageRgba8(_) => PixelFormat { layout: ChannelLayout::Rgba, depth: BitDepth::Eight },
-        DynamicImage::ImageLuma16(_) => PixelFormat { layout: ChannelLayout::Gray, depth: BitDepth::Sixteen },
-        DynamicImage::ImageLumaA16(_) => PixelFormat { layout: ChannelLayout::GrayAlpha, depth: BitDepth::Sixteen },
-        DynamicImage::ImageRgb16(_) => PixelFormat { layout: ChannelLayout::Rgb, depth: BitDepth::Sixteen },
-        DynamicImage::ImageRgba16(_) => PixelFormat { layout: ChannelLayout::Rgba, depth: BitDepth::Sixteen },
-        _ => return Err(CoreError::Unsupported { path: path.into(), what: "sample format".into() }),
+        DynamicImage::ImageLuma8(_) => {
+            PixelFormat { layout: ChannelLayout::Gray, depth: BitDepth::Eight }
+        }
+        DynamicImage::ImageLumaA8(_) => {
+            PixelFormat { layout: ChannelLayout::GrayAlpha, depth: BitDepth::Eight }
+        }
+        DynamicImage::ImageRgb8(_) => {
+            PixelFormat { layout: ChannelLayout::Rgb, depth: BitDepth::Eight }
+        }
+        DynamicImage::ImageRgba8(_) => {
+            PixelFormat { layout: ChannelLayout::Rgba, depth: BitDepth::Eight }
+        }
+        DynamicImage::ImageLuma16(_) => {
+            PixelFormat { layout: ChannelLayout::Gray, depth: BitDepth::Sixteen }
+        }
+        DynamicImage::ImageLumaA16(_) => {
+            PixelFormat { layout: ChannelLayout::GrayAlpha, depth: BitDepth::Sixteen }
+        }
+        DynamicImage::ImageRgb16(_) => {
+            PixelFormat { layout: ChannelLayout::Rgb, depth: BitDepth::Sixteen }
+        }
+        DynamicImage::ImageRgba16(_) => {
+            PixelFormat { layout: ChannelLayout::Rgba, depth: BitDepth::Sixteen }
+        }
+        _ => {
+            return Err(CoreError::Unsupported { path: path.into(), what: "sample format".into() });
+        }
     };
     let orientation = exif
         .as_deref()
@@ -338,12 +406,25 @@ pub fn read_frame(path: &Path) -> Result<Frame> {
 
 /// Writes a frame atomically in the format named by the path's extension
 /// (`.jpg`/`.jpeg`, `.png`, `.tif`/`.tiff`), with the frame's EXIF and ICC when
-/// `options.metadata` is set (see the table in the crate docs).
+/// `options.metadata` is set:
 ///
-/// Bit depth and channel layout are kept. JPEG holds 8-bit samples without alpha
-/// only: a 16-bit or alpha frame written as JPEG is a [`CoreError::Encode`] error
-/// (write PNG or TIFF instead). TIFF is written with Deflate compression. On any
-/// error no file is left behind and an existing file at `path` is untouched.
+/// | output | EXIF | ICC |
+/// |---|---|---|
+/// | JPEG | APP1 `Exif` segment | APP2 `ICC_PROFILE` segments |
+/// | PNG, 8 and 16 bit | `eXIf` chunk | `iCCP` chunk |
+/// | TIFF, 8 and 16 bit | IFD0 fields + EXIF/GPS sub-IFDs (tags 34665, 34853) | tag 34675 |
+///
+/// The EXIF block is rebuilt field by field, never copied as bytes: the MakerNote
+/// (whose internal offsets break when moved), the thumbnail and the source's
+/// image-structure tags are dropped, Orientation is set to 1 (the pixels were turned
+/// upright by [`read_frame`]) and PixelX/YDimension are set to the frame's size. An
+/// EXIF block that cannot be parsed is left out rather than copied blindly.
+///
+/// Bit depth and channel layout are kept. JPEG holds 8-bit gray or RGB only: a
+/// 16-bit or alpha frame written as JPEG is a [`CoreError::Encode`] error (write PNG
+/// or TIFF instead; nothing is reduced silently). TIFF is written with Deflate
+/// compression and the horizontal predictor. On any error no file is left behind
+/// and an existing file at `path` is untouched.
 pub fn write_frame(path: &Path, frame: &Frame, options: &WriteOptions) -> Result<()> {
     options.validate()?;
     let format = FileFormat::from_path(path).ok_or_else(|| CoreError::Encode {
@@ -361,6 +442,16 @@ pub fn write_frame(path: &Path, frame: &Frame, options: &WriteOptions) -> Result
         crate::metadata::encode(&mut out, format, frame, options)
             .map_err(|e| CoreError::Encode { path: path.into(), reason: e })?;
         out.flush().map_err(|e| CoreError::io(path, e))?;
+    }
+    // The temporary file is created private (0600); give the output the usual
+    // permissions of a new file (or those of the file it replaces).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0o644);
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(|e| CoreError::io(path, e))?;
     }
     tmp.as_file().sync_all().map_err(|e| CoreError::io(path, e))?;
     tmp.persist(path).map_err(|e| CoreError::io(path, e.error))?;

@@ -1,15 +1,7 @@
 //! Encoding with metadata carry-over (EXIF, ICC) for JPEG, PNG and TIFF.
 //!
-//! | output | EXIF | ICC |
-//! |---|---|---|
-//! | JPEG | APP1 `Exif` segment | APP2 `ICC_PROFILE` segments |
-//! | PNG (8 and 16 bit) | `eXIf` chunk | `iCCP` chunk |
-//! | TIFF (8 and 16 bit) | IFD0 fields + EXIF/GPS sub-IFDs (tags 34665, 34853) | tag 34675 |
-//!
-//! The EXIF block is rebuilt before writing (see `exif_block.rs`): no MakerNote, no
-//! thumbnail, Orientation 1. JPEG holds 8-bit samples without alpha only; writing a
-//! 16-bit or alpha frame as JPEG is an [`crate::CoreError::Encode`] error, never a
-//! silent reduction.
+//! Where each format keeps the metadata: see [`crate::write_frame`]. The EXIF block
+//! is rebuilt before writing (`exif_block.rs`).
 
 use std::io::{Seek, Write};
 
@@ -57,7 +49,9 @@ pub(crate) fn encode<W: Write + Seek>(
     let layout = frame.format().layout;
     let meta = &frame.metadata;
     let exif_fields = match (options.metadata, meta.exif.as_deref()) {
-        (true, Some(block)) => crate::exif_block::output_fields(block, frame.width(), frame.height()),
+        (true, Some(block)) => {
+            crate::exif_block::output_fields(block, frame.width(), frame.height())
+        }
         _ => None,
     };
     let icc = meta.icc.as_ref().filter(|_| options.metadata);

@@ -3,40 +3,85 @@
 //! the metadata the image crate's TIFF encoder cannot write: the EXIF and GPS
 //! sub-IFDs (tags 34665, 34853), EXIF-derived IFD0 fields (Make, Model, ...) and the
 //! ICC profile (tag 34675).
+//!
+//! Deflate runs at level 1. Level 6 (the tiff crate's default) was tried: on a
+//! 2000x1300 RGB camera frame it took 2.10 s instead of 0.16 s for a file 26%
+//! smaller (2.08 vs 2.81 MB); LZW took 0.50 s for 2.10 MB. Strips (256 KiB raw) are
+//! predicted and compressed in parallel, which the tiff crate's own image encoder
+//! does one after the other.
 
 use std::io::{Seek, Write};
 
 use exif::{Context, Field, Value};
+use rayon::prelude::*;
 use tiff::Directory;
-use tiff::encoder::colortype::{self, ColorType};
-use tiff::encoder::{Compression, DeflateLevel, DirectoryEncoder, Predictor, TiffEncoder, TiffKind};
-use tiff::tags::{ExtraSamples, PhotometricInterpretation, SampleFormat, Tag, Type};
 use tiff::TiffResult;
+use tiff::encoder::compression::{CompressionAlgorithm, Deflate, DeflateLevel};
+use tiff::encoder::{DirectoryEncoder, Rational, TiffEncoder, TiffKind};
+use tiff::tags::{
+    CompressionMethod, ExtraSamples, PhotometricInterpretation, PlanarConfiguration, Predictor,
+    ResolutionUnit, SampleFormat, Tag, Type,
+};
 
 use crate::{ChannelLayout, Frame, Samples};
 
-/// Gray with unassociated alpha; the tiff crate has no such colour type. Samples
-/// per pixel must be part of the type so the predictor strides over whole pixels.
-struct GrayAlpha8;
-struct GrayAlpha16;
+/// Raw bytes per strip before compression; small enough that even a small frame
+/// has a few strips to compress in parallel.
+const STRIP_BYTES: usize = 256 * 1024;
 
-macro_rules! gray_alpha {
-    ($name:ident, $inner:ty, $bits:expr) => {
-        impl ColorType for $name {
-            type Inner = $inner;
-            const TIFF_VALUE: PhotometricInterpretation = PhotometricInterpretation::BlackIsZero;
-            const BITS_PER_SAMPLE: &'static [u16] = &[$bits, $bits];
-            const SAMPLE_FORMAT: &'static [SampleFormat] = &[SampleFormat::Uint; 2];
-
-            fn horizontal_predict(row: &[$inner], result: &mut Vec<$inner>) {
-                result.extend_from_slice(&row[..2.min(row.len())]);
-                result.extend(row.iter().zip(row.iter().skip(2)).map(|(p, c)| c.wrapping_sub(*p)));
-            }
-        }
-    };
+/// An integer sample as stored in a TIFF strip.
+trait StripSample: Copy + Send + Sync {
+    /// `self - prev`, wrapping: the horizontal predictor.
+    fn delta(self, prev: Self) -> Self;
+    /// Appends the sample in the file's (native) byte order.
+    fn put(self, out: &mut Vec<u8>);
 }
-gray_alpha!(GrayAlpha8, u8, 8);
-gray_alpha!(GrayAlpha16, u16, 16);
+
+impl StripSample for u8 {
+    #[inline(always)]
+    fn delta(self, prev: Self) -> Self {
+        self.wrapping_sub(prev)
+    }
+    #[inline(always)]
+    fn put(self, out: &mut Vec<u8>) {
+        out.push(self);
+    }
+}
+
+impl StripSample for u16 {
+    #[inline(always)]
+    fn delta(self, prev: Self) -> Self {
+        self.wrapping_sub(prev)
+    }
+    #[inline(always)]
+    fn put(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_ne_bytes());
+    }
+}
+
+/// Predicts and compresses strips of `rows_per_strip` rows, in parallel; the strip
+/// boundaries do not depend on the thread count, so neither does the file.
+fn compress_strips<S: StripSample>(
+    samples: &[S],
+    row_len: usize,
+    rows_per_strip: usize,
+    spp: usize,
+) -> TiffResult<Vec<Vec<u8>>> {
+    samples
+        .par_chunks(row_len * rows_per_strip)
+        .map(|strip| {
+            // Allocation: one predicted copy and one compressed buffer per strip.
+            let mut raw = Vec::with_capacity(std::mem::size_of_val(strip));
+            for row in strip.chunks_exact(row_len) {
+                row[..spp].iter().for_each(|v| v.put(&mut raw));
+                row[spp..].iter().zip(row).for_each(|(&v, &prev)| v.delta(prev).put(&mut raw));
+            }
+            let mut out = Vec::with_capacity(raw.len() / 2);
+            Deflate::with_level(DeflateLevel::Fast).write_to(&mut out, &raw)?;
+            Ok(out)
+        })
+        .collect()
+}
 
 /// EXIF fields as TIFF entries: the type and the bytes in the file's (native) order.
 fn entry_bytes(value: &Value) -> Option<(Type, Vec<u8>)> {
@@ -158,9 +203,7 @@ pub(crate) fn write_tiff<W: Write + Seek>(
     frame: &Frame,
     meta: &TiffMetadata<'_>,
 ) -> TiffResult<()> {
-    let mut enc = TiffEncoder::new(out)?
-        .with_compression(Compression::Deflate(DeflateLevel::Fast))
-        .with_predictor(Predictor::Horizontal);
+    let mut enc = TiffEncoder::new(out)?;
     let of = |ctx: Context| -> Vec<&Field> {
         meta.exif.iter().filter(|f| f.tag.context() == ctx).collect()
     };
@@ -170,18 +213,7 @@ pub(crate) fn write_tiff<W: Write + Seek>(
     let gps_ifd = sub_ifd(&mut enc, &of(Context::Gps), &[])?;
     let ifd0 = Ifd0 { fields: of(Context::Tiff), exif_ifd, gps_ifd, icc: meta.icc };
 
-    let (w, h) = (frame.width() as u32, frame.height() as u32);
-    use ChannelLayout::*;
-    match (frame.format().layout, frame.samples()) {
-        (Gray, Samples::U8(s)) => image::<_, colortype::Gray8>(&mut enc, w, h, s, &ifd0, false),
-        (GrayAlpha, Samples::U8(s)) => image::<_, GrayAlpha8>(&mut enc, w, h, s, &ifd0, true),
-        (Rgb, Samples::U8(s)) => image::<_, colortype::RGB8>(&mut enc, w, h, s, &ifd0, false),
-        (Rgba, Samples::U8(s)) => image::<_, colortype::RGBA8>(&mut enc, w, h, s, &ifd0, true),
-        (Gray, Samples::U16(s)) => image::<_, colortype::Gray16>(&mut enc, w, h, s, &ifd0, false),
-        (GrayAlpha, Samples::U16(s)) => image::<_, GrayAlpha16>(&mut enc, w, h, s, &ifd0, true),
-        (Rgb, Samples::U16(s)) => image::<_, colortype::RGB16>(&mut enc, w, h, s, &ifd0, false),
-        (Rgba, Samples::U16(s)) => image::<_, colortype::RGBA16>(&mut enc, w, h, s, &ifd0, true),
-    }
+    write_image(&mut enc, frame, &ifd0)
 }
 
 struct Ifd0<'a> {
@@ -191,25 +223,57 @@ struct Ifd0<'a> {
     icc: Option<&'a [u8]>,
 }
 
-fn image<W: Write + Seek, C: ColorType>(
+/// Writes the image directory (IFD0): the compressed strips, the tags describing
+/// them, then the carried metadata.
+fn write_image<W: Write + Seek>(
     enc: &mut TiffEncoder<W>,
-    width: u32,
-    height: u32,
-    data: &[C::Inner],
+    frame: &Frame,
     ifd0: &Ifd0<'_>,
-    alpha: bool,
-) -> TiffResult<()>
-where
-    [C::Inner]: tiff::encoder::TiffValue,
-{
-    let mut img = enc.new_image::<C>(width, height)?;
-    let dir = img.encoder();
-    // EXIF resolution fields (written after the encoder's defaults) replace them.
-    put_fields(dir, &ifd0.fields)?;
-    if alpha {
+) -> TiffResult<()> {
+    let (w, h) = (frame.width(), frame.height());
+    let layout = frame.format().layout;
+    let spp = layout.channels();
+    let bits = frame.format().depth.bits() as u16;
+    let row_len = w * spp;
+    let row_bytes = row_len * usize::from(bits / 8);
+    let rows_per_strip = (STRIP_BYTES / row_bytes).clamp(1, h);
+    let strips = match frame.samples() {
+        Samples::U8(s) => compress_strips(s, row_len, rows_per_strip, spp)?,
+        Samples::U16(s) => compress_strips(s, row_len, rows_per_strip, spp)?,
+    };
+
+    let mut dir = enc.image_directory()?;
+    let mut offsets = Vec::with_capacity(strips.len());
+    let mut counts = Vec::with_capacity(strips.len());
+    for strip in &strips {
+        offsets.push(u32::try_from(dir.write_data(&strip[..])?)?);
+        counts.push(u32::try_from(strip.len())?);
+    }
+    dir.write_tag(Tag::ImageWidth, u32::try_from(w)?)?;
+    dir.write_tag(Tag::ImageLength, u32::try_from(h)?)?;
+    dir.write_tag(Tag::BitsPerSample, &vec![bits; spp][..])?;
+    dir.write_tag(Tag::Compression, CompressionMethod::Deflate.to_u16())?;
+    let photometric = match layout {
+        ChannelLayout::Gray | ChannelLayout::GrayAlpha => PhotometricInterpretation::BlackIsZero,
+        ChannelLayout::Rgb | ChannelLayout::Rgba => PhotometricInterpretation::RGB,
+    };
+    dir.write_tag(Tag::PhotometricInterpretation, photometric.to_u16())?;
+    dir.write_tag(Tag::StripOffsets, &offsets[..])?;
+    dir.write_tag(Tag::SamplesPerPixel, spp as u16)?;
+    dir.write_tag(Tag::RowsPerStrip, u32::try_from(rows_per_strip)?)?;
+    dir.write_tag(Tag::StripByteCounts, &counts[..])?;
+    dir.write_tag(Tag::XResolution, Rational { n: 1, d: 1 })?;
+    dir.write_tag(Tag::YResolution, Rational { n: 1, d: 1 })?;
+    dir.write_tag(Tag::ResolutionUnit, ResolutionUnit::None.to_u16())?;
+    dir.write_tag(Tag::PlanarConfiguration, PlanarConfiguration::Chunky.to_u16())?;
+    dir.write_tag(Tag::Predictor, Predictor::Horizontal.to_u16())?;
+    if layout.has_alpha() {
         // Unassociated alpha: the samples are stored straight, not premultiplied.
         dir.write_tag(Tag::ExtraSamples, ExtraSamples::UnassociatedAlpha.to_u16())?;
     }
+    dir.write_tag(Tag::SampleFormat, &vec![SampleFormat::Uint.to_u16(); spp][..])?;
+    // EXIF resolution fields (written after the defaults above) replace them.
+    put_fields(&mut dir, &ifd0.fields)?;
     if let Some(offset) = ifd0.exif_ifd {
         dir.write_tag(Tag::ExifDirectory, offset)?;
     }
@@ -217,8 +281,7 @@ where
         dir.write_tag(Tag::GpsDirectory, offset)?;
     }
     if let Some(icc) = ifd0.icc.filter(|i| !i.is_empty()) {
-        put_bytes(dir, Tag::IccProfile.to_u16(), Type::UNDEFINED, icc)?;
+        put_bytes(&mut dir, Tag::IccProfile.to_u16(), Type::UNDEFINED, icc)?;
     }
-    img.write_data(data)
+    dir.finish()
 }
-

@@ -56,7 +56,11 @@ fn smooth_frame(w: usize, h: usize, format: PixelFormat) -> Frame {
 /// and a MakerNote with offsets inside it.
 fn camera_exif() -> Vec<u8> {
     let fields = [
-        Field { tag: Tag::Make, ifd_num: In::PRIMARY, value: Value::Ascii(vec![b"Fstack".to_vec()]) },
+        Field {
+            tag: Tag::Make,
+            ifd_num: In::PRIMARY,
+            value: Value::Ascii(vec![b"Fstack".to_vec()]),
+        },
         Field {
             tag: Tag::Model,
             ifd_num: In::PRIMARY,
@@ -81,7 +85,10 @@ fn camera_exif() -> Vec<u8> {
         Field {
             tag: Tag::MakerNote,
             ifd_num: In::PRIMARY,
-            value: Value::Undefined(b"VENDOR\0\x00\x00\x00\x08\x00\x01\x00\x00\x00\x20".to_vec(), 0),
+            value: Value::Undefined(
+                b"VENDOR\0\x00\x00\x00\x08\x00\x01\x00\x00\x00\x20".to_vec(),
+                0,
+            ),
         },
     ];
     let mut writer = exif::experimental::Writer::new();
@@ -179,26 +186,41 @@ fn metadata_is_left_out_when_switched_off() {
     let metadata = Metadata { exif: Some(camera_exif()), icc: Some(fake_icc()) };
     for (_, ext, depth) in FORMATS {
         let path = dir.path().join(format!("plain.{ext}"));
-        let frame = smooth_frame(8, 8, fmt(ChannelLayout::Rgb, depth)).with_metadata(metadata.clone());
+        let frame =
+            smooth_frame(8, 8, fmt(ChannelLayout::Rgb, depth)).with_metadata(metadata.clone());
         let options = WriteOptions { metadata: false, ..WriteOptions::default() };
         write_frame(&path, &frame, &options).unwrap();
         let back = read_frame(&path).unwrap();
         assert_eq!(back.metadata.icc, None, "{ext}");
-        let has_make =
-            back.metadata.exif.map(|e| read_exif_block(&e).get_field(Tag::Make, In::PRIMARY).is_some());
-        assert_ne!(has_make, Some(true), "{ext}");
+        assert_eq!(back.metadata.exif, None, "{ext}");
     }
 }
 
-fn read_exif_block(block: &[u8]) -> exif::Exif {
-    exif::Reader::new().read_raw(block.to_vec()).unwrap()
+#[test]
+fn unparsable_exif_is_left_out_not_copied() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = b"MM\0*\0\0\0\x08\xff\xff garbage that is not an IFD".to_vec();
+    for (_, ext, depth) in FORMATS {
+        let path = dir.path().join(format!("garbage.{ext}"));
+        let frame = smooth_frame(8, 8, fmt(ChannelLayout::Rgb, depth))
+            .with_metadata(Metadata { exif: Some(garbage.clone()), icc: None });
+        write_frame(&path, &frame, &WriteOptions::default()).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(!bytes.windows(7).any(|w| w == b"garbage"), "{ext}: raw block copied");
+        let back = read_frame(&path).unwrap();
+        assert_eq!(back.info(), frame.info(), "{ext}");
+        assert_eq!(back.metadata.exif, None, "{ext}");
+    }
 }
 
 #[test]
 fn exif_pixel_dimensions_follow_the_output_and_thumbnail_is_dropped() {
-    let x = Field { tag: Tag::PixelXDimension, ifd_num: In::PRIMARY, value: Value::Long(vec![6000]) };
-    let y = Field { tag: Tag::PixelYDimension, ifd_num: In::PRIMARY, value: Value::Long(vec![4000]) };
-    let make = Field { tag: Tag::Make, ifd_num: In::PRIMARY, value: Value::Ascii(vec![b"A".to_vec()]) };
+    let x =
+        Field { tag: Tag::PixelXDimension, ifd_num: In::PRIMARY, value: Value::Long(vec![6000]) };
+    let y =
+        Field { tag: Tag::PixelYDimension, ifd_num: In::PRIMARY, value: Value::Long(vec![4000]) };
+    let make =
+        Field { tag: Tag::Make, ifd_num: In::PRIMARY, value: Value::Ascii(vec![b"A".to_vec()]) };
     let thumb =
         Field { tag: Tag::Compression, ifd_num: In::THUMBNAIL, value: Value::Short(vec![6]) };
     let mut writer = exif::experimental::Writer::new();
@@ -220,6 +242,57 @@ fn exif_pixel_dimensions_follow_the_output_and_thumbnail_is_dropped() {
         let dim = |t| exif.get_field(t, In::PRIMARY).and_then(|f| f.value.get_uint(0));
         assert_eq!((dim(Tag::PixelXDimension), dim(Tag::PixelYDimension)), (Some(30), Some(10)));
         assert!(exif.fields().all(|f| f.ifd_num == In::PRIMARY), "{ext}: thumbnail IFD kept");
+    }
+}
+
+#[test]
+fn gps_and_interop_sub_ifds_are_carried() {
+    let fields = [
+        Field { tag: Tag::Make, ifd_num: In::PRIMARY, value: Value::Ascii(vec![b"G".to_vec()]) },
+        Field {
+            tag: Tag::GPSLatitudeRef,
+            ifd_num: In::PRIMARY,
+            value: Value::Ascii(vec![b"N".to_vec()]),
+        },
+        Field {
+            tag: Tag::GPSLatitude,
+            ifd_num: In::PRIMARY,
+            value: Value::Rational(vec![
+                Rational { num: 47, denom: 1 },
+                Rational { num: 22, denom: 1 },
+                Rational { num: 1234, denom: 100 },
+            ]),
+        },
+        Field {
+            tag: Tag::InteroperabilityIndex,
+            ifd_num: In::PRIMARY,
+            value: Value::Ascii(vec![b"R98".to_vec()]),
+        },
+        Field {
+            tag: Tag::ExposureTime,
+            ifd_num: In::PRIMARY,
+            value: Value::Rational(vec![Rational { num: 1, denom: 60 }]),
+        },
+    ];
+    let mut writer = exif::experimental::Writer::new();
+    fields.iter().for_each(|f| writer.push_field(f));
+    let mut buf = Cursor::new(Vec::new());
+    writer.write(&mut buf, true).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut metadata = Metadata { exif: Some(buf.into_inner()), icc: None };
+    // Carried through every format in a chain, each output the next one's source.
+    for ext in ["tif", "jpg", "png", "tif"] {
+        let path = dir.path().join(format!("gps.{ext}"));
+        let frame = smooth_frame(8, 6, fmt(ChannelLayout::Rgb, BitDepth::Eight))
+            .with_metadata(metadata.clone());
+        write_frame(&path, &frame, &WriteOptions::default()).unwrap();
+        let exif = read_exif(&path);
+        assert_eq!(field(&exif, Tag::GPSLatitudeRef).as_deref(), Some("N"), "{ext}");
+        let lat = exif.get_field(Tag::GPSLatitude, In::PRIMARY).unwrap();
+        assert_eq!(lat.display_value().to_string(), "47 deg 22 min 12.34 sec", "{ext}");
+        assert_eq!(field(&exif, Tag::InteroperabilityIndex).as_deref(), Some("\"R98\""));
+        assert_eq!(rational(&exif, Tag::ExposureTime), Some((1, 60)), "{ext}");
+        metadata = read_frame(&path).unwrap().metadata;
     }
 }
 
@@ -268,18 +341,38 @@ fn lossless_round_trips_are_bit_identical_and_keep_layout() {
 }
 
 #[test]
-fn tiff_output_is_compressed_losslessly() {
+fn tiff_output_is_compressed_losslessly_in_several_strips() {
     let dir = tempfile::tempdir().unwrap();
-    let frame = smooth_frame(256, 128, fmt(ChannelLayout::Rgb, BitDepth::Sixteen));
+    // 5600-byte rows: several 256 KiB strips and a short last one.
+    let (w, h) = (700, 150);
+    let frame = smooth_frame(w, h, fmt(ChannelLayout::Rgba, BitDepth::Sixteen));
     let path = dir.path().join("smooth.tif");
     write_frame(&path, &frame, &WriteOptions::default()).unwrap();
-    let raw = 256 * 128 * 3 * 2;
+    let raw = w * h * 4 * 2;
     let size = std::fs::metadata(&path).unwrap().len() as usize;
     assert!(size < raw / 2, "TIFF is {size} bytes for {raw} bytes of samples");
     let mut dec = tiff::decoder::Decoder::new(File::open(&path).unwrap()).unwrap();
     let compression: u16 = dec.get_tag_unsigned(tiff::tags::Tag::Compression).unwrap();
     assert_eq!(compression, 8, "Deflate");
-    assert_eq!(read_frame(&path).unwrap().samples(), frame.samples());
+    let predictor: u16 = dec.get_tag_unsigned(tiff::tags::Tag::Predictor).unwrap();
+    assert_eq!(predictor, 2, "horizontal predictor");
+    assert_eq!(dec.strip_count().unwrap(), 4);
+    assert!(read_frame(&path).unwrap().samples() == frame.samples());
+}
+
+#[test]
+fn tiff_bytes_do_not_depend_on_the_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let frame = noise_frame(300, 400, fmt(ChannelLayout::Rgb, BitDepth::Sixteen), 9)
+        .with_metadata(Metadata { exif: Some(camera_exif()), icc: Some(fake_icc()) });
+    let write = |threads: usize| {
+        let path = dir.path().join(format!("t{threads}.tif"));
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| write_frame(&path, &frame, &WriteOptions::default())).unwrap();
+        std::fs::read(&path).unwrap()
+    };
+    let one = write(1);
+    assert!(one == write(3), "TIFF output differs between 1 and 3 threads");
 }
 
 #[test]
@@ -338,8 +431,12 @@ fn check_from_image<T: fs_core::Float>(format: PixelFormat, seed: u64) {
         Samples::U16(s) => s.iter().map(|&v| f64::from(v)).collect(),
     };
     assert_eq!(got, expected, "{format}");
-    // And back: exact.
-    let again: fs_core::Image<T> = frame.to_image();
+    // And back: exact, also into a reused image; a wrong shape is refused.
+    let mut again = fs_core::Image::<T>::new(w, h, c).unwrap();
+    frame.to_image_into(&mut again).unwrap();
+    assert_eq!(again, frame.to_image::<T>());
+    let mut wrong = fs_core::Image::<T>::new(w, h + 1, c).unwrap();
+    assert!(matches!(frame.to_image_into(&mut wrong), Err(CoreError::Dimensions(_))));
     for (ch, plane) in again.planes().enumerate() {
         for (i, &v) in plane.iter().enumerate() {
             assert_eq!(v.to_f64(), got[i * c + ch], "{format} channel {ch} sample {i}");
@@ -386,6 +483,46 @@ fn truncated_files_are_decode_errors() {
         let (err, msg) = read_error(&path);
         assert!(matches!(err, CoreError::Decode { .. }), "{ext}: {err:?}");
         assert!(msg.contains("truncated"), "{ext}: {msg}");
+    }
+}
+
+#[test]
+fn a_truncated_jpeg_with_an_exif_thumbnail_is_caught() {
+    // The thumbnail inside APP1 has its own end-of-image marker, which must not be
+    // mistaken for the end of the main image.
+    let dir = tempfile::tempdir().unwrap();
+    let mut thumb = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new(&mut thumb)
+        .encode(&[128u8; 8 * 8 * 3], 8, 8, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    let make =
+        Field { tag: Tag::Make, ifd_num: In::PRIMARY, value: Value::Ascii(vec![b"T".to_vec()]) };
+    let mut writer = exif::experimental::Writer::new();
+    writer.push_field(&make);
+    writer.set_jpeg(&thumb, In::THUMBNAIL);
+    let mut block = Cursor::new(Vec::new());
+    writer.write(&mut block, false).unwrap();
+    let full = dir.path().join("full.jpg");
+    {
+        use image::ImageEncoder;
+        let frame = noise_frame(96, 64, fmt(ChannelLayout::Rgb, BitDepth::Eight), 5);
+        let Samples::U8(s) = frame.samples() else { unreachable!() };
+        let mut enc = image::codecs::jpeg::JpegEncoder::new(File::create(&full).unwrap());
+        enc.set_exif_metadata(block.into_inner()).unwrap();
+        enc.write_image(s, 96, 64, image::ExtendedColorType::Rgb8).unwrap();
+    }
+    let bytes = std::fs::read(&full).unwrap();
+    assert!(read_frame(&full).is_ok());
+    // Data after the end marker (a vendor trailer) is fine.
+    let trailer = dir.path().join("trailer.jpg");
+    std::fs::write(&trailer, [&bytes[..], b"VENDOR TRAILER \xff\x00"].concat()).unwrap();
+    assert_eq!(read_frame(&trailer).unwrap().samples(), read_frame(&full).unwrap().samples());
+    for cut in [bytes.len() * 3 / 4, bytes.len() - 3] {
+        let path = dir.path().join(format!("cut{cut}.jpg"));
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        let (err, msg) = read_error(&path);
+        assert!(matches!(err, CoreError::Decode { .. }), "{err:?}");
+        assert!(msg.contains("truncated"), "{msg}");
     }
 }
 
@@ -590,7 +727,11 @@ fn real_jpeg_exif_and_icc_carry_into_every_format() {
         let src = read_frame(&src_path).unwrap();
         let src_exif = read_exif(&src_path);
         let make = field(&src_exif, Tag::Make);
-        assert!(make.is_some(), "{}: the camera make is expected in the source", src_path.display());
+        assert!(
+            make.is_some(),
+            "{}: the camera make is expected in the source",
+            src_path.display()
+        );
         // A small crop-sized output keeps the test quick; metadata is what is tested.
         for (name, ext, depth) in FORMATS {
             let out = smooth_frame(64, 40, fmt(ChannelLayout::Rgb, depth))
@@ -598,7 +739,8 @@ fn real_jpeg_exif_and_icc_carry_into_every_format() {
             let path = dir.path().join(format!("real.{ext}"));
             write_frame(&path, &out, &WriteOptions::default()).unwrap();
             let exif = read_exif(&path);
-            for tag in [Tag::Make, Tag::Model, Tag::ExposureTime, Tag::FNumber, Tag::DateTimeOriginal]
+            for tag in
+                [Tag::Make, Tag::Model, Tag::ExposureTime, Tag::FNumber, Tag::DateTimeOriginal]
             {
                 assert_eq!(field(&exif, tag), field(&src_exif, tag), "{name}: {tag}");
             }
@@ -607,7 +749,27 @@ fn real_jpeg_exif_and_icc_carry_into_every_format() {
             assert_eq!(back.metadata.icc, src.metadata.icc, "{name}: ICC");
         }
     }
+    // A camera file cut short is caught although its EXIF holds a thumbnail.
+    let bytes = std::fs::read(stacks.join("pcb/pcb_001.jpg")).unwrap();
+    let cut = dir.path().join("pcb-cut.jpg");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    assert!(read_error(&cut).1.contains("truncated"));
     // The amber frames come with an ICC profile.
     let amber = read_frame(&stacks.join("amber/0000.jpg")).unwrap();
     assert!(amber.metadata.icc.as_ref().is_some_and(|i| i.len() > 1000));
+}
+
+#[cfg(unix)]
+#[test]
+fn written_files_get_ordinary_permissions_and_keep_a_replaced_files_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let frame = smooth_frame(8, 8, fmt(ChannelLayout::Rgb, BitDepth::Eight));
+    let path = dir.path().join("out.png");
+    write_frame(&path, &frame, &WriteOptions::default()).unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o644);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).unwrap();
+    write_frame(&path, &frame, &WriteOptions::default()).unwrap();
+    assert_eq!(mode(&path), 0o664);
 }

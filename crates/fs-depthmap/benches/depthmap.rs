@@ -24,9 +24,13 @@ fn energies(c: &mut Criterion) {
     let luma = random_plane(1);
     let mut out = vec![0.0f32; W * H];
     let mut g = c.benchmark_group("energy 1024x768");
-    for energy in
-        [Energy::Tenengrad, Energy::Laplacian, Energy::ModLaplacian, Energy::Sobel, Energy::Variance]
-    {
+    for energy in [
+        Energy::Tenengrad,
+        Energy::Laplacian,
+        Energy::ModLaplacian,
+        Energy::Sobel,
+        Energy::Variance,
+    ] {
         let o = DepthMapOptions { energy, ..Default::default() };
         g.bench_function(format!("{energy:?}"), |b| {
             b.iter(|| {
@@ -62,7 +66,7 @@ fn weights(c: &mut Criterion) {
     for rule in [WeightRule::Average { power: 1.0 }, WeightRule::HardMax] {
         let mut acc = WeightAccumulator::<f32>::new(rule, W, H);
         acc.add(&e);
-        c.bench_function(format!("weight fold + weights {rule:?} 1024x768"), |b| {
+        c.bench_function(&format!("weight fold + weights {rule:?} 1024x768"), |b| {
             b.iter(|| {
                 acc.add(&e);
                 acc.weights(&e, &mut out);
@@ -72,19 +76,15 @@ fn weights(c: &mut Criterion) {
 }
 
 fn whole_stack(c: &mut Criterion) {
-    let synth = SynthStack::new(SynthOptions {
-        width: 512,
-        height: 384,
-        frames: 4,
-        ..Default::default()
-    })
-    .unwrap();
+    let synth =
+        SynthStack::new(SynthOptions { width: 512, height: 384, frames: 4, ..Default::default() })
+            .unwrap();
     let frames: Vec<_> = synth.frames().collect();
     let stacker = DepthMapStack::new(DepthMapOptions::default()).unwrap();
     let mut g = c.benchmark_group("stack");
     g.sample_size(10);
     g.bench_function("4 frames 512x384 RGB, defaults", |b| {
-        b.iter(|| stacker.stack(|| frames.iter().cloned().map(Ok), &NoProgress).unwrap())
+        b.iter(|| stacker.stack(frames.iter().cloned().map(Ok), &NoProgress).unwrap())
     });
     g.finish();
 }

@@ -11,9 +11,12 @@
 //!   --temperature T    --smooth D (energy_smooth_size)  --levels L
 //!   --out FILE         write the stacked image     --depth FILE  write the depth map
 //!   --sharpness        print the mean gradient energy of the result and of each frame
+//!   --psnr             print the PSNR against the folder's `truth.*`
+//!   --twice            decode every frame twice (`stack_twice`) instead of keeping the
+//!                      raw frames in a scratch file (`stack`)
 //! ```
 //! Files named `truth.*` and `depth.*` in the folder are not frames (the generator
-//! writes them beside the frames); with a `truth.*`, the PSNR against it is printed.
+//! writes them beside the frames).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -50,7 +53,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let dir = PathBuf::from(args.first().ok_or("usage: stack_folder <folder> [options]")?);
     let mut o = DepthMapOptions::default();
-    let (mut decode_only, mut show_sharpness) = (false, false);
+    let (mut decode_only, mut show_sharpness, mut show_psnr, mut twice) =
+        (false, false, false, false);
     let (mut out, mut depth_out, mut limit, mut gen_spec) = (None, None, usize::MAX, None);
     let mut it = args[1..].iter();
     while let Some(a) = it.next() {
@@ -59,6 +63,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--gen" => gen_spec = Some(val()?),
             "--decode-only" => decode_only = true,
             "--sharpness" => show_sharpness = true,
+            "--psnr" => show_psnr = true,
+            "--twice" => twice = true,
             "--frames" => limit = val()?.parse()?,
             "--out" => out = Some(PathBuf::from(val()?)),
             "--depth" => {
@@ -93,7 +99,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             let n: Vec<usize> = spec.split('x').map(str::parse).collect::<Result<_, _>>()?;
             let [width, height, frames] = n[..] else { return Err("--gen WxHxN".into()) };
             let t = Instant::now();
-            let synth = SynthStack::new(SynthOptions { width, height, frames, ..Default::default() })?;
+            let synth =
+                SynthStack::new(SynthOptions { width, height, frames, ..Default::default() })?;
             synth.write_stack(&dir, FileFormat::Jpeg, &WriteOptions::default())?;
             eprintln!("generated {spec} in {:.1} s", t.elapsed().as_secs_f64());
         }
@@ -108,9 +115,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!("decode-only: {} frames in {:.2} s", paths.len(), t.elapsed().as_secs_f64());
         return Ok(());
     }
-    let result = DepthMapStack::new(o)?.stack_paths(&paths, &NoProgress)?;
+    let stacker = DepthMapStack::new(o)?;
+    let result = if twice {
+        stacker.stack_twice(|| fs_core::PathFrames::new(paths.clone()), &NoProgress)?
+    } else {
+        stacker.stack_paths(&paths, &NoProgress)?
+    };
     println!(
-        "depthmap: {} frames of {} in {:.2} s",
+        "depthmap{}: {} frames of {} in {:.2} s",
+        if twice { " (decoding twice)" } else { "" },
         result.frames,
         result.image.info(),
         t.elapsed().as_secs_f64()
@@ -118,12 +131,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let truth = fs_core::list_frames(&dir)?
         .into_iter()
         .find(|p| p.file_stem().and_then(|s| s.to_str()) == Some("truth"));
-    if let Some(truth) = truth {
+    if let Some(truth) = truth.filter(|_| show_psnr) {
         let truth = read_frame(&truth)?;
         let max = truth.format().depth.max_value();
-        let p = |f: &Frame| {
-            fs_core::metrics::psnr(&f.to_image::<f64>(), &truth.to_image::<f64>(), max)
-        };
+        let p =
+            |f: &Frame| fs_core::metrics::psnr(&f.to_image::<f64>(), &truth.to_image::<f64>(), max);
         println!("psnr vs truth: {:.2} dB", p(&result.image));
     }
     if show_sharpness {

@@ -4,7 +4,8 @@
 //! The pyramids use the 5-tap binomial kernel `[1, 4, 6, 4, 1] / 16` (the generating
 //! kernel with `a = 0.375`, as OpenCV's `pyrDown`/`pyrUp`) with reflect-101 borders:
 //! reduce = convolve, keep even rows and columns (a level of `w` is `(w + 1) / 2`
-//! wide); expand = insert zeros up to the finer size, convolve, multiply by 4.
+//! wide); expand = insert zeros (twice the size), convolve, multiply by 4, crop to
+//! the finer size — the same definitions as fs-pyramid's.
 //! [`reduce`] and [`expand`] compute only the samples they keep (the zeros are never
 //! materialised); [`reduce_reference`] / [`expand_reference`] are the plain
 //! definitions, kept for the tests.
@@ -81,29 +82,30 @@ pub fn reduce<T: Float>(src: Plane<'_, T>, mut dst: PlaneMut<'_, T>) {
     );
 }
 
-/// Expand: insert zeros up to the size of `dst`, blur with the binomial kernel,
-/// multiply by 4. `src` must be `reduced_size(dst)`.
+/// Expand: insert zeros (twice the size of `src`), blur with the binomial kernel
+/// (reflect-101 on the doubled size), multiply by 4, crop to the size of `dst`
+/// (as fs-pyramid's expand). `src` must be `reduced_size(dst)`.
 pub fn expand<T: Float>(src: Plane<'_, T>, mut dst: PlaneMut<'_, T>) {
     let (w, h) = (dst.width(), dst.height());
     assert_eq!((src.width(), src.height()), reduced_size(w, h), "expand input size");
     dst.as_mut_slice().par_chunks_mut(w).enumerate().for_each_init(
         // Allocation: one scratch row per rayon task.
         || vec![T::zero(); src.width()],
-        |tmp, (y, out)| expand_row(src, h, y, tmp, out),
+        |tmp, (y, out)| expand_row(src, y, tmp, out),
     );
 }
 
-/// Row `y` of the expansion of `src` to `out.len()` x `h` samples; `tmp` holds
+/// Row `y` of the expansion of `src` to `out.len()` samples; `tmp` holds
 /// `src.width()` samples of scratch.
 #[inline]
-pub(crate) fn expand_row<T: Float>(src: Plane<'_, T>, h: usize, y: usize, tmp: &mut [T], out: &mut [T]) {
+pub(crate) fn expand_row<T: Float>(src: Plane<'_, T>, y: usize, tmp: &mut [T], out: &mut [T]) {
     let w = out.len();
     let k = binomial_kernel::<T>();
     let two = T::from_f64(2.0);
     // Vertical: only the even rows of the zero-inserted image are non-zero.
     let mut first = true;
     for (j, &kj) in k.iter().enumerate() {
-        let sy = reflect101((y + j) as isize - 2, h);
+        let sy = reflect101((y + j) as isize - 2, 2 * src.height());
         if sy % 2 == 1 {
             continue;
         }
@@ -119,7 +121,7 @@ pub(crate) fn expand_row<T: Float>(src: Plane<'_, T>, h: usize, y: usize, tmp: &
     let border = |x: usize| {
         let mut acc = T::zero();
         for (i, &ki) in k.iter().enumerate() {
-            let sx = reflect101((x + i) as isize - 2, w);
+            let sx = reflect101((x + i) as isize - 2, 2 * tmp.len());
             if sx % 2 == 0 {
                 acc += ki * tmp[sx / 2];
             }
@@ -154,20 +156,25 @@ pub fn reduce_reference(src: Plane<'_, f64>) -> Vec<f64> {
     let k = binomial_kernel::<f64>();
     let full = convolve_separable_reference(src, &k, &k);
     let (dw, dh) = reduced_size(w, h);
-    (0..dh).flat_map(|y| (0..dw).map(move |x| (y, x))).map(|(y, x)| full[2 * y * w + 2 * x]).collect()
+    (0..dh)
+        .flat_map(|y| (0..dw).map(move |x| (y, x)))
+        .map(|(y, x)| full[2 * y * w + 2 * x])
+        .collect()
 }
 
-/// Plain reference of [`expand`]: materialised zero insertion, full convolution, x4.
+/// Plain reference of [`expand`]: materialised zero insertion at twice the size, full
+/// convolution, x4, crop to `w` x `h`.
 pub fn expand_reference(src: Plane<'_, f64>, w: usize, h: usize) -> Vec<f64> {
-    let mut up = vec![0.0; w * h];
-    for y in (0..h).step_by(2) {
-        for x in (0..w).step_by(2) {
-            up[y * w + x] = src.row(y / 2)[x / 2];
+    let (uw, uh) = (2 * src.width(), 2 * src.height());
+    let mut up = vec![0.0; uw * uh];
+    for y in 0..src.height() {
+        for x in 0..src.width() {
+            up[2 * y * uw + 2 * x] = src.row(y)[x];
         }
     }
     let k = binomial_kernel::<f64>();
-    let full = convolve_separable_reference(Plane::new(&up, w, h).expect("sized"), &k, &k);
-    full.into_iter().map(|v| 4.0 * v).collect()
+    let full = convolve_separable_reference(Plane::new(&up, uw, uh).expect("sized"), &k, &k);
+    (0..h).flat_map(|y| (0..w).map(move |x| (y, x))).map(|(y, x)| 4.0 * full[y * uw + x]).collect()
 }
 
 /// Running weighted sums of Laplacian pyramids: fold in `(frame, weight map)` pairs,
@@ -243,13 +250,12 @@ impl<T: Float> PyramidBlend<T> {
                     continue;
                 }
                 let coarse = plane(&self.image_levels[l], sizes[l + 1]);
-                let h = sizes[l].1;
                 let rows = num.par_chunks_mut(row).zip(g.par_chunks(row).zip(w.par_chunks(row)));
                 rows.enumerate().for_each_init(
                     // Allocation: two scratch rows per rayon task.
                     || (vec![T::zero(); coarse.width()], vec![T::zero(); row]),
                     |(tmp, e), (y, (n, (g, w)))| {
-                        expand_row(coarse, h, y, tmp, e);
+                        expand_row(coarse, y, tmp, e);
                         for (((n, &g), &w), &e) in n.iter_mut().zip(g).zip(w).zip(e.iter()) {
                             *n += w * (g - e);
                         }
@@ -282,12 +288,12 @@ impl<T: Float> PyramidBlend<T> {
             for l in (0..top).rev() {
                 let mut finer = std::mem::take(&mut self.num[l][c]);
                 let coarse = plane(&result, sizes[l + 1]);
-                let (row, h) = sizes[l];
+                let row = sizes[l].0;
                 finer.par_chunks_mut(row).enumerate().for_each_init(
                     // Allocation: two scratch rows per rayon task.
                     || (vec![T::zero(); coarse.width()], vec![T::zero(); row]),
                     |(tmp, e), (y, f)| {
-                        expand_row(coarse, h, y, tmp, e);
+                        expand_row(coarse, y, tmp, e);
                         f.iter_mut().zip(e.iter()).for_each(|(f, &e)| *f += e);
                     },
                 );

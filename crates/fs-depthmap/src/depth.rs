@@ -23,19 +23,27 @@ impl<T: Float> DepthAccumulator<T> {
     pub fn new(width: usize, height: usize) -> Self {
         let n = width * height;
         // Allocation: two planes once per stack.
-        Self { width, height, frames: 0, index_sum: vec![T::zero(); n], weight_sum: vec![T::zero(); n] }
+        Self {
+            width,
+            height,
+            frames: 0,
+            index_sum: vec![T::zero(); n],
+            weight_sum: vec![T::zero(); n],
+        }
     }
 
     /// Adds frame number `index` with its weight map.
     pub fn add(&mut self, index: usize, weights: &[T]) {
         let k = T::from_f64(index as f64);
         self.frames = self.frames.max(index + 1);
-        self.index_sum.par_iter_mut().zip(self.weight_sum.par_iter_mut()).zip(weights.par_iter()).for_each(
-            |((d, s), &w)| {
+        self.index_sum
+            .par_iter_mut()
+            .zip(self.weight_sum.par_iter_mut())
+            .zip(weights.par_iter())
+            .for_each(|((d, s), &w)| {
                 *d += k * w;
                 *s += w;
-            },
-        );
+            });
     }
 
     /// The weighted mean frame index per pixel, in frame units (0 ..= frames - 1).

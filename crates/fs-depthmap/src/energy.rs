@@ -146,7 +146,7 @@ pub fn laplacian_energy<T: Float>(
     let b = Plane::new(&blurred, w, h)?;
     let mut dyy = vec![T::zero(); w * h];
     convolve_separable(b, PlaneMut::new(&mut dyy, w, h)?, &smooth, &deriv)?;
-    convolve_separable(b, dst.as_mut_plane(), &deriv, &smooth)?;
+    convolve_separable(b, PlaneMut::new(dst.as_mut_slice(), w, h)?, &deriv, &smooth)?;
     dst.as_mut_slice().par_iter_mut().zip(dyy.par_iter()).for_each(|(o, &v)| *o = (*o + v).abs());
     Ok(())
 }
@@ -197,7 +197,7 @@ pub fn variance_energy<T: Float>(
     let mut mean = vec![T::zero(); w * h];
     convolve_separable(luma, PlaneMut::new(&mut mean, w, h)?, &k, &k)?;
     let sq: Vec<T> = luma.as_slice().par_iter().map(|&v| v * v).collect();
-    convolve_separable(Plane::new(&sq, w, h)?, dst.as_mut_plane(), &k, &k)?;
+    convolve_separable(Plane::new(&sq, w, h)?, PlaneMut::new(dst.as_mut_slice(), w, h)?, &k, &k)?;
     dst.as_mut_slice().par_iter_mut().zip(mean.par_iter()).for_each(|(o, &m)| {
         let v = *o - m * m;
         *o = if v > T::zero() { v } else { T::zero() };
@@ -220,18 +220,6 @@ pub fn energy_map<T: Float>(
         }
         Energy::Sobel => sobel_energy(luma, dst),
         Energy::Variance => variance_energy(luma, dst, 5),
-    }
-}
-
-/// A mutable plane view re-borrowed (so one `PlaneMut` can be passed on twice).
-trait Reborrow<T> {
-    fn as_mut_plane(&mut self) -> PlaneMut<'_, T>;
-}
-
-impl<T> Reborrow<T> for PlaneMut<'_, T> {
-    fn as_mut_plane(&mut self) -> PlaneMut<'_, T> {
-        let (w, h) = (self.width(), self.height());
-        PlaneMut::new(self.as_mut_slice(), w, h).expect("same dimensions")
     }
 }
 
@@ -266,7 +254,9 @@ mod tests {
         // Below the threshold, tenengrad is zero: a step of 1/255 gives 16/255^2 > 5/255^2,
         // a step of 0.5/255 gives 4/255^2 < 5/255^2.
         let faint: Vec<f64> = step().iter().map(|v| v * 0.5 / 255.0).collect();
-        assert!(run(|s, d| tenengrad(s, d, TENENGRAD_THRESHOLD), &faint, 6).iter().all(|&v| v == 0.0));
+        assert!(
+            run(|s, d| tenengrad(s, d, TENENGRAD_THRESHOLD), &faint, 6).iter().all(|&v| v == 0.0)
+        );
     }
 
     #[test]
@@ -317,6 +307,9 @@ mod tests {
     #[test]
     fn sobel_kernels_match_opencv() {
         assert_eq!(sobel_kernels(3, 1), (vec![-1.0, 0.0, 1.0], vec![1.0, 2.0, 1.0]));
-        assert_eq!(sobel_kernels(5, 2), (vec![1.0, 0.0, -2.0, 0.0, 1.0], vec![1.0, 4.0, 6.0, 4.0, 1.0]));
+        assert_eq!(
+            sobel_kernels(5, 2),
+            (vec![1.0, 0.0, -2.0, 0.0, 1.0], vec![1.0, 4.0, 6.0, 4.0, 1.0])
+        );
     }
 }

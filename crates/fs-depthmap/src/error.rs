@@ -24,6 +24,9 @@ pub enum DepthMapError {
         /// What differed (frame count or shape).
         what: String,
     },
+    /// The bilateral filter of the energy maps failed.
+    #[error(transparent)]
+    Filter(#[from] fs_filters::FilterError),
     /// Reading a frame, or a buffer operation of fs-core, failed (the file is named).
     #[error(transparent)]
     Core(#[from] CoreError),

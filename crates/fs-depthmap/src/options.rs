@@ -52,7 +52,7 @@ pub struct DepthMapOptions {
     pub blur_size: usize,
     /// Weights are raised to this power, then renormalised (> 0; default 1).
     pub weight_power: f64,
-    /// Diameter of the bilateral filter on each energy map (0..=63; <= 1 is off; default 1).
+    /// Diameter of the bilateral filter on each energy map (0..=255; <= 1 is off; default 1).
     pub energy_smooth_size: usize,
     /// Range sigma of that bilateral filter, in energy units (> 0; default 0.8).
     pub energy_sigma_color: f64,
@@ -113,10 +113,10 @@ impl DepthMapOptions {
         odd_in("kernel_size", self.kernel_size, 31)?;
         odd_in("blur_size", self.blur_size, 255)?;
         positive("weight_power", self.weight_power)?;
-        if self.energy_smooth_size > 63 {
+        if self.energy_smooth_size > 255 {
             return Err(invalid(
                 "energy_smooth_size",
-                format!("must be in 0..=63, got {}", self.energy_smooth_size),
+                format!("must be in 0..=255, got {}", self.energy_smooth_size),
             ));
         }
         positive("energy_sigma_color", self.energy_sigma_color)?;

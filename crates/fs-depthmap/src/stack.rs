@@ -1,17 +1,19 @@
 //! `DepthMapStack`: the two-pass streaming stacker.
 //!
 //! Pass 1 decodes every frame, computes its energy map and folds it into a
-//! [`WeightAccumulator`]. Pass 2 decodes every frame again, recomputes the same
-//! energy map (bit-identical: the same code on the same samples), turns it into the
-//! frame's weight map, and folds the frame into the [`PyramidBlend`] (and the
-//! [`DepthAccumulator`]). Memory is the running sums plus one frame's work buffers,
-//! whatever the number of frames.
+//! [`WeightAccumulator`] (with [`DepthMapStack::stack`], the decoder thread also
+//! appends the frame's raw samples to a scratch file). Pass 2 gets every frame again
+//! (from the scratch file, or by decoding again with [`DepthMapStack::stack_twice`]),
+//! recomputes the same energy map (bit-identical: the same code on the same samples),
+//! turns it into the frame's weight map, and folds the frame into the
+//! [`PyramidBlend`] (and the [`DepthAccumulator`]). Memory is the running sums plus
+//! one frame's work buffers, whatever the number of frames.
 //!
 //! Decoding runs on its own thread, one frame ahead, so it overlaps the energy and
 //! pyramid work on the rayon pool.
 
-use std::path::PathBuf;
-use std::sync::mpsc;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, mpsc};
 
 use fs_core::{
     Float, FloatType, Frame, FrameInfo, Image, LUMA_WEIGHTS, Metadata, PathFrames, PlaneMut,
@@ -24,8 +26,10 @@ use crate::depth::DepthAccumulator;
 use crate::energy::energy_map;
 use crate::error::{DepthMapError, Result};
 use crate::options::DepthMapOptions;
-use crate::smooth::{bilateral, smooth_weights};
+use crate::smooth::smooth_weights;
+use crate::spill::{Spill, SpillReader};
 use crate::weights::{WeightAccumulator, WeightRule};
+use fs_filters::{BilateralOptions, bilateral_filter};
 
 /// The depth-map focus stacker (the seed's `DepthMapStack`).
 #[derive(Debug, Clone, Default)]
@@ -60,40 +64,102 @@ impl DepthMapStack {
         Ok(Self { options })
     }
 
-    /// Stacks the frames that `frames()` yields. The source is read twice (the
-    /// two-pass algorithm, see the module docs), so it is a factory: each call must
-    /// yield the same frames in the same order (a [`PathFrames`] over the same paths,
-    /// or clones of in-memory frames); a source that changes between the passes is an
-    /// error. Every frame must have the first one's size and format.
-    pub fn stack<F, I>(&self, frames: F, progress: &dyn Progress) -> Result<DepthMapResult>
+    /// Stacks the frames of `frames`, reading the source once: pass 1 keeps each
+    /// decoded frame's raw samples in an unlinked scratch file in the system's
+    /// temporary folder, which pass 2 reads back (see the module docs). Every frame
+    /// must have the first one's size and format.
+    pub fn stack<I>(&self, frames: I, progress: &dyn Progress) -> Result<DepthMapResult>
+    where
+        I: IntoIterator<Item = fs_core::Result<Frame>>,
+        I::IntoIter: Send,
+    {
+        self.stack_spilling(frames, None, progress)
+    }
+
+    /// [`DepthMapStack::stack`] with the scratch file in `scratch_dir`.
+    pub fn stack_in<I>(
+        &self,
+        frames: I,
+        scratch_dir: &Path,
+        progress: &dyn Progress,
+    ) -> Result<DepthMapResult>
+    where
+        I: IntoIterator<Item = fs_core::Result<Frame>>,
+        I::IntoIter: Send,
+    {
+        self.stack_spilling(frames, Some(scratch_dir), progress)
+    }
+
+    /// Stacks the frames that `frames()` yields, reading the source twice and using no
+    /// scratch file: each call must yield the same frames in the same order (a
+    /// [`PathFrames`] over the same paths, or clones of in-memory frames); a source
+    /// that changes between the passes is an error.
+    pub fn stack_twice<F, I>(&self, frames: F, progress: &dyn Progress) -> Result<DepthMapResult>
     where
         F: Fn() -> I,
         I: IntoIterator<Item = fs_core::Result<Frame>>,
         I::IntoIter: Send,
     {
         self.options.validate()?;
+        let pass2 = |_| Ok(frames().into_iter());
         match self.options.float_type {
-            FloatType::F32 => self.run::<f32, F, I>(&frames, progress),
-            FloatType::F64 => self.run::<f64, F, I>(&frames, progress),
+            FloatType::F32 => self.run::<f32, _, _>(frames().into_iter(), pass2, progress),
+            FloatType::F64 => self.run::<f64, _, _>(frames().into_iter(), pass2, progress),
         }
     }
 
-    /// Stacks the image files `paths`, in this order.
-    pub fn stack_paths(&self, paths: &[PathBuf], progress: &dyn Progress) -> Result<DepthMapResult> {
-        self.stack(|| PathFrames::new(paths.to_vec()), progress)
+    /// Stacks the image files `paths`, in this order, decoding each once
+    /// ([`DepthMapStack::stack`] over a [`PathFrames`]).
+    pub fn stack_paths(
+        &self,
+        paths: &[PathBuf],
+        progress: &dyn Progress,
+    ) -> Result<DepthMapResult> {
+        self.stack(PathFrames::new(paths.to_vec()), progress)
     }
 
-    fn run<T: Float, F, I>(&self, frames: &F, progress: &dyn Progress) -> Result<DepthMapResult>
+    fn stack_spilling<I>(
+        &self,
+        frames: I,
+        scratch_dir: Option<&Path>,
+        progress: &dyn Progress,
+    ) -> Result<DepthMapResult>
     where
-        F: Fn() -> I,
         I: IntoIterator<Item = fs_core::Result<Frame>>,
         I::IntoIter: Send,
+    {
+        self.options.validate()?;
+        let spill = Mutex::new(Spill::new(scratch_dir)?);
+        // The decoder thread writes each frame to the scratch file as it goes.
+        let pass1 = frames.into_iter().map(|item| {
+            let frame = item?;
+            spill.lock().expect("scratch file lock").write(&frame)?;
+            Ok(frame)
+        });
+        let pass2 = |info| -> Result<SpillReader> {
+            Ok(spill.lock().expect("scratch file lock").reader(info)?)
+        };
+        match self.options.float_type {
+            FloatType::F32 => self.run::<f32, _, _>(pass1, pass2, progress),
+            FloatType::F64 => self.run::<f64, _, _>(pass1, pass2, progress),
+        }
+    }
+
+    fn run<T: Float, P, Q>(
+        &self,
+        pass1: P,
+        pass2: impl FnOnce(FrameInfo) -> Result<Q>,
+        progress: &dyn Progress,
+    ) -> Result<DepthMapResult>
+    where
+        P: Iterator<Item = fs_core::Result<Frame>> + Send,
+        Q: Iterator<Item = fs_core::Result<Frame>> + Send,
     {
         let o = &self.options;
         let rule = WeightRule::from_options(o);
 
         // Pass 1: energies -> per-pixel sum or maximum.
-        let iter = frames().into_iter();
+        let iter = pass1;
         progress.phase("depth map: energies", iter.size_hint().1.unwrap_or(0) as u64);
         let mut first: Option<(FrameInfo, Metadata)> = None;
         let mut work: Option<Work<T>> = None;
@@ -126,7 +192,7 @@ impl DepthMapStack {
         let mut depth = o.plot_depth_map.then(|| DepthAccumulator::<T>::new(w, h));
         // Allocation: one float image, once per stack, reused for every frame.
         let mut image: Option<Image<T>> = None;
-        let seen = pipelined(frames().into_iter(), |k, frame| {
+        let seen = pipelined(pass2(info)?, |k, frame| {
             progress.check_cancelled()?;
             if k >= n || frame.info() != info {
                 return Err(DepthMapError::SourceChanged {
@@ -224,12 +290,15 @@ impl<T: Float> Work<T> {
         let luma = fs_core::Plane::new(&self.luma, w, h)?;
         if o.energy_smooth_size > 1 {
             energy_map(luma, PlaneMut::new(&mut self.tmp, w, h)?, o)?;
-            bilateral(
+            let bilateral = BilateralOptions {
+                diameter: o.energy_smooth_size as i32,
+                sigma_color: o.energy_sigma_color,
+                sigma_space: o.energy_sigma_space,
+            };
+            bilateral_filter(
                 fs_core::Plane::new(&self.tmp, w, h)?,
                 PlaneMut::new(&mut self.energy, w, h)?,
-                o.energy_smooth_size,
-                o.energy_sigma_color,
-                o.energy_sigma_space,
+                &bilateral,
             )?;
         } else {
             energy_map(luma, PlaneMut::new(&mut self.energy, w, h)?, o)?;
@@ -303,7 +372,15 @@ fn deinterleave<S: fs_core::IntSample, T: Float>(s: &[S], frame: &Frame, image: 
 /// Clips the collapsed planes and undoes the alpha premultiplication.
 fn finish_planes<T: Float>(mut planes: Vec<Vec<T>>, info: FrameInfo) -> Vec<Vec<T>> {
     let max = T::from_f64(info.format.depth.max_value());
-    let clip = |v: T, hi: T| if v > hi { hi } else if v > T::zero() { v } else { T::zero() };
+    let clip = |v: T, hi: T| {
+        if v > hi {
+            hi
+        } else if v > T::zero() {
+            v
+        } else {
+            T::zero()
+        }
+    };
     if info.format.layout.has_alpha() {
         let alpha = planes.pop().expect("alpha plane");
         let alpha: Vec<T> = alpha.into_par_iter().map(|a| clip(a, max)).collect();

@@ -4,7 +4,9 @@
 //! `out = image + amount / 100 * (image - blurred)` where `|image - blurred| >
 //! threshold`, else `image`; `blurred` is a Gaussian blur with sigma = radius
 //! (`2 ceil(3 sigma) + 1` taps, reflect-101 borders); the result is clipped to the
-//! sample range. Each colour channel is sharpened on its own; alpha is copied.
+//! sample range (also where the pixel is left alone, should the input stray out
+//! of it, as a pyramid stack's overshoot may). Each colour channel is sharpened on
+//! its own; alpha is copied.
 
 use fs_core::{Float, Image, PixelFormat, PlaneMut, convolve_separable, gaussian_kernel_for_sigma};
 use rayon::prelude::*;
@@ -86,9 +88,8 @@ pub fn unsharp_mask<T: Float>(
             for (d, &b) in d.iter_mut().zip(b) {
                 let v = *d;
                 let diff = v - b;
-                if diff.abs() > threshold {
-                    *d = (v + amount * diff).max(T::zero()).min(max);
-                }
+                let sharpened = if diff.abs() > threshold { v + amount * diff } else { v };
+                *d = sharpened.max(T::zero()).min(max);
             }
         });
     }

@@ -91,6 +91,7 @@ fn nl_means_matches_the_reference() {
         (19, 13, RGBA8, 5, 9, 30.0),
         (12, 10, RGB8, 7, 21, 70.0),
         (5, 4, GRAY8, 7, 21, 60.0),
+        (1, 3, GRAY8, 3, 5, 90.0),
     ];
     for (i, &(w, h, format, patch, search, strength)) in cases.iter().enumerate() {
         let img = random_image(w, h, format.layout.channels(), 255.0, 10 + i as u64);
@@ -116,6 +117,48 @@ fn nl_means_matches_the_reference() {
             assert_eq!(fast.plane(3).as_slice(), img.plane(3).as_slice());
         }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    #[test]
+    fn nl_means_matches_the_reference_on_random_shapes(
+        w in 1usize..14,
+        h in 1usize..12,
+        layout in prop_oneof![
+            Just(ChannelLayout::Gray),
+            Just(ChannelLayout::GrayAlpha),
+            Just(ChannelLayout::Rgb),
+        ],
+        patch in prop_oneof![Just(1usize), Just(3), Just(5)],
+        search in prop_oneof![Just(1usize), Just(3), Just(7)],
+        strength in 5.0f64..120.0,
+        seed in any::<u64>(),
+    ) {
+        let format = PixelFormat { layout, depth: BitDepth::Eight };
+        let img = random_image(w, h, layout.channels(), 255.0, seed);
+        let options = NlMeansOptions { h: strength, patch_size: patch, search_size: search };
+        let fast = nl_means_denoise(&img, format, &options).unwrap();
+        let slow =
+            nl_means_denoise_reference(&img, layout.has_alpha(), &options, NlMeansWeighting::Plain);
+        for c in 0..img.channels() {
+            let worst = max_abs_diff(fast.plane(c).as_slice(), slow.plane(c).as_slice());
+            prop_assert!(worst < 0.26, "channel {}: {}", c, worst);
+        }
+        if layout.has_alpha() {
+            prop_assert_eq!(fast.plane(1).as_slice(), img.plane(1).as_slice());
+        }
+    }
+}
+
+#[test]
+fn nl_means_in_f64_matches_f32() {
+    let img = add_noise(&clean_image(30, 20), 10.0, 8);
+    let options = NlMeansOptions { h: 10.0, patch_size: 5, search_size: 9 };
+    let out32 = nl_means_denoise(&img, RGB8, &options).unwrap();
+    let out64 = nl_means_denoise(&img.convert::<f64>(), RGB8, &options).unwrap();
+    // Computed in f32 either way: the f64 result is the f32 one, widened.
+    assert_eq!(out64, out32.convert::<f64>());
 }
 
 #[test]
@@ -151,6 +194,32 @@ fn nl_means_raises_psnr_and_keeps_the_edge() {
 }
 /// Reached: 33.91 dB (from 28.11 dB), h = 10 on noise sigma 10.
 const PSNR_FLOOR: f64 = 33.5;
+
+#[test]
+fn nl_means_reports_progress_and_stops_when_cancelled() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    #[derive(Default)]
+    struct Count(AtomicU64, AtomicU64);
+    impl fs_core::Progress for Count {
+        fn phase(&self, name: &str, total: u64) {
+            assert_eq!(name, "denoise");
+            self.0.store(total, Ordering::SeqCst);
+        }
+        fn step(&self, done: u64) {
+            self.1.fetch_max(done, Ordering::SeqCst);
+        }
+    }
+    let img = random_image(20, 150, 3, 255.0, 7);
+    let options = NlMeansOptions { h: 5.0, patch_size: 3, search_size: 5 };
+    let count = Count::default();
+    fs_filters::nl_means_denoise_with_progress(&img, RGB8, &options, &count).unwrap();
+    // 150 rows: three bands of 64 rows.
+    assert_eq!((count.0.into_inner(), count.1.into_inner()), (3, 3));
+    let flag = fs_core::CancelFlag::new();
+    flag.cancel();
+    let e = fs_filters::nl_means_denoise_with_progress(&img, RGB8, &options, &flag).unwrap_err();
+    assert!(matches!(e, FilterError::Core(fs_core::CoreError::Cancelled)), "{e}");
+}
 
 #[test]
 fn nl_means_scales_h_for_16_bit() {
@@ -301,6 +370,13 @@ fn unsharp_overshoot_grows_with_amount_and_is_clipped() {
     let p = out.plane(0).as_slice();
     assert!(p.contains(&0.0) && p.contains(&255.0));
     assert!(p.iter().all(|&v| (0.0..=255.0).contains(&v)));
+    // Input straying out of range (a pyramid's overshoot) is clipped as well.
+    let mut wild = step_image();
+    wild.plane_mut(0).as_mut_slice()[0] = -7.0;
+    wild.plane_mut(0).as_mut_slice()[39] = 300.0;
+    let o = UnsharpOptions { amount_percent: 10.0, threshold: 50.0, ..Default::default() };
+    let out = unsharp_mask(&wild, GRAY8, &o).unwrap();
+    assert_eq!((out.plane(0).as_slice()[0], out.plane(0).as_slice()[39]), (0.0, 255.0));
 }
 
 #[test]

@@ -63,7 +63,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     if let Some((width, height, frames)) = generate {
         if fs_core::list_frames(&dir).is_err() {
             let t = Instant::now();
-            let synth = SynthStack::new(SynthOptions { width, height, frames, ..Default::default() })?;
+            let synth =
+                SynthStack::new(SynthOptions { width, height, frames, ..Default::default() })?;
             let tmp = dir.join("generated");
             let files = synth.write_stack(&tmp, FileFormat::Jpeg, &WriteOptions::default())?;
             // Only the frames go into DIR; truth and depth stay in DIR/generated.
@@ -88,7 +89,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             std::hint::black_box(f?);
         }
         let s = t.elapsed().as_secs_f64();
-        println!("decode-only: {s:.2} s for {} frames ({:.3} s a frame)", paths.len(), s / paths.len() as f64);
+        println!(
+            "decode-only: {s:.2} s for {} frames ({:.3} s a frame)",
+            paths.len(),
+            s / paths.len() as f64
+        );
         return Ok(());
     }
     let float_type = if f64 { FloatType::F64 } else { FloatType::F32 };

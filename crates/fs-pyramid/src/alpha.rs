@@ -49,12 +49,9 @@ mod tests {
 
     #[test]
     fn premultiply_round_trip() {
-        let mut img = Image::<f32>::from_planes(
-            3,
-            1,
-            vec![vec![200.0, 100.0, 50.0], vec![255.0, 51.0, 0.0]],
-        )
-        .unwrap();
+        let mut img =
+            Image::<f32>::from_planes(3, 1, vec![vec![200.0, 100.0, 50.0], vec![255.0, 51.0, 0.0]])
+                .unwrap();
         premultiply(&mut img, 255.0);
         assert_eq!(img.plane(0).as_slice(), &[200.0, 20.0, 0.0]);
         let mut planes = img.into_planes();

@@ -114,7 +114,9 @@ pub fn fuse_base<T: Float>(
     }
     let half = T::from_f64(0.5);
     (0..bases[0].len())
-        .map(|c| (0..npx).map(|i| (bases[from_e[i]][c][i] + bases[from_v[i]][c][i]) * half).collect())
+        .map(|c| {
+            (0..npx).map(|i| (bases[from_e[i]][c][i] + bases[from_v[i]][c][i]) * half).collect()
+        })
         .collect()
 }
 
@@ -142,7 +144,8 @@ mod tests {
     #[test]
     fn fuse_base_takes_the_textured_frame_and_keeps_identical_frames() {
         let flat = vec![vec![10.0f32; 16]];
-        let textured = vec![(0..16).map(|i| if (i + i / 4) % 2 == 0 { 0.0 } else { 40.0 }).collect()];
+        let textured =
+            vec![(0..16).map(|i| if (i + i / 4) % 2 == 0 { 0.0 } else { 40.0 }).collect()];
         let fused = fuse_base(&[flat.clone(), textured.clone()], 4, 4, 3, 255.0);
         // Both rules pick the textured frame everywhere.
         assert_eq!(fused, textured);

@@ -15,6 +15,8 @@
 //! plain definition (whole-level Laplacian, luma, square, convolve, arg-max) that the
 //! integration tests keep as the reference.
 
+use std::sync::Mutex;
+
 use fs_core::{Float, LUMA_WEIGHTS, reflect101};
 use rayon::prelude::*;
 
@@ -47,7 +49,7 @@ impl<T: Float> BestLevel<T> {
 }
 
 /// Luma of one pixel's channels, as [`fs_core::luma_into`] computes it.
-#[inline(never)]
+#[inline(always)]
 fn luma_row<T: Float>(lap: &[T], w: usize, c: usize, out: &mut [T]) {
     if c < 3 {
         for (o, &v) in out.iter_mut().zip(&lap[..w]) {
@@ -64,7 +66,7 @@ fn luma_row<T: Float>(lap: &[T], w: usize, c: usize, out: &mut [T]) {
 }
 
 /// Same-size horizontal pass of [`fs_core::convolve_separable`] with a 5-tap kernel.
-#[inline(never)]
+#[inline]
 fn horizontal5<T: Float>(src: &[T], k: &[T; 5], out: &mut [T]) {
     let w = src.len();
     let border = |x: usize| -> T {
@@ -96,8 +98,10 @@ fn horizontal5<T: Float>(src: &[T], k: &[T; 5], out: &mut [T]) {
     }
 }
 
-/// Scratch of one strip task. Allocation: once per rayon task split.
-struct FoldScratch<T> {
+/// Scratch rows of one strip task; the buffers only grow, so one set serves every
+/// level of every frame.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch<T> {
     src: Vec<T>,
     vt_coarse: Vec<T>,
     expanded: Vec<T>,
@@ -105,8 +109,65 @@ struct FoldScratch<T> {
     lum2: Vec<T>,
     vt: Vec<T>,
     energy: Vec<T>,
-    wins: Vec<bool>,
 }
+
+fn fit<T: Float>(v: &mut Vec<T>, n: usize) -> &mut [T] {
+    if v.len() < n {
+        // Allocation: grows once per stack (the largest level), then reused.
+        v.resize(n, T::zero());
+    }
+    &mut v[..n]
+}
+
+/// Scratch kept across levels and frames, handed to rayon tasks and taken back, so
+/// the hot loops allocate (and the kernel zeroes pages) only for the first frame.
+#[derive(Debug, Default)]
+pub(crate) struct ScratchPool<T>(Mutex<Vec<Scratch<T>>>);
+
+/// A scratch set borrowed from the pool, returned on drop.
+struct Pooled<'a, T> {
+    pool: &'a ScratchPool<T>,
+    scratch: Option<Scratch<T>>,
+}
+
+impl<T> ScratchPool<T> {
+    fn take(&self) -> Pooled<'_, T>
+    where
+        T: Default,
+    {
+        let s = self.0.lock().expect("scratch pool poisoned").pop().unwrap_or_default();
+        Pooled { pool: self, scratch: Some(s) }
+    }
+}
+
+impl<T> Drop for Pooled<'_, T> {
+    fn drop(&mut self) {
+        if let (Some(s), Ok(mut pool)) = (self.scratch.take(), self.pool.0.lock()) {
+            pool.push(s);
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Pooled<'_, T> {
+    type Target = Scratch<T>;
+    fn deref(&self) -> &Scratch<T> {
+        self.scratch.as_ref().expect("present until drop")
+    }
+}
+
+impl<T> std::ops::DerefMut for Pooled<'_, T> {
+    fn deref_mut(&mut self) -> &mut Scratch<T> {
+        self.scratch.as_mut().expect("present until drop")
+    }
+}
+
+/// Pixels per selection block: a block where the frame wins nowhere is not written,
+/// so its cache lines of the running pyramid stay clean.
+const BLOCK: usize = 16;
+
+/// One strip of a level: its first row, its running energy rows, and its rows of
+/// every channel's running coefficients.
+type StripTask<'a, T> = (usize, &'a mut [T], Vec<&'a mut [T]>);
 
 /// Folds one frame's Laplacian level `G_i - expand(G_{i+1})` into `best`.
 /// `fine` yields the rows of `G_i`, `coarse` holds the planes of `G_{i+1}`
@@ -117,13 +178,14 @@ pub(crate) fn fold_level<T: Float, S: RowSource<T>>(
     (cw, ch): (usize, usize),
     kernel: &[T; 5],
     best: &mut BestLevel<T>,
+    pool: &ScratchPool<T>,
 ) {
     let (w, h, c) = (fine.width(), fine.height(), fine.channels());
     debug_assert_eq!(best.width, w);
     let strip = strip_rows(h);
     let mut channels: Vec<_> = best.coeffs.iter_mut().map(|p| p.chunks_mut(strip * w)).collect();
     // Allocation: one task list per level and frame.
-    let tasks: Vec<(usize, &mut [T], Vec<&mut [T]>)> = best
+    let tasks: Vec<StripTask<'_, T>> = best
         .energy
         .chunks_mut(strip * w)
         .enumerate()
@@ -132,51 +194,57 @@ pub(crate) fn fold_level<T: Float, S: RowSource<T>>(
         })
         .collect();
     tasks.into_par_iter().for_each_init(
-        || FoldScratch {
-            src: vec![T::zero(); c * w],
-            vt_coarse: vec![T::zero(); cw],
-            expanded: vec![T::zero(); w],
-            lap: vec![T::zero(); (strip + 4) * c * w],
-            lum2: vec![T::zero(); (strip + 4) * w],
-            vt: vec![T::zero(); w],
-            energy: vec![T::zero(); w],
-            wins: vec![false; w],
-        },
+        || pool.take(),
         |s, (y0, best_e, mut best_c)| {
             let rows = best_e.len() / w;
+            let s = &mut **s;
+            let src = fit(&mut s.src, c * w);
+            let vt_coarse = fit(&mut s.vt_coarse, cw);
+            let expanded = fit(&mut s.expanded, w);
+            let lap_all = fit(&mut s.lap, (rows + 4) * c * w);
+            let lum2 = fit(&mut s.lum2, (rows + 4) * w);
             // Laplacian rows y0 - 2 .. y0 + rows + 2 (reflected), and their luma squared.
             for k in 0..rows + 4 {
                 let y = reflect101(y0 as isize + k as isize - 2, h);
-                fine.read_row(y, &mut s.src);
-                let lap = &mut s.lap[k * c * w..(k + 1) * c * w];
+                fine.read_row(y, src);
+                let lap = &mut lap_all[k * c * w..(k + 1) * c * w];
                 for (ch_i, coarse_plane) in coarse.iter().enumerate() {
-                    expand_vertical(coarse_plane, cw, ch, y, kernel, &mut s.vt_coarse);
-                    expand_horizontal(&s.vt_coarse, kernel, &mut s.expanded);
-                    let g = &s.src[ch_i * w..(ch_i + 1) * w];
+                    expand_vertical(coarse_plane, cw, ch, y, kernel, vt_coarse);
+                    expand_horizontal(vt_coarse, kernel, expanded);
+                    let g = &src[ch_i * w..(ch_i + 1) * w];
                     for ((l, &g), &e) in
-                        lap[ch_i * w..(ch_i + 1) * w].iter_mut().zip(g).zip(&s.expanded)
+                        lap[ch_i * w..(ch_i + 1) * w].iter_mut().zip(g).zip(expanded.iter())
                     {
                         *l = g - e;
                     }
                 }
-                luma_row(lap, w, c, &mut s.lum2[k * w..(k + 1) * w]);
+                luma_row(lap, w, c, &mut lum2[k * w..(k + 1) * w]);
             }
+            let vt = fit(&mut s.vt, w);
+            let energy = fit(&mut s.energy, w);
             for j in 0..rows {
-                let l2 = &s.lum2;
-                let r = |k: usize| &l2[(j + k) * w..(j + k + 1) * w];
-                vertical5([r(0), r(1), r(2), r(3), r(4)], kernel, &mut s.vt);
-                horizontal5(&s.vt, kernel, &mut s.energy);
+                let r = |k: usize| &lum2[(j + k) * w..(j + k + 1) * w];
+                vertical5([r(0), r(1), r(2), r(3), r(4)], kernel, vt);
+                horizontal5(vt, kernel, energy);
                 let be = &mut best_e[j * w..(j + 1) * w];
-                for ((win, &e), b) in s.wins.iter_mut().zip(&s.energy).zip(be.iter_mut()) {
-                    *win = e > *b;
-                    *b = if *win { e } else { *b };
-                }
-                let lap = &s.lap[(j + 2) * c * w..(j + 3) * c * w];
-                for (ch_i, bc) in best_c.iter_mut().enumerate() {
-                    let bc = &mut bc[j * w..(j + 1) * w];
-                    let l = &lap[ch_i * w..(ch_i + 1) * w];
-                    for ((b, &l), &win) in bc.iter_mut().zip(l).zip(&s.wins) {
-                        *b = if win { l } else { *b };
+                let lap = &lap_all[(j + 2) * c * w..(j + 3) * c * w];
+                for x0 in (0..w).step_by(BLOCK) {
+                    let x1 = (x0 + BLOCK).min(w);
+                    let (e, b) = (&energy[x0..x1], &be[x0..x1]);
+                    // The comparison is recomputed per channel rather than kept in
+                    // a mask array: plain f32 loops vectorise to compare + blend.
+                    if !e.iter().zip(b).fold(false, |any, (e, b)| any | (e > b)) {
+                        continue;
+                    }
+                    for (ch_i, bc) in best_c.iter_mut().enumerate() {
+                        let bc = &mut bc[j * w + x0..j * w + x1];
+                        let l = &lap[ch_i * w + x0..ch_i * w + x1];
+                        for ((bc, &l), (&e, &b)) in bc.iter_mut().zip(l).zip(e.iter().zip(b)) {
+                            *bc = if e > b { l } else { *bc };
+                        }
+                    }
+                    for (b, &e) in be[x0..x1].iter_mut().zip(e) {
+                        *b = if e > *b { e } else { *b };
                     }
                 }
             }
@@ -191,6 +259,7 @@ pub(crate) fn reduce_rows<T: Float, S: RowSource<T>>(
     dst: &mut [Vec<T>],
     (wo, ho): (usize, usize),
     kernel: &[T; 5],
+    pool: &ScratchPool<T>,
 ) {
     let (w, h, c) = (src.width(), src.height(), src.channels());
     let strip = strip_rows(ho);
@@ -201,8 +270,11 @@ pub(crate) fn reduce_rows<T: Float, S: RowSource<T>>(
         .collect();
     let need = 2 * strip + 3;
     tasks.into_par_iter().for_each_init(
-        || (vec![T::zero(); need * c * w], vec![T::zero(); w]),
-        |(buf, vt), (yo0, mut out)| {
+        || pool.take(),
+        |s, (yo0, mut out)| {
+            let s = &mut **s;
+            let buf = fit(&mut s.lap, need * c * w);
+            let vt = fit(&mut s.vt, w);
             let rows = out[0].len() / wo;
             // Source rows 2 yo0 - 2 .. 2 (yo0 + rows - 1) + 3.
             let n = 2 * rows + 3;

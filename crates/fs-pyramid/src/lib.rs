@@ -29,9 +29,11 @@
 //! let stacker = PyramidStack::new(PyramidOptions::default()).unwrap();
 //! let out = stacker.stack([frame(true), frame(false)], &NoProgress).unwrap();
 //! let Samples::U8(px) = out.samples() else { unreachable!() };
-//! // Both halves keep their detail: a checker pixel far from the seam is exact.
-//! assert_eq!(px[20 * 64 + 10], checker(10, 20));
-//! assert_eq!(px[20 * 64 + 50], checker(50, 20));
+//! // Both halves keep their detail: checker pixels far from the seam come out
+//! // within a few levels of the sharp frame's (the flat frames have 125 there).
+//! for (x, y) in [(10, 20), (11, 20), (50, 20), (52, 21)] {
+//!     assert!(px[y * 64 + x].abs_diff(checker(x, y)) <= 3, "({x}, {y}): {}", px[y * 64 + x]);
+//! }
 //! ```
 //!
 //! # Pyramids on their own
@@ -58,9 +60,38 @@
 //! one is processed); memory does not grow with the number of frames. Work within a
 //! level is split over rows with rayon; the output is bit-identical for any number
 //! of threads and identical to a plain whole-pyramid reference (kept in the tests).
+//!
+//! # Figures reached
+//! On the 2-core CI-class machine, release build, `examples/stack_folder.rs` under
+//! `/usr/bin/time -v`, 16 frames of 6000x4000 RGB JPEG (synthetic, `fs_core::synth`,
+//! quality 95), measured back to back while the machine was shared (load average
+//! 11 to 12.5, so wall times are about 3.5x those of an idle machine, where decoding
+//! the 16 frames takes about 2.7 s; the CPU times are the fairer guide):
+//!
+//! | run | wall | user + sys CPU | peak RSS |
+//! |---|---|---|---|
+//! | decode-only floor (every frame decoded once) | 9.7 s | 4.9 s | 110 MB |
+//! | PyramidStack, 16 frames | 30.5 s (3.1x) | 13.5 s (2.7x) | 804 MB |
+//! | PyramidStack, 32 frames (the 16 twice) | 41.3 s | 22.8 s | 804 MB (+0%) |
+//!
+//! On an idle machine the CPU time suggests about 1.6x the decode floor (2 cores);
+//! that is an estimate, not a measurement. With glibc told to keep freed memory
+//! (`GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4000000000`)
+//! the kernel no longer zeroes fresh pages for every decoded frame: system time
+//! falls from 1.2 s to 0.7 s and wall time by about 10% (4 frames: CPU 5.6 s to
+//! 4.2 s), peak RSS +30 MB; a binary can set this with `mallopt`.
+//!
+//! Peak memory is flat in the number of frames: the running pyramid (coefficients
+//! and energy, 512 MB in f32 for 24 megapixels RGB), the current frame's Gaussian
+//! levels 1.. (96 MB), two decoded frames (72 MB each) and the decoder's buffers.
+//! About a third of the CPU time is JPEG decoding on the producer thread, which
+//! overlaps the pyramid work; the rest is mostly memory traffic of the running level
+//! 0 (read, compare, blend, write back per frame) and the SSE2-vectorised kernels.
+//! Not yet done: AVX2 code paths.
 #![deny(missing_docs)]
 
 pub mod alpha;
+mod auto;
 pub mod base;
 mod error;
 mod fuse;
@@ -69,7 +100,12 @@ mod pyramid;
 mod reduce;
 mod rows;
 mod stack;
+mod tiled;
 
+pub use crate::auto::{
+    AutoChoice, PyramidAutoOptions, PyramidAutoStack, StackMode, memory_estimate,
+    tiled_memory_estimate,
+};
 pub use crate::error::PyramidError;
 pub use crate::options::PyramidOptions;
 pub use crate::pyramid::{
@@ -80,3 +116,6 @@ pub use crate::reduce::{
     expand, expand_add, expand_into, expand_sub, reduce, reduce_into, reduced_size,
 };
 pub use crate::stack::PyramidStack;
+pub use crate::tiled::{
+    PyramidTilesOptions, PyramidTilesStack, default_max_threads, tiled_disk_bytes,
+};

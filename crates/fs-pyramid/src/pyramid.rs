@@ -8,8 +8,8 @@
 
 use fs_core::{Float, Plane, PlaneMut};
 
-use crate::reduce::{expand_add, expand_sub, reduce_into, reduced_size};
 use crate::PyramidError;
+use crate::reduce::{expand_add, expand_sub, reduce_into, reduced_size};
 
 /// The number of reduce steps for a `width x height` image:
 /// `floor(log2(min(width, height) / min_size))`, and no more than keep every level
@@ -248,8 +248,8 @@ mod tests {
     #[test]
     fn from_levels_checks_sizes() {
         assert!(Pyramid::from_levels(vec![(4, 4, vec![0.0f32; 16]), (2, 2, vec![0.0; 4])]).is_ok());
-        let e = Pyramid::from_levels(vec![(4, 4, vec![0.0f32; 16]), (3, 2, vec![0.0; 6])])
-            .unwrap_err();
+        let e =
+            Pyramid::from_levels(vec![(4, 4, vec![0.0f32; 16]), (3, 2, vec![0.0; 6])]).unwrap_err();
         assert_eq!(e.to_string(), "pyramid level: level size should be 2x2, found 3x2");
     }
 }

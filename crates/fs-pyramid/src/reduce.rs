@@ -26,7 +26,7 @@ pub fn reduced_size(width: usize, height: usize) -> (usize, usize) {
 
 /// Vertical pass of reduce for one output row: `vt = sum_j k[j] * rows[j]`, the
 /// rows being source rows `reflect101(2 y + j - 2)`.
-#[inline(never)]
+#[inline]
 pub(crate) fn vertical5<T: Float>(rows: [&[T]; 5], k: &[T; 5], vt: &mut [T]) {
     let w = vt.len();
     let (r0, r1, r2, r3, r4) =
@@ -43,7 +43,7 @@ pub(crate) fn vertical5<T: Float>(rows: [&[T]; 5], k: &[T; 5], vt: &mut [T]) {
 }
 
 /// Horizontal pass of reduce: `out[xo] = sum_i k[i] * vt[reflect101(2 xo + i - 2)]`.
-#[inline(never)]
+#[inline]
 pub(crate) fn reduce_horizontal<T: Float>(vt: &[T], k: &[T; 5], out: &mut [T]) {
     let w = vt.len();
     let wo = out.len();
@@ -79,7 +79,7 @@ pub(crate) fn reduce_horizontal<T: Float>(vt: &[T], k: &[T; 5], out: &mut [T]) {
 
 /// Vertical pass of expand for output row `y` of the zero-inserted image of height
 /// `2 * ch`: combines the coarse rows at the even zero-inserted positions.
-#[inline(never)]
+#[inline]
 pub(crate) fn expand_vertical<T: Float>(
     coarse: &[T],
     cw: usize,
@@ -110,7 +110,7 @@ pub(crate) fn expand_vertical<T: Float>(
 
 /// Horizontal pass of expand: the zero-inserted row of width `2 * vt.len()`
 /// convolved and multiplied by 4, the first `out.len()` samples.
-#[inline(never)]
+#[inline]
 pub(crate) fn expand_horizontal<T: Float>(vt: &[T], k: &[T; 5], out: &mut [T]) {
     let cw = vt.len();
     let zw = 2 * cw;
@@ -169,9 +169,8 @@ pub fn reduce_into<T: Float>(
         // Allocation: one scratch row per rayon task.
         || vec![T::zero(); w],
         |vt, (yo, out)| {
-            let rows = std::array::from_fn(|j| {
-                src.row(reflect101(2 * yo as isize + j as isize - 2, h))
-            });
+            let rows =
+                std::array::from_fn(|j| src.row(reflect101(2 * yo as isize + j as isize - 2, h)));
             vertical5(rows, kernel, vt);
             reduce_horizontal(vt, kernel, out);
         },

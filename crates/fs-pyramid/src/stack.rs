@@ -20,7 +20,7 @@ use fs_core::{Float, FloatType, Frame, FrameInfo, Image, Metadata, Progress, gen
 
 use crate::alpha::unpremultiply;
 use crate::base::fuse_base;
-use crate::fuse::{BestLevel, fold_level, reduce_rows};
+use crate::fuse::{BestLevel, ScratchPool, fold_level, reduce_rows};
 use crate::pyramid::{level_sizes, pyramid_levels};
 use crate::reduce::{expand_add, reduce_into};
 use crate::rows::{FrameRows, PlaneRows, RowSource};
@@ -58,7 +58,11 @@ impl PyramidStack {
         }
     }
 
-    fn stack_as<T: Float, I>(&self, frames: I, progress: &dyn Progress) -> Result<Frame, PyramidError>
+    fn stack_as<T: Float, I>(
+        &self,
+        frames: I,
+        progress: &dyn Progress,
+    ) -> Result<Frame, PyramidError>
     where
         I: IntoIterator<Item = fs_core::Result<Frame>>,
         I::IntoIter: Send,
@@ -107,6 +111,8 @@ struct State<T> {
     best: Vec<BestLevel<T>>,
     /// Every frame's base level, per channel.
     bases: Vec<Vec<Vec<T>>>,
+    /// Strip scratch, reused across levels and frames.
+    pool: ScratchPool<T>,
 }
 
 impl<T: Float> State<T> {
@@ -126,6 +132,7 @@ impl<T: Float> State<T> {
             gauss,
             best,
             bases: Vec::new(),
+            pool: ScratchPool::default(),
         }
     }
 
@@ -152,7 +159,7 @@ impl<T: Float> State<T> {
             self.bases.push(planes);
             return;
         }
-        reduce_rows(&src, &mut self.gauss[0], self.sizes[1], k);
+        reduce_rows(&src, &mut self.gauss[0], self.sizes[1], k, &self.pool);
         for i in 1..n {
             let (done, rest) = self.gauss.split_at_mut(i);
             let ((w, h), (cw, ch)) = (self.sizes[i], self.sizes[i + 1]);
@@ -164,7 +171,7 @@ impl<T: Float> State<T> {
         }
         // Allocation: one small base level per frame.
         self.bases.push(self.gauss[n - 1].clone());
-        fold_level(&src, &self.gauss[0], self.sizes[1], k, &mut self.best[0]);
+        fold_level(&src, &self.gauss[0], self.sizes[1], k, &mut self.best[0], &self.pool);
         for i in 1..n {
             let (w, h) = self.sizes[i];
             let fine = PlaneRows {
@@ -172,12 +179,13 @@ impl<T: Float> State<T> {
                 width: w,
                 height: h,
             };
-            fold_level(&fine, &self.gauss[i], self.sizes[i + 1], k, &mut self.best[i]);
+            fold_level(&fine, &self.gauss[i], self.sizes[i + 1], k, &mut self.best[i], &self.pool);
         }
     }
 
     fn finish(self, kernel_size: usize) -> Result<Frame, PyramidError> {
-        let State { info, metadata, kernel, sizes, gauss, best, bases } = self;
+        let State { info, metadata, kernel, sizes, gauss, best, bases, pool } = self;
+        drop(pool);
         drop(gauss);
         let n = sizes.len() - 1;
         let max = info.format.depth.max_value();

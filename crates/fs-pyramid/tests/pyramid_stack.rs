@@ -24,7 +24,13 @@ use rand_chacha::ChaCha8Rng;
 // the base rule written out directly, the public collapse.
 // ---------------------------------------------------------------------------------
 
-fn reference_base<T: Float>(tops: &[Vec<Vec<T>>], w: usize, h: usize, size: usize, max: f64) -> Vec<Vec<T>> {
+fn reference_base<T: Float>(
+    tops: &[Vec<Vec<T>>],
+    w: usize,
+    h: usize,
+    size: usize,
+    max: f64,
+) -> Vec<Vec<T>> {
     let r = (size / 2) as isize;
     let area = (size * size) as f64;
     let mut maps = Vec::new();
@@ -65,21 +71,21 @@ fn reference_base<T: Float>(tops: &[Vec<Vec<T>>], w: usize, h: usize, size: usiz
         }
         maps.push((ent, var));
     }
-    let argmax = |i: usize, pick: &dyn Fn(&(Vec<f64>, Vec<f64>)) -> f64| {
-        let mut best = 0;
-        for f in 1..maps.len() {
-            if pick(&maps[f]) > pick(&maps[best]) {
-                best = f;
+    // The first frame with the largest value (ties: the earliest).
+    let first_max = |values: &mut dyn Iterator<Item = f64>| {
+        let (mut best, mut best_v) = (0, f64::NEG_INFINITY);
+        for (f, v) in values.enumerate() {
+            if v > best_v {
+                (best, best_v) = (f, v);
             }
         }
-        let _ = i;
         best
     };
     let c = tops[0].len();
     let mut out = vec![vec![T::zero(); w * h]; c];
     for i in 0..w * h {
-        let fe = argmax(i, &|m| m.0[i]);
-        let fv = argmax(i, &|m| m.1[i]);
+        let fe = first_max(&mut maps.iter().map(|m| m.0[i]));
+        let fv = first_max(&mut maps.iter().map(|m| m.1[i]));
         for ch in 0..c {
             out[ch][i] = (tops[fe][ch][i] + tops[fv][ch][i]) * T::from_f64(0.5);
         }
@@ -177,7 +183,8 @@ fn random_frames(w: usize, h: usize, n: usize, format: PixelFormat, seed: u64) -
                 for x in 0..w {
                     let sharp = (-((x as f64 - cx).powi(2)) / (w as f64 + 1.0).powi(2) * 8.0).exp();
                     for ch in 0..c {
-                        let base = max * (0.3 + 0.4 * ((x + 2 * y + ch) as f64 / (w + 2 * h) as f64));
+                        let base =
+                            max * (0.3 + 0.4 * ((x + 2 * y + ch) as f64 / (w + 2 * h) as f64));
                         let noise = rng.random_range(-1.0..1.0) * amp * sharp;
                         let mut s = (base + noise).round().clamp(0.0, max);
                         if format.layout.has_alpha() && ch == c - 1 {
@@ -250,7 +257,8 @@ proptest! {
 fn f64_matches_its_reference_and_f32_closely() {
     let format = PixelFormat { layout: ChannelLayout::Rgb, depth: BitDepth::Sixteen };
     let frames = random_frames(67, 45, 3, format, 7);
-    let o = PyramidOptions { pyramid_min_size: 8, float_type: FloatType::F64, ..Default::default() };
+    let o =
+        PyramidOptions { pyramid_min_size: 8, float_type: FloatType::F64, ..Default::default() };
     let out = stack(&frames, o).unwrap();
     assert_eq!(out.samples(), reference_stack::<f64>(&frames, &o).samples());
     let out32 = stack(&frames, PyramidOptions { float_type: FloatType::F32, ..o }).unwrap();
@@ -355,11 +363,15 @@ fn the_sharp_frame_wins_over_its_blurred_copy() {
     };
     let (fs, fb) = (to_frame(&sharp), to_frame(&blurred));
     for order in [[fb.clone(), fs.clone()], [fs.clone(), fb.clone()]] {
-        let out = stack(&order, PyramidOptions { pyramid_min_size: 8, ..Default::default() })
-            .unwrap();
+        let out =
+            stack(&order, PyramidOptions { pyramid_min_size: 8, ..Default::default() }).unwrap();
         let (Samples::U8(a), Samples::U8(b)) = (out.samples(), fs.samples()) else { panic!() };
         let differ = a.iter().zip(b).filter(|(x, y)| x != y).count();
-        assert!(differ * 100 < a.len(), "{differ} of {} pixels differ from the sharp frame", a.len());
+        assert!(
+            differ * 100 < a.len(),
+            "{differ} of {} pixels differ from the sharp frame",
+            a.len()
+        );
     }
 }
 
@@ -473,10 +485,12 @@ fn real_stack_sharpness(dir: &std::path::Path) -> ((f64, Vec<f64>), (f64, Vec<f6
     let paths = fs_core::list_frames(dir).unwrap();
     let info = fs_core::check_stack(&paths).unwrap();
     let (w, h) = (info.width, info.height);
+    let t = std::time::Instant::now();
     let out = PyramidStack::new(PyramidOptions::default())
         .unwrap()
         .stack(fs_core::PathFrames::new(paths.clone()), &NoProgress)
         .unwrap();
+    println!("{}: stacked in {:.2} s", dir.display(), t.elapsed().as_secs_f64());
     assert_eq!(out.info(), info);
     let lumas: Vec<Vec<f32>> =
         paths.iter().map(|p| luma(&fs_core::read_frame(p).unwrap().to_image::<f32>())).collect();
@@ -510,6 +524,9 @@ fn real_stacks_come_out_sharper_and_not_noisier() {
         // 13.2, i.e. 1.8x and 1.6x in gradient energy, 1.3x in amplitude). Bound it:
         // no more than 2x the noisiest frame's gradient energy, 1.41x its amplitude.
         let noisiest = flat_frames.iter().copied().fold(0.0, f64::max);
-        assert!(flat <= 2.0 * noisiest, "{name}: flat areas {flat:.2}, noisiest frame {noisiest:.2}");
+        assert!(
+            flat <= 2.0 * noisiest,
+            "{name}: flat areas {flat:.2}, noisiest frame {noisiest:.2}"
+        );
     }
 }

@@ -119,11 +119,11 @@ pub(crate) struct Band {
     /// Accumulated coverage, `rows * width`.
     pub coverage: Vec<f32>,
     // Scratch reused across layers (allocated once per band task).
-    columns: Vec<usize>,
     mask: Vec<f32>,
     padded: Vec<f32>,
     prefix: Vec<f64>,
     acc: Vec<f64>,
+    frac_acc: Vec<f32>,
     blurred_coverage: Vec<f32>,
 }
 
@@ -209,23 +209,31 @@ impl Layers {
         let src_rows = (y1 - y0) + 2 * r;
         let source_row =
             |j: usize| (y0 as isize + j as isize - r as isize).clamp(0, h as isize - 1) as usize;
-        // Replicated borders: the source column of each padded column.
-        band.columns.clear();
-        band.columns.extend(
-            (0..len).map(|i| (tx0 as isize - r as isize + i as isize).clamp(0, w as isize - 1) as usize),
-        );
-        band.mask.clear();
+        // Replicated borders: `left` padded columns repeat column 0, then columns
+        // `mid_start..mid_end` follow contiguously, then the rest repeat column w - 1.
+        let first = tx0 as isize - r as isize;
+        let left = (-first).max(0) as usize;
+        let mid_start = first.max(0) as usize;
+        let mid_end = ((first + len as isize) as usize).min(w);
+        let mid = mid_end - mid_start;
+        let right = len - left - mid;
+        // Every mask entry is written below.
         band.mask.resize(src_rows * len, 0.0);
         let level16 = level as u16;
+        let own = |l: u16| if l == level16 { 1.0f32 } else { 0.0 };
         for j in 0..src_rows {
             let level_row = &self.level[source_row(j) * w..][..w];
-            for (m, &x) in band.mask[j * len..(j + 1) * len].iter_mut().zip(&band.columns) {
-                *m = if level_row[x] == level16 { 1.0 } else { 0.0 };
+            let mask = &mut band.mask[j * len..(j + 1) * len];
+            mask[..left].fill(own(level_row[0]));
+            for (m, &l) in mask[left..left + mid].iter_mut().zip(&level_row[mid_start..mid_end]) {
+                *m = own(l);
             }
+            mask[left + mid..].fill(own(level_row[w - 1]));
         }
         band.padded.resize(src_rows * len, 0.0);
         band.prefix.resize(src_rows * stride, 0.0);
         band.acc.resize(out_len, 0.0);
+        band.frac_acc.resize(out_len, 0.0);
         band.blurred_coverage.resize((y1 - y0) * out_len, 0.0);
         let planes = self.values.len();
         // Coverage (plane index `planes`) first: the colour planes are composited with it.
@@ -237,9 +245,17 @@ impl Layers {
                     padded.copy_from_slice(mask);
                 } else {
                     let src = &self.values[p][source_row(j) * w..][..w];
-                    for ((v, &m), &x) in padded.iter_mut().zip(mask).zip(&band.columns) {
-                        *v = m * src[x];
+                    for (v, &m) in padded[..left].iter_mut().zip(mask) {
+                        *v = m * src[0];
                     }
+                    let (pm, mm) = (&mut padded[left..left + mid], &mask[left..left + mid]);
+                    for ((v, &m), &s) in pm.iter_mut().zip(mm).zip(&src[mid_start..mid_end]) {
+                        *v = m * s;
+                    }
+                    for (v, &m) in padded[left + mid..].iter_mut().zip(&mask[left + mid..]) {
+                        *v = m * src[w - 1];
+                    }
+                    debug_assert_eq!(padded.len() - left - mid, right);
                 }
                 let prefix = &mut band.prefix[j * stride..(j + 1) * stride];
                 let mut sum = 0.0f64;
@@ -250,8 +266,12 @@ impl Layers {
                 }
             }
             for t in 0..(y1 - y0) {
+                // Unit spans from the f64 prefix sums; the fractional weights in f32 (their
+                // error is relative to the values, and f32 runs twice as wide).
                 let acc = &mut band.acc;
                 acc.iter_mut().for_each(|a| *a = 0.0);
+                let fracs = &mut band.frac_acc;
+                fracs.iter_mut().for_each(|a| *a = 0.0);
                 for row in &disc.rows {
                     let j = (t as isize + r as isize + row.dy) as usize;
                     let pre = &band.prefix[j * stride..(j + 1) * stride];
@@ -264,15 +284,16 @@ impl Layers {
                         }
                     }
                     for &(dx, wt) in &row.fracs {
+                        let wt = wt as f32;
                         if dx == 0 {
-                            for (a, &v) in acc.iter_mut().zip(&val[r..r + out_len]) {
-                                *a += wt * v as f64;
+                            for (a, &v) in fracs.iter_mut().zip(&val[r..r + out_len]) {
+                                *a += wt * v;
                             }
                         } else {
                             let right = &val[r + dx..r + dx + out_len];
                             let left = &val[r - dx..r - dx + out_len];
-                            for ((a, &v1), &v2) in acc.iter_mut().zip(right).zip(left) {
-                                *a += wt * (v1 as f64 + v2 as f64);
+                            for ((a, &v1), &v2) in fracs.iter_mut().zip(right).zip(left) {
+                                *a += wt * (v1 + v2);
                             }
                         }
                     }
@@ -281,14 +302,17 @@ impl Layers {
                 let blurred_cov = &mut band.blurred_coverage[t * out_len..(t + 1) * out_len];
                 if p == planes {
                     let dst = &mut band.coverage[o..o + out_len];
-                    for ((bc, &a), d) in blurred_cov.iter_mut().zip(acc.iter()).zip(dst) {
-                        *bc = (a * disc.inv_norm) as f32;
+                    for (((bc, &a), &f), d) in
+                        blurred_cov.iter_mut().zip(acc.iter()).zip(fracs.iter()).zip(dst)
+                    {
+                        *bc = ((a + f as f64) * disc.inv_norm) as f32;
                         *d = *bc + (1.0 - *bc) * *d;
                     }
                 } else {
                     let dst = &mut band.colour[p][o..o + out_len];
-                    for ((d, &a), &c) in dst.iter_mut().zip(acc.iter()).zip(blurred_cov.iter()) {
-                        *d = (a * disc.inv_norm) as f32 + (1.0 - c) * *d;
+                    let sums = acc.iter().zip(fracs.iter());
+                    for ((d, (&a, &f)), &c) in dst.iter_mut().zip(sums).zip(blurred_cov.iter()) {
+                        *d = ((a + f as f64) * disc.inv_norm) as f32 + (1.0 - c) * *d;
                     }
                 }
             }

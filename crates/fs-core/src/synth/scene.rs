@@ -37,10 +37,21 @@ struct Disc {
 #[derive(Debug, Clone, Copy)]
 enum Shape {
     Full,
-    Rect { x0: f32, y0: f32, x1: f32, y1: f32 },
+    Rect {
+        x0: f32,
+        y0: f32,
+        x1: f32,
+        y1: f32,
+    },
     Disc(Disc),
     /// A thick segment with round ends.
-    Capsule { ax: f32, ay: f32, bx: f32, by: f32, half_width: f32 },
+    Capsule {
+        ax: f32,
+        ay: f32,
+        bx: f32,
+        by: f32,
+        half_width: f32,
+    },
 }
 
 impl Shape {
@@ -60,7 +71,12 @@ impl Shape {
 enum Depth {
     Flat(f64),
     /// Linear in the column index from `d0` at `x0` to `d1` at `x1`, constant beyond.
-    RampX { x0: f32, x1: f32, d0: f64, d1: f64 },
+    RampX {
+        x0: f32,
+        x1: f32,
+        d0: f64,
+        d1: f64,
+    },
 }
 
 impl Depth {
@@ -122,7 +138,7 @@ impl SceneDesc {
         let (w, h) = (width as f32, height as f32);
         let s = w.min(h);
         let mut jitter = |v: f32| v + rng.random_range(-0.025f32..0.025);
-        let mut keys = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_0F_5CE7E);
+        let mut keys = ChaCha8Rng::seed_from_u64(seed ^ 0x05EE_D0F5_CE7E);
         let mut key = || keys.random::<u64>();
         let transparent = Disc { cx: 0.0, cy: h, r: 0.22 * s };
         let objects = match scene {

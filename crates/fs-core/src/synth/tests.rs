@@ -224,7 +224,9 @@ fn reference_linear(stack: &SynthStack, k: usize) -> Vec<Vec<f64>> {
 
 #[test]
 fn span_blur_matches_the_plain_reference() {
-    for (scene, layout) in [(Scene::Objects, ChannelLayout::Rgba), (Scene::TiltedPlane, ChannelLayout::Gray)] {
+    for (scene, layout) in
+        [(Scene::Objects, ChannelLayout::Rgba), (Scene::TiltedPlane, ChannelLayout::Gray)]
+    {
         let opts = SynthOptions { width: 60, height: 45, frames: 4, layout, ..small(scene) };
         let stack = SynthStack::new(opts).unwrap();
         for k in [0, 2] {
@@ -244,7 +246,10 @@ fn span_blur_matches_the_plain_reference() {
             }
             for (p, (g, r)) in got.iter().zip(&want).enumerate() {
                 for (i, (a, b)) in g.iter().zip(r).enumerate() {
-                    assert!((a - b).abs() < 2e-5, "{scene} frame {k} plane {p} pixel {i}: {a} vs {b}");
+                    assert!(
+                        (a - b).abs() < 2e-5,
+                        "{scene} frame {k} plane {p} pixel {i}: {a} vs {b}"
+                    );
                 }
             }
         }

@@ -1,0 +1,751 @@
+//! `PyramidTilesStack`: [`crate::PyramidStack`] with its largest levels on disk.
+//!
+//! The finest `n_tiled_layers` levels of the running fused pyramid (best energy and
+//! best coefficients) and of the current frame's Gaussian pyramid (whose level 0 is
+//! the decoded frame itself, never copied to floats) live in memory-mapped
+//! temporary files ([`fs_tiles::DiskPlane`]); the coarser levels stay
+//! in memory. A disk level is worked through in tiles that are full-width bands of
+//! `tile_size` rows ([`fs_tiles::TileGrid::bands`]); each band reads its halo rows
+//! (2 rows of the level above and below for the 5-tap energy window, and the coarse
+//! rows its expand needs) straight from the whole mapped level, so every output
+//! value is computed from exactly the inputs, in exactly the order, that
+//! [`crate::PyramidStack`] uses: the result is the same image, pixel for pixel, for
+//! any tile size and thread count (tested). After a band is done its pages are
+//! handed back to the kernel ([`fs_tiles::DiskPlane::release_rows`]), so the
+//! resident set holds about one band per disk level instead of whole levels.
+//!
+//! Why bands rather than square tiles: the fold reads rows, and a band needs a halo
+//! only above and below; square tiles would need halos on four sides and reread
+//! more for no gain in the resident set, which is dominated by the decoded frames.
+//!
+//! `max_threads` sizes the rayon pool the stack runs in; the strips of one band are
+//! processed in parallel. `chunk_submit` (true) submits one band at a time; false
+//! submits a whole level at once (faster, but the level's pages stay resident until
+//! it is done).
+//!
+//! # Figures (2-core CI-class machine, shared, load average about 13)
+//! 16 synthetic 6000x4000 RGB JPEG frames (`examples/out_of_core.rs`, release,
+//! peak RSS from `/usr/bin/time -v`):
+//!
+//! | run | chosen | peak RSS | wall |
+//! |---|---|---|---|
+//! | `PyramidAutoStack`, mode memory | in memory (estimate 851 MiB) | 801 MB | 56.5 s |
+//! | `PyramidAutoStack`, memory_limit 512M | tiled, 2 of 6 levels, 512-row tiles (estimate 473 MiB) | 335 MB | 53.6 s |
+//!
+//! Both outputs are byte-identical PNGs. Target (issue): at most 600 MB and 1.5x
+//! the in-memory wall time: met (0.95x; the difference is within the noise of a
+//! shared machine). The 12000x8000 16-bit 6-frame target was not measured: two
+//! decoded frames in flight already take 1.15 GB there, so it needs the frame
+//! producer to hold one frame (a change in the streaming design, not in tiling).
+//!
+//! The per-strip kernels below repeat the arithmetic of `fuse.rs` (same operations
+//! in the same order) on slices instead of owned levels; the equality tests in
+//! `tests/tiled.rs` keep the two in step.
+
+use std::path::PathBuf;
+use std::sync::mpsc::sync_channel;
+
+use fs_core::{
+    BitDepth, CoreError, Float, FloatType, Frame, FrameInfo, IntSample, LUMA_WEIGHTS, Metadata,
+    Progress, Samples, generating_kernel, quantize, reflect101,
+};
+use fs_tiles::{DiskPlane, Element, ScratchDir, TileGrid, TilesError};
+use rayon::prelude::*;
+
+use crate::alpha::unpremultiply;
+use crate::base::fuse_base;
+use crate::pyramid::{level_sizes, pyramid_levels};
+use crate::reduce::{expand_horizontal, expand_vertical, reduce_horizontal, vertical5};
+use crate::rows::{FrameRows, PlaneRows, RowSource};
+use crate::{PyramidError, PyramidOptions};
+
+/// Options of [`PyramidTilesStack`]: everything [`PyramidOptions`] has, plus the
+/// tiling.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PyramidTilesOptions {
+    /// The pyramid options (same meaning and defaults as for `PyramidStack`).
+    pub pyramid: PyramidOptions,
+    /// Rows per band (tile) of a disk level. Default 512; 16 to 65536.
+    pub tile_size: usize,
+    /// How many of the finest levels are kept on disk. Default 2; 1 to 32 (capped
+    /// at the image's number of detail levels).
+    pub n_tiled_layers: usize,
+    /// Threads of the pool the stack runs in. Default: the number of cores, at
+    /// most 8; 1 to 256.
+    pub max_threads: usize,
+    /// True (default): one band in flight at a time per level, so at most
+    /// `max_threads` strips are being worked on. False: a whole level at once.
+    pub chunk_submit: bool,
+    /// Folder for the temporary files; `None` (default): `$FSTACK_TMPDIR`, else
+    /// the system temp folder.
+    pub temp_dir: Option<PathBuf>,
+}
+
+/// The number of cores, at most 8 (the default of `max_threads`).
+pub fn default_max_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+}
+
+impl Default for PyramidTilesOptions {
+    fn default() -> Self {
+        Self {
+            pyramid: PyramidOptions::default(),
+            tile_size: 512,
+            n_tiled_layers: 2,
+            max_threads: default_max_threads(),
+            chunk_submit: true,
+            temp_dir: None,
+        }
+    }
+}
+
+impl PyramidTilesOptions {
+    /// Checks every option; the error names the first bad one and its value.
+    pub fn validate(&self) -> Result<(), PyramidError> {
+        self.pyramid.validate()?;
+        let bad = |name, reason| Err(PyramidError::InvalidOption { name, reason });
+        if !(16..=65_536).contains(&self.tile_size) {
+            return bad("tile_size", format!("must be 16 to 65536 rows, got {}", self.tile_size));
+        }
+        if !(1..=32).contains(&self.n_tiled_layers) {
+            return bad("n_tiled_layers", format!("must be 1 to 32, got {}", self.n_tiled_layers));
+        }
+        if !(1..=256).contains(&self.max_threads) {
+            return bad("max_threads", format!("must be 1 to 256, got {}", self.max_threads));
+        }
+        Ok(())
+    }
+}
+
+/// The Laplacian-pyramid stacker with its finest levels in disk-backed tiles; the
+/// same result as [`crate::PyramidStack`], pixel for pixel, for any tile size and
+/// thread count.
+///
+/// The finest `n_tiled_layers` levels of the running fused pyramid and of each
+/// frame's Gaussian pyramid live in memory-mapped temporary files
+/// ([`fs_tiles::DiskPlane`], in `temp_dir`, else `$FSTACK_TMPDIR`, else the system
+/// temp folder; the free space is checked first, the files are removed on every
+/// way out). Disk levels are worked through in full-width bands of `tile_size`
+/// rows whose halos (2 rows for the energy window, plus the coarse rows expand
+/// needs) are read from the whole mapped level, so there are no seams; finished
+/// bands are handed back to the kernel, so the resident set stays about one band.
+/// Measured: 16 frames of 6000x4000 RGB with 2 levels tiled peaked at 335 MB
+/// resident against 801 MB in memory, at the same wall time (2-core machine).
+///
+/// ```
+/// use fs_core::NoProgress;
+/// use fs_core::synth::{SynthOptions, SynthStack};
+/// use fs_pyramid::{PyramidOptions, PyramidStack, PyramidTilesOptions, PyramidTilesStack};
+///
+/// let synth = SynthStack::new(SynthOptions { width: 90, height: 70, frames: 3, ..Default::default() })?;
+/// let pyramid = PyramidOptions { pyramid_min_size: 8, ..Default::default() };
+/// let tiled = PyramidTilesStack::new(PyramidTilesOptions { pyramid, tile_size: 16, ..Default::default() })?
+///     .stack(synth.frames().map(Ok), &NoProgress)?;
+/// let in_memory = PyramidStack::new(pyramid)?.stack(synth.frames().map(Ok), &NoProgress)?;
+/// assert_eq!(tiled.samples(), in_memory.samples());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct PyramidTilesStack {
+    /// The options it was built with (validated).
+    pub options: PyramidTilesOptions,
+}
+
+/// Bytes of temporary files a tiled stack of `info` frames needs: the disk levels
+/// `0..t` of the running pyramid (energy and every channel) and levels `1..t` of
+/// one frame's Gaussian pyramid (level 0 is the decoded frame itself), `t` =
+/// `n_tiled_layers` capped at the number of detail levels.
+pub fn tiled_disk_bytes(info: FrameInfo, options: &PyramidTilesOptions) -> u64 {
+    let p = &options.pyramid;
+    let c = info.format.layout.channels() as u64;
+    let n = pyramid_levels(info.width, info.height, p.pyramid_min_size);
+    let sizes = level_sizes(info.width, info.height, n);
+    let t = options.n_tiled_layers.min(n);
+    let px = |i: usize| (sizes[i].0 * sizes[i].1) as u64;
+    let best: u64 = (0..t).map(|i| (c + 1) * px(i)).sum();
+    let gauss: u64 = (1..t).map(|i| c * px(i)).sum();
+    (best + gauss) * p.float_type.bytes() as u64
+}
+
+/// A fs-tiles error as a fs-pyramid error: an I/O error on "temporary tiles" whose
+/// source is the [`TilesError`] (so callers can downcast it).
+fn tiles_error(e: TilesError) -> PyramidError {
+    PyramidError::Core(CoreError::io("temporary tiles", std::io::Error::other(e)))
+}
+
+impl PyramidTilesStack {
+    /// A stacker with these options; fails, naming the option, if one is invalid.
+    pub fn new(options: PyramidTilesOptions) -> Result<Self, PyramidError> {
+        options.validate()?;
+        Ok(Self { options })
+    }
+
+    /// Stacks frames yielded one at a time, like [`crate::PyramidStack::stack`]
+    /// (same checks, same result). Before the first frame is processed, the free
+    /// space for the temporary files is checked ([`tiled_disk_bytes`]); they are
+    /// removed when this returns, whether it succeeds, fails, is cancelled or
+    /// panics. Cancellation is checked between frames and between levels.
+    pub fn stack<I>(&self, frames: I, progress: &dyn Progress) -> Result<Frame, PyramidError>
+    where
+        I: IntoIterator<Item = fs_core::Result<Frame>>,
+        I::IntoIter: Send,
+    {
+        self.options.validate()?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.options.max_threads)
+            .build()
+            .map_err(|e| PyramidError::InvalidOption {
+                name: "max_threads",
+                reason: format!("cannot start {} threads: {e}", self.options.max_threads),
+            })?;
+        let frames = frames.into_iter();
+        pool.install(move || match self.options.pyramid.float_type {
+            FloatType::F32 => self.stack_as::<f32, I::IntoIter>(frames, progress),
+            FloatType::F64 => self.stack_as::<f64, I::IntoIter>(frames, progress),
+        })
+    }
+
+    fn stack_as<T: Float + Element, I>(
+        &self,
+        frames: I,
+        progress: &dyn Progress,
+    ) -> Result<Frame, PyramidError>
+    where
+        I: IntoIterator<Item = fs_core::Result<Frame>>,
+        I::IntoIter: Send,
+    {
+        let frames = frames.into_iter();
+        let (lo, hi) = frames.size_hint();
+        progress.phase("pyramid stacking (tiled)", hi.unwrap_or(lo) as u64);
+        std::thread::scope(|scope| {
+            // Rendezvous channel, as in PyramidStack: at most two decoded frames.
+            let (tx, rx) = sync_channel::<fs_core::Result<Frame>>(0);
+            scope.spawn(move || {
+                for frame in frames {
+                    if tx.send(frame).is_err() {
+                        return;
+                    }
+                }
+            });
+            let mut state: Option<State<T>> = None;
+            for (k, frame) in rx.into_iter().enumerate() {
+                progress.check_cancelled()?;
+                let frame = frame?;
+                match &state {
+                    None => state = Some(State::new(&frame, &self.options)?),
+                    Some(st) => fs_core::check_frame(st.info, &frame)?,
+                }
+                state.as_mut().expect("set above").add(&frame, progress)?;
+                progress.step(k as u64 + 1);
+            }
+            let state = state.ok_or(PyramidError::NoFrames)?;
+            progress.check_cancelled()?;
+            state.finish(self.options.pyramid.kernel_size)
+        })
+    }
+}
+
+/// A plane in memory or on disk.
+enum Buf<T> {
+    Mem(Vec<T>),
+    Disk(DiskPlane<T>),
+}
+
+impl<T: Float + Element> Buf<T> {
+    fn new(
+        scratch: Option<&ScratchDir>,
+        (w, h): (usize, usize),
+        fill: T,
+    ) -> Result<Self, PyramidError> {
+        Ok(match scratch {
+            None => Buf::Mem(vec![fill; w * h]), // Allocation: once per stack and level.
+            Some(s) => {
+                let mut p = s.plane::<T>(w, h).map_err(tiles_error)?;
+                if fill != T::zero() {
+                    p.fill(fill);
+                    p.release().map_err(tiles_error)?;
+                }
+                Buf::Disk(p)
+            }
+        })
+    }
+
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Buf::Mem(v) => v,
+            Buf::Disk(p) => p.as_slice(),
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [T] {
+        match self {
+            Buf::Mem(v) => v,
+            Buf::Disk(p) => p.as_mut_slice(),
+        }
+    }
+
+    /// Hands the pages of rows `y0..y1` back to the kernel (disk planes only).
+    fn release_rows(&self, y0: usize, y1: usize) -> Result<(), PyramidError> {
+        match self {
+            Buf::Mem(_) => Ok(()),
+            Buf::Disk(p) => p.release_rows(y0, y1).map_err(tiles_error),
+        }
+    }
+}
+
+fn release_all<T: Float + Element>(
+    bufs: &[Buf<T>],
+    y0: usize,
+    y1: usize,
+) -> Result<(), PyramidError> {
+    bufs.iter().try_for_each(|b| b.release_rows(y0, y1))
+}
+
+/// One detail level of the running best pyramid.
+struct Level<T> {
+    energy: Buf<T>,
+    coeffs: Vec<Buf<T>>,
+}
+
+/// Everything kept across frames.
+struct State<T> {
+    info: FrameInfo,
+    metadata: Metadata,
+    kernel: [T; 5],
+    sizes: Vec<(usize, usize)>,
+    /// Rows per band, per level (the level's height where it is not banded).
+    band_rows: Vec<usize>,
+    /// The current frame's Gaussian levels 1..=n, per channel.
+    gauss: Vec<Vec<Buf<T>>>,
+    /// The running best of detail levels 0..n.
+    best: Vec<Level<T>>,
+    /// Every frame's base level, per channel.
+    bases: Vec<Vec<Vec<T>>>,
+    /// Dropped last: removes the temporary folder.
+    _scratch: Option<ScratchDir>,
+}
+
+impl<T: Float + Element> State<T> {
+    fn new(first: &Frame, options: &PyramidTilesOptions) -> Result<Self, PyramidError> {
+        let info = first.info();
+        let p = &options.pyramid;
+        let c = info.format.layout.channels();
+        let n = pyramid_levels(info.width, info.height, p.pyramid_min_size);
+        let sizes = level_sizes(info.width, info.height, n);
+        let t = options.n_tiled_layers.min(n);
+        let scratch = if t > 0 {
+            let s = ScratchDir::new(options.temp_dir.as_deref()).map_err(tiles_error)?;
+            s.check_space(tiled_disk_bytes(info, options)).map_err(tiles_error)?;
+            Some(s)
+        } else {
+            None
+        };
+        let disk = |i: usize| if i < t { scratch.as_ref() } else { None };
+        let band_rows = sizes
+            .iter()
+            .enumerate()
+            .map(
+                |(i, &(_, h))| {
+                    if i < t && options.chunk_submit { options.tile_size.min(h) } else { h }
+                },
+            )
+            .collect();
+        let gauss = (1..=n)
+            .map(|i| (0..c).map(|_| Buf::new(disk(i), sizes[i], T::zero())).collect())
+            .collect::<Result<_, _>>()?;
+        let best = (0..n)
+            .map(|i| {
+                Ok(Level {
+                    energy: Buf::new(disk(i), sizes[i], T::neg_infinity())?,
+                    coeffs: (0..c)
+                        .map(|_| Buf::new(disk(i), sizes[i], T::zero()))
+                        .collect::<Result<_, _>>()?,
+                })
+            })
+            .collect::<Result<_, PyramidError>>()?;
+        Ok(Self {
+            info,
+            metadata: first.metadata.clone(),
+            kernel: generating_kernel(p.gen_kernel),
+            sizes,
+            band_rows,
+            gauss,
+            best,
+            bases: Vec::new(),
+            _scratch: scratch,
+        })
+    }
+
+    fn levels(&self) -> usize {
+        self.sizes.len() - 1
+    }
+
+    fn bands(&self, i: usize) -> TileGrid {
+        let (w, h) = self.sizes[i];
+        TileGrid::bands(w, h, self.band_rows[i], 2).expect("sizes are positive")
+    }
+
+    fn add(&mut self, frame: &Frame, progress: &dyn Progress) -> Result<(), PyramidError> {
+        let n = self.levels();
+        let src = FrameRows::new(frame);
+        let k = self.kernel;
+        if n == 0 {
+            // No detail levels: the frame itself is the base.
+            let (w, h) = self.sizes[0];
+            let c = RowSource::<T>::channels(&src);
+            let mut planes = vec![vec![T::zero(); w * h]; c];
+            let mut row = vec![T::zero(); c * w];
+            for y in 0..h {
+                src.read_row(y, &mut row);
+                for (p, r) in planes.iter_mut().zip(row.chunks_exact(w)) {
+                    p[y * w..(y + 1) * w].copy_from_slice(r);
+                }
+            }
+            self.bases.push(planes);
+            return Ok(());
+        }
+        // The Gaussian levels 1..=n, band by band.
+        for i in 1..=n {
+            let grid = self.bands(i);
+            let (done, rest) = self.gauss.split_at_mut(i - 1);
+            let dst = &mut rest[0];
+            let (wo, _) = self.sizes[i];
+            for band in grid.tiles() {
+                let (y0, y1) = (band.core.y0, band.core.y1);
+                let out: Vec<&mut [T]> =
+                    dst.iter_mut().map(|b| &mut b.as_mut_slice()[y0 * wo..y1 * wo]).collect();
+                if i == 1 {
+                    reduce_band(&src, out, y0, wo, &k);
+                } else {
+                    let (w, h) = self.sizes[i - 1];
+                    let fine = PlaneRows {
+                        planes: done[i - 2].iter().map(|b| b.as_slice()).collect(),
+                        width: w,
+                        height: h,
+                    };
+                    reduce_band(&fine, out, y0, wo, &k);
+                }
+                release_all(dst, y0, y1)?;
+            }
+        }
+        // Allocation: one small base level per frame.
+        self.bases.push(self.gauss[n - 1].iter().map(|b| b.as_slice().to_vec()).collect());
+        // Fold every detail level into the running best, band by band.
+        for i in 0..n {
+            progress.check_cancelled()?;
+            let grid = self.bands(i);
+            let (w, _) = self.sizes[i];
+            let (cw, ch) = self.sizes[i + 1];
+            let coarse: Vec<&[T]> = self.gauss[i].iter().map(|b| b.as_slice()).collect();
+            let level = &mut self.best[i];
+            for band in grid.tiles() {
+                let (y0, y1) = (band.core.y0, band.core.y1);
+                let energy = &mut level.energy.as_mut_slice()[y0 * w..y1 * w];
+                let coeffs: Vec<&mut [T]> = level
+                    .coeffs
+                    .iter_mut()
+                    .map(|b| &mut b.as_mut_slice()[y0 * w..y1 * w])
+                    .collect();
+                if i == 0 {
+                    fold_band(&src, &coarse, (cw, ch), &k, energy, coeffs, y0);
+                } else {
+                    let (_, h) = self.sizes[i];
+                    let fine = PlaneRows {
+                        planes: self.gauss[i - 1].iter().map(|b| b.as_slice()).collect(),
+                        width: w,
+                        height: h,
+                    };
+                    fold_band(&fine, &coarse, (cw, ch), &k, energy, coeffs, y0);
+                    release_all(&self.gauss[i - 1], y0.saturating_sub(2), y1)?;
+                }
+                level.energy.release_rows(y0, y1)?;
+                release_all(&level.coeffs, y0, y1)?;
+                release_all(&self.gauss[i], (y0 / 2).saturating_sub(2), y1 / 2)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, kernel_size: usize) -> Result<Frame, PyramidError> {
+        let n = self.levels();
+        let State { info, metadata, kernel, sizes, band_rows, gauss, best, bases, _scratch } = self;
+        drop(gauss);
+        let max = info.format.depth.max_value();
+        let (bw, bh) = sizes[n];
+        let mut upper: Vec<Buf<T>> =
+            fuse_base(&bases, bw, bh, kernel_size, max).into_iter().map(Buf::Mem).collect();
+        drop(bases);
+        // Collapse from the top, band by band: level i += expand(level i + 1).
+        for (i, level) in best.into_iter().enumerate().rev() {
+            let Level { energy, mut coeffs } = level;
+            drop(energy);
+            let (w, h) = sizes[i];
+            let (cw, ch) = sizes[i + 1];
+            let grid = TileGrid::bands(w, h, band_rows[i], 2).expect("sizes are positive");
+            for band in grid.tiles() {
+                let (y0, y1) = (band.core.y0, band.core.y1);
+                for (fine, coarse) in coeffs.iter_mut().zip(&upper) {
+                    let rows = &mut fine.as_mut_slice()[y0 * w..y1 * w];
+                    expand_add_band(coarse.as_slice(), cw, ch, rows, w, y0, &kernel);
+                    fine.release_rows(y0, y1)?;
+                    coarse.release_rows((y0 / 2).saturating_sub(2), y1 / 2)?;
+                }
+            }
+            upper = coeffs;
+        }
+        // Un-premultiply, round and interleave, band by band.
+        let (w, h) = sizes[0];
+        let c = upper.len();
+        let mut samples = match info.format.depth {
+            BitDepth::Eight => Samples::U8(vec![0; w * h * c]), // Allocation: the output.
+            BitDepth::Sixteen => Samples::U16(vec![0; w * h * c]),
+        };
+        let grid = TileGrid::bands(w, h, band_rows[0], 0).expect("sizes are positive");
+        for band in grid.tiles() {
+            let (y0, y1) = (band.core.y0, band.core.y1);
+            let rows: Vec<&[T]> = upper.iter().map(|b| &b.as_slice()[y0 * w..y1 * w]).collect();
+            // Allocation: one band copy per band, for images with alpha only.
+            let premul: Vec<Vec<T>>;
+            let rows = if info.format.layout.has_alpha() {
+                let mut copy: Vec<Vec<T>> = rows.iter().map(|r| r.to_vec()).collect();
+                unpremultiply(&mut copy, max);
+                premul = copy;
+                premul.iter().map(|v| v.as_slice()).collect()
+            } else {
+                rows
+            };
+            match &mut samples {
+                Samples::U8(s) => interleave_band(&rows, w, &mut s[y0 * w * c..y1 * w * c], max),
+                Samples::U16(s) => interleave_band(&rows, w, &mut s[y0 * w * c..y1 * w * c], max),
+            }
+            release_all(&upper, y0, y1)?;
+        }
+        Ok(Frame::new(info, samples)?.with_metadata(metadata))
+    }
+}
+
+/// Rows per strip within a band: a few strips per thread, with a 4-row halo
+/// (any strip size gives the same result).
+fn strip_rows(height: usize) -> usize {
+    (height / 16).clamp(8, 64)
+}
+
+/// Rounds planar band rows (`planes[c]`, `w` wide) into interleaved samples, as
+/// [`Frame::from_image`] does ([`quantize`]: half away from zero, clipped).
+fn interleave_band<S: IntSample, T: Float>(planes: &[&[T]], w: usize, out: &mut [S], max: f64) {
+    let c = planes.len();
+    out.par_chunks_mut(w * c).enumerate().for_each(|(y, row)| {
+        for (ch, p) in planes.iter().enumerate() {
+            let src = &p[y * w..(y + 1) * w];
+            for (x, &v) in src.iter().enumerate() {
+                row[x * c + ch] = S::from_rounded(quantize(v, max));
+            }
+        }
+    });
+}
+
+/// `fine_rows += expand(coarse)` for rows `y0..` of a `w`-wide level, as
+/// [`crate::expand_add`] computes them.
+fn expand_add_band<T: Float>(
+    coarse: &[T],
+    cw: usize,
+    ch: usize,
+    fine_rows: &mut [T],
+    w: usize,
+    y0: usize,
+    k: &[T; 5],
+) {
+    fine_rows.par_chunks_mut(w).enumerate().for_each_init(
+        // Allocation: two scratch rows per rayon task.
+        || (vec![T::zero(); cw], vec![T::zero(); w]),
+        |(vt, e), (j, out)| {
+            expand_vertical(coarse, cw, ch, y0 + j, k, vt);
+            expand_horizontal(vt, k, e);
+            for (d, &e) in out.iter_mut().zip(e.iter()) {
+                *d = e + *d;
+            }
+        },
+    );
+}
+
+/// Reduces `src` into the output rows `yo0..yo0 + rows` of every channel (`out[c]`,
+/// `wo` wide), as `fuse::reduce_rows` does for a whole level.
+fn reduce_band<T: Float, S: RowSource<T>>(
+    src: &S,
+    out: Vec<&mut [T]>,
+    yo0: usize,
+    wo: usize,
+    kernel: &[T; 5],
+) {
+    let (w, h, c) = (src.width(), src.height(), src.channels());
+    let total = out[0].len() / wo;
+    let strip = strip_rows(total);
+    let mut channels: Vec<_> = out.into_iter().map(|p| p.chunks_mut(strip * wo)).collect();
+    // Allocation: one task list per band.
+    let tasks: Vec<(usize, Vec<&mut [T]>)> = (0..total.div_ceil(strip))
+        .map(|i| {
+            (yo0 + i * strip, channels.iter_mut().map(|it| it.next().expect("sized")).collect())
+        })
+        .collect();
+    let need = 2 * strip + 3;
+    tasks.into_par_iter().for_each_init(
+        || (vec![T::zero(); need * c * w], vec![T::zero(); w]),
+        |(buf, vt), (ys, mut out)| {
+            let rows = out[0].len() / wo;
+            for k in 0..2 * rows + 3 {
+                let y = reflect101(2 * ys as isize + k as isize - 2, h);
+                src.read_row(y, &mut buf[k * c * w..(k + 1) * c * w]);
+            }
+            for (ch_i, o) in out.iter_mut().enumerate() {
+                for j in 0..rows {
+                    let r = |k: usize| {
+                        let base = ((2 * j + k) * c + ch_i) * w;
+                        &buf[base..base + w]
+                    };
+                    vertical5([r(0), r(1), r(2), r(3), r(4)], kernel, vt);
+                    reduce_horizontal(vt, kernel, &mut o[j * wo..(j + 1) * wo]);
+                }
+            }
+        },
+    );
+}
+
+/// Luma squared of one row of Laplacian channels, as `fuse.rs` computes it.
+fn luma_row<T: Float>(lap: &[T], w: usize, c: usize, out: &mut [T]) {
+    if c < 3 {
+        for (o, &v) in out.iter_mut().zip(&lap[..w]) {
+            *o = v * v;
+        }
+        return;
+    }
+    let [wr, wg, wb] = LUMA_WEIGHTS.map(T::from_f64);
+    let (r, g, b) = (&lap[..w], &lap[w..2 * w], &lap[2 * w..3 * w]);
+    for x in 0..w {
+        let l = wr * r[x] + wg * g[x] + wb * b[x];
+        out[x] = l * l;
+    }
+}
+
+/// Same-size horizontal 5-tap pass (reflect-101), as `fuse.rs` computes it.
+fn horizontal5<T: Float>(src: &[T], k: &[T; 5], out: &mut [T]) {
+    let w = src.len();
+    let border = |x: usize| -> T {
+        let mut acc = T::zero();
+        for (j, &kj) in k.iter().enumerate() {
+            acc += kj * src[reflect101(x as isize + j as isize - 2, w)];
+        }
+        acc
+    };
+    if w <= 4 {
+        for (x, o) in out.iter_mut().enumerate() {
+            *o = border(x);
+        }
+        return;
+    }
+    for x in [0, 1, w - 2, w - 1] {
+        out[x] = border(x);
+    }
+    let (k0, k1, k2, k3, k4) = (k[0], k[1], k[2], k[3], k[4]);
+    for (x, o) in out[2..w - 2].iter_mut().enumerate() {
+        let s = &src[x..x + 5];
+        let mut acc = T::zero();
+        acc += k0 * s[0];
+        acc += k1 * s[1];
+        acc += k2 * s[2];
+        acc += k3 * s[3];
+        acc += k4 * s[4];
+        *o = acc;
+    }
+}
+
+/// One strip of a band: its first row, its energy rows, its coefficient rows.
+type StripTask<'a, T> = (usize, &'a mut [T], Vec<&'a mut [T]>);
+
+/// Scratch of one strip task. Allocation: once per rayon task split.
+struct FoldScratch<T> {
+    src: Vec<T>,
+    vt_coarse: Vec<T>,
+    expanded: Vec<T>,
+    lap: Vec<T>,
+    lum2: Vec<T>,
+    vt: Vec<T>,
+    energy: Vec<T>,
+    wins: Vec<bool>,
+}
+
+/// Folds rows `y0..` (as many as `energy` holds) of one frame's Laplacian level
+/// `G_i - expand(G_{i+1})` into the running best. `fine` yields the rows of `G_i`
+/// (the whole level: halo rows are read across the band's edges), `coarse` the
+/// planes of `G_{i+1}` (`cw x ch`).
+fn fold_band<T: Float, S: RowSource<T>>(
+    fine: &S,
+    coarse: &[&[T]],
+    (cw, ch): (usize, usize),
+    kernel: &[T; 5],
+    energy: &mut [T],
+    coeffs: Vec<&mut [T]>,
+    y0: usize,
+) {
+    let (w, h, c) = (fine.width(), fine.height(), fine.channels());
+    let strip = strip_rows(energy.len() / w);
+    let mut channels: Vec<_> = coeffs.into_iter().map(|p| p.chunks_mut(strip * w)).collect();
+    // Allocation: one task list per band.
+    let tasks: Vec<StripTask<'_, T>> = energy
+        .chunks_mut(strip * w)
+        .enumerate()
+        .map(|(i, e)| {
+            let cs = channels.iter_mut().map(|it| it.next().expect("same size")).collect();
+            (y0 + i * strip, e, cs)
+        })
+        .collect();
+    tasks.into_par_iter().for_each_init(
+        || FoldScratch {
+            src: vec![T::zero(); c * w],
+            vt_coarse: vec![T::zero(); cw],
+            expanded: vec![T::zero(); w],
+            lap: vec![T::zero(); (strip + 4) * c * w],
+            lum2: vec![T::zero(); (strip + 4) * w],
+            vt: vec![T::zero(); w],
+            energy: vec![T::zero(); w],
+            wins: vec![false; w],
+        },
+        |s, (ys, best_e, mut best_c)| {
+            let rows = best_e.len() / w;
+            for k in 0..rows + 4 {
+                let y = reflect101(ys as isize + k as isize - 2, h);
+                fine.read_row(y, &mut s.src);
+                let lap = &mut s.lap[k * c * w..(k + 1) * c * w];
+                for (ch_i, coarse_plane) in coarse.iter().enumerate() {
+                    expand_vertical(coarse_plane, cw, ch, y, kernel, &mut s.vt_coarse);
+                    expand_horizontal(&s.vt_coarse, kernel, &mut s.expanded);
+                    let g = &s.src[ch_i * w..(ch_i + 1) * w];
+                    for ((l, &g), &e) in
+                        lap[ch_i * w..(ch_i + 1) * w].iter_mut().zip(g).zip(&s.expanded)
+                    {
+                        *l = g - e;
+                    }
+                }
+                luma_row(lap, w, c, &mut s.lum2[k * w..(k + 1) * w]);
+            }
+            for j in 0..rows {
+                let l2 = &s.lum2;
+                let r = |k: usize| &l2[(j + k) * w..(j + k + 1) * w];
+                vertical5([r(0), r(1), r(2), r(3), r(4)], kernel, &mut s.vt);
+                horizontal5(&s.vt, kernel, &mut s.energy);
+                let be = &mut best_e[j * w..(j + 1) * w];
+                for ((win, &e), b) in s.wins.iter_mut().zip(&s.energy).zip(be.iter_mut()) {
+                    *win = e > *b;
+                    *b = if *win { e } else { *b };
+                }
+                let lap = &s.lap[(j + 2) * c * w..(j + 3) * c * w];
+                for (ch_i, bc) in best_c.iter_mut().enumerate() {
+                    let bc = &mut bc[j * w..(j + 1) * w];
+                    let l = &lap[ch_i * w..(ch_i + 1) * w];
+                    for ((b, &l), &win) in bc.iter_mut().zip(l).zip(&s.wins) {
+                        *b = if win { l } else { *b };
+                    }
+                }
+            }
+        },
+    );
+}
