@@ -222,8 +222,20 @@ fn run_once(cmd: &mut Command) -> Result<Usage, String> {
     let text = std::fs::read_to_string(&err_file).unwrap_or_default();
     let _ = std::fs::remove_file(&err_file);
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
-        return Err(format!("exit status {status}: {}", last.trim()));
+        // The child's own error line: the first that says "error", else the last line.
+        let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let message = lines
+            .iter()
+            .find(|l| l.to_ascii_lowercase().contains("error"))
+            .or(lines.last())
+            .copied()
+            .unwrap_or("no message");
+        let how = if libc::WIFEXITED(status) {
+            format!("exit code {}", libc::WEXITSTATUS(status))
+        } else {
+            format!("signal {}", libc::WTERMSIG(status))
+        };
+        return Err(format!("{how}: {message}"));
     }
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
     Ok(Usage {
@@ -261,6 +273,13 @@ fn wait4(pid: libc::pid_t) -> std::io::Result<(i32, libc::rusage)> {
 fn psnr_against(out: &Path, truth: &Path, spec: &StackSpec) -> Result<f64> {
     let a: fs_core::Image<f32> = fs_core::read_frame(out)?.to_image();
     let b: fs_core::Image<f32> = fs_core::read_frame(truth)?.to_image();
+    // enfuse adds an alpha channel: compare the colour channels the truth has.
+    let a = if a.channels() > b.channels() && a.width() == b.width() && a.height() == b.height() {
+        let planes = a.planes().take(b.channels()).map(<[f32]>::to_vec).collect();
+        fs_core::Image::from_planes(a.width(), a.height(), planes)?
+    } else {
+        a
+    };
     if a.shape() != b.shape() {
         bail!("output is {:?}, truth {:?}", a.shape(), b.shape());
     }

@@ -206,7 +206,7 @@ pub fn variance_energy<T: Float>(
 }
 
 /// The energy map of `options.energy` for a luma plane in 0..=1 (before the bilateral
-/// smoothing, which [`crate::smooth_energy`] applies).
+/// smoothing, which `fs_filters::bilateral_filter` applies in the stacker).
 pub fn energy_map<T: Float>(
     luma: Plane<'_, T>,
     dst: PlaneMut<'_, T>,

@@ -69,31 +69,41 @@
 //! # Figures
 //! 16 frames of 6000x4000 RGB JPEG (synthetic, `examples/stack_folder.rs --gen
 //! 6000x4000x16`), release build, `/usr/bin/time -v`, on a 2-core CI-class machine
-//! that was shared with about five other builds at the time (load average 10 to 13),
-//! so wall times are inflated and noisy; CPU times are the steadier figure. The
-//! decode-only floor was measured right before and right after each stack run:
+//! shared with several other builds (load average 5 to 13 during the runs), so wall
+//! times are inflated and noisy; CPU times are the steadier figure. The decode-only
+//! floor was measured in the same session, next to each stack run:
 //!
-//! | run (final build) | wall | user + sys CPU | peak RSS |
-//! |---|---|---|---|
-//! | decode only (the floor), before / after | 24.8 s / 32.2 s | 5.4 s / 5.4 s | 119 MB |
-//! | `stack` (scratch file, default options) | 129 s | 24.8 s | 1376 MB |
+//! | run (final build) | load | wall | user + sys CPU | peak RSS |
+//! |---|---|---|---|---|
+//! | decode only (the floor) | ~5 | 9.0 s | 6.0 s | 119 MB |
+//! | `stack` (scratch file, default options) | ~5 | 30.9 s (3.4x) | 23.2 s | 1376 MB |
+//! | decode only (the floor) | ~12 | 24.8 s / 32.2 s | 5.4 s | 119 MB |
+//! | `stack` (scratch file, default options) | ~12 | 129 s | 24.8 s | 1376 MB |
 //!
-//! An earlier build (same algorithm, same session conditions) compared the two ways
-//! of getting the frames back in pass 2: `stack` (scratch file) 151 s wall, 23.4 s
-//! CPU, 1376 MB; `stack_twice` (decode twice) 171 s wall, 27.5 s CPU, 1380 MB; and
-//! `stack` on the first 4 frames only: 1358 MB.
+//! An earlier build (same algorithm, load ~12) compared the two ways of getting the
+//! frames back in pass 2: `stack` (scratch file) 151 s wall, 23.4 s CPU, 1376 MB;
+//! `stack_twice` (decode twice) 171 s wall, 27.5 s CPU, 1380 MB; and `stack` on the
+//! first 4 frames only: 1358 MB.
 //!
 //! - Peak RSS: 1.38 GB, under the 2 GB target, and flat in the frame count (1358 MB for
 //!   4 frames, 1376 MB for 16).
 //! - Speed: the scratch file saves 15 % of the CPU (11 % of the wall) against decoding
-//!   twice, hence the default. Wall / floor was 4.0x to 5.2x under this load and CPU /
-//!   floor CPU 4.6x; the target of 3x was **not reached** (or could not be shown) here.
-//!   Where the time goes (perf, amber stack): page faults of fresh per-frame sample
-//!   buffers (decoder output, scratch-file reads) and the scratch-file writes about
-//!   30 %, the pyramid expand and accumulate about 25 %, JPEG decoding about 10 %.
-//!   Next steps: reuse the sample buffers across frames (needs a buffer-recycling
-//!   frame source), fuse reduce with the accumulation, and measure again on a quiet
-//!   machine (`cargo xtask bench`).
+//!   twice, hence the default. Wall / floor: 3.4x at the quietest (load ~5), 4x to 5x
+//!   under heavy load; CPU / floor CPU about 3.9x. The 3x target is **not reached**
+//!   yet. On an idle machine the stacking work uses both cores while decoding (one
+//!   core) overlaps it, so the wall should approach half the CPU time (about 12 s
+//!   against a 6 s floor); not verified here. Where the time goes (perf, amber
+//!   stack): page faults of fresh per-frame sample buffers (decoder output,
+//!   scratch-file reads) and the scratch-file writes about 30 %, the pyramid expand
+//!   and accumulate about 25 %, JPEG decoding about 10 %. Glibc's allocator tuned to
+//!   keep large buffers (`MALLOC_MMAP_THRESHOLD_=268435456`) cut system time by 8 %
+//!   only. Next steps: recycle the sample buffers across frames (needs a frame source
+//!   that takes buffers back), fuse reduce with the accumulation, and measure on a
+//!   quiet machine with `cargo xtask bench`.
+//! - Kernels (`cargo bench -p fs-depthmap -- --quick`, 1024x768 f32, same machine and
+//!   load): Tenengrad 2.4 ms, Sobel 1.6 ms, modified Laplacian 8.3 ms, variance
+//!   20 ms, Laplacian (aperture 5, pre-blur 5) 38 ms; reduce 1.4 ms, expand 2.0 ms;
+//!   weight fold + weights 2.7 ms; a whole 4-frame 512x384 RGB stack 63 ms.
 //! - amber (6 frames of 2000x1300): floor 0.69 s wall / 0.14 s CPU; default options
 //!   2.66 s / 0.81 s, DM_MAP_MAX 1.88 s / 0.85 s; peak RSS 152 to 162 MB.
 //! - Quality on generated stacks (160x120, 6 frames, see the tests): best single

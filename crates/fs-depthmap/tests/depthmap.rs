@@ -281,6 +281,38 @@ fn reading_the_source_twice_equals_the_scratch_file_for_8_and_16_bit() {
 }
 
 #[test]
+fn a_frame_sharpest_everywhere_wins_everywhere_in_the_stack() {
+    // Random RGB noise, and two copies with the contrast halved and quartered about
+    // the mean: their Tenengrad is 1/4 and 1/16 of the original's at every pixel.
+    let (w, h) = (48, 40);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let sharp: Vec<u8> = (0..w * h * 3).map(|_| rng.random_range(0..=255)).collect();
+    let soft = |div: i32| -> Vec<u8> {
+        sharp.iter().map(|&v| (128 + (v as i32 - 128) / div) as u8).collect()
+    };
+    let info = fs_core::FrameInfo {
+        width: w,
+        height: h,
+        format: fs_core::PixelFormat { layout: ChannelLayout::Rgb, depth: BitDepth::Eight },
+    };
+    let frame = |s: Vec<u8>| Frame::new(info, Samples::U8(s)).unwrap();
+    let frames = [frame(soft(2)), frame(sharp.clone()), frame(soft(4))];
+    let o = DepthMapOptions { map_type: MapType::Max, plot_depth_map: true, ..Default::default() };
+    let out =
+        DepthMapStack::new(o).unwrap().stack(frames.iter().cloned().map(Ok), &NoProgress).unwrap();
+    let Samples::U8(got) = out.image.samples() else { panic!("8-bit") };
+    let same = got.iter().zip(&sharp).filter(|(a, b)| a == b).count();
+    assert!(
+        same * 100 >= 99 * sharp.len(),
+        "{same} of {} samples equal the sharp frame",
+        sharp.len()
+    );
+    // The depth map says frame 1 (of 0..=2) everywhere: 127.5 -> 128.
+    let Samples::U8(depth) = out.depth_map.unwrap().samples().clone() else { panic!("8-bit") };
+    assert!(depth.iter().all(|&d| d == 128), "{:?}", &depth[..16]);
+}
+
+#[test]
 fn a_stack_of_identical_frames_returns_that_frame() {
     let stack = synth(Scene::Objects, 64, 48, 3);
     let f = stack.frame(1);

@@ -1,5 +1,11 @@
-//! The algorithm crates fs-job drives, in one place: the stackers (fs-pyramid) and
+//! The algorithm crates fs-job drives, in one place: the stackers (fs-pyramid, fs-depthmap) and
 //! the post-filters (fs-filters).
 
-pub use fs_filters::{FilterError, NlMeansOptions, UnsharpOptions, nl_means_denoise, unsharp_mask};
-pub use fs_pyramid::{PyramidError, PyramidOptions, PyramidStack};
+pub use fs_depthmap::{DepthMapError, DepthMapOptions, DepthMapStack, Energy, MapType};
+pub use fs_filters::{
+    FilterError, NlMeansOptions, UnsharpOptions, nl_means_denoise_with_progress, unsharp_mask,
+};
+pub use fs_pyramid::{
+    PyramidAutoOptions, PyramidAutoStack, PyramidError, PyramidOptions, PyramidStack,
+    PyramidTilesOptions, PyramidTilesStack, StackMode,
+};

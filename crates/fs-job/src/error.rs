@@ -12,6 +12,9 @@ pub enum StackerError {
     /// From the pyramid stackers (fs-pyramid).
     #[error(transparent)]
     Pyramid(#[from] crate::algorithms::PyramidError),
+    /// From the depth-map stacker (fs-depthmap).
+    #[error(transparent)]
+    DepthMap(#[from] crate::algorithms::DepthMapError),
 }
 
 /// Everything that can go wrong when building, loading or running a job.

@@ -3,7 +3,7 @@
 use fs_core::{Float, FloatType, Frame, Image, Progress};
 
 use crate::algorithms::{
-    FilterError, NlMeansOptions, UnsharpOptions, nl_means_denoise, unsharp_mask,
+    FilterError, NlMeansOptions, UnsharpOptions, nl_means_denoise_with_progress, unsharp_mask,
 };
 use crate::{ActionOptions, JobError, Result};
 
@@ -75,9 +75,14 @@ impl PostFilters {
             |filter, source| JobError::Filter { action: action.to_string(), filter, source };
         if let Some(d) = &self.denoise {
             progress.check_cancelled().map_err(|e| JobError::frames(action, e))?;
-            progress.phase(&format!("{action}: denoise"), 1);
-            image = nl_means_denoise(&image, format, d).map_err(|e| filter_err("denoise", e))?;
-            progress.step(1);
+            // The filter reports phase `denoise` with one step per band of rows, and
+            // stops between bands when cancelled.
+            let named = Named { action, inner: progress };
+            image =
+                nl_means_denoise_with_progress(&image, format, d, &named).map_err(|e| match e {
+                    FilterError::Core(core) => JobError::frames(action, core),
+                    e => filter_err("denoise", e),
+                })?;
         }
         if let Some(s) = &self.sharpen {
             progress.check_cancelled().map_err(|e| JobError::frames(action, e))?;
@@ -89,5 +94,23 @@ impl PostFilters {
         let mut out = out.with_metadata(frame.metadata);
         out.source = frame.source;
         Ok(out)
+    }
+}
+
+/// Passes a filter's progress on with its phase named `"<action>: <phase>"`.
+struct Named<'a> {
+    action: &'a str,
+    inner: &'a dyn Progress,
+}
+
+impl Progress for Named<'_> {
+    fn phase(&self, name: &str, total: u64) {
+        self.inner.phase(&format!("{}: {name}", self.action), total);
+    }
+    fn step(&self, done: u64) {
+        self.inner.step(done);
+    }
+    fn is_cancelled(&self) -> bool {
+        self.inner.is_cancelled()
     }
 }

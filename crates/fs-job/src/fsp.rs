@@ -7,14 +7,20 @@
 //!
 //! | .fsp parameter | fstack option |
 //! | --- | --- |
-//! | `stacker`: `"Pyramid"` / `"Depth map"` (`"DepthMap"`) / `"Pyramid tiles"` / `"Pyramid auto"` | PyramidStack / DepthMapStack / ... |
-//! | `pyramid_min_size`, `pyramid_kernel_size`, `pyramid_gen_kernel`, `pyramid_float_type` | PyramidStack's `pyramid_min_size`, `kernel_size`, `gen_kernel`, `float_type` |
-//! | `depthmap_*`, `map_type` | DepthMapStack's options (not implemented yet) |
+//! | `stacker`: `"Pyramid"` / `"Depth map"` (`"DepthMap"`) / `"Pyramid tiles"` / `"Pyramid auto"` | PyramidStack / DepthMapStack / PyramidTilesStack / PyramidAutoStack |
+//! | `pyramid_mode` (with `"Pyramid"`): absent or `"memory"` / `"tiled"` / `"auto"` | PyramidStack / PyramidTilesStack / PyramidAutoStack (mode auto) |
+//! | `pyramid_min_size`, `pyramid_kernel_size`, `pyramid_gen_kernel`, `pyramid_float_type` | the pyramid stackers' `pyramid_min_size`, `kernel_size`, `gen_kernel`, `float_type` |
+//! | `pyramid_tile_size`, `pyramid_n_tiled_layers`, `pyramid_max_threads` | tiles and auto: `tile_size`, `n_tiled_layers`, `max_threads` |
+//! | `pyramid_memory_limit` (GBytes, a number; or a size text such as `"512M"`) | auto: `memory_limit` |
+//! | `depthmap_energy`, `depthmap_map_type` (older files: `map_type`), `depthmap_kernel_size`, `depthmap_blur_size`, `depthmap_weight_power`, `depthmap_energy_smooth_size`, `depthmap_energy_sigma_color`, `depthmap_energy_sigma_space`, `depthmap_pyramid_levels`, `depthmap_pyramid_smooth_size`, `depthmap_temperature`, `depthmap_float_type`, `plot_depth_map` (or `depthmap_plot_depth_map`) | DepthMapStack's options without the prefix |
 //! | `denoise_amount` (older files: `denoise`), `sharpen_*`, `prefix`, `frames`, `overlap`, `enabled`, `scratch_output_dir`, `delete_output_at_end`, `plot_path` | same names |
 //! | `working_path`, `input_path`, `output_path`, `exif_path` | same names; `""` means "not set" |
 //!
 //! Choices: an empty string is "not set" for every path (the GUI writes `""` for
-//! empty fields), so an `.fsp` cannot switch EXIF off. Keys fstack does not know
+//! empty fields), so an `.fsp` cannot switch EXIF off. The GUI stores the fields of
+//! every stacker tab: only the chosen stacker's are read, the others are ignored
+//! silently (as are `depthmap_mode` and `depthmap_memory_limit`: fstack's depth-map
+//! stacker keeps two running sums per pixel and needs no memory mode). Keys fstack does not know
 //! (GUI-only ones such as `plot_stack`, a newer ShineStacker's additions) are reported
 //! as warnings, not errors. Other action types (alignment `AlignFrames`,
 //! `BalanceFrames`, `MaskNoise`, `Vignetting`, `MultiLayer`, `CombinedActions`,
@@ -28,8 +34,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::jobfile::{FloatTypeName, StackerSpec};
-use crate::{ActionOptions, FocusStack, FocusStackBunch, JobError, Result, StackJob, StackerKind};
+use crate::jobfile::{FloatTypeName, StackerSpec, parse_energy, parse_map_type};
+use crate::{
+    ActionOptions, ByteSize, FocusStack, FocusStackBunch, JobError, Result, StackJob, StackerKind,
+};
 
 /// How to load a project.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -73,13 +81,31 @@ const READ: &[&str] = &[
     "pyramid_gen_kernel",
     "pyramid_float_type",
     "float_type",
+    "pyramid_mode",
+    "pyramid_tile_size",
+    "pyramid_n_tiled_layers",
+    "pyramid_max_threads",
+    "pyramid_memory_limit",
+    "depthmap_energy",
+    "depthmap_map_type",
+    "map_type",
+    "depthmap_kernel_size",
+    "depthmap_blur_size",
+    "depthmap_weight_power",
+    "depthmap_energy_smooth_size",
+    "depthmap_energy_sigma_color",
+    "depthmap_energy_sigma_space",
+    "depthmap_pyramid_levels",
+    "depthmap_pyramid_smooth_size",
+    "depthmap_temperature",
+    "depthmap_float_type",
+    "plot_depth_map",
+    "depthmap_plot_depth_map",
 ];
 
 /// GUI-only or not-yet-used keys that need no warning.
 fn silently_ignored(key: &str) -> bool {
-    key.starts_with("depthmap_")
-        || key.starts_with("pyramid_tile")
-        || matches!(key, "map_type" | "plot_stack" | "plot_depth_map" | "postfix")
+    matches!(key, "plot_stack" | "postfix" | "depthmap_mode" | "depthmap_memory_limit")
 }
 
 /// Parses a ShineStacker project's text. `origin` names the file in messages; relative
@@ -301,36 +327,104 @@ fn convert_action(node: &Node<'_>) -> Result<(crate::Action, Vec<String>)> {
             }
         },
     };
+    let mode = match p.str("pyramid_mode")? {
+        Some(m) if kind == StackerKind::PyramidStack => Some(m.trim().to_ascii_lowercase()),
+        _ => None,
+    };
+    let kind = match mode.as_deref() {
+        None | Some("memory") => kind,
+        Some("tiled") => StackerKind::PyramidTilesStack,
+        Some("auto") => StackerKind::PyramidAutoStack,
+        Some(other) => {
+            return Err(JobError::option(
+                &name,
+                "pyramid_mode",
+                format!("expected \"auto\", \"memory\" or \"tiled\", got {other:?}"),
+            ));
+        }
+    };
+    let float_of = |key: &str| -> Result<Option<FloatTypeName>> {
+        let Some(f) = p.str(key)? else { return Ok(None) };
+        serde_json::from_value::<FloatTypeName>(Value::String(f.to_string())).map(Some).map_err(
+            |_| {
+                JobError::option(
+                    &name,
+                    key,
+                    format!("expected \"float-32\" or \"float-64\", got {f:?}"),
+                )
+            },
+        )
+    };
     let mut spec = StackerSpec::of_kind(kind);
-    if kind == StackerKind::PyramidStack {
+    if kind == StackerKind::DepthMapStack {
+        if let Some(e) = p.str("depthmap_energy")? {
+            if parse_energy(e).is_none() {
+                let reason = format!("unknown energy {e:?}");
+                return Err(JobError::option(&name, "depthmap_energy", reason));
+            }
+            spec.energy = Some(e.to_string());
+        }
+        for key in ["depthmap_map_type", "map_type"] {
+            if let Some(m) = p.str(key)? {
+                if parse_map_type(m).is_none() {
+                    return Err(JobError::option(&name, key, format!("unknown map type {m:?}")));
+                }
+                spec.map_type = Some(m.to_string());
+                break;
+            }
+        }
+        spec.kernel_size = p.usize("depthmap_kernel_size")?;
+        spec.blur_size = p.usize("depthmap_blur_size")?;
+        spec.weight_power = p.f64("depthmap_weight_power")?;
+        spec.energy_smooth_size = p.usize("depthmap_energy_smooth_size")?;
+        spec.energy_sigma_color = p.f64("depthmap_energy_sigma_color")?;
+        spec.energy_sigma_space = p.f64("depthmap_energy_sigma_space")?;
+        spec.pyramid_levels = p.usize("depthmap_pyramid_levels")?;
+        spec.pyramid_smooth_size = p.usize("depthmap_pyramid_smooth_size")?;
+        spec.temperature = p.f64("depthmap_temperature")?;
+        spec.float_type = float_of("depthmap_float_type")?;
+        spec.plot_depth_map = match p.bool("plot_depth_map")? {
+            Some(b) => Some(b),
+            None => p.bool("depthmap_plot_depth_map")?,
+        };
+    } else {
         spec.pyramid_min_size = p.usize("pyramid_min_size")?;
         spec.kernel_size = p.usize("pyramid_kernel_size")?;
         spec.gen_kernel = p.f64("pyramid_gen_kernel")?;
-        let float = match p.str("pyramid_float_type")? {
+        spec.float_type = match float_of("pyramid_float_type")? {
             Some(f) => Some(f),
-            None => p.str("float_type")?,
+            None => float_of("float_type")?,
         };
-        spec.float_type = match float {
-            None => None,
-            Some(f) => Some(
-                serde_json::from_value::<FloatTypeName>(Value::String(f.to_string())).map_err(
-                    |_| {
-                        JobError::option(
-                            &name,
-                            "pyramid_float_type",
-                            format!("expected \"float-32\" or \"float-64\", got {f:?}"),
-                        )
-                    },
-                )?,
-            ),
-        };
+        if kind != StackerKind::PyramidStack {
+            spec.tile_size = p.usize("pyramid_tile_size")?;
+            spec.n_tiled_layers = p.usize("pyramid_n_tiled_layers")?;
+            spec.max_threads = p.usize("pyramid_max_threads")?;
+        }
+        if kind == StackerKind::PyramidAutoStack {
+            spec.mode = Some("auto".to_string());
+            spec.memory_limit = match node.params.get("pyramid_memory_limit") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(t)) => Some(
+                    t.parse::<ByteSize>()
+                        .map_err(|e| JobError::option(&name, "pyramid_memory_limit", e))?,
+                ),
+                Some(v) => match v.as_f64() {
+                    Some(gb) if gb.is_finite() && gb > 0.0 => {
+                        Some(ByteSize((gb * f64::from(1u32 << 30)).round() as u64))
+                    }
+                    _ => {
+                        return Err(p.wrong(
+                            "pyramid_memory_limit",
+                            "GBytes (a number > 0) or a size such as \"512M\"",
+                            v,
+                        ));
+                    }
+                },
+            };
+        }
     }
     let enabled = p.bool("enabled")?.unwrap_or(true);
-    let stacker = match spec.to_stacker(&name) {
-        // A disabled action never runs: a stacker fstack lacks does not matter.
-        Err(JobError::NotImplemented { .. }) if !enabled => crate::Stacker::default(),
-        other => other?,
-    };
+    let stacker = spec.to_stacker(&name)?;
 
     let d = ActionOptions::default();
     let options = ActionOptions {

@@ -12,7 +12,7 @@ use fs_core::{
 use crate::filters::PostFilters;
 use crate::output::{self, Ownership};
 use crate::paths::{Relation, normalize, resolve};
-use crate::stacker::StackContext;
+use crate::stacker::{StackContext, Stacked};
 use crate::{Action, ActionKind, JOB_SCOPE, JobError, Result};
 
 /// A job: the seed's `StackJob(name, working_path, input_path=...)` with its actions.
@@ -250,6 +250,7 @@ impl StackJob {
             metadata: !matches!(exif, ExifSource::Off),
         };
         let mut outputs = Vec::with_capacity(groups.len());
+        let (mut plots, mut notes) = (Vec::new(), Vec::new());
         for (i, range) in groups.iter().enumerate() {
             let paths = &files[range.clone()];
             let phase = match action.kind() {
@@ -259,6 +260,7 @@ impl StackJob {
             let out_path = p.output_dir.join(output_name(&o.prefix, &paths[0], o.output_format));
             let copy_through = paths.len() == 1
                 && filters.is_empty()
+                && !action.stacker().plots()
                 && matches!(exif, ExifSource::FirstOfStack)
                 && FileFormat::from_path(&paths[0]) == FileFormat::from_path(&out_path);
             if copy_through {
@@ -268,9 +270,25 @@ impl StackJob {
                 outputs.push(out_path);
                 continue;
             }
-            let context = StackContext { action: name, plot_dir: &p.plot_dir };
-            let frame = stack_group(action, &context, &phase, paths, progress)?;
-            let mut frame = filters.apply(frame, action.stacker().float_type(), name, progress)?;
+            let context = StackContext { working_dir: &p.working_dir };
+            let stacked = stack_group(action, &context, name, &phase, paths, progress)?;
+            notes.extend(stacked.note);
+            if let Some(map) = &stacked.depth_map {
+                let file = match action.kind() {
+                    ActionKind::FocusStackBunch => {
+                        let stem = paths[0].file_stem().unwrap_or_default().to_string_lossy();
+                        format!("{name}-{stem}-depth-map.png")
+                    }
+                    _ => format!("{name}-depth-map.png"),
+                };
+                std::fs::create_dir_all(&p.plot_dir).map_err(|e| JobError::io(&p.plot_dir, e))?;
+                let path = p.plot_dir.join(file);
+                write_frame(&path, map, &WriteOptions::default())
+                    .map_err(|e| JobError::frames(name, e))?;
+                plots.push(path);
+            }
+            let mut frame =
+                filters.apply(stacked.frame, action.stacker().float_type(), name, progress)?;
             match &exif {
                 ExifSource::Off => frame.metadata = Metadata::default(),
                 ExifSource::FirstOfStack => {}
@@ -292,6 +310,8 @@ impl StackJob {
             output_dir: p.output_dir.clone(),
             frames_read: files.len(),
             outputs,
+            plots,
+            notes,
             output_deleted: false,
             elapsed: started.elapsed(),
         })
@@ -403,17 +423,18 @@ fn output_name(prefix: &str, first: &Path, format: Option<FileFormat>) -> String
 fn stack_group(
     action: &Action,
     context: &StackContext<'_>,
+    name: &str,
     phase: &str,
     paths: &[PathBuf],
     progress: &dyn Progress,
-) -> Result<Frame> {
-    let name = context.action;
+) -> Result<Stacked> {
     progress.phase(&format!("{name}: {phase}"), paths.len() as u64);
     let frames = CountingFrames { inner: PathFrames::new(paths.to_vec()), progress, done: 0 };
-    if paths.len() == 1 {
+    if paths.len() == 1 && !action.stacker().plots() {
         let mut frames = frames;
         let frame = frames.next().expect("one path gives one frame");
-        return frame.map_err(|e| JobError::frames(name, e));
+        let frame = frame.map_err(|e| JobError::frames(name, e))?;
+        return Ok(Stacked { frame, note: None, depth_map: None });
     }
     action
         .stacker()
@@ -439,6 +460,11 @@ impl Iterator for CountingFrames<'_> {
         self.done += 1;
         self.progress.step(self.done);
         Some(item)
+    }
+
+    /// The frame count lets PyramidAutoStack estimate the memory a stack needs.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
     }
 }
 
@@ -554,6 +580,14 @@ pub struct ActionSummary {
     pub frames_read: usize,
     /// The files it wrote, in order.
     pub outputs: Vec<PathBuf>,
+    /// The plots it wrote (depth maps of DepthMapStack with `plot_depth_map`), in order:
+    /// `<plot folder>/<action>-depth-map.png`, or for a FocusStackBunch one per bunch,
+    /// `<plot folder>/<action>-<first frame's stem>-depth-map.png`. They stay when the
+    /// output folder is deleted.
+    pub plots: Vec<PathBuf>,
+    /// One line per stack (or bunch) about how it was stacked, for the caller to
+    /// print: what PyramidAutoStack chose and why. Empty for the other stackers.
+    pub notes: Vec<String>,
     /// Whether its output folder was removed at the end (`delete_output_at_end`).
     pub output_deleted: bool,
     /// Wall time of the action.
@@ -570,6 +604,8 @@ impl ActionSummary {
             output_dir: p.output_dir.clone(),
             frames_read: 0,
             outputs: Vec::new(),
+            plots: Vec::new(),
+            notes: Vec::new(),
             output_deleted: false,
             elapsed: Duration::ZERO,
         }

@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use fs_core::{FileFormat, FloatType};
 use serde::Deserialize;
 
-use crate::algorithms::PyramidOptions;
+use crate::algorithms::{
+    DepthMapOptions, Energy, MapType, PyramidAutoOptions, PyramidOptions, PyramidTilesOptions,
+    StackMode,
+};
 use crate::{
     ActionOptions, ByteSize, FocusStack, FocusStackBunch, JobError, Result, StackJob, Stacker,
     StackerKind,
@@ -135,6 +138,7 @@ pub(crate) struct StackerSpec {
     pub n_tiled_layers: Option<usize>,
     pub max_threads: Option<usize>,
     pub chunk_submit: Option<bool>,
+    pub temp_dir: Option<PathBuf>,
     // PyramidAutoStack
     pub mode: Option<String>,
     pub memory_limit: Option<ByteSize>,
@@ -180,6 +184,7 @@ impl StackerSpec {
         add(self.n_tiled_layers.is_some(), "n_tiled_layers");
         add(self.max_threads.is_some(), "max_threads");
         add(self.chunk_submit.is_some(), "chunk_submit");
+        add(self.temp_dir.is_some(), "temp_dir");
         add(self.mode.is_some(), "mode");
         add(self.memory_limit.is_some(), "memory_limit");
         add(self.map_type.is_some(), "map_type");
@@ -201,12 +206,9 @@ impl StackerSpec {
         let kind: StackerKind = self.kind.unwrap_or(StackerType::PyramidStack).into();
         let allowed: &[&str] = match kind {
             StackerKind::PyramidStack => &PYRAMID,
-            _ => {
-                return Err(JobError::NotImplemented {
-                    action: action.to_string(),
-                    what: format!("stacker `{}`", kind.name()),
-                });
-            }
+            StackerKind::PyramidTilesStack => &TILES,
+            StackerKind::PyramidAutoStack => &AUTO,
+            _ => &DEPTH_MAP,
         };
         if let Some(other) = self.given().into_iter().find(|o| !allowed.contains(o)) {
             return Err(JobError::option(
@@ -220,12 +222,108 @@ impl StackerSpec {
             ));
         }
         let d = PyramidOptions::default();
-        Ok(Stacker::Pyramid(PyramidOptions {
+        let pyramid = PyramidOptions {
             pyramid_min_size: self.pyramid_min_size.unwrap_or(d.pyramid_min_size),
             kernel_size: self.kernel_size.unwrap_or(d.kernel_size),
             gen_kernel: self.gen_kernel.unwrap_or(d.gen_kernel),
             float_type: self.float_type.map(Into::into).unwrap_or(d.float_type),
-        }))
+        };
+        let t = PyramidTilesOptions::default();
+        let tiles = PyramidTilesOptions {
+            pyramid,
+            tile_size: self.tile_size.unwrap_or(t.tile_size),
+            n_tiled_layers: self.n_tiled_layers.unwrap_or(t.n_tiled_layers),
+            max_threads: self.max_threads.unwrap_or(t.max_threads),
+            chunk_submit: self.chunk_submit.unwrap_or(t.chunk_submit),
+            temp_dir: self.temp_dir.clone(),
+        };
+        Ok(match kind {
+            StackerKind::PyramidStack => Stacker::Pyramid(pyramid),
+            StackerKind::PyramidTilesStack => Stacker::Tiles(tiles),
+            StackerKind::PyramidAutoStack => {
+                let a = PyramidAutoOptions::default();
+                let mode = match &self.mode {
+                    None => a.mode,
+                    Some(m) => m.parse::<StackMode>().map_err(|_| {
+                        JobError::option(
+                            action,
+                            "mode",
+                            format!("must be auto, memory or tiled, got {m:?}"),
+                        )
+                    })?,
+                };
+                Stacker::Auto(PyramidAutoOptions {
+                    tiles,
+                    mode,
+                    memory_limit: self.memory_limit.map_or(a.memory_limit, |b| b.0),
+                })
+            }
+            _ => {
+                let d = DepthMapOptions::default();
+                let map_type = match &self.map_type {
+                    None => d.map_type,
+                    Some(m) => parse_map_type(m).ok_or_else(|| {
+                        JobError::option(
+                            action,
+                            "map_type",
+                            format!("must be \"average\" or \"max\" (or DM_MAP_*), got {m:?}"),
+                        )
+                    })?,
+                };
+                let energy = match &self.energy {
+                    None => d.energy,
+                    Some(e) => parse_energy(e).ok_or_else(|| {
+                        JobError::option(
+                            action,
+                            "energy",
+                            format!(
+                                "must be tenengrad, laplacian, mod_laplacian, sobel or \
+                                 variance (or DM_ENERGY_*), got {e:?}"
+                            ),
+                        )
+                    })?,
+                };
+                Stacker::DepthMap(DepthMapOptions {
+                    map_type,
+                    energy,
+                    kernel_size: self.kernel_size.unwrap_or(d.kernel_size),
+                    blur_size: self.blur_size.unwrap_or(d.blur_size),
+                    weight_power: self.weight_power.unwrap_or(d.weight_power),
+                    energy_smooth_size: self.energy_smooth_size.unwrap_or(d.energy_smooth_size),
+                    energy_sigma_color: self.energy_sigma_color.unwrap_or(d.energy_sigma_color),
+                    energy_sigma_space: self.energy_sigma_space.unwrap_or(d.energy_sigma_space),
+                    pyramid_levels: self.pyramid_levels.unwrap_or(d.pyramid_levels),
+                    pyramid_smooth_size: self.pyramid_smooth_size.unwrap_or(d.pyramid_smooth_size),
+                    temperature: self.temperature.unwrap_or(d.temperature),
+                    plot_depth_map: self.plot_depth_map.unwrap_or(d.plot_depth_map),
+                    float_type: self.float_type.map(Into::into).unwrap_or(d.float_type),
+                })
+            }
+        })
+    }
+}
+
+/// `average` / `max`, also the seed's `DM_MAP_AVERAGE` / `DM_MAP_MAX` (any case).
+pub(crate) fn parse_map_type(s: &str) -> Option<MapType> {
+    let t = s.trim().to_ascii_lowercase();
+    match t.strip_prefix("dm_map_").unwrap_or(&t) {
+        "average" => Some(MapType::Average),
+        "max" => Some(MapType::Max),
+        _ => None,
+    }
+}
+
+/// `tenengrad`, `laplacian`, `mod_laplacian` (also `modified_laplacian`), `sobel`,
+/// `variance`, also the seed's `DM_ENERGY_*` names (any case, `_`/`-`/space alike).
+pub(crate) fn parse_energy(s: &str) -> Option<Energy> {
+    let t: String = s.trim().to_ascii_lowercase().replace(['_', '-', ' '], "");
+    match t.strip_prefix("dmenergy").unwrap_or(&t) {
+        "tenengrad" => Some(Energy::Tenengrad),
+        "laplacian" => Some(Energy::Laplacian),
+        "modlaplacian" | "modifiedlaplacian" => Some(Energy::ModLaplacian),
+        "sobel" => Some(Energy::Sobel),
+        "variance" => Some(Energy::Variance),
+        _ => None,
     }
 }
 
@@ -249,6 +347,45 @@ fn stacker_spec<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Stacker
 }
 
 const PYRAMID: [&str; 4] = ["pyramid_min_size", "kernel_size", "gen_kernel", "float_type"];
+const TILES: [&str; 9] = [
+    "pyramid_min_size",
+    "kernel_size",
+    "gen_kernel",
+    "float_type",
+    "tile_size",
+    "n_tiled_layers",
+    "max_threads",
+    "chunk_submit",
+    "temp_dir",
+];
+const AUTO: [&str; 11] = [
+    "pyramid_min_size",
+    "kernel_size",
+    "gen_kernel",
+    "float_type",
+    "tile_size",
+    "n_tiled_layers",
+    "max_threads",
+    "chunk_submit",
+    "temp_dir",
+    "mode",
+    "memory_limit",
+];
+const DEPTH_MAP: [&str; 13] = [
+    "map_type",
+    "energy",
+    "kernel_size",
+    "blur_size",
+    "weight_power",
+    "energy_smooth_size",
+    "energy_sigma_color",
+    "energy_sigma_space",
+    "pyramid_levels",
+    "pyramid_smooth_size",
+    "temperature",
+    "plot_depth_map",
+    "float_type",
+];
 
 /// Parses a TOML job file's text. Relative `working_path`s (and the default, `.`)
 /// are taken inside `base_dir`, normally the job file's folder. `origin` names the
@@ -268,12 +405,8 @@ pub fn parse_job_toml(text: &str, base_dir: &Path, origin: &Path) -> Result<Stac
     for a in spec.actions {
         let name = a.name.clone();
         let enabled = a.enabled.unwrap_or(true);
-        let stacker = match a.stacker.as_ref().map(|s| s.to_stacker(&name)).transpose() {
-            // A disabled action never runs: a stacker fstack lacks does not matter.
-            Err(JobError::NotImplemented { .. }) if !enabled => None,
-            other => other?,
-        }
-        .unwrap_or_default();
+        let stacker =
+            a.stacker.as_ref().map(|s| s.to_stacker(&name)).transpose()?.unwrap_or_default();
         let d = ActionOptions::default();
         let options = ActionOptions {
             input_path: a.input_path,

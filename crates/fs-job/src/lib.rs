@@ -52,10 +52,23 @@
 //! acts only after the whole job succeeded: it removes the files the action wrote,
 //! and an owned output folder with them unless it holds files fstack did not write.
 //!
+//! # Stackers
+//! [`Stacker`] picks the algorithm: `Pyramid` (PyramidStack), `Tiles`
+//! (PyramidTilesStack: the same pixels with the finest levels on disk; a relative
+//! `temp_dir` is inside the action's working folder), `Auto` (PyramidAutoStack: in
+//! memory or tiled by `memory_limit`; its choice, one line per stack or bunch, is in
+//! [`ActionSummary::notes`]) and `DepthMap` (DepthMapStack). With `plot_depth_map`,
+//! DepthMapStack writes its depth map (8-bit gray PNG, the stack's size) to
+//! `<working folder>/<plot_path>/<action>-depth-map.png`; a FocusStackBunch writes
+//! one per bunch, `<action>-<stem of the bunch's first frame>-depth-map.png`. The
+//! files are listed in [`ActionSummary::plots`]; a one-frame stack (or bunch) then
+//! runs through the stacker too, so it gets its depth map.
+//!
 //! # Progress
 //! Phases reported through [`fs_core::Progress`] are named `"<action>: <phase>"`:
-//! `stack`, `bunch i/n`, `denoise`, `sharpen`; stacking phases count frames read.
-//! Cancellation is checked between frames and before each write.
+//! `stack`, `bunch i/n`, `denoise`, `sharpen`; stacking phases count frames read,
+//! `denoise` counts bands of 64 rows. Cancellation is checked between frames,
+//! between denoise bands and before each write.
 //!
 //! # Cost
 //! Planning reads each source frame's header once; running decodes each input
@@ -80,7 +93,10 @@ mod stacker;
 use std::path::Path;
 
 pub use crate::action::{Action, ActionKind, ActionOptions, FocusStack, FocusStackBunch};
-pub use crate::algorithms::PyramidOptions;
+pub use crate::algorithms::{
+    DepthMapOptions, Energy, MapType, PyramidAutoOptions, PyramidOptions, PyramidTilesOptions,
+    StackMode,
+};
 pub use crate::error::{JOB_SCOPE, JobError, Result, StackerError};
 pub use crate::fsp::{LoadedJobs, ProjectOptions, parse_project};
 pub use crate::job::{ActionPlan, ActionSummary, JobPlan, JobSummary, StackJob};

@@ -11,28 +11,9 @@ pub struct ByteSize(pub u64);
 impl FromStr for ByteSize {
     type Err = String;
 
+    /// The rules of [`fs_tiles::parse_byte_size`] (one parser for all of fstack).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = s.trim();
-        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-        let (number, unit) = t.split_at(split);
-        let bad = || format!("`{s}` is not a size (examples: 512M, 8G, 1.5GiB, 1048576)");
-        if number.is_empty() {
-            return Err(bad());
-        }
-        let shift = match unit.trim().to_ascii_lowercase().as_str() {
-            "" | "b" => 0,
-            "k" | "kb" | "kib" => 10,
-            "m" | "mb" | "mib" => 20,
-            "g" | "gb" | "gib" => 30,
-            "t" | "tb" | "tib" => 40,
-            _ => return Err(bad()),
-        };
-        let value: f64 = number.parse().map_err(|_| bad())?;
-        let bytes = value * (1u64 << shift) as f64;
-        if !bytes.is_finite() || bytes >= u64::MAX as f64 {
-            return Err(format!("`{s}` is too large"));
-        }
-        Ok(ByteSize(bytes.round() as u64))
+        fs_tiles::parse_byte_size(s).map(ByteSize).map_err(|e| e.to_string())
     }
 }
 

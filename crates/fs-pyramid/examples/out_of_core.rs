@@ -62,7 +62,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             write_frame(&dest, &out, &WriteOptions::default())?;
         }
         _ => {
-            return Err("usage: out_of_core gen DIR [W H FRAMES [8|16]] | run DIR MODE LIMIT".into());
+            return Err(
+                "usage: out_of_core gen DIR [W H FRAMES [8|16]] | run DIR MODE LIMIT".into()
+            );
         }
     }
     Ok(())

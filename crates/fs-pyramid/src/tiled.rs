@@ -23,20 +23,24 @@
 //! submits a whole level at once (faster, but the level's pages stay resident until
 //! it is done).
 //!
-//! # Figures (2-core CI-class machine, shared, load average about 13)
+//! # Figures (2-core CI-class machine, shared with other builds)
 //! 16 synthetic 6000x4000 RGB JPEG frames (`examples/out_of_core.rs`, release,
-//! peak RSS from `/usr/bin/time -v`):
+//! peak RSS from `/usr/bin/time -v`; two runs, at load average about 13 and 6):
 //!
 //! | run | chosen | peak RSS | wall |
 //! |---|---|---|---|
-//! | `PyramidAutoStack`, mode memory | in memory (estimate 851 MiB) | 801 MB | 56.5 s |
-//! | `PyramidAutoStack`, memory_limit 512M | tiled, 2 of 6 levels, 512-row tiles (estimate 473 MiB) | 335 MB | 53.6 s |
+//! | mode memory | in memory (estimate 851 MiB) | 801 MB | 56.5 s, 26.5 s |
+//! | memory_limit 512M | tiled, 2 of 6 levels, 512-row tiles (estimate 490 MiB) | 335 MB, 339 MB | 53.6 s, 20.4 s |
 //!
 //! Both outputs are byte-identical PNGs. Target (issue): at most 600 MB and 1.5x
-//! the in-memory wall time: met (0.95x; the difference is within the noise of a
-//! shared machine). The 12000x8000 16-bit 6-frame target was not measured: two
-//! decoded frames in flight already take 1.15 GB there, so it needs the frame
-//! producer to hold one frame (a change in the streaming design, not in tiling).
+//! the in-memory wall time: met (0.95x and 0.77x; the mapped files stayed in the
+//! page cache, 24 GB RAM, so no disk reads were needed).
+//!
+//! The 12000x8000 16-bit 6-frame TIFF target was not measured: fs-core's TIFF
+//! reader refuses the generated 576 MB frames ("Memory limit exceeded", the tiff
+//! decoder's default limit); and two decoded frames in flight
+//! already take 1.15 GB there, so meeting 1.2 GB also needs the frame producer to
+//! hold fewer decoded frames (the streaming design, not the tiling).
 //!
 //! The per-strip kernels below repeat the arithmetic of `fuse.rs` (same operations
 //! in the same order) on slices instead of owned levels; the equality tests in
@@ -130,7 +134,7 @@ impl PyramidTilesOptions {
 /// needs) are read from the whole mapped level, so there are no seams; finished
 /// bands are handed back to the kernel, so the resident set stays about one band.
 /// Measured: 16 frames of 6000x4000 RGB with 2 levels tiled peaked at 335 MB
-/// resident against 801 MB in memory, at the same wall time (2-core machine).
+/// resident against 801 MB in memory, and was no slower (2-core machine).
 ///
 /// ```
 /// use fs_core::NoProgress;

@@ -224,7 +224,6 @@ fn auto_chooses_memory_when_it_fits_and_tiles_that_fit_when_not() {
         "{c}"
     );
     assert!(c.to_string().ends_with("over memory_limit 512.0 MiB"), "{c}");
-    println!("{c}");
 
     // Tighter: smaller tiles or more levels on disk, still under the limit.
     let limit = 330 << 20;

@@ -55,7 +55,7 @@ fn the_documented_example_says_what_the_rust_api_says() {
     assert_eq!(job.working_path, Path::new("/jobs/."));
     assert_eq!(job.input_path.as_deref(), Some(Path::new("src")));
     assert_eq!(job.jpeg_quality, 95);
-    assert_eq!(job.actions.len(), 3);
+    assert_eq!(job.actions.len(), 4);
     let Action::FocusStackBunch(b) = &job.actions[0] else { panic!("not a bunch") };
     assert_eq!((b.name.as_str(), b.frames, b.overlap), ("bunches", 10, 2));
     assert_eq!(b.options.denoise_amount, 0.8);
@@ -70,7 +70,11 @@ fn the_documented_example_says_what_the_rust_api_says() {
     assert_eq!(s.options.plot_path, Path::new("plots"));
     assert_eq!(pyramid(&job.actions[1]).pyramid_min_size, 64);
     assert_eq!(pyramid(&job.actions[1]).gen_kernel, 0.4);
-    assert!(!job.actions[2].options().enabled);
+    let Stacker::DepthMap(dm) = job.actions[2].stacker() else { panic!("not a depth map") };
+    assert_eq!((dm.map_type, dm.energy), (fs_job::MapType::Max, fs_job::Energy::Tenengrad));
+    assert_eq!((dm.temperature, dm.energy_smooth_size, dm.plot_depth_map), (0.1, 5, true));
+    assert_eq!(job.actions[2].options().input_path.as_deref(), Some(Path::new("bunches")));
+    assert!(!job.actions[3].options().enabled);
 }
 
 #[test]
@@ -108,10 +112,6 @@ fn options_of_another_action_or_stacker_and_missing_stackers_are_named() {
         msg.starts_with("action `s`: invalid option `tile_size`: is not an option of PyramidStack"),
         "{msg}"
     );
-    for kind in ["DepthMapStack", "PyramidTilesStack", "PyramidAutoStack"] {
-        let msg = parse(&format!("type = \"FocusStack\"\nstacker = {{ type = \"{kind}\" }}\n"));
-        assert_eq!(msg, format!("action `s`: stacker `{kind}` is not implemented yet"));
-    }
     let msg = parse(
         "type = \"FocusStack\"\nstacker = { type = \"PyramidAutoStack\", memory_limit = \"512Q\" }\n",
     );
@@ -128,11 +128,12 @@ fn options_of_another_action_or_stacker_and_missing_stackers_are_named() {
         "type = \"FocusStack\"\n[action.stacker]\ntype = \"PyramidStack\"\ngen_kernal = 0.3\n",
     );
     assert!(msg.starts_with("j.toml: line 8, column 1: unknown field `gen_kernal`"), "{msg}");
-    // A disabled action may name a stacker that is not implemented yet.
-    let text = format!(
-        "{base}type = \"FocusStack\"\nenabled = false\nstacker = {{ type = \"DepthMapStack\" }}\n"
-    );
-    assert!(parse_job_toml(&text, Path::new("."), Path::new("j.toml")).is_ok());
+    // Every stacker the seed names is accepted, with its defaults.
+    for kind in ["DepthMapStack", "PyramidTilesStack", "PyramidAutoStack"] {
+        let text = format!("{base}type = \"FocusStack\"\nstacker = {{ type = \"{kind}\" }}\n");
+        let job = parse_job_toml(&text, Path::new("."), Path::new("j.toml")).unwrap();
+        assert_eq!(job.actions[0].stacker().name(), kind);
+    }
 }
 
 #[test]
@@ -232,11 +233,11 @@ fn unsupported_project_actions_are_listed_in_one_error_or_skipped() {
     assert_eq!(loaded.warnings.iter().filter(|w| w.starts_with("skipped")).count(), 3);
     assert!(loaded.warnings.contains(&"job `noise` has no action fstack can run: skipped".into()));
 
-    let text = std::fs::read_to_string(corpus_dir().join("bad-depthmap.fsp")).unwrap();
+    let text = std::fs::read_to_string(corpus_dir().join("bad-depthmap-option.fsp")).unwrap();
     let err = parse_project(&text, Path::new("."), origin, ProjectOptions::default()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "action `stack-dm`: stacker `DepthMapStack` is not implemented yet"
+        "action `stack-dm`: invalid option `temperature`: must be a finite number >= 0, got -1"
     );
 }
 

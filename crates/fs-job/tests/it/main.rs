@@ -5,3 +5,4 @@ mod common;
 mod end_to_end;
 mod job_files;
 mod safety;
+mod stackers;
