@@ -7,46 +7,92 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use fs_core::FloatType;
 use fs_job::{
-    ActionOptions, FocusStack, FocusStackBunch, JobError, ProjectOptions, PyramidOptions, StackJob,
+    ActionOptions, DepthMapOptions, Energy, FocusStack, FocusStackBunch, JobError, MapType,
+    ProjectOptions, PyramidAutoOptions, PyramidOptions, PyramidTilesOptions, StackJob, StackMode,
     Stacker, load_job_file,
 };
 
-use crate::cli::{RunArgs, StackArgs, StackerKind};
+use crate::cli::{AutoMode, EnergyArg, MapTypeArg, RunArgs, StackArgs, StackerKind};
 use crate::progress::Reporter;
 use crate::report::{self, Summary, Timings};
 use crate::stack::{Plan, absolute, parent_of};
 use crate::{Context, UsageError};
 
-/// The fs-job stacker the flags ask for (`check_flags` has refused the rest).
-fn stacker(args: &StackArgs, float_type: FloatType) -> anyhow::Result<Stacker> {
+/// The fs-job stacker the flags ask for, with every option not given at the seed's
+/// default (`check_flags` has refused the flags of other stackers).
+fn stacker(args: &StackArgs, float_type: FloatType) -> Stacker {
+    let p = &args.pyramid;
+    let d = PyramidOptions::default();
+    let pyramid = PyramidOptions {
+        pyramid_min_size: p.pyramid_min_size.unwrap_or(d.pyramid_min_size),
+        kernel_size: p.kernel_size.unwrap_or(d.kernel_size),
+        gen_kernel: p.gen_kernel.unwrap_or(d.gen_kernel),
+        float_type,
+    };
+    let t = &args.tiles;
+    let dt = PyramidTilesOptions::default();
+    let tiles = PyramidTilesOptions {
+        pyramid,
+        tile_size: t.tile_size.unwrap_or(dt.tile_size),
+        n_tiled_layers: t.n_tiled_layers.unwrap_or(dt.n_tiled_layers),
+        max_threads: t.max_threads.unwrap_or(dt.max_threads),
+        chunk_submit: t.chunk_submit.unwrap_or(dt.chunk_submit),
+        ..dt
+    };
     match args.stacker {
-        StackerKind::Pyramid => {
-            let d = PyramidOptions::default();
-            let p = &args.pyramid;
-            Ok(Stacker::Pyramid(PyramidOptions {
-                pyramid_min_size: p.pyramid_min_size.unwrap_or(d.pyramid_min_size),
-                kernel_size: p.kernel_size.unwrap_or(d.kernel_size),
-                gen_kernel: p.gen_kernel.unwrap_or(d.gen_kernel),
-                float_type,
-            }))
+        StackerKind::Pyramid => Stacker::Pyramid(pyramid),
+        StackerKind::Tiles => Stacker::Tiles(tiles),
+        StackerKind::Auto => {
+            let da = PyramidAutoOptions::default();
+            Stacker::Auto(PyramidAutoOptions {
+                tiles,
+                mode: match t.mode {
+                    Some(AutoMode::Memory) => StackMode::Memory,
+                    Some(AutoMode::Tiled) => StackMode::Tiled,
+                    Some(AutoMode::Auto) | None => StackMode::Auto,
+                },
+                memory_limit: t.memory_limit.map_or(da.memory_limit, |m| m.0),
+            })
         }
-        other => Err(UsageError(format!(
-            "--stacker {} ({}) is not implemented yet; use --stacker pyramid",
-            other.flag(),
-            other.seed_name()
-        ))
-        .into()),
+        StackerKind::Depthmap => {
+            let m = &args.depthmap;
+            let dd = DepthMapOptions::default();
+            Stacker::DepthMap(DepthMapOptions {
+                map_type: match m.map_type {
+                    Some(MapTypeArg::Max) => MapType::Max,
+                    Some(MapTypeArg::Average) | None => MapType::Average,
+                },
+                energy: match m.energy {
+                    None | Some(EnergyArg::Tenengrad) => Energy::Tenengrad,
+                    Some(EnergyArg::Laplacian) => Energy::Laplacian,
+                    Some(EnergyArg::ModLaplacian) => Energy::ModLaplacian,
+                    Some(EnergyArg::Sobel) => Energy::Sobel,
+                    Some(EnergyArg::Variance) => Energy::Variance,
+                },
+                kernel_size: p.kernel_size.unwrap_or(dd.kernel_size),
+                blur_size: m.blur_size.unwrap_or(dd.blur_size),
+                weight_power: m.weight_power.unwrap_or(dd.weight_power),
+                energy_smooth_size: m.energy_smooth_size.unwrap_or(dd.energy_smooth_size),
+                energy_sigma_color: m.energy_sigma_color.unwrap_or(dd.energy_sigma_color),
+                energy_sigma_space: m.energy_sigma_space.unwrap_or(dd.energy_sigma_space),
+                pyramid_levels: m.pyramid_levels.unwrap_or(dd.pyramid_levels),
+                pyramid_smooth_size: m.pyramid_smooth_size.unwrap_or(dd.pyramid_smooth_size),
+                temperature: m.temperature.unwrap_or(dd.temperature),
+                plot_depth_map: m.depth_map.is_some(),
+                float_type,
+            })
+        }
     }
 }
 
 /// Runs `stack`'s plan as a one-action job in a private work folder; returns the
-/// files written.
+/// files written and the stacker's notes (what PyramidAutoStack chose).
 pub fn stack_plan(
     plan: &Plan,
     args: &StackArgs,
     reporter: &Reporter,
-) -> anyhow::Result<Vec<PathBuf>> {
-    let stacker = stacker(args, plan.float_type)?;
+) -> anyhow::Result<(Vec<PathBuf>, Vec<String>)> {
+    let stacker = stacker(args, plan.float_type);
     let bunch = args.bunch.bunch_frames;
     let output = absolute(&plan.output)?;
     let out_parent = parent_of(&output);
@@ -115,15 +161,22 @@ pub fn stack_plan(
         report::set_default_permissions(o)
             .with_context(|| format!("{}: cannot set permissions", o.display()))?;
     }
+    let action = summary.actions.first();
+    let notes = action.map(|a| a.notes.clone()).unwrap_or_default();
+    if let (Some(target), Some(plot)) =
+        (&args.depthmap.depth_map, action.and_then(|a| a.plots.first()))
+    {
+        place(plot, target)?;
+    }
     if bunch.is_some() {
-        return Ok(outputs);
+        return Ok((outputs, notes));
     }
     let [produced] = outputs.as_slice() else {
         bail!("the stack job wrote {} files instead of one", outputs.len());
     };
     place(produced, &output)?;
     drop(work);
-    Ok(vec![plan.output.clone()])
+    Ok((vec![plan.output.clone()], notes))
 }
 
 /// A folder of symbolic links to `files`, so fs-job (which stacks folders) can stack a

@@ -64,8 +64,13 @@ pub fn run(ctx: &Context, args: StackArgs) -> anyhow::Result<()> {
     if result.is_err() {
         reporter.abandon();
     }
-    let outputs = result?;
+    let (outputs, notes) = result?;
     let phases = reporter.finish();
+    if !ctx.global.quiet {
+        for note in &notes {
+            eprintln!("fstack: {note}");
+        }
+    }
     let elapsed = start.elapsed();
 
     if ctx.global.json {
@@ -79,7 +84,10 @@ pub fn run(ctx: &Context, args: StackArgs) -> anyhow::Result<()> {
             frames: Some(FramesSummary::new(plan.frames.len(), info)),
             timings: Timings { phases, total_seconds: elapsed.as_secs_f64() },
             peak_memory_bytes: report::peak_memory_bytes(),
-            results: serde_json::Value::Null,
+            results: serde_json::json!({
+                "notes": notes,
+                "depth_map": args.depthmap.depth_map,
+            }),
         }
         .print()?;
     } else if ctx.text() {
@@ -129,12 +137,22 @@ fn check_flags(args: &StackArgs) -> anyhow::Result<()> {
     if stacker != StackerKind::Auto {
         refuse(auto, "--stacker auto")?;
     }
-    if stacker != StackerKind::Pyramid {
-        usage!(
-            "--stacker {} ({}) is not implemented yet; use --stacker pyramid",
-            stacker.flag(),
-            stacker.seed_name()
-        );
+    if let Some(map) = &args.depthmap.depth_map {
+        if args.bunch.bunch_frames.is_some() {
+            usage!("--depth-map writes one file; it cannot be used with --bunch-frames");
+        }
+        if FileFormat::from_path(map) != Some(FileFormat::Png) {
+            usage!("--depth-map {}: the depth map is a PNG image; name a .png file", map.display());
+        }
+        if map.exists() && !args.force {
+            bail!(
+                "{}: already exists; use --force to overwrite it, or name another --depth-map",
+                map.display()
+            );
+        }
+        if !parent_of(map).is_dir() {
+            bail!("{}: the folder does not exist; create it first", parent_of(map).display());
+        }
     }
     if args.output.is_some() && args.prefix.is_some() && args.bunch.bunch_frames.is_none() {
         usage!(
@@ -291,6 +309,34 @@ fn options_json(args: &StackArgs, float_type: FloatType) -> serde_json::Value {
         o["pyramid_min_size"] = p.pyramid_min_size.unwrap_or(32).into();
         o["kernel_size"] = p.kernel_size.unwrap_or(5).into();
         o["gen_kernel"] = p.gen_kernel.unwrap_or(0.4).into();
+    }
+    let t = &args.tiles;
+    if matches!(args.stacker, StackerKind::Tiles | StackerKind::Auto) {
+        o["tile_size"] = t.tile_size.unwrap_or(512).into();
+        o["n_tiled_layers"] = t.n_tiled_layers.unwrap_or(2).into();
+        o["max_threads"] = t.max_threads.map(serde_json::Value::from).unwrap_or_default();
+        o["chunk_submit"] = t.chunk_submit.unwrap_or(true).into();
+    }
+    if args.stacker == StackerKind::Auto {
+        let mode = t.mode.map(|m| format!("{m:?}").to_lowercase());
+        o["mode"] = mode.unwrap_or_else(|| "auto".into()).into();
+        o["memory_limit"] = t.memory_limit.map_or(8 << 30, |m| m.0).into();
+    }
+    if args.stacker == StackerKind::Depthmap {
+        let m = &args.depthmap;
+        let name = |v: Option<String>, d: &str| v.unwrap_or_else(|| d.to_string());
+        o["map_type"] = name(m.map_type.map(|v| format!("{v:?}")), "Average").into();
+        o["energy"] = name(m.energy.map(|v| format!("{v:?}")), "Tenengrad").into();
+        o["kernel_size"] = p.kernel_size.unwrap_or(5).into();
+        o["blur_size"] = m.blur_size.unwrap_or(5).into();
+        o["weight_power"] = m.weight_power.unwrap_or(1.0).into();
+        o["energy_smooth_size"] = m.energy_smooth_size.unwrap_or(1).into();
+        o["energy_sigma_color"] = m.energy_sigma_color.unwrap_or(0.8).into();
+        o["energy_sigma_space"] = m.energy_sigma_space.unwrap_or(2.0).into();
+        o["pyramid_levels"] = m.pyramid_levels.unwrap_or(5).into();
+        o["pyramid_smooth_size"] = m.pyramid_smooth_size.unwrap_or(1).into();
+        o["temperature"] = m.temperature.unwrap_or(0.0).into();
+        o["plot_depth_map"] = m.depth_map.is_some().into();
     }
     if let Some(frames) = args.bunch.bunch_frames {
         o["frames"] = frames.into();

@@ -129,7 +129,9 @@ fn unknown_values_and_inapplicable_flags_are_usage_errors() {
         (vec!["stack", s, "--energy", "sobel"], "--stacker depthmap"),
         (vec!["stack", s, "--tile-size", "256"], "--stacker tiles or auto"),
         (vec!["stack", s, "--stacker", "depthmap", "--gen-kernel", "0.3"], "pyramid"),
-        (vec!["stack", s, "--stacker", "tiles"], "not implemented yet"),
+        (vec!["stack", s, "--stacker", "auto", "--memory-limit", "1M"], "--memory-limit"),
+        (vec!["stack", s, "--stacker", "depthmap", "--depth-map", "d.jpg"], ".png"),
+        (vec!["stack", s, "--stacker", "depthmap", "--blur-size", "4"], "--blur-size"),
         (vec!["stack", s, "--bunch-frames", "3", "--bunch-overlap", "3"], "less than"),
         (vec!["stack"], "DIR | FILES"),
         (vec!["frobnicate"], "frobnicate"),
@@ -617,4 +619,38 @@ fn sixteen_bit_stacks_keep_their_depth_unless_written_as_jpeg() {
     assert_code(&o, 0);
     assert!(stderr(&o).contains("rounded to 8 bits"), "{}", stderr(&o));
     assert_eq!(read_frame(&jpg).unwrap().format().depth, BitDepth::Eight);
+}
+
+#[test]
+fn every_stacker_beats_the_best_frame() {
+    let s = synth(96, 64, 4);
+    let best = best_frame_psnr(&s);
+    for stacker in ["pyramid", "tiles", "auto", "depthmap"] {
+        let out = s.tmp.path().join(format!("{stacker}.png"));
+        let mut args = vec!["stack", s.frames.to_str().unwrap(), "-o", out.to_str().unwrap()];
+        args.extend(["--stacker", stacker, "--json"]);
+        let map = s.tmp.path().join("depth-map.png");
+        if stacker == "depthmap" {
+            args.extend(["--depth-map", map.to_str().unwrap()]);
+        }
+        if stacker == "tiles" {
+            args.extend(["--tile-size", "64", "--n-tiled-layers", "1"]);
+        }
+        let o = run(&args);
+        assert_code(&o, 0);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let got = psnr(&read_frame(&out).unwrap(), &s.truth);
+        assert!(got > best, "{stacker}: {got:.2} dB, best frame {best:.2} dB");
+        if stacker == "depthmap" {
+            let depth = read_frame(&map).unwrap();
+            assert_eq!((depth.width(), depth.height()), (96, 64));
+            assert_eq!(v["options"]["plot_depth_map"], true);
+        }
+        if stacker == "tiles" {
+            assert_eq!(v["options"]["tile_size"], 64);
+        }
+    }
+    let mut names = files_in(s.tmp.path());
+    names.retain(|n| n.starts_with('.'));
+    assert!(names.is_empty(), "no work folders left: {names:?}");
 }

@@ -59,6 +59,12 @@ fn main() -> std::process::ExitCode {
                         a.outputs.len(),
                         a.elapsed.as_secs_f64()
                     );
+                    for note in &a.notes {
+                        println!("    {note}");
+                    }
+                    for plot in &a.plots {
+                        println!("    plot {}", plot.display());
+                    }
                 }
                 for out in summary.outputs() {
                     println!("  wrote {}", out.display());

@@ -189,7 +189,9 @@ impl StackJob {
     ///
     /// Progress phases are named `"<action>: <phase>"`, where the phase is `stack`
     /// (a FocusStack), `bunch i/n` (a FocusStackBunch), `denoise`, `sharpen`; the
-    /// stacking phases count frames read. After all actions succeeded, the output
+    /// stacking phases count frames read, `denoise` counts bands of rows. Depth maps
+    /// and PyramidAutoStack's choices are in the summary ([`ActionSummary::plots`],
+    /// [`ActionSummary::notes`]). After all actions succeeded, the output
     /// folders of actions with `delete_output_at_end` are removed.
     pub fn run(&self, progress: &dyn Progress) -> Result<JobSummary> {
         let started = Instant::now();
@@ -379,6 +381,32 @@ fn check_safety(
                             q.name
                         ),
                         &q.output_dir,
+                    ));
+                }
+            }
+        }
+        // Depth maps are images: written into a folder the job reads or writes, they
+        // would be stacked as frames, or emptied.
+        if actions[k].stacker().plots() {
+            for &j in enabled {
+                let q = &plans[j];
+                let clash = [
+                    (Some(&q.input_dir), "input"),
+                    (q.exif_dir.as_ref(), "exif_path"),
+                    (Some(&q.output_dir), "output"),
+                ]
+                .into_iter()
+                .find(|(dir, _)| *dir == Some(&p.plot_dir));
+                if let Some((_, what)) = clash {
+                    return Err(JobError::option(
+                        &p.name,
+                        "plot_path",
+                        format!(
+                            "the plot folder {} is the {what} folder of `{}`; depth maps \
+                             need a folder of their own",
+                            p.plot_dir.display(),
+                            q.name
+                        ),
                     ));
                 }
             }

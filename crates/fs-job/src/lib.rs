@@ -62,7 +62,8 @@
 //! `<working folder>/<plot_path>/<action>-depth-map.png`; a FocusStackBunch writes
 //! one per bunch, `<action>-<stem of the bunch's first frame>-depth-map.png`. The
 //! files are listed in [`ActionSummary::plots`]; a one-frame stack (or bunch) then
-//! runs through the stacker too, so it gets its depth map.
+//! runs through the stacker too, so it gets its depth map. That plot folder must not
+//! be an input, EXIF or output folder of the job (checked by [`StackJob::plan`]).
 //!
 //! # Progress
 //! Phases reported through [`fs_core::Progress`] are named `"<action>: <phase>"`:

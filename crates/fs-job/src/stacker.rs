@@ -27,7 +27,9 @@ pub enum Stacker {
     /// chose is in [`crate::ActionSummary::notes`].
     Auto(PyramidAutoOptions),
     /// `DepthMapStack`: per-pixel focus weights blended through pyramids; with
-    /// `plot_depth_map` it also writes a depth-map image (see the crate docs).
+    /// `plot_depth_map` it also writes a depth-map image (see the crate docs). Its
+    /// scratch file of decoded samples goes to `$FSTACK_TMPDIR`, else the system's
+    /// temporary folder.
     DepthMap(DepthMapOptions),
 }
 
@@ -141,7 +143,10 @@ impl Stacker {
                 })
             }
             Stacker::DepthMap(o) => {
-                let result = DepthMapStack::new(*o)?.stack(frames, progress)?;
+                // Its scratch file (the frames' samples, read back in pass 2) goes
+                // where the tiled stackers' files go: $FSTACK_TMPDIR, else the system's.
+                let scratch = fs_tiles::temp_root(None);
+                let result = DepthMapStack::new(*o)?.stack_in(frames, &scratch, progress)?;
                 Ok(Stacked { frame: result.image, note: None, depth_map: result.depth_map })
             }
         }

@@ -181,6 +181,36 @@ fn a_one_frame_bunch_still_gets_its_depth_map() {
     assert!(v.iter().all(|&d| d == 0), "one frame: every pixel is frame 0");
 }
 
+#[test]
+fn a_depth_map_plot_folder_must_not_be_a_folder_the_job_reads_or_writes() {
+    let (_tmp, work, _synth) = synth_workspace_of(32, 32, 2);
+    let options = DepthMapOptions { plot_depth_map: true, ..DepthMapOptions::default() };
+    let job = |plot: &str| {
+        StackJob::new("dm", &work)
+            .input_path("src")
+            .add_action(FocusStack::new("depth", Stacker::DepthMap(options)).plot_path(plot))
+            .run(&NoProgress)
+    };
+    let msg = job("src").unwrap_err().to_string();
+    assert_eq!(
+        msg,
+        format!(
+            "action `depth`: invalid option `plot_path`: the plot folder {} is the input \
+             folder of `depth`; depth maps need a folder of their own",
+            work.join("src").display()
+        )
+    );
+    assert!(job("depth").unwrap_err().to_string().contains("is the output folder of `depth`"));
+    assert_eq!(crate::common::names(&work.join("src")), ["frame0.png", "frame1.png"]);
+    // Without plot_depth_map the plot folder is not used, so not checked.
+    let plain = StackJob::new("dm", &work)
+        .input_path("src")
+        .add_action(FocusStack::new("depth", Stacker::depth_map()).plot_path("src"))
+        .run(&NoProgress)
+        .unwrap();
+    assert!(plain.actions[0].plots.is_empty());
+}
+
 fn stacker_of(action: &Action) -> &Stacker {
     action.stacker()
 }
