@@ -31,8 +31,8 @@ const GLOBAL: &str = "Global options";
     name = "fstack",
     version,
     after_help = "Exit codes: 0 success, 1 error (bad input, I/O), 2 usage error \
-                  (unknown flag or value, option that does not apply, stacker not \
-                  implemented yet), 130 interrupted (Ctrl-C)."
+                  (unknown flag or value, option that does not apply to the stacker, \
+                  value out of range), 130 interrupted (Ctrl-C)."
 )]
 pub struct Cli {
     #[command(subcommand)]

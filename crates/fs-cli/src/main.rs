@@ -4,8 +4,8 @@
 //! run, report ([`report`]). The algorithms live in the library crates.
 //!
 //! Exit codes: 0 success, 1 error (bad input, I/O, a library error), 2 usage error
-//! (clap's, and ours: an option that does not apply to the chosen stacker, a stacker
-//! not implemented yet), 130 interrupted by Ctrl-C (or SIGTERM).
+//! (clap's, and ours: an option that does not apply to the chosen stacker, an option
+//! value out of range), 101 a bug (panic), 130 interrupted by Ctrl-C (or SIGTERM).
 
 mod cli;
 mod demo;

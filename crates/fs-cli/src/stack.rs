@@ -111,8 +111,8 @@ pub fn run(ctx: &Context, args: StackArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Refuses, as usage errors, flags that do not apply to the chosen stacker and
-/// stackers that are not implemented yet.
+/// Refuses, as usage errors, flags that do not apply to the chosen stacker, and checks
+/// the depth-map file.
 fn check_flags(args: &StackArgs) -> anyhow::Result<()> {
     let stacker = args.stacker;
     let refuse = |flags: Vec<&'static str>, applies_to: &str| -> anyhow::Result<()> {
