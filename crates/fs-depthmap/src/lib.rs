@@ -67,7 +67,7 @@
 //! - the depth map uses the per-pixel weights before smoothing and pyramids.
 //!
 //! # Figures
-//! 16 frames of 6000x4000 RGB JPEG (synthetic, `examples/stack_folder.rs --gen
+//! 16 frames of 6000x4000 RGB JPEG (synthetic, `examples/depthmap_stack_folder.rs --gen
 //! 6000x4000x16`), release build, `/usr/bin/time -v`, on a 2-core CI-class machine
 //! shared with several other builds (load average 5 to 13 during the runs), so wall
 //! times are inflated and noisy; CPU times are the steadier figure. The decode-only

@@ -1,6 +1,6 @@
 //! Micro-benchmarks of the pyramid kernels and of a small whole stack, on
 //! fixed-seed inputs. Whole-run figures (wall time against the decode-only floor,
-//! peak memory) come from `examples/stack_folder.rs` and `cargo xtask bench`.
+//! peak memory) come from `examples/pyramid_stack_folder.rs` and `cargo xtask bench`.
 
 use std::hint::black_box;
 

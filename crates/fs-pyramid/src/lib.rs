@@ -62,7 +62,7 @@
 //! of threads and identical to a plain whole-pyramid reference (kept in the tests).
 //!
 //! # Figures reached
-//! On the 2-core CI-class machine, release build, `examples/stack_folder.rs` under
+//! On the 2-core CI-class machine, release build, `examples/pyramid_stack_folder.rs` under
 //! `/usr/bin/time -v`, 16 frames of 6000x4000 RGB JPEG (synthetic, `fs_core::synth`,
 //! quality 95), measured back to back while the machine was shared (load average
 //! 11 to 12.5, so wall times are about 3.5x those of an idle machine, where decoding

@@ -2,7 +2,7 @@
 //! figures in the crate docs come from this program under `/usr/bin/time -v`.
 //!
 //! ```text
-//! cargo run --release -p fs-depthmap --example stack_folder -- <folder> [options]
+//! cargo run --release -p fs-depthmap --example depthmap_stack_folder -- <folder> [options]
 //!   --gen WxHxN        first write a synthetic N-frame JPEG stack of WxH into <folder>
 //!                      (skipped when it already holds frames)
 //!   --decode-only      only decode every frame once: the floor
@@ -51,7 +51,7 @@ fn sharpness(f: &Frame) -> f64 {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let dir = PathBuf::from(args.first().ok_or("usage: stack_folder <folder> [options]")?);
+    let dir = PathBuf::from(args.first().ok_or("usage: depthmap_stack_folder <folder> [options]")?);
     let mut o = DepthMapOptions::default();
     let (mut decode_only, mut show_sharpness, mut show_psnr, mut twice) =
         (false, false, false, false);

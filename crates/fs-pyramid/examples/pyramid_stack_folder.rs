@@ -2,7 +2,7 @@
 //! measuring speed and memory (run it under `/usr/bin/time -v` for the peak RSS).
 //!
 //! ```text
-//! cargo run --release -p fs-pyramid --example stack_folder -- DIR [options]
+//! cargo run --release -p fs-pyramid --example pyramid_stack_folder -- DIR [options]
 //!   --out FILE         write the result (default: not written)
 //!   --decode-only      only decode every frame once (the decode-only floor)
 //!   --repeat N         feed the folder's frames N times over (memory vs frame count)
@@ -59,7 +59,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             other => return Err(format!("unexpected argument {other}").into()),
         }
     }
-    let dir = dir.ok_or("usage: stack_folder DIR [--out FILE] [--decode-only] [--repeat N] [--f64] [--generate W H N]")?;
+    let dir = dir.ok_or("usage: pyramid_stack_folder DIR [--out FILE] [--decode-only] [--repeat N] [--f64] [--generate W H N]")?;
     if let Some((width, height, frames)) = generate {
         if fs_core::list_frames(&dir).is_err() {
             let t = Instant::now();
