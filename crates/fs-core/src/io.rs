@@ -299,7 +299,7 @@ pub fn read_frame_info(path: &Path) -> Result<FrameInfo> {
             (width, height, PixelFormat { layout: ChannelLayout::GrayAlpha, depth }, orientation)
         }
         TiffKind::Common => {
-            let mut decoder = ImageReader::with_format(reader, image_format)
+            let mut decoder = unlimited(ImageReader::with_format(reader, image_format))
                 .into_decoder()
                 .map_err(|e| image_err(path, e))?;
             let (w, h) = decoder.dimensions();
@@ -309,6 +309,14 @@ pub fn read_frame_info(path: &Path) -> Result<FrameInfo> {
     };
     let (w, h) = if swaps_axes(orientation) { (h, w) } else { (w, h) };
     Ok(FrameInfo { width: w as usize, height: h as usize, format })
+}
+
+/// The image crate caps decoder allocations at 512 MiB by default, which a single
+/// 12000x8000 16-bit RGB frame (576 MB) exceeds. Frames are read whole by design, so
+/// the cap is lifted; memory is planned by the stackers (see PyramidAutoStack).
+fn unlimited<R: std::io::BufRead + std::io::Seek>(mut reader: ImageReader<R>) -> ImageReader<R> {
+    reader.no_limits();
+    reader
 }
 
 /// Reads a frame with its EXIF and ICC metadata.
@@ -330,7 +338,7 @@ pub fn read_frame(path: &Path) -> Result<Frame> {
     let (mut img, exif, icc) = if let TiffKind::GrayAlpha { .. } = tiff_kind {
         (decode_gray_alpha_tiff(path, &bytes)?, None, None)
     } else {
-        let mut decoder = ImageReader::with_format(Cursor::new(&bytes[..]), kind)
+        let mut decoder = unlimited(ImageReader::with_format(Cursor::new(&bytes[..]), kind))
             .into_decoder()
             .map_err(|e| image_err(path, e))?;
         layout_of(path, decoder.color_type())?;
