@@ -127,11 +127,8 @@ pub fn run(args: &BenchArgs, root: &Path) -> Result<()> {
         generate(spec, &dir, &write, false)?;
         let ext = spec.format.extension();
         let truth = dir.join(format!("truth.{ext}"));
-        // The stack's folder also holds truth and depth map: pass the frames as files.
-        let frames: Vec<PathBuf> = fs_core::list_frames(&dir)?
-            .into_iter()
-            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("frame_")))
-            .collect();
+        // Pass the frames as files (the way a user lists them on the command line).
+        let frames: Vec<PathBuf> = fs_core::list_frames(&dir.join("frames"))?;
         let out_dir = target.join("bench-out").join(&spec.name);
         std::fs::create_dir_all(&out_dir)?;
 
@@ -207,21 +204,36 @@ fn measure(cmd: &mut Command, runs: usize) -> Result<Usage, String> {
     })
 }
 
+/// Runs `cmd` once through `xtask measure`, a small process that starts the command
+/// and reports its rusage. The indirection matters: on Linux a process keeps the RSS
+/// high-water mark of the memory it was started from (vfork + exec records the
+/// parent's), so a command started straight from this process, which holds decoded
+/// 24-megapixel images for the PSNR, would report this process's peak instead of
+/// its own.
 fn run_once(cmd: &mut Command) -> Result<Usage, String> {
     let err_file = tempfile_path();
     let stderr = std::fs::File::create(&err_file).map_err(|e| e.to_string())?;
-    let start = Instant::now();
-    let child = cmd
+    let xtask = std::env::current_exe().map_err(|e| e.to_string())?;
+    let output = Command::new(xtask)
+        .arg("measure")
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
         .stderr(stderr)
-        .spawn()
+        .output()
         .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
-    let (status, usage) = wait4(child.id() as libc::pid_t).map_err(|e| e.to_string())?;
-    let wall = start.elapsed().as_secs_f64();
     let text = std::fs::read_to_string(&err_file).unwrap_or_default();
     let _ = std::fs::remove_file(&err_file);
-    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+    let report = String::from_utf8_lossy(&output.stdout);
+    let Some(line) = report.lines().rev().find_map(|l| l.strip_prefix(USAGE_TAG)) else {
+        return Err(format!("no usage report from `xtask measure` ({})", output.status));
+    };
+    let fields: Vec<f64> = line.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+    let [wall, cpu, maxrss_kib, exited, code] = fields[..] else {
+        return Err(format!("malformed usage report {line:?}"));
+    };
+    if !(exited == 1.0 && code == 0.0) {
         // The child's own error line: the first that says "error", else the last line.
         let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
         let message = lines
@@ -230,20 +242,44 @@ fn run_once(cmd: &mut Command) -> Result<Usage, String> {
             .or(lines.last())
             .copied()
             .unwrap_or("no message");
-        let how = if libc::WIFEXITED(status) {
-            format!("exit code {}", libc::WEXITSTATUS(status))
-        } else {
-            format!("signal {}", libc::WTERMSIG(status))
-        };
+        let how =
+            if exited == 1.0 { format!("exit code {code}") } else { format!("signal {code}") };
         return Err(format!("{how}: {message}"));
     }
+    Ok(Usage { wall, cpu, peak_rss_mb: maxrss_kib * 1024.0 / 1e6 })
+}
+
+const USAGE_TAG: &str = "xtask-measure-usage:";
+
+/// `xtask measure -- CMD ARGS...`: runs the command (stdout discarded, stderr passed
+/// on) and prints one line: wall seconds, user+sys CPU seconds, peak RSS in KiB,
+/// whether it exited normally (1/0), and its exit code or signal.
+pub fn measure_command(command: &[std::ffi::OsString]) -> Result<()> {
+    let Some((program, args)) = command.split_first() else {
+        bail!("measure needs a command");
+    };
+    let start = Instant::now();
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {program:?}"))?;
+    let (status, usage) = wait4(child.id() as libc::pid_t)?;
+    let wall = start.elapsed().as_secs_f64();
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
-    Ok(Usage {
-        wall,
-        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        // Linux reports ru_maxrss in KiB.
-        peak_rss_mb: usage.ru_maxrss as f64 * 1024.0 / 1e6,
-    })
+    let (exited, code) = if libc::WIFEXITED(status) {
+        (1, libc::WEXITSTATUS(status))
+    } else {
+        (0, libc::WTERMSIG(status))
+    };
+    // Linux reports ru_maxrss in KiB.
+    println!(
+        "{USAGE_TAG} {wall:.4} {:.4} {} {exited} {code}",
+        tv(usage.ru_utime) + tv(usage.ru_stime),
+        usage.ru_maxrss
+    );
+    Ok(())
 }
 
 fn tempfile_path() -> PathBuf {

@@ -253,7 +253,7 @@ pub fn generate(spec: &StackSpec, dir: &Path, write: &WriteOptions, force: bool)
     let total = start.elapsed();
     let per_frame = (total - setup).as_secs_f64() / (files.frames.len() + 2) as f64;
     println!(
-        "wrote {}: {} + truth, depth.png in {:.1} s (scene {:.2} s, {:.2} s a file)",
+        "wrote {}: {} (frames/) + truth, depth.png in {:.1} s (scene {:.2} s, {:.2} s a file)",
         dir.display(),
         describe(spec),
         total.as_secs_f64(),
@@ -265,6 +265,16 @@ pub fn generate(spec: &StackSpec, dir: &Path, write: &WriteOptions, force: bool)
 
 /// Removes what an earlier run wrote (frames, truth, depth map, stamp), nothing else.
 fn remove_generated(dir: &Path) -> Result<()> {
+    let frames = dir.join("frames");
+    if frames.is_dir() {
+        remove_generated_files(&frames)?;
+        // Only if nothing but our frames was in it.
+        let _ = std::fs::remove_dir(&frames);
+    }
+    remove_generated_files(dir)
+}
+
+fn remove_generated_files(dir: &Path) -> Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
@@ -381,10 +391,10 @@ mod tests {
         let stamp = std::fs::read_to_string(dir.path().join(STAMP)).unwrap();
         assert!(stamp.contains("frames: 2"), "{stamp}");
         let first =
-            std::fs::metadata(dir.path().join("frame_001.png")).unwrap().modified().unwrap();
+            std::fs::metadata(dir.path().join("frames/frame_001.png")).unwrap().modified().unwrap();
         generate(&spec, dir.path(), &write, false).unwrap();
         let again =
-            std::fs::metadata(dir.path().join("frame_001.png")).unwrap().modified().unwrap();
+            std::fs::metadata(dir.path().join("frames/frame_001.png")).unwrap().modified().unwrap();
         assert_eq!(first, again, "an up-to-date stack is not rewritten");
         // Other options: old frames go, the new stack is written.
         let spec3 =
@@ -396,17 +406,12 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         names.sort();
-        assert_eq!(
-            names,
-            [
-                "depth.png",
-                "frame_001.jpg",
-                "frame_002.jpg",
-                "frame_003.jpg",
-                "notes.txt",
-                "synth-stamp.txt",
-                "truth.jpg"
-            ]
-        );
+        assert_eq!(names, ["depth.png", "frames", "notes.txt", "synth-stamp.txt", "truth.jpg"]);
+        let mut frames: Vec<String> = std::fs::read_dir(dir.path().join("frames"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        frames.sort();
+        assert_eq!(frames, ["frame_001.jpg", "frame_002.jpg", "frame_003.jpg"]);
     }
 }

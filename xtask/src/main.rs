@@ -26,6 +26,13 @@ enum Command {
     /// Benchmark whole runs of the release `fstack` (and, with --peers, other tools);
     /// writes docs/benchmarks.md.
     Bench(bench::BenchArgs),
+    /// Run a command and print its wall time, CPU time and peak RSS (used by `bench`).
+    #[command(hide = true)]
+    Measure {
+        /// The command and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<std::ffi::OsString>,
+    },
     /// Decode every frame once and exit: the decode-only floor `bench` measures.
     #[command(hide = true)]
     DecodeFloor {
@@ -41,6 +48,7 @@ fn main() -> ExitCode {
         Command::GenTestdata(args) => gen_testdata::run(args),
         Command::Bench(args) => bench::run(&args, &gen_testdata::workspace_root()),
         Command::DecodeFloor { frames } => bench::decode_floor(&frames),
+        Command::Measure { command } => bench::measure_command(&command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -79,18 +79,12 @@ fn demo_in(ctx: &Context, synth: &SynthStack, dir: &Path, start: Instant) -> any
         // Frames, truth and depth map: PNG, lossless, so the PSNR measures the stacker.
         // Frames in <dir>/frames (so `fstack stack <dir>/frames` works), the truth and
         // depth map beside that folder.
-        let mut files = synth.write_stack_with_progress(
-            &dir.join("frames"),
+        let files = synth.write_stack_with_progress(
+            dir,
             FileFormat::Png,
             &WriteOptions::default(),
             &reporter,
         )?;
-        for file in [&mut files.truth, &mut files.depth] {
-            let to = dir.join(file.file_name().unwrap_or_default());
-            std::fs::rename(&*file, &to)
-                .with_context(|| format!("{}: cannot move into place", to.display()))?;
-            *file = to;
-        }
         if ctx.cancel.is_set() {
             return Err(Interrupted.into());
         }

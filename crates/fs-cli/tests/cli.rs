@@ -274,7 +274,7 @@ fn synth(width: usize, height: usize, n: usize) -> Synth {
     let frames = tmp.path().join("frames");
     let stack =
         SynthStack::new(SynthOptions { width, height, frames: n, ..Default::default() }).unwrap();
-    let files = stack.write_stack(&frames, FileFormat::Png, &WriteOptions::default()).unwrap();
+    let files = stack.write_stack(tmp.path(), FileFormat::Png, &WriteOptions::default()).unwrap();
     // Only the frames stay in the folder that gets stacked.
     std::fs::remove_file(&files.truth).unwrap();
     std::fs::remove_file(&files.depth).unwrap();
@@ -596,7 +596,7 @@ fn info_reads_real_camera_stacks() {
 #[test]
 fn sixteen_bit_stacks_keep_their_depth_unless_written_as_jpeg() {
     let tmp = tempfile::tempdir().unwrap();
-    let frames = tmp.path().join("deep");
+    let frames = tmp.path().join("frames");
     let options = SynthOptions {
         width: 64,
         height: 48,
@@ -606,13 +606,13 @@ fn sixteen_bit_stacks_keep_their_depth_unless_written_as_jpeg() {
     };
     let files = SynthStack::new(options)
         .unwrap()
-        .write_stack(&frames, FileFormat::Tiff, &WriteOptions::default())
+        .write_stack(tmp.path(), FileFormat::Tiff, &WriteOptions::default())
         .unwrap();
     std::fs::remove_file(files.truth).unwrap();
     std::fs::remove_file(files.depth).unwrap();
     let o = run(&["stack", frames.to_str().unwrap()]);
     assert_code(&o, 0);
-    let out = read_frame(&tmp.path().join("deep-stacked.tif")).unwrap();
+    let out = read_frame(&tmp.path().join("frames-stacked.tif")).unwrap();
     assert_eq!(out.format().depth, BitDepth::Sixteen);
     let jpg = tmp.path().join("eight.jpg");
     let o = run(&["stack", frames.to_str().unwrap(), "-o", jpg.to_str().unwrap()]);

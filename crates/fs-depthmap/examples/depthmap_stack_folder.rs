@@ -95,7 +95,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     if let Some(spec) = gen_spec {
-        if !dir.is_dir() || frames_in(&dir)?.is_empty() {
+        if !dir.is_dir() || (frames_in(&dir)?.is_empty() && !dir.join("frames").is_dir()) {
             let n: Vec<usize> = spec.split('x').map(str::parse).collect::<Result<_, _>>()?;
             let [width, height, frames] = n[..] else { return Err("--gen WxHxN".into()) };
             let t = Instant::now();
@@ -105,7 +105,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("generated {spec} in {:.1} s", t.elapsed().as_secs_f64());
         }
     }
-    let mut paths = frames_in(&dir)?;
+    // A generated stack keeps its frames in `frames/`, beside the truth.
+    let frames_dir = if dir.join("frames").is_dir() { dir.join("frames") } else { dir.clone() };
+    let mut paths = frames_in(&frames_dir)?;
     paths.truncate(limit);
     let t = Instant::now();
     if decode_only {

@@ -44,7 +44,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "run" => {
             let dir = arg(1, "stack");
             let mode = arg(2, "auto");
-            let paths: Vec<_> = list_frames(Path::new(&dir))?
+            // A generated stack keeps its frames in `frames/`, beside the truth.
+            let frames_dir = Path::new(&dir).join("frames");
+            let frames_dir = if frames_dir.is_dir() { frames_dir } else { dir.clone().into() };
+            let paths: Vec<_> = list_frames(&frames_dir)?
                 .into_iter()
                 .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("frame")))
                 .collect();

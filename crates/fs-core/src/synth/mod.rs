@@ -83,8 +83,9 @@
 //! fractional disc weights (f32 runs twice as wide: 26% fewer blur instructions).
 //!
 //! # Files
-//! [`SynthStack::write_stack`] writes `frame_001.<ext>` ... (natural order), `truth.<ext>`
-//! and `depth.png` (8-bit gray, `round(255 * depth)`: 0 is the nearest depth and the
+//! [`SynthStack::write_stack`] writes the frames `frames/frame_001.<ext>` ... (natural
+//! order, alone in their folder so that folder can be stacked as it is), and beside that
+//! folder `truth.<ext>` and `depth.png` (8-bit gray, `round(255 * depth)`: 0 is the nearest depth and the
 //! focus of the first frame, so the value is also `255 * k / (n - 1)` for the frame `k`
 //! in focus there, the scale of a stacker's depth map). Each frame carries a synthetic
 //! EXIF block (Make "fstack", Model "synthetic", 1/125 s, f/8, ISO 100, 60 mm, one
@@ -418,8 +419,9 @@ impl SynthStack {
         Frame::new(info, Samples::U8(samples)).expect("depth map sized from the options")
     }
 
-    /// Writes the frames (`frame_001.<ext>` ...), `truth.<ext>` and `depth.png` into
-    /// `dir` (created if missing). JPEG needs 8-bit frames.
+    /// Writes the frames into `dir/frames/` (`frame_001.<ext>` ...), and `truth.<ext>`
+    /// and `depth.png` into `dir` (both folders created if missing), so that
+    /// `dir/frames` holds nothing but the stack. JPEG needs 8-bit frames.
     pub fn write_stack(
         &self,
         dir: &Path,
@@ -445,11 +447,12 @@ impl SynthStack {
                 reason: "JPEG holds 8-bit samples only; write 16-bit stacks as png or tif".into(),
             });
         }
-        std::fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
+        let frames_dir = dir.join("frames");
+        std::fs::create_dir_all(&frames_dir).map_err(|e| CoreError::io(&frames_dir, e))?;
         let n = self.options.frames;
         progress.phase("generating stack", n as u64 + 2);
         let frames: Vec<PathBuf> =
-            (0..n).map(|k| dir.join(frame_file_name(k, n, format))).collect();
+            (0..n).map(|k| frames_dir.join(frame_file_name(k, n, format))).collect();
         let mut pending: Option<(usize, Frame)> = None;
         for k in 0..=n {
             progress.check_cancelled()?;

@@ -265,7 +265,10 @@ fn writes_named_files_that_read_back() {
     let names: Vec<_> =
         files.frames.iter().map(|p| p.file_name().unwrap().to_str().unwrap()).collect();
     assert_eq!(names, ["frame_001.png", "frame_002.png", "frame_003.png"]);
-    assert_eq!(crate::list_frames(dir.path()).unwrap().len(), 5); // + truth.png, depth.png
+    // The frames alone in `frames/`; truth and depth map beside that folder.
+    assert_eq!(crate::list_frames(&dir.path().join("frames")).unwrap(), files.frames);
+    assert_eq!(files.truth, dir.path().join("truth.png"));
+    assert_eq!(files.depth, dir.path().join("depth.png"));
     assert_eq!(read_frame(&files.frames[1]).unwrap().samples(), stack.frame(1).samples());
     assert_eq!(read_frame(&files.truth).unwrap().samples(), stack.truth().samples());
     assert_eq!(read_frame(&files.depth).unwrap().samples(), stack.depth_map().samples());
