@@ -234,7 +234,10 @@ fn describe(spec: &StackSpec) -> String {
 pub fn generate(spec: &StackSpec, dir: &Path, write: &WriteOptions, force: bool) -> Result<()> {
     let stamp = stamp_text(spec, write);
     let stamp_path = dir.join(STAMP);
-    if !force && std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
+    // A stack written before frames moved into `frames/` is not up to date.
+    let current = dir.join("frames").is_dir()
+        && std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp);
+    if !force && current {
         println!("up to date {}: {}", dir.display(), describe(spec));
         return Ok(());
     }
