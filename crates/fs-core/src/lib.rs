@@ -81,4 +81,4 @@ pub use crate::kernels::{
     luma, luma_into, sobel,
 };
 pub use crate::progress::{CancelFlag, NoProgress, Progress};
-pub use crate::source::{PathFrames, check_frame, check_stack, frame_mismatch};
+pub use crate::source::{PathFrames, check_frame, check_stack, frame_mismatch, with_prefetch};

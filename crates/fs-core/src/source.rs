@@ -82,3 +82,31 @@ impl Iterator for PathFrames {
 }
 
 impl ExactSizeIterator for PathFrames {}
+
+/// Runs `consume` over the frames while a second thread decodes one frame ahead.
+///
+/// The channel is a rendezvous: the producer decodes frame k + 1 while frame k is
+/// processed, then waits, so at most two decoded frames exist at a time. When
+/// `consume` returns early (an error, a cancel), the producer stops after the frame
+/// it is decoding.
+pub fn with_prefetch<I, R>(
+    frames: I,
+    consume: impl FnOnce(std::sync::mpsc::IntoIter<Result<Frame>>) -> R,
+) -> R
+where
+    I: IntoIterator<Item = Result<Frame>>,
+    I::IntoIter: Send,
+{
+    let frames = frames.into_iter();
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Frame>>(0);
+        scope.spawn(move || {
+            for frame in frames {
+                if tx.send(frame).is_err() {
+                    return; // the consumer stopped
+                }
+            }
+        });
+        consume(rx.into_iter())
+    })
+}

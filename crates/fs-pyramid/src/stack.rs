@@ -14,8 +14,6 @@
 //! decoded frames, and every frame's base level (1/4^n of a frame each). It does
 //! not grow with the number of frames, except for the base levels.
 
-use std::sync::mpsc::sync_channel;
-
 use fs_core::{Float, FloatType, Frame, FrameInfo, Image, Metadata, Progress, generating_kernel};
 
 use crate::alpha::unpremultiply;
@@ -70,19 +68,10 @@ impl PyramidStack {
         let frames = frames.into_iter();
         let (lo, hi) = frames.size_hint();
         progress.phase("pyramid stacking", hi.unwrap_or(lo) as u64);
-        std::thread::scope(|scope| {
-            // Rendezvous channel: the producer decodes frame k + 1 while frame k is
-            // processed, then waits; at most two decoded frames exist at a time.
-            let (tx, rx) = sync_channel::<fs_core::Result<Frame>>(0);
-            scope.spawn(move || {
-                for frame in frames {
-                    if tx.send(frame).is_err() {
-                        return; // the consumer stopped (error or cancel)
-                    }
-                }
-            });
+        // At most two decoded frames at a time: the next decodes while one is fused.
+        fs_core::with_prefetch(frames, |rx| {
             let mut state: Option<State<T>> = None;
-            for (k, frame) in rx.into_iter().enumerate() {
+            for (k, frame) in rx.enumerate() {
                 progress.check_cancelled()?;
                 let frame = frame?;
                 match &state {

@@ -47,7 +47,6 @@
 //! `tests/tiled.rs` keep the two in step.
 
 use std::path::PathBuf;
-use std::sync::mpsc::sync_channel;
 
 use fs_core::{
     BitDepth, CoreError, Float, FloatType, Frame, FrameInfo, IntSample, LUMA_WEIGHTS, Metadata,
@@ -221,18 +220,10 @@ impl PyramidTilesStack {
         let frames = frames.into_iter();
         let (lo, hi) = frames.size_hint();
         progress.phase("pyramid stacking (tiled)", hi.unwrap_or(lo) as u64);
-        std::thread::scope(|scope| {
-            // Rendezvous channel, as in PyramidStack: at most two decoded frames.
-            let (tx, rx) = sync_channel::<fs_core::Result<Frame>>(0);
-            scope.spawn(move || {
-                for frame in frames {
-                    if tx.send(frame).is_err() {
-                        return;
-                    }
-                }
-            });
+        // As in PyramidStack: at most two decoded frames at a time.
+        fs_core::with_prefetch(frames, |rx| {
             let mut state: Option<State<T>> = None;
-            for (k, frame) in rx.into_iter().enumerate() {
+            for (k, frame) in rx.enumerate() {
                 progress.check_cancelled()?;
                 let frame = frame?;
                 match &state {
