@@ -50,6 +50,13 @@ pub struct BenchArgs {
     /// Where to write the Markdown report ("-" = do not write one).
     #[arg(long, default_value = "docs/benchmarks.md")]
     pub report: String,
+    /// Instead of the table: the out-of-core case, 6 frames of 12000x8000 RGB 16-bit
+    /// TIFF (generated into target/bench-stacks on first use, 3 GB) stacked with
+    /// `--stacker auto --memory-limit 1G`, the stacker alone and the default
+    /// pipeline; prints peak RSS, wall time and the choice the auto stacker made
+    /// (no report file is written).
+    #[arg(long)]
+    pub big_tiff: bool,
 }
 
 /// The quick set: one small stack, for a check while developing.
@@ -116,6 +123,9 @@ pub fn run(args: &BenchArgs, root: &Path) -> Result<()> {
         bail!("cargo build --release -p fs-cli failed");
     }
     let fstack = target.join("release").join("fstack");
+    if args.big_tiff {
+        return run_big_tiff(&fstack, &target, args.runs.unwrap_or(1).max(1));
+    }
     let xtask = std::env::current_exe().context("locating the xtask binary")?;
 
     let peers = if args.peers { Some(Peers::prepare(&target)) } else { None };
@@ -204,6 +214,70 @@ fn measure(cmd: &mut Command, runs: usize) -> Result<Usage, String> {
     })
 }
 
+/// The out-of-core case of `--big-tiff`: 6 frames of 12000x8000 RGB 16-bit TIFF.
+fn big_tiff_spec() -> StackSpec {
+    let options = SynthOptions {
+        width: 12_000,
+        height: 8_000,
+        frames: 6,
+        depth: BitDepth::Sixteen,
+        ..SynthOptions::default()
+    };
+    StackSpec { name: "tif16-12000x8000-6".into(), options, format: FileFormat::Tiff }
+}
+
+/// `--big-tiff`: generates the stack if missing, runs `fstack --stacker auto
+/// --memory-limit 1G` on it `runs` times and prints each run's figures and the
+/// choice line the auto stacker logged.
+fn run_big_tiff(fstack: &Path, target: &Path, runs: usize) -> Result<()> {
+    let spec = big_tiff_spec();
+    let dir = bench_dir().join(&spec.name);
+    generate(&spec, &dir, &WriteOptions::default(), false)?;
+    let frames: Vec<PathBuf> = fs_core::list_frames(&dir.join("frames"))?;
+    let out_dir = target.join("bench-out").join(&spec.name);
+    std::fs::create_dir_all(&out_dir)?;
+    let out = out_dir.join("fstack-auto-1G.tif");
+    println!("| stack | pipeline | run | wall | user+sys CPU | peak RSS | auto stacker's choice |");
+    println!("|---|---|---|---|---|---|---|");
+    // The stacker alone (the target), then the default pipeline (align,
+    // balance and crop add their own frame copies).
+    let pipelines: [(&str, &[&str]); 2] = [
+        ("stacker only", &["--no-align", "--no-balance", "--no-crop"]),
+        ("default (align, balance, crop)", &[]),
+    ];
+    for (pipeline, extra) in pipelines {
+        let mut cmd = Command::new(fstack);
+        cmd.arg("stack").args(&frames).arg("-o").arg(&out).args([
+            "--force",
+            "--progress",
+            "plain",
+            "--stacker",
+            "auto",
+            "--memory-limit",
+            "1G",
+        ]);
+        cmd.args(extra);
+        for run in 1..=runs {
+            eprintln!("bench: {}: fstack --stacker auto --memory-limit 1G, {pipeline}", spec.name);
+            let (usage, text) = run_once_text(&mut cmd).map_err(|e| anyhow::anyhow!(e))?;
+            let choice = text
+                .lines()
+                .find(|l| l.contains("tiled,") || l.contains("in memory"))
+                .map_or("(not printed)", str::trim);
+            println!(
+                "| {} | {pipeline} | {run} | {:.1} s | {:.1} s | {:.0} MB | {} |",
+                spec.name,
+                usage.wall,
+                usage.cpu,
+                usage.peak_rss_mb,
+                cell_text(choice)
+            );
+        }
+    }
+    let _ = std::fs::remove_file(&out);
+    Ok(())
+}
+
 /// Runs `cmd` once through `xtask measure`, a small process that starts the command
 /// and reports its rusage. The indirection matters: on Linux a process keeps the RSS
 /// high-water mark of the memory it was started from (vfork + exec records the
@@ -211,6 +285,11 @@ fn measure(cmd: &mut Command, runs: usize) -> Result<Usage, String> {
 /// 24-megapixel images for the PSNR, would report this process's peak instead of
 /// its own.
 fn run_once(cmd: &mut Command) -> Result<Usage, String> {
+    run_once_text(cmd).map(|(usage, _)| usage)
+}
+
+/// [`run_once`], also returning what the command printed on stderr.
+fn run_once_text(cmd: &mut Command) -> Result<(Usage, String), String> {
     let err_file = tempfile_path();
     let stderr = std::fs::File::create(&err_file).map_err(|e| e.to_string())?;
     let xtask = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -246,7 +325,7 @@ fn run_once(cmd: &mut Command) -> Result<Usage, String> {
             if exited == 1.0 { format!("exit code {code}") } else { format!("signal {code}") };
         return Err(format!("{how}: {message}"));
     }
-    Ok(Usage { wall, cpu, peak_rss_mb: maxrss_kib * 1024.0 / 1e6 })
+    Ok((Usage { wall, cpu, peak_rss_mb: maxrss_kib * 1024.0 / 1e6 }, text))
 }
 
 const USAGE_TAG: &str = "xtask-measure-usage:";

@@ -23,7 +23,8 @@ pub struct Args {
     #[arg(long, value_name = "DIR", conflicts_with = "bench")]
     out: Option<PathBuf>,
     /// Write the benchmark stacks into target/bench-stacks/ (10x 2048x1536 JPEG, 16x and
-    /// 32x 6000x4000 JPEG, 8x 6000x4000 16-bit TIFF).
+    /// 32x 6000x4000 JPEG, 8x 6000x4000 16-bit TIFF, and moving (unaligned) versions of
+    /// the 10- and 16-frame JPEG stacks).
     #[arg(long)]
     bench: bool,
     /// Frame size, WIDTHxHEIGHT [default: 640x480].
@@ -53,6 +54,16 @@ pub struct Args {
     /// Scene: objects or tilted-plane [default: objects].
     #[arg(long)]
     scene: Option<Scene>,
+    /// Focus breathing: magnification change from the first frame to the last, as a
+    /// fraction (0.03 = 3 %) [default: 0].
+    #[arg(long)]
+    breathing: Option<f64>,
+    /// Rotation from the first frame to the last, degrees [default: 0].
+    #[arg(long)]
+    rotation: Option<f64>,
+    /// Random shift of each frame, at most this many pixels in x and y [default: 0].
+    #[arg(long)]
+    shift: Option<f64>,
     /// JPEG quality.
     #[arg(long, default_value_t = 95, value_parser = clap::value_parser!(u8).range(1..=100))]
     quality: u8,
@@ -117,7 +128,14 @@ pub fn default_set() -> Vec<StackSpec> {
             SynthOptions { layout: ChannelLayout::Rgba, ..small },
             FileFormat::Png,
         ),
+        StackSpec::new("moving-8bit", moving(d), FileFormat::Jpeg),
     ]
+}
+
+/// `options` with focus breathing (3 % first to last), a little rotation (0.3 degrees)
+/// and shake (up to 5 pixels): a stack that needs aligning.
+pub fn moving(options: SynthOptions) -> SynthOptions {
+    SynthOptions { breathing: 0.03, rotation: 0.3, shift: 5.0, ..options }
 }
 
 /// The benchmark stacks, written into [`bench_dir`].
@@ -129,7 +147,17 @@ pub fn bench_set() -> Vec<StackSpec> {
             SynthOptions { width: 2048, height: 1536, frames: 10, ..big },
             FileFormat::Jpeg,
         ),
+        StackSpec::new(
+            "jpg-2048x1536-10-moving",
+            moving(SynthOptions { width: 2048, height: 1536, frames: 10, ..big }),
+            FileFormat::Jpeg,
+        ),
         StackSpec::new("jpg-6000x4000-16", SynthOptions { frames: 16, ..big }, FileFormat::Jpeg),
+        StackSpec::new(
+            "jpg-6000x4000-16-moving",
+            moving(SynthOptions { frames: 16, ..big }),
+            FileFormat::Jpeg,
+        ),
         StackSpec::new("jpg-6000x4000-32", SynthOptions { frames: 32, ..big }, FileFormat::Jpeg),
         StackSpec::new(
             "tif16-6000x4000-8",
@@ -194,6 +222,9 @@ fn custom_spec(args: &Args) -> Result<StackSpec> {
         max_blur_radius: args.max_blur.unwrap_or(d.max_blur_radius),
         seed: args.seed.unwrap_or(d.seed),
         scene: args.scene.unwrap_or(d.scene),
+        breathing: args.breathing.unwrap_or(d.breathing),
+        rotation: args.rotation.unwrap_or(d.rotation),
+        shift: args.shift.unwrap_or(d.shift),
     };
     let format = args.format.unwrap_or(match depth {
         BitDepth::Eight => FileFormat::Jpeg,
@@ -205,19 +236,25 @@ fn custom_spec(args: &Args) -> Result<StackSpec> {
 const STAMP: &str = "synth-stamp.txt";
 
 fn stamp_text(spec: &StackSpec, write: &WriteOptions) -> String {
+    // Options that are off are left out, so stacks written before those options
+    // existed keep their stamp.
+    let options: String = format!("{:#?}", spec.options)
+        .lines()
+        .filter(|l| !matches!(l.trim(), "breathing: 0.0," | "rotation: 0.0," | "shift: 0.0,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     format!(
         "fstack synthetic stack, generator version {GENERATOR_VERSION}\nformat: {}\n\
-         jpeg quality: {}\n{:#?}\n",
+         jpeg quality: {}\n{options}",
         spec.format.extension(),
         write.jpeg_quality,
-        spec.options
     )
 }
 
 fn describe(spec: &StackSpec) -> String {
     let o = &spec.options;
     format!(
-        "{} frames {}x{} {} {} (scene {}, seed {}, noise {}, max blur {} px)",
+        "{} frames {}x{} {} {} (scene {}, seed {}, noise {}, max blur {} px{})",
         o.frames,
         o.width,
         o.height,
@@ -226,7 +263,15 @@ fn describe(spec: &StackSpec) -> String {
         o.scene,
         o.seed,
         o.noise_sigma,
-        o.max_blur_radius
+        o.max_blur_radius,
+        if o.moves() {
+            format!(
+                ", breathing {}, rotation {} deg, shift {} px",
+                o.breathing, o.rotation, o.shift
+            )
+        } else {
+            String::new()
+        }
     )
 }
 

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod align_run;
 mod bench;
 mod gen_testdata;
 
@@ -33,6 +34,17 @@ enum Command {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<std::ffi::OsString>,
     },
+    /// Align every frame to the middle one in memory (decode, estimate, warp,
+    /// balance) and exit: the alignment work `bench` times.
+    #[command(hide = true)]
+    AlignRun {
+        /// Skip the balance.
+        #[arg(long)]
+        no_balance: bool,
+        /// The frames.
+        #[arg(required = true)]
+        frames: Vec<std::path::PathBuf>,
+    },
     /// Decode every frame once and exit: the decode-only floor `bench` measures.
     #[command(hide = true)]
     DecodeFloor {
@@ -48,6 +60,7 @@ fn main() -> ExitCode {
         Command::GenTestdata(args) => gen_testdata::run(args),
         Command::Bench(args) => bench::run(&args, &gen_testdata::workspace_root()),
         Command::DecodeFloor { frames } => bench::decode_floor(&frames),
+        Command::AlignRun { frames, no_balance } => align_run::run(&frames, no_balance),
         Command::Measure { command } => bench::measure_command(&command),
     };
     match result {

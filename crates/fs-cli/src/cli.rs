@@ -18,6 +18,7 @@ const STACKER: &str = "Stacker";
 const PYRAMID: &str = "Pyramid options (--stacker pyramid, tiles, auto)";
 const TILES: &str = "Tiled pyramid options (--stacker tiles, auto)";
 const DEPTHMAP: &str = "Depth map options (--stacker depthmap)";
+const ALIGN: &str = "Alignment and balance (before stacking, in memory)";
 const POST: &str = "Post-filters (applied to the stacked image, in this order)";
 const BUNCH: &str = "Bunches (stack consecutive groups of frames, one output each)";
 const GLOBAL: &str = "Global options";
@@ -136,9 +137,63 @@ pub struct StackArgs {
     #[command(flatten)]
     pub depthmap: DepthMapArgs,
     #[command(flatten)]
+    pub align: AlignArgs,
+    #[command(flatten)]
     pub post: PostArgs,
     #[command(flatten)]
     pub bunch: BunchArgs,
+}
+
+/// Alignment and balance of the frames before stacking.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AlignArgs {
+    /// Do not align the frames (alignment is on by default: focus breathing and small
+    /// shifts are corrected against the reference frame).
+    #[arg(long, help_heading = ALIGN)]
+    pub no_align: bool,
+    /// Do not balance brightness and colour to the reference frame (on by default).
+    #[arg(long, help_heading = ALIGN)]
+    pub no_balance: bool,
+    /// Keep the full frame instead of cropping to the area every aligned frame covers.
+    #[arg(long, help_heading = ALIGN)]
+    pub no_crop: bool,
+    /// The transform fitted per frame [default: similarity].
+    #[arg(long, value_enum, value_name = "KIND", help_heading = ALIGN)]
+    pub transform: Option<TransformArg>,
+    /// The reference frame, 0-based [default: the middle one] (seed family: ref_idx).
+    #[arg(long, value_name = "N", help_heading = ALIGN)]
+    pub ref_idx: Option<usize>,
+    /// Align each frame to its neighbour and chain the transforms (robust for deep
+    /// stacks; reads every frame once more) (seed family: step_process).
+    #[arg(long, help_heading = ALIGN)]
+    pub step_process: bool,
+    /// Leave out frames that cannot be aligned (with a warning) instead of stopping.
+    #[arg(long, help_heading = ALIGN)]
+    pub skip_unaligned: bool,
+    /// Resampling of the aligned frames [default: bicubic].
+    #[arg(long, value_enum, value_name = "KIND", help_heading = ALIGN)]
+    pub interpolation: Option<InterpolationArg>,
+}
+
+/// `--transform`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TransformArg {
+    /// Shift, rotation and one scale (ALIGN_RIGID).
+    #[value(alias = "rigid")]
+    Similarity,
+    /// Shift, rotation, two scales and shear.
+    Affine,
+    /// Full perspective (ALIGN_HOMOGRAPHY).
+    Homography,
+}
+
+/// `--interpolation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InterpolationArg {
+    /// Bilinear: fastest, a little softer.
+    Bilinear,
+    /// Bicubic (Keys, a = -0.5): keeps fine detail.
+    Bicubic,
 }
 
 /// Which stacker.

@@ -7,9 +7,10 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use fs_core::FloatType;
 use fs_job::{
-    ActionOptions, DepthMapOptions, Energy, FocusStack, FocusStackBunch, JobError, MapType,
-    ProjectOptions, PyramidAutoOptions, PyramidOptions, PyramidTilesOptions, StackJob, StackMode,
-    Stacker, load_job_file,
+    ActionOptions, AlignOptions, BalanceOptions, DepthMapOptions, Energy, FocusStack,
+    FocusStackBunch, Interpolation, JobError, MapType, OnFailure, ProjectOptions,
+    PyramidAutoOptions, PyramidOptions, PyramidTilesOptions, ReferenceFrame, StackJob, StackMode,
+    Stacker, TransformKind, load_job_file,
 };
 
 use crate::cli::{AutoMode, EnergyArg, MapTypeArg, RunArgs, StackArgs, StackerKind};
@@ -87,6 +88,36 @@ fn stacker(args: &StackArgs, float_type: FloatType) -> Stacker {
 
 /// Runs `stack`'s plan as a one-action job in a private work folder; returns the
 /// files written and the stacker's notes (what PyramidAutoStack chose).
+/// The alignment options of `fstack stack`: on unless `--no-align`.
+pub fn align_options(a: &crate::cli::AlignArgs) -> Option<AlignOptions> {
+    use crate::cli::{InterpolationArg, TransformArg};
+    if a.no_align {
+        return None;
+    }
+    let mut o = AlignOptions::default();
+    if let Some(t) = a.transform {
+        o.transform = match t {
+            TransformArg::Similarity => TransformKind::Similarity,
+            TransformArg::Affine => TransformKind::Affine,
+            TransformArg::Homography => TransformKind::Homography,
+        };
+    }
+    if let Some(i) = a.ref_idx {
+        o.reference = ReferenceFrame::Index(i);
+    }
+    o.step_process = a.step_process;
+    if a.skip_unaligned {
+        o.on_failure = OnFailure::Skip;
+    }
+    if let Some(i) = a.interpolation {
+        o.interpolation = match i {
+            InterpolationArg::Bilinear => Interpolation::Bilinear,
+            InterpolationArg::Bicubic => Interpolation::Bicubic,
+        };
+    }
+    Some(o)
+}
+
 pub fn stack_plan(
     plan: &Plan,
     args: &StackArgs,
@@ -133,6 +164,9 @@ pub fn stack_plan(
         sharpen_radius: args.post.sharpen_radius,
         sharpen_threshold: args.post.sharpen_threshold,
         output_format: Some(plan.format),
+        align: align_options(&args.align),
+        balance: (!args.align.no_balance).then(BalanceOptions::default),
+        crop: !args.align.no_crop,
         ..ActionOptions::default()
     };
     let job = StackJob::new("fstack", &work_dir).jpeg_quality(args.jpeg_quality);

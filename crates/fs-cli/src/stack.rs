@@ -304,7 +304,20 @@ fn options_json(args: &StackArgs, float_type: FloatType) -> serde_json::Value {
         "exif_path": args.exif_path,
         "jpeg_quality": args.jpeg_quality,
         "force": args.force,
+        "align": !args.align.no_align,
+        "balance": !args.align.no_balance,
+        "crop": !args.align.no_crop && !args.align.no_align,
     });
+    if let Some(a) = crate::run::align_options(&args.align) {
+        o["transform"] = a.transform.name().into();
+        o["ref_idx"] = match a.reference {
+            fs_job::ReferenceFrame::Index(i) => i.into(),
+            _ => (-1).into(),
+        };
+        o["step_process"] = a.step_process.into();
+        o["skip_unaligned"] = (a.on_failure == fs_job::OnFailure::Skip).into();
+        o["interpolation"] = format!("{:?}", a.interpolation).to_lowercase().into();
+    }
     if args.stacker.is_pyramid() {
         o["pyramid_min_size"] = p.pyramid_min_size.unwrap_or(32).into();
         o["kernel_size"] = p.kernel_size.unwrap_or(5).into();

@@ -303,11 +303,12 @@ fn exif_field(path: &Path, tag: exif::Tag) -> Option<String> {
 #[test]
 fn default_stack_is_sharper_than_every_frame_keeps_exif_and_never_overwrites() {
     let s = synth(320, 240, 5);
-    let o = run(&["stack", s.frames.to_str().unwrap()]);
+    let o = run(&["stack", "--no-align", s.frames.to_str().unwrap()]);
     assert_code(&o, 0);
     let out = s.tmp.path().join("frames-stacked.png");
     assert!(stdout(&o).contains(out.to_str().unwrap()), "says where: {}", stdout(&o));
-    assert!(stderr(&o).is_empty(), "no progress off a terminal: {}", stderr(&o));
+    // No progress off a terminal: only notes (what balance did).
+    assert!(stderr(&o).lines().all(|l| l.starts_with("fstack: ")), "{}", stderr(&o));
 
     let result = read_frame(&out).unwrap();
     let best = best_frame_psnr(&s);
@@ -328,11 +329,19 @@ fn default_stack_is_sharper_than_every_frame_keeps_exif_and_never_overwrites() {
     // Run again: refused, the file untouched; --force replaces it.
     let before = std::fs::read(&out).unwrap();
     std::fs::write(&out, b"precious").unwrap();
-    let o = run(&["stack", s.frames.to_str().unwrap()]);
+    let o = run(&["stack", "--no-align", s.frames.to_str().unwrap()]);
     assert_code(&o, 1);
     assert!(stderr(&o).contains("already exists") && stderr(&o).contains("--force"));
     assert_eq!(std::fs::read(&out).unwrap(), b"precious");
-    let o = run(&["stack", s.frames.to_str().unwrap(), "--force", "-q", "--threads", "1"]);
+    let o = run(&[
+        "stack",
+        "--no-align",
+        s.frames.to_str().unwrap(),
+        "--force",
+        "-q",
+        "--threads",
+        "1",
+    ]);
     assert_code(&o, 0);
     assert!(stdout(&o).is_empty(), "--quiet: {}", stdout(&o));
     assert_eq!(std::fs::read(&out).unwrap(), before, "same output with one thread");
@@ -345,6 +354,7 @@ fn json_summary_has_the_fields_and_options_reach_the_output() {
     let out = s.tmp.path().join("out.tif");
     let o = run(&[
         "stack",
+        "--no-align",
         s.frames.to_str().unwrap(),
         "-o",
         out.to_str().unwrap(),
@@ -384,7 +394,8 @@ fn files_are_stacked_in_natural_order_and_bunches_fill_a_folder() {
     let f = |k: usize| s.frames.join(format!("frame_00{k}.png")).to_str().unwrap().to_string();
     // Files given out of order: sorted naturally, output named after the folder.
     let out = s.tmp.path().join("three.png");
-    let o = run(&["stack", &f(3), &f(1), &f(2), "-o", out.to_str().unwrap(), "--json"]);
+    let o =
+        run(&["stack", "--no-align", &f(3), &f(1), &f(2), "-o", out.to_str().unwrap(), "--json"]);
     assert_code(&o, 0);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let inputs: Vec<&str> =
@@ -395,6 +406,7 @@ fn files_are_stacked_in_natural_order_and_bunches_fill_a_folder() {
     let bunches = s.tmp.path().join("bunches");
     let o = run(&[
         "stack",
+        "--no-align",
         s.frames.to_str().unwrap(),
         "--bunch-frames",
         "2",
@@ -421,7 +433,7 @@ fn output_mistakes_are_refused_before_any_work() {
         (&["--exif-path", "nowhere"], 1, "nowhere"),
     ];
     for (extra, code, needle) in cases {
-        let mut args = vec!["stack", dir];
+        let mut args = vec!["stack", "--no-align", dir];
         args.extend_from_slice(extra);
         let o = run_in(s.tmp.path(), &args);
         assert_code(&o, code);
@@ -537,7 +549,7 @@ fn interruption_leaves_nothing_behind() {
     plain_stack(&frames, 12, 1600, 1200);
     let out = tmp.path().join("result.png");
     let mut child = fstack()
-        .args(["stack", frames.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .args(["stack", "--no-align", frames.to_str().unwrap(), "-o", out.to_str().unwrap()])
         .args(["--progress", "plain"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -610,12 +622,12 @@ fn sixteen_bit_stacks_keep_their_depth_unless_written_as_jpeg() {
         .unwrap();
     std::fs::remove_file(files.truth).unwrap();
     std::fs::remove_file(files.depth).unwrap();
-    let o = run(&["stack", frames.to_str().unwrap()]);
+    let o = run(&["stack", "--no-align", frames.to_str().unwrap()]);
     assert_code(&o, 0);
     let out = read_frame(&tmp.path().join("frames-stacked.tif")).unwrap();
     assert_eq!(out.format().depth, BitDepth::Sixteen);
     let jpg = tmp.path().join("eight.jpg");
-    let o = run(&["stack", frames.to_str().unwrap(), "-o", jpg.to_str().unwrap()]);
+    let o = run(&["stack", "--no-align", frames.to_str().unwrap(), "-o", jpg.to_str().unwrap()]);
     assert_code(&o, 0);
     assert!(stderr(&o).contains("rounded to 8 bits"), "{}", stderr(&o));
     assert_eq!(read_frame(&jpg).unwrap().format().depth, BitDepth::Eight);
@@ -627,7 +639,8 @@ fn every_stacker_beats_the_best_frame() {
     let best = best_frame_psnr(&s);
     for stacker in ["pyramid", "tiles", "auto", "depthmap"] {
         let out = s.tmp.path().join(format!("{stacker}.png"));
-        let mut args = vec!["stack", s.frames.to_str().unwrap(), "-o", out.to_str().unwrap()];
+        let mut args =
+            vec!["stack", "--no-align", s.frames.to_str().unwrap(), "-o", out.to_str().unwrap()];
         args.extend(["--stacker", stacker, "--json"]);
         let map = s.tmp.path().join("depth-map.png");
         if stacker == "depthmap" {
@@ -653,4 +666,54 @@ fn every_stacker_beats_the_best_frame() {
     let mut names = files_in(s.tmp.path());
     names.retain(|n| n.starts_with('.'));
     assert!(names.is_empty(), "no work folders left: {names:?}");
+}
+
+#[test]
+fn stack_aligns_a_moving_stack_by_default_and_crops() {
+    let tmp = tempfile::tempdir().unwrap();
+    let options = SynthOptions {
+        width: 480,
+        height: 360,
+        frames: 5,
+        breathing: 0.03,
+        rotation: 0.3,
+        shift: 5.0,
+        ..Default::default()
+    };
+    let stack = SynthStack::new(options).unwrap();
+    stack.write_stack(tmp.path(), FileFormat::Png, &WriteOptions::default()).unwrap();
+    let frames = tmp.path().join("frames");
+    let aligned = tmp.path().join("aligned.png");
+    let plain = tmp.path().join("plain.png");
+    let o = run(&["stack", frames.to_str().unwrap(), "-o", aligned.to_str().unwrap()]);
+    assert_code(&o, 0);
+    let err = stderr(&o);
+    assert!(err.contains("fstack: aligned 5 frames to frame_003.png"), "{err}");
+    assert!(err.contains("fstack: cropped to "), "{err}");
+    let o = run(&["stack", "--no-align", frames.to_str().unwrap(), "-o", plain.to_str().unwrap()]);
+    assert_code(&o, 0);
+    assert!(!stderr(&o).contains("aligned"), "{}", stderr(&o));
+
+    // Compare both with the truth inside the aligned result's crop.
+    let a = read_frame(&aligned).unwrap();
+    let (w, h) = (a.width(), a.height());
+    assert!(w < 480 && h < 360 && w > 440 && h > 320, "{w}x{h}");
+    let note = err.lines().find(|l| l.contains("cropped to")).unwrap();
+    let nums: Vec<usize> = note
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let (x0, y0) = (nums[2], nums[3]);
+    let crop = |f: &Frame| -> Frame {
+        let img: fs_core::Image<f32> = f.to_image();
+        let planes = (0..3)
+            .map(|c| (y0..y0 + h).flat_map(|y| img.plane(c).row(y)[x0..x0 + w].to_vec()).collect())
+            .collect();
+        Frame::from_image(&fs_core::Image::from_planes(w, h, planes).unwrap(), f.format()).unwrap()
+    };
+    let truth = crop(&stack.truth());
+    let p_aligned = psnr(&a, &truth);
+    let p_plain = psnr(&crop(&read_frame(&plain).unwrap()), &truth);
+    assert!(p_aligned > p_plain + 3.0, "aligned {p_aligned:.2} dB, unaligned {p_plain:.2} dB");
 }

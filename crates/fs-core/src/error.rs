@@ -70,6 +70,11 @@ pub enum CoreError {
     /// The work was cancelled through the [`crate::Progress`] hook.
     #[error("cancelled")]
     Cancelled,
+    /// A stage that transforms frames on their way to a stacker (alignment, say)
+    /// failed on a frame; the stage's own error, which names the file, is the source
+    /// (downcast it to get the details back).
+    #[error(transparent)]
+    Stage(Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 impl CoreError {

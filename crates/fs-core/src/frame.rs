@@ -74,6 +74,11 @@ impl Frame {
     pub fn samples(&self) -> &Samples {
         &self.samples
     }
+    /// The interleaved samples, by value: lets a consumer recycle the buffer (e.g.
+    /// read the next frame into it) instead of allocating a fresh one per frame.
+    pub fn into_samples(self) -> Samples {
+        self.samples
+    }
     /// The source path, or `"<memory>"`, for messages.
     pub fn name(&self) -> &Path {
         self.source.as_deref().unwrap_or(Path::new("<memory>"))

@@ -328,6 +328,9 @@ fn unlimited<R: std::io::BufRead + std::io::Seek>(mut reader: ImageReader<R>) ->
 /// (empty, not an image, truncated, corrupt), [`CoreError::Unsupported`] (e.g.
 /// 32-bit float TIFF).
 pub fn read_frame(path: &Path) -> Result<Frame> {
+    if let Some(frame) = read_plain_tiff(path)? {
+        return Ok(frame);
+    }
     // Allocation: the whole file once; the decoders read from memory.
     let bytes = std::fs::read(path).map_err(|e| CoreError::io(path, e))?;
     let kind = sniff(path, &bytes)?;
@@ -335,7 +338,7 @@ pub fn read_frame(path: &Path) -> Result<Frame> {
         ImageFormat::Tiff => probe_tiff(path, Cursor::new(&bytes[..]))?,
         _ => TiffKind::Common,
     };
-    let (mut img, exif, icc) = if let TiffKind::GrayAlpha { .. } = tiff_kind {
+    let (img, exif, icc) = if let TiffKind::GrayAlpha { .. } = tiff_kind {
         (decode_gray_alpha_tiff(path, &bytes)?, None, None)
     } else {
         let mut decoder = unlimited(ImageReader::with_format(Cursor::new(&bytes[..]), kind))
@@ -355,6 +358,17 @@ pub fn read_frame(path: &Path) -> Result<Frame> {
         ImageFormat::Tiff => crate::exif_block::tiff_file_metadata(bytes),
         _ => (exif, icc),
     };
+    frame_from_image(path, img, exif, icc)
+}
+
+/// The frame of a decoded image: the pixels turned upright by the EXIF orientation
+/// (moved, not copied, when there is none), with its metadata.
+fn frame_from_image(
+    path: &Path,
+    mut img: DynamicImage,
+    exif: Option<Vec<u8>>,
+    icc: Option<Vec<u8>>,
+) -> Result<Frame> {
     let (exif, icc) = (exif.filter(|e| !e.is_empty()), icc.filter(|i| !i.is_empty()));
     let format = match &img {
         DynamicImage::ImageLuma8(_) => {
@@ -410,6 +424,109 @@ pub fn read_frame(path: &Path) -> Result<Frame> {
     frame.metadata = Metadata { exif, icc };
     frame.source = Some(path.to_path_buf());
     Ok(frame)
+}
+
+/// Reads an 8- or 16-bit gray, RGB or RGBA TIFF with interleaved samples (what
+/// cameras, converters and fstack write) straight into the frame's sample buffer
+/// with the tiff crate, streaming the file: the general path would hold the whole
+/// file in memory and the image crate's TIFF decoder decodes into a buffer of its
+/// own and then copies it, so a 12000x8000 RGB 16-bit frame (576 MB) took up to
+/// three times its size while being read. `None`: another kind of TIFF, or not a
+/// TIFF (the general path reads it).
+fn read_plain_tiff(path: &Path) -> Result<Option<Frame>> {
+    use tiff::tags::Tag;
+    let (mut reader, format, kind) = open(path)?;
+    if format != ImageFormat::Tiff || kind != TiffKind::Common {
+        return Ok(None);
+    }
+    let err = |e: tiff::TiffError| tiff_err(path, e);
+    let mut dec = tiff::decoder::Decoder::new(&mut reader)
+        .map_err(err)?
+        .with_limits(tiff::decoder::Limits::unlimited());
+    let photometric: Option<u16> =
+        dec.find_tag_unsigned(Tag::PhotometricInterpretation).map_err(err)?;
+    let planar: u16 = dec.find_tag_unsigned(Tag::PlanarConfiguration).map_err(err)?.unwrap_or(1);
+    let plain = matches!(
+        (dec.colortype().map_err(err)?, photometric),
+        (tiff::ColorType::Gray(8 | 16), Some(1))
+            | (tiff::ColorType::RGB(8 | 16) | tiff::ColorType::RGBA(8 | 16), Some(2))
+    );
+    if !plain || planar != 1 {
+        return Ok(None);
+    }
+    // Where the pixel data lies, so the metadata read below can skip it.
+    let mut data = Vec::new();
+    for (offsets, counts) in
+        [(Tag::StripOffsets, Tag::StripByteCounts), (Tag::TileOffsets, Tag::TileByteCounts)]
+    {
+        let offsets: Option<Vec<u64>> = dec.find_tag_unsigned_vec(offsets).map_err(err)?;
+        let counts: Option<Vec<u64>> = dec.find_tag_unsigned_vec(counts).map_err(err)?;
+        if let (Some(o), Some(c)) = (offsets, counts) {
+            data.extend(o.into_iter().zip(c));
+        }
+    }
+    let (w, h) = dec.dimensions().map_err(err)?;
+    let color = dec.colortype().map_err(err)?;
+    // Allocation: the frame's samples, decoded in place.
+    let decoded = dec.read_image().map_err(err)?;
+    drop(dec);
+    let short = || decode_err(path, "file is truncated (fewer samples than its size says)");
+    use tiff::decoder::DecodingResult as D;
+    let img = match (decoded, color) {
+        (D::U8(v), tiff::ColorType::Gray(_)) => {
+            image::ImageBuffer::from_raw(w, h, v).map(DynamicImage::ImageLuma8)
+        }
+        (D::U8(v), tiff::ColorType::RGB(_)) => {
+            image::ImageBuffer::from_raw(w, h, v).map(DynamicImage::ImageRgb8)
+        }
+        (D::U8(v), _) => image::ImageBuffer::from_raw(w, h, v).map(DynamicImage::ImageRgba8),
+        (D::U16(v), tiff::ColorType::Gray(_)) => {
+            image::ImageBuffer::from_raw(w, h, v).map(DynamicImage::ImageLuma16)
+        }
+        (D::U16(v), tiff::ColorType::RGB(_)) => {
+            image::ImageBuffer::from_raw(w, h, v).map(DynamicImage::ImageRgb16)
+        }
+        (D::U16(v), _) => image::ImageBuffer::from_raw(w, h, v).map(DynamicImage::ImageRgba16),
+        _ => {
+            return Err(CoreError::Unsupported {
+                path: path.into(),
+                what: "TIFF sample type".into(),
+            });
+        }
+    }
+    .ok_or_else(short)?;
+    let bytes = tiff_without_pixels(path, reader.get_mut(), &data)?;
+    let (exif, icc) = crate::exif_block::tiff_file_metadata(bytes);
+    frame_from_image(path, img, exif, icc).map(Some)
+}
+
+/// The bytes of a TIFF file with its pixel data (`data`: offset and length of each
+/// strip or tile) left as zeros: everything the EXIF reader looks at (header,
+/// directories, tag values), without reading the pixels again. The zeroed buffer is
+/// mapped lazily by the system, so the skipped parts take no memory.
+fn tiff_without_pixels(path: &Path, file: &mut File, data: &[(u64, u64)]) -> Result<Vec<u8>> {
+    let io = |e| CoreError::io(path, e);
+    let len = file.seek(SeekFrom::End(0)).map_err(io)?;
+    let len = usize::try_from(len).map_err(|_| decode_err(path, "file too large"))?;
+    let mut skip: Vec<(usize, usize)> = data
+        .iter()
+        .map(|&(o, n)| {
+            let o = usize::try_from(o).unwrap_or(len).min(len);
+            (o, o.saturating_add(usize::try_from(n).unwrap_or(len)).min(len))
+        })
+        .collect();
+    skip.sort_unstable();
+    // Allocation: zeroed, untouched pages stay unmapped.
+    let mut bytes = vec![0u8; len];
+    let mut pos = 0;
+    for (start, end) in skip.into_iter().chain([(len, len)]) {
+        if start > pos {
+            file.seek(SeekFrom::Start(pos as u64)).map_err(io)?;
+            file.read_exact(&mut bytes[pos..start]).map_err(io)?;
+        }
+        pos = pos.max(end);
+    }
+    Ok(bytes)
 }
 
 /// Writes a frame atomically in the format named by the path's extension
@@ -493,4 +610,58 @@ pub fn sort_natural(paths: &mut [PathBuf]) {
         let bn = b.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
         natord::compare(&an, &bn).then_with(|| a.cmp(b))
     });
+}
+
+#[cfg(test)]
+mod plain_tiff_tests {
+    use super::*;
+
+    fn frame(depth: BitDepth, layout: ChannelLayout) -> Frame {
+        let info = FrameInfo { width: 37, height: 23, format: PixelFormat { layout, depth } };
+        let n = 37 * 23 * layout.channels();
+        let samples = match depth {
+            BitDepth::Eight => Samples::U8((0..n).map(|i| (i * 7 % 251) as u8).collect()),
+            BitDepth::Sixteen => Samples::U16((0..n).map(|i| (i * 977 % 65_521) as u16).collect()),
+        };
+        Frame::new(info, samples).unwrap()
+    }
+
+    #[test]
+    fn plain_tiffs_are_read_in_place_with_their_samples() {
+        let dir = tempfile::tempdir().unwrap();
+        for depth in [BitDepth::Eight, BitDepth::Sixteen] {
+            for layout in [ChannelLayout::Gray, ChannelLayout::Rgb, ChannelLayout::Rgba] {
+                let f = frame(depth, layout);
+                let path = dir.path().join("f.tif");
+                write_frame(&path, &f, &WriteOptions::default()).unwrap();
+                let got = read_plain_tiff(&path).unwrap().expect("read by the in-place path");
+                assert_eq!((got.info(), got.samples()), (f.info(), f.samples()), "{depth:?}");
+            }
+        }
+        // Gray+alpha and non-TIFF files go the general way.
+        let path = dir.path().join("ga.tif");
+        write_frame(&path, &frame(BitDepth::Eight, ChannelLayout::GrayAlpha), &Default::default())
+            .unwrap();
+        assert!(read_plain_tiff(&path).unwrap().is_none());
+        let path = dir.path().join("f.png");
+        write_frame(&path, &frame(BitDepth::Eight, ChannelLayout::Rgb), &Default::default())
+            .unwrap();
+        assert!(read_plain_tiff(&path).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_metadata_copy_skips_exactly_the_pixel_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.bin");
+        let file: Vec<u8> = (0..100u8).map(|b| b | 1).collect();
+        std::fs::write(&path, &file).unwrap();
+        let mut f = File::open(&path).unwrap();
+        let got =
+            tiff_without_pixels(&path, &mut f, &[(60, 10), (10, 5), (12, 10), (95, 50)]).unwrap();
+        let skipped = |i: usize| (10..22).contains(&i) || (60..70).contains(&i) || i >= 95;
+        for (i, (&g, &w)) in got.iter().zip(&file).enumerate() {
+            assert_eq!(g, if skipped(i) { 0 } else { w }, "byte {i}");
+        }
+        assert_eq!(got.len(), 100);
+    }
 }

@@ -1,5 +1,5 @@
-//! Stacks a folder of frames with the depth-map stacker and prints the wall time; the
-//! figures in the crate docs come from this program under `/usr/bin/time -v`.
+//! Stacks a folder of frames with the depth-map stacker and prints the wall time (and,
+//! on request, PSNR and sharpness); `depthmap_profile.rs` measures speed and memory.
 //!
 //! ```text
 //! cargo run --release -p fs-depthmap --example depthmap_stack_folder -- <folder> [options]

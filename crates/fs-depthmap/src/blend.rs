@@ -12,11 +12,16 @@
 //!
 //! [`PyramidBlend`] folds frames one at a time into running sums (one numerator
 //! pyramid per channel and one denominator pyramid), so its memory does not grow with
-//! the number of frames: at 24 MP RGB f32 the sums take about 680 MB and the
-//! per-frame work buffers (coarser levels only) about 65 MB. Expanded levels are never
-//! stored: each row is expanded and accumulated in one go.
+//! the number of frames: at 24 MP RGB f32 the sums take about 510 MB and the
+//! per-frame work buffers (levels 1.. of the weights and of every channel) about
+//! 130 MB. Expanded levels are never stored: each row is expanded and accumulated in
+//! one go, and the denominators are accumulated in the same row loops.
+//! [`PyramidBlend::add_samples`] reads a frame's interleaved integer samples directly
+//! (level 0 and the first reduce), so no float copy of the frame is needed.
 
-use fs_core::{Float, Image, Plane, PlaneMut, convolve_separable_reference, reflect101};
+use fs_core::{
+    Float, Image, IntSample, Plane, PlaneMut, Samples, convolve_separable_reference, reflect101,
+};
 use rayon::prelude::*;
 
 /// The 5-tap binomial kernel `[1, 4, 6, 4, 1] / 16`.
@@ -44,42 +49,93 @@ pub fn level_sizes(w: usize, h: usize, levels: usize) -> Vec<(usize, usize)> {
 pub fn reduce<T: Float>(src: Plane<'_, T>, mut dst: PlaneMut<'_, T>) {
     let (w, h) = (src.width(), src.height());
     assert_eq!((dst.width(), dst.height()), reduced_size(w, h), "reduce output size");
-    let k = binomial_kernel::<T>();
     let dw = dst.width();
-    dst.as_mut_slice().par_chunks_mut(dw).enumerate().for_each_init(
-        // Allocation: one scratch row per rayon task.
-        || vec![T::zero(); w],
+    let mut rows: Vec<&mut [T]> = dst.as_mut_slice().chunks_mut(dw).collect();
+    reduce_interleaved(src.as_slice(), w, h, 1, |v| v, &mut rows);
+}
+
+/// [`reduce`] of every channel of an interleaved source of `c` channels (`w * h * c`
+/// samples, converted by `conv`): `rows[y * c + ch]` is row `y` of channel `ch` of the
+/// reduced image. The source is read once for all channels; the arithmetic (and so
+/// the result) is the same as [`reduce`] on each channel's plane.
+pub(crate) fn reduce_interleaved<S: Copy + Sync, T: Float>(
+    src: &[S],
+    w: usize,
+    h: usize,
+    c: usize,
+    conv: impl Fn(S) -> T + Sync,
+    rows: &mut [&mut [T]],
+) {
+    let (dw, dh) = reduced_size(w, h);
+    assert_eq!(src.len(), w * h * c, "reduce input size");
+    assert_eq!(rows.len(), dh * c, "reduce output rows");
+    let k = binomial_kernel::<T>();
+    let wc = w * c;
+    rows.par_chunks_mut(c).enumerate().for_each_init(
+        // Allocation: one scratch row (all channels) per rayon task.
+        || vec![T::zero(); wc],
         |tmp, (y, out)| {
             for (j, &kj) in k.iter().enumerate() {
-                let row = src.row(reflect101((2 * y + j) as isize - 2, h));
+                let sy = reflect101((2 * y + j) as isize - 2, h);
+                let row = &src[sy * wc..(sy + 1) * wc];
                 if j == 0 {
-                    tmp.iter_mut().zip(row).for_each(|(t, &s)| *t = kj * s);
+                    tmp.iter_mut().zip(row).for_each(|(t, &s)| *t = kj * conv(s));
                 } else {
-                    tmp.iter_mut().zip(row).for_each(|(t, &s)| *t += kj * s);
+                    tmp.iter_mut().zip(row).for_each(|(t, &s)| *t += kj * conv(s));
                 }
             }
-            let border = |x: usize| {
-                let mut acc = T::zero();
-                for (i, &ki) in k.iter().enumerate() {
-                    acc += ki * tmp[reflect101((2 * x + i) as isize - 2, w)];
-                }
-                acc
-            };
             // Interior: 2x - 2 >= 0 and 2x + 2 <= w - 1.
             let lo = 1.min(dw);
             let hi = if w >= 3 { ((w - 3) / 2 + 1).max(lo) } else { lo };
-            for x in 0..lo {
-                out[x] = border(x);
-            }
-            for x in lo..hi {
-                let s = &tmp[2 * x - 2..2 * x + 3];
-                out[x] = k[0] * s[0] + k[1] * s[1] + k[2] * s[2] + k[3] * s[3] + k[4] * s[4];
-            }
-            for x in hi..dw {
-                out[x] = border(x);
+            for (ch, out) in out.iter_mut().enumerate() {
+                let border = |x: usize| {
+                    let mut acc = T::zero();
+                    for (i, &ki) in k.iter().enumerate() {
+                        acc += ki * tmp[reflect101((2 * x + i) as isize - 2, w) * c + ch];
+                    }
+                    acc
+                };
+                for x in 0..lo {
+                    out[x] = border(x);
+                }
+                if c == 1 {
+                    for x in lo..hi {
+                        let s = &tmp[2 * x - 2..2 * x + 3];
+                        out[x] =
+                            k[0] * s[0] + k[1] * s[1] + k[2] * s[2] + k[3] * s[3] + k[4] * s[4];
+                    }
+                } else {
+                    for x in lo..hi {
+                        let s = &tmp[(2 * x - 2) * c + ch..];
+                        out[x] = k[0] * s[0]
+                            + k[1] * s[c]
+                            + k[2] * s[2 * c]
+                            + k[3] * s[3 * c]
+                            + k[4] * s[4 * c];
+                    }
+                }
+                for x in hi..dw {
+                    out[x] = border(x);
+                }
             }
         },
     );
+}
+
+/// The rows of `planes` (each `w` wide), ordered row by row and, within a row,
+/// plane by plane: `table[y * planes.len() + p]`.
+pub(crate) fn row_table<T>(planes: &mut [Vec<T>], w: usize) -> Vec<&mut [T]> {
+    let c = planes.len();
+    let h = planes.first().map_or(0, |p| p.len() / w);
+    let mut iters: Vec<_> = planes.iter_mut().map(|p| p.chunks_mut(w)).collect();
+    // Allocation: one pointer per row and plane, per call.
+    let mut table = Vec::with_capacity(h * c);
+    for _ in 0..h {
+        for it in iters.iter_mut() {
+            table.push(it.next().expect("plane of h rows"));
+        }
+    }
+    table
 }
 
 /// Expand: insert zeros (twice the size of `src`), blur with the binomial kernel
@@ -140,13 +196,16 @@ pub(crate) fn expand_row<T: Float>(src: Plane<'_, T>, y: usize, tmp: &mut [T], o
     }
     // Interior, two output samples per source sample: x = 2c (even) and 2c + 1 (odd),
     // for 2 <= x <= w - 3.
-    let pairs = &mut out[2..w - 2];
-    for (c, o) in pairs.chunks_mut(2).enumerate() {
-        let c = c + 1;
-        o[0] = k0 * tmp[c - 1] + k2 * tmp[c] + k0 * tmp[c + 1];
-        if o.len() == 2 {
-            o[1] = k1 * tmp[c] + k1 * tmp[c + 1];
-        }
+    // `t` is tmp[c - 1..=c + 1]; written with exact chunks and windows so the loop
+    // has no bounds checks.
+    let mut pairs = out[2..w - 2].chunks_exact_mut(2);
+    let mut windows = tmp.windows(3);
+    for (o, t) in pairs.by_ref().zip(windows.by_ref()) {
+        o[0] = k0 * t[0] + k2 * t[1] + k0 * t[2];
+        o[1] = k1 * t[1] + k1 * t[2];
+    }
+    if let ([o], Some(t)) = (pairs.into_remainder(), windows.next()) {
+        *o = k0 * t[0] + k2 * t[1] + k0 * t[2];
     }
 }
 
@@ -187,9 +246,9 @@ pub struct PyramidBlend<T> {
     /// `den[level]`: sum over frames of `G(w)`.
     den: Vec<Vec<T>>,
     /// Work buffers, reused for every frame: Gaussian levels 1.. of the weight map and
-    /// of one channel.
+    /// of every channel (`image_levels[level - 1][channel]`).
     weight_levels: Vec<Vec<T>>,
-    image_levels: Vec<Vec<T>>,
+    image_levels: Vec<Vec<Vec<T>>>,
 }
 
 fn plane<T>(data: &[T], (w, h): (usize, usize)) -> Plane<'_, T> {
@@ -210,54 +269,162 @@ impl<T: Float> PyramidBlend<T> {
             num: sizes.iter().map(|s| (0..channels).map(|_| zeros(s)).collect()).collect(),
             den: sizes.iter().map(zeros).collect(),
             weight_levels: sizes[1..].iter().map(zeros).collect(),
-            image_levels: sizes[1..].iter().map(zeros).collect(),
+            image_levels: sizes[1..]
+                .iter()
+                .map(|s| (0..channels).map(|_| zeros(s)).collect())
+                .collect(),
             sizes,
         }
     }
 
-    /// Folds in one frame with its weight map (full size).
+    /// Folds in one frame (a planar float image) with its weight map (full size).
     pub fn add(&mut self, image: &Image<T>, weights: &[T]) {
+        let channels = self.num[0].len();
+        assert_eq!(image.channels(), channels, "channel count");
+        assert_eq!((image.width(), image.height()), self.sizes[0], "image size");
+        self.add_weights(weights);
+        for c in 0..channels {
+            self.add_channels(image.plane(c).as_slice(), c..c + 1, |v| v, weights);
+        }
+    }
+
+    /// Folds in one frame given as interleaved integer samples (as a [`fs_core::Frame`]
+    /// holds them, in the native range) with its weight map (full size). The same sums
+    /// as [`PyramidBlend::add`] of the frame's float image, bit for bit, without the
+    /// float image: the samples are converted row by row as the pyramids read them.
+    /// Every channel is blended as it is (an alpha channel does not premultiply the
+    /// others: premultiply in a float image and use [`PyramidBlend::add`] for that).
+    pub fn add_samples(&mut self, samples: &Samples, weights: &[T]) {
+        let channels = self.num[0].len();
+        self.add_weights(weights);
+        match samples {
+            Samples::U8(s) => {
+                self.add_channels(s, 0..channels, |v| T::from_f32(v.to_f32()), weights)
+            }
+            Samples::U16(s) => {
+                self.add_channels(s, 0..channels, |v| T::from_f32(v.to_f32()), weights)
+            }
+        }
+    }
+
+    /// The Gaussian levels 1.. of the weight map.
+    fn add_weights(&mut self, weights: &[T]) {
         let sizes = &self.sizes;
-        let top = sizes.len() - 1;
-        for l in 1..=top {
+        assert_eq!(weights.len(), sizes[0].0 * sizes[0].1, "weight map size");
+        for l in 1..sizes.len() {
             let (done, rest) = self.weight_levels.split_at_mut(l - 1);
             let src = if l == 1 { weights } else { &done[l - 2] };
             reduce(plane(src, sizes[l - 1]), plane_mut(&mut rest[0], sizes[l]));
         }
-        for l in 0..=top {
-            let w = if l == 0 { weights } else { &self.weight_levels[l - 1] };
-            self.den[l].par_iter_mut().zip(w.par_iter()).for_each(|(d, &w)| *d += w);
+    }
+
+    /// Folds the channels `chans` of a frame into the sums, from an interleaved source
+    /// holding exactly those channels; the weight levels must be made already. The
+    /// denominators are accumulated along with the first channel of the frame.
+    fn add_channels<S: Copy + Sync>(
+        &mut self,
+        src: &[S],
+        chans: std::ops::Range<usize>,
+        conv: impl Fn(S) -> T + Sync + Copy,
+        weights: &[T],
+    ) {
+        let sizes = &self.sizes;
+        let top = sizes.len() - 1;
+        let c = chans.len();
+        let with_den = chans.start == 0;
+        let (w0, h0) = sizes[0];
+        assert_eq!(src.len(), w0 * h0 * c, "frame size");
+        // Gaussian levels 1.. of the channels.
+        if top >= 1 {
+            let (lw, _) = sizes[1];
+            let mut rows = row_table(&mut self.image_levels[0][chans.clone()], lw);
+            reduce_interleaved(src, w0, h0, c, conv, &mut rows);
         }
-        for c in 0..image.channels() {
-            let full = image.plane(c).as_slice();
-            for l in 1..=top {
-                let (done, rest) = self.image_levels.split_at_mut(l - 1);
-                let src = if l == 1 { full } else { &done[l - 2] };
-                reduce(plane(src, sizes[l - 1]), plane_mut(&mut rest[0], sizes[l]));
+        for l in 2..=top {
+            let (done, rest) = self.image_levels.split_at_mut(l - 1);
+            for ch in chans.clone() {
+                reduce(
+                    plane(&done[l - 2][ch], sizes[l - 1]),
+                    plane_mut(&mut rest[0][ch], sizes[l]),
+                );
             }
-            for l in 0..=top {
-                let g = if l == 0 { full } else { &self.image_levels[l - 1] };
-                let w = if l == 0 { weights } else { &self.weight_levels[l - 1] };
-                let num = &mut self.num[l][c];
-                let row = sizes[l].0;
+        }
+        // Level 0: num += w * (g - expand(G1)), straight from the source rows.
+        {
+            let num_rows = row_table(&mut self.num[0][chans.clone()], w0);
+            let den = &mut self.den[0];
+            let coarse: Vec<Plane<'_, T>> = if top >= 1 {
+                self.image_levels[0][chans.clone()].iter().map(|p| plane(p, sizes[1])).collect()
+            } else {
+                Vec::new()
+            };
+            let cw = coarse.first().map_or(0, |p| p.width());
+            let mut num_rows = num_rows;
+            let rows = num_rows.par_chunks_mut(c).zip(src.par_chunks(w0 * c));
+            let rows = rows.zip(weights.par_chunks(w0).zip(den.par_chunks_mut(w0)));
+            rows.enumerate().for_each_init(
+                // Allocation: scratch rows per rayon task.
+                || (vec![T::zero(); cw], vec![T::zero(); w0 * c]),
+                |(tmp, e), (y, ((n, s), (wt, d)))| {
+                    if coarse.is_empty() {
+                        e.iter_mut().for_each(|v| *v = T::zero());
+                    } else {
+                        for (ch, cp) in coarse.iter().enumerate() {
+                            expand_row(*cp, y, tmp, &mut e[ch * w0..(ch + 1) * w0]);
+                        }
+                    }
+                    for (ch, n) in n.iter_mut().enumerate() {
+                        let e = &e[ch * w0..(ch + 1) * w0];
+                        if c == 1 {
+                            for (((n, &g), &w), &e) in n.iter_mut().zip(s).zip(wt).zip(e) {
+                                *n += w * (conv(g) - e);
+                            }
+                        } else {
+                            let g = s[ch..].iter().step_by(c);
+                            for (((n, &g), &w), &e) in n.iter_mut().zip(g).zip(wt).zip(e) {
+                                *n += w * (conv(g) - e);
+                            }
+                        }
+                    }
+                    if with_den {
+                        d.iter_mut().zip(wt).for_each(|(d, &w)| *d += w);
+                    }
+                },
+            );
+        }
+        // Levels 1..: num += G(w) * (G - expand(G_next)); the top level keeps G.
+        for l in 1..=top {
+            let row = sizes[l].0;
+            let w = &self.weight_levels[l - 1];
+            for (i, ch) in chans.clone().enumerate() {
+                let g = &self.image_levels[l - 1][ch];
+                let num = &mut self.num[l][ch];
+                let add_den = with_den && i == 0;
+                let den = &mut self.den[l];
+                let rows = num.par_chunks_mut(row).zip(g.par_chunks(row));
+                let rows = rows.zip(w.par_chunks(row).zip(den.par_chunks_mut(row)));
                 if l == top {
-                    let rows = num.par_chunks_mut(row).zip(g.par_chunks(row));
-                    rows.zip(w.par_chunks(row)).for_each(|((n, g), w)| {
+                    rows.for_each(|((n, g), (w, d))| {
                         for ((n, &g), &w) in n.iter_mut().zip(g).zip(w) {
                             *n += w * g;
+                        }
+                        if add_den {
+                            d.iter_mut().zip(w).for_each(|(d, &w)| *d += w);
                         }
                     });
                     continue;
                 }
-                let coarse = plane(&self.image_levels[l], sizes[l + 1]);
-                let rows = num.par_chunks_mut(row).zip(g.par_chunks(row).zip(w.par_chunks(row)));
+                let coarse = plane(&self.image_levels[l][ch], sizes[l + 1]);
                 rows.enumerate().for_each_init(
                     // Allocation: two scratch rows per rayon task.
                     || (vec![T::zero(); coarse.width()], vec![T::zero(); row]),
-                    |(tmp, e), (y, (n, (g, w)))| {
+                    |(tmp, e), (y, ((n, g), (w, d)))| {
                         expand_row(coarse, y, tmp, e);
                         for (((n, &g), &w), &e) in n.iter_mut().zip(g).zip(w).zip(e.iter()) {
                             *n += w * (g - e);
+                        }
+                        if add_den {
+                            d.iter_mut().zip(w).for_each(|(d, &w)| *d += w);
                         }
                     },
                 );
@@ -343,6 +510,33 @@ mod tests {
         let mut big = vec![0.0; 36];
         expand(plane(&src, (3, 3)), plane_mut(&mut big, (6, 6)));
         assert!((big[2 * 6 + 2] - 1.0).abs() < 1e-15 && (big[3 * 6 + 3] - 1.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn interleaved_samples_give_the_same_sums_as_the_float_image() {
+        use fs_core::{BitDepth, ChannelLayout, Frame, FrameInfo, PixelFormat};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for (w, h, layout, depth) in [
+            (13, 9, ChannelLayout::Rgb, BitDepth::Eight),
+            (8, 11, ChannelLayout::Gray, BitDepth::Sixteen),
+            (17, 6, ChannelLayout::Rgb, BitDepth::Sixteen),
+        ] {
+            let info = FrameInfo { width: w, height: h, format: PixelFormat { layout, depth } };
+            let n = w * h * layout.channels();
+            let samples = match depth {
+                BitDepth::Eight => Samples::U8((0..n).map(|_| rng.random()).collect()),
+                BitDepth::Sixteen => Samples::U16((0..n).map(|_| rng.random()).collect()),
+            };
+            let frame = Frame::new(info, samples).unwrap();
+            let mut by_image = PyramidBlend::<f32>::new(w, h, layout.channels(), 3);
+            let mut by_samples = PyramidBlend::<f32>::new(w, h, layout.channels(), 3);
+            for seed in 0..2 {
+                let weights: Vec<f32> = random(w * h, seed).iter().map(|v| *v as f32).collect();
+                by_image.add(&frame.to_image(), &weights);
+                by_samples.add_samples(frame.samples(), &weights);
+            }
+            assert_eq!(by_image.collapse(), by_samples.collapse(), "{info}");
+        }
     }
 
     #[test]

@@ -69,30 +69,114 @@ fn sobel_at<T: Float>(u: &[T], m: &[T], d: &[T], x: usize) -> (T, T) {
     (gx, gy)
 }
 
+/// One row of Tenengrad (`threshold` given) or of the Sobel energy (`None`), from
+/// the three reflect-padded luma rows around it.
+#[inline]
+fn sobel_measure_row<T: Float>(threshold: Option<T>, u: &[T], m: &[T], d: &[T], out: &mut [T]) {
+    match threshold {
+        Some(t) => {
+            for (x, o) in out.iter_mut().enumerate() {
+                let (gx, gy) = sobel_at(u, m, d, x);
+                let e = gx * gx + gy * gy;
+                *o = if e > t { e } else { T::zero() };
+            }
+        }
+        None => {
+            for (x, o) in out.iter_mut().enumerate() {
+                let (gx, gy) = sobel_at(u, m, d, x);
+                *o = gx.abs() + gy.abs();
+            }
+        }
+    }
+}
+
 /// Tenengrad: `gx^2 + gy^2` of the 3x3 Sobel, zeroed where at or below `threshold`.
 pub fn tenengrad<T: Float>(luma: Plane<'_, T>, dst: PlaneMut<'_, T>, threshold: f64) -> Result<()> {
     same_size(&luma, &dst)?;
-    let t = T::from_f64(threshold);
-    stencil3(luma, dst, |u, m, d, out| {
-        for (x, o) in out.iter_mut().enumerate() {
-            let (gx, gy) = sobel_at(u, m, d, x);
-            let e = gx * gx + gy * gy;
-            *o = if e > t { e } else { T::zero() };
-        }
-    });
+    let t = Some(T::from_f64(threshold));
+    stencil3(luma, dst, |u, m, d, out| sobel_measure_row(t, u, m, d, out));
     Ok(())
 }
 
 /// Sobel energy: `|gx| + |gy|` of the 3x3 Sobel.
 pub fn sobel_energy<T: Float>(luma: Plane<'_, T>, dst: PlaneMut<'_, T>) -> Result<()> {
     same_size(&luma, &dst)?;
-    stencil3(luma, dst, |u, m, d, out| {
-        for (x, o) in out.iter_mut().enumerate() {
-            let (gx, gy) = sobel_at(u, m, d, x);
-            *o = gx.abs() + gy.abs();
-        }
-    });
+    stencil3(luma, dst, |u, m, d, out| sobel_measure_row(None, u, m, d, out));
     Ok(())
+}
+
+/// Row-by-row energy for the measures that need only the three luma rows around a
+/// row (Tenengrad and Sobel, without bilateral smoothing): lets the stacker compute
+/// luma, energy and what it folds them into in one pass, with no full-size luma or
+/// energy plane. The values are those of [`energy_map`], bit for bit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RowEnergy<T> {
+    threshold: Option<T>,
+    width: usize,
+    height: usize,
+}
+
+impl<T: Float> RowEnergy<T> {
+    /// The row-wise form of the options' measure, if it has one.
+    pub(crate) fn new(options: &DepthMapOptions, width: usize, height: usize) -> Option<Self> {
+        if options.energy_smooth_size > 1 {
+            return None;
+        }
+        let threshold = match options.energy {
+            Energy::Tenengrad => Some(T::from_f64(TENENGRAD_THRESHOLD)),
+            Energy::Sobel => None,
+            _ => return None,
+        };
+        Some(Self { threshold, width, height })
+    }
+
+    /// A scratch buffer for [`RowEnergy::row`] (one per rayon task).
+    pub(crate) fn scratch(&self) -> RowScratch<T> {
+        // Allocation: three padded luma rows and one plain one per rayon task.
+        RowScratch {
+            pads: [(); 3].map(|_| vec![T::zero(); self.width + 2]),
+            rows: [usize::MAX; 3],
+            plain: vec![T::zero(); self.width],
+        }
+    }
+
+    /// Energy row `y` into `out`; `luma_row(r, dst)` writes luma row `r` into `dst`.
+    /// The luma rows of the previous call on the same scratch are reused, so a task
+    /// going down its rows computes each luma row once.
+    pub(crate) fn row(
+        &self,
+        y: usize,
+        luma_row: impl Fn(usize, &mut [T]),
+        scratch: &mut RowScratch<T>,
+        out: &mut [T],
+    ) {
+        let h = self.height;
+        let want = [reflect101(y as isize - 1, h), y, reflect101(y as isize + 1, h)];
+        let RowScratch { pads, rows, plain } = scratch;
+        for i in 0..3 {
+            if let Some(j) = (i..3).find(|&j| rows[j] == want[i]) {
+                pads.swap(i, j);
+                rows.swap(i, j);
+            }
+        }
+        for i in 0..3 {
+            if rows[i] != want[i] {
+                luma_row(want[i], plain);
+                pad_row(plain, 1, &mut pads[i]);
+                rows[i] = want[i];
+            }
+        }
+        let [u, m, d] = &*pads;
+        sobel_measure_row(self.threshold, u, m, d, out);
+    }
+}
+
+/// Scratch of [`RowEnergy::row`]: three reflect-padded luma rows and their row numbers.
+#[derive(Debug)]
+pub(crate) struct RowScratch<T> {
+    pads: [Vec<T>; 3],
+    rows: [usize; 3],
+    plain: Vec<T>,
 }
 
 /// The 1-D kernels of OpenCV's `getSobelKernels` for a derivative of `order` with

@@ -9,8 +9,9 @@
 //! resident memory.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
 
 use fs_core::{CoreError, Frame, FrameInfo, Samples};
 
@@ -52,20 +53,61 @@ impl Spill {
     }
 
     /// Reads the frames back from the start, as frames of shape `info` (no metadata).
-    pub(crate) fn reader(&mut self, info: FrameInfo) -> fs_core::Result<SpillReader> {
+    /// The reader fills the sample buffers it gets back through `recycled` (sent by
+    /// the consumer once it is done with a frame, see [`fs_core::Frame::into_samples`])
+    /// and allocates only when none is waiting.
+    pub(crate) fn reader(
+        &mut self,
+        info: FrameInfo,
+        recycled: Receiver<Samples>,
+    ) -> fs_core::Result<SpillReader> {
         self.file.flush().map_err(io_err)?;
         let mut file = self.file.try_clone().map_err(io_err)?;
         file.seek(SeekFrom::Start(0)).map_err(io_err)?;
-        Ok(SpillReader { file: BufReader::with_capacity(1 << 20, file), info, left: self.frames })
+        Ok(SpillReader { file, info, left: self.frames, recycled, bytes: Vec::new() })
     }
 }
 
 /// Yields the spilled frames in order.
 #[derive(Debug)]
 pub(crate) struct SpillReader {
-    file: BufReader<File>,
+    file: File,
     info: FrameInfo,
     left: usize,
+    recycled: Receiver<Samples>,
+    /// Reused byte buffer for 16-bit frames.
+    bytes: Vec<u8>,
+}
+
+impl SpillReader {
+    fn read(&mut self) -> std::io::Result<Samples> {
+        let n = self.info.width * self.info.height * self.info.format.layout.channels();
+        let old = self.recycled.try_recv().ok();
+        Ok(match self.info.format.depth {
+            fs_core::BitDepth::Eight => {
+                let mut v = match old {
+                    Some(Samples::U8(v)) if v.len() == n => v,
+                    // Allocation: a sample buffer, only until buffers come back.
+                    _ => vec![0u8; n],
+                };
+                self.file.read_exact(&mut v)?;
+                Samples::U8(v)
+            }
+            fs_core::BitDepth::Sixteen => {
+                let mut v = match old {
+                    Some(Samples::U16(v)) if v.len() == n => v,
+                    // Allocation: a sample buffer, only until buffers come back.
+                    _ => vec![0u16; n],
+                };
+                self.bytes.resize(2 * n, 0);
+                self.file.read_exact(&mut self.bytes)?;
+                for (v, b) in v.iter_mut().zip(self.bytes.chunks_exact(2)) {
+                    *v = u16::from_ne_bytes([b[0], b[1]]);
+                }
+                Samples::U16(v)
+            }
+        })
+    }
 }
 
 impl Iterator for SpillReader {
@@ -76,24 +118,6 @@ impl Iterator for SpillReader {
             return None;
         }
         self.left -= 1;
-        let n = self.info.width * self.info.height * self.info.format.layout.channels();
-        // Allocation: one sample buffer per frame (a frame owns its samples).
-        let samples = match self.info.format.depth {
-            fs_core::BitDepth::Eight => {
-                let mut v = vec![0u8; n];
-                if let Err(e) = self.file.read_exact(&mut v) {
-                    return Some(Err(io_err(e)));
-                }
-                Samples::U8(v)
-            }
-            fs_core::BitDepth::Sixteen => {
-                let mut b = vec![0u8; 2 * n];
-                if let Err(e) = self.file.read_exact(&mut b) {
-                    return Some(Err(io_err(e)));
-                }
-                Samples::U16(b.chunks_exact(2).map(|c| u16::from_ne_bytes([c[0], c[1]])).collect())
-            }
-        };
-        Some(Frame::new(self.info, samples))
+        Some(self.read().map_err(io_err).and_then(|s| Frame::new(self.info, s)))
     }
 }

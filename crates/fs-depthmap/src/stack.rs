@@ -17,13 +17,13 @@ use std::sync::{Mutex, mpsc};
 
 use fs_core::{
     Float, FloatType, Frame, FrameInfo, Image, LUMA_WEIGHTS, Metadata, PathFrames, PlaneMut,
-    Progress, Samples, check_frame,
+    Progress, Samples, check_frame, with_prefetch,
 };
 use rayon::prelude::*;
 
 use crate::blend::PyramidBlend;
 use crate::depth::DepthAccumulator;
-use crate::energy::energy_map;
+use crate::energy::{RowEnergy, energy_map};
 use crate::error::{DepthMapError, Result};
 use crate::options::DepthMapOptions;
 use crate::smooth::smooth_weights;
@@ -101,10 +101,10 @@ impl DepthMapStack {
         I::IntoIter: Send,
     {
         self.options.validate()?;
-        let pass2 = |_| Ok(frames().into_iter());
+        let pass2 = |_, _| Ok(frames().into_iter());
         match self.options.float_type {
-            FloatType::F32 => self.run::<f32, _, _>(frames().into_iter(), pass2, progress),
-            FloatType::F64 => self.run::<f64, _, _>(frames().into_iter(), pass2, progress),
+            FloatType::F32 => self.run::<f32, _, _>(frames().into_iter(), None, pass2, progress),
+            FloatType::F64 => self.run::<f64, _, _>(frames().into_iter(), None, pass2, progress),
         }
     }
 
@@ -130,25 +130,24 @@ impl DepthMapStack {
     {
         self.options.validate()?;
         let spill = Mutex::new(Spill::new(scratch_dir)?);
-        // The decoder thread writes each frame to the scratch file as it goes.
-        let pass1 = frames.into_iter().map(|item| {
-            let frame = item?;
-            spill.lock().expect("scratch file lock").write(&frame)?;
-            Ok(frame)
-        });
-        let pass2 = |info| -> Result<SpillReader> {
-            Ok(spill.lock().expect("scratch file lock").reader(info)?)
+        let pass2 = |info, recycled| -> Result<SpillReader> {
+            Ok(spill.lock().expect("scratch file lock").reader(info, recycled)?)
         };
+        let frames = frames.into_iter();
         match self.options.float_type {
-            FloatType::F32 => self.run::<f32, _, _>(pass1, pass2, progress),
-            FloatType::F64 => self.run::<f64, _, _>(pass1, pass2, progress),
+            FloatType::F32 => self.run::<f32, _, _>(frames, Some(&spill), pass2, progress),
+            FloatType::F64 => self.run::<f64, _, _>(frames, Some(&spill), pass2, progress),
         }
     }
 
+    /// The two passes. `spill`, if any, receives every frame of pass 1 (written on a
+    /// helper thread while the frame's energies are computed); `pass2` gives the frames
+    /// again, and may fill the sample buffers that come back through its receiver.
     fn run<T: Float, P, Q>(
         &self,
         pass1: P,
-        pass2: impl FnOnce(FrameInfo) -> Result<Q>,
+        spill: Option<&Mutex<Spill>>,
+        pass2: impl FnOnce(FrameInfo, mpsc::Receiver<Samples>) -> Result<Q>,
         progress: &dyn Progress,
     ) -> Result<DepthMapResult>
     where
@@ -158,75 +157,103 @@ impl DepthMapStack {
         let o = &self.options;
         let rule = WeightRule::from_options(o);
 
-        // Pass 1: energies -> per-pixel sum or maximum.
-        let iter = pass1;
-        progress.phase("depth map: energies", iter.size_hint().1.unwrap_or(0) as u64);
+        // Pass 1: energies -> per-pixel sum or maximum. Decoding runs one frame ahead
+        // on its own thread.
+        progress.phase("depth map: energies", pass1.size_hint().1.unwrap_or(0) as u64);
         let mut first: Option<(FrameInfo, Metadata)> = None;
         let mut work: Option<Work<T>> = None;
         let mut acc: Option<WeightAccumulator<T>> = None;
-        let n = pipelined(iter, |k, frame| {
-            progress.check_cancelled()?;
-            let info = match &first {
-                Some((info, _)) => {
-                    check_frame(*info, &frame)?;
-                    *info
-                }
-                None => first.insert((frame.info(), frame.metadata.clone())).0,
-            };
-            let w = work.get_or_insert_with(|| Work::new(info));
-            w.energy(&frame, o)?;
-            acc.get_or_insert_with(|| WeightAccumulator::new(rule, info.width, info.height))
-                .add(&w.energy);
-            progress.step(k as u64 + 1);
-            Ok(())
+        let n = with_prefetch(pass1, |frames| -> Result<usize> {
+            let mut n = 0;
+            for frame in frames {
+                let frame = frame?;
+                progress.check_cancelled()?;
+                let info = match &first {
+                    Some((info, _)) => {
+                        check_frame(*info, &frame)?;
+                        *info
+                    }
+                    None => first.insert((frame.info(), frame.metadata.clone())).0,
+                };
+                let w = work.get_or_insert_with(|| Work::new(info, o));
+                let acc = acc
+                    .get_or_insert_with(|| WeightAccumulator::new(rule, info.width, info.height));
+                std::thread::scope(|s| -> Result<()> {
+                    let frame = &frame;
+                    let write = spill.map(|sp| {
+                        s.spawn(move || sp.lock().expect("scratch file lock").write(frame))
+                    });
+                    w.fold(frame, o, acc)?;
+                    if let Some(write) = write {
+                        write.join().expect("scratch file writer")?;
+                    }
+                    Ok(())
+                })?;
+                n += 1;
+                progress.step(n as u64);
+            }
+            Ok(n)
         })?;
         let (Some((info, metadata)), Some(mut work), Some(acc)) = (first, work, acc) else {
             return Err(DepthMapError::EmptyStack);
         };
 
-        // Pass 2: weights -> pyramid blend (and depth map).
+        // Pass 2: weights -> pyramid blend (and depth map). The frames come back one
+        // ahead on their own thread; their sample buffers go back to the source to be
+        // filled again.
         progress.phase("depth map: blend", n as u64);
         let (w, h) = (info.width, info.height);
         let channels = info.format.layout.channels();
         let mut blend = PyramidBlend::<T>::new(w, h, channels, o.pyramid_levels);
         let mut depth = o.plot_depth_map.then(|| DepthAccumulator::<T>::new(w, h));
-        // Allocation: one float image, once per stack, reused for every frame.
+        // Allocation: a float image once per stack, for frames with alpha only.
         let mut image: Option<Image<T>> = None;
-        let seen = pipelined(pass2(info)?, |k, frame| {
-            progress.check_cancelled()?;
-            if k >= n || frame.info() != info {
-                return Err(DepthMapError::SourceChanged {
-                    what: format!(
-                        "{}: frame {} is {} (pass 1 saw {n} frames of {info})",
-                        frame.name().display(),
-                        k + 1,
-                        frame.info()
-                    ),
-                });
+        let (recycle, recycled) = mpsc::channel();
+        let seen = with_prefetch(pass2(info, recycled)?, |frames| -> Result<usize> {
+            let mut k = 0;
+            for frame in frames {
+                let frame = frame?;
+                progress.check_cancelled()?;
+                if k >= n || frame.info() != info {
+                    return Err(DepthMapError::SourceChanged {
+                        what: format!(
+                            "{}: frame {} is {} (pass 1 saw {n} frames of {info})",
+                            frame.name().display(),
+                            k + 1,
+                            frame.info()
+                        ),
+                    });
+                }
+                work.weights(&frame, o, &acc)?;
+                if let Some(d) = depth.as_mut() {
+                    d.add(k, &work.weights);
+                }
+                let weights = if o.pyramid_smooth_size > 1 {
+                    smooth_weights(
+                        fs_core::Plane::new(&work.weights, w, h)?,
+                        PlaneMut::new(&mut work.tmp, w, h)?,
+                        o.pyramid_smooth_size,
+                    )?;
+                    &work.tmp
+                } else {
+                    &work.weights
+                };
+                if info.format.layout.has_alpha() {
+                    // Alpha: the colour is premultiplied, through a float image.
+                    let image = image.get_or_insert_with(|| {
+                        Image::new(w, h, channels).expect("frame dimensions are valid")
+                    });
+                    frame_into_image(&frame, image);
+                    blend.add(image, weights);
+                } else {
+                    blend.add_samples(frame.samples(), weights);
+                }
+                // The source may be gone already (decoding twice ignores the buffers).
+                let _ = recycle.send(frame.into_samples());
+                k += 1;
+                progress.step(k as u64);
             }
-            work.energy(&frame, o)?;
-            // The luma buffer is free again: it takes the weights, `tmp` the smoothed ones.
-            acc.weights(&work.energy, &mut work.luma);
-            if let Some(d) = depth.as_mut() {
-                d.add(k, &work.luma);
-            }
-            let weights = if o.pyramid_smooth_size > 1 {
-                smooth_weights(
-                    fs_core::Plane::new(&work.luma, w, h)?,
-                    PlaneMut::new(&mut work.tmp, w, h)?,
-                    o.pyramid_smooth_size,
-                )?;
-                &work.tmp
-            } else {
-                &work.luma
-            };
-            let image = image.get_or_insert_with(|| {
-                Image::new(w, h, channels).expect("frame dimensions are valid")
-            });
-            frame_into_image(&frame, image);
-            blend.add(image, weights);
-            progress.step(k as u64 + 1);
-            Ok(())
+            Ok(k)
         })?;
         if seen != n {
             return Err(DepthMapError::SourceChanged {
@@ -242,51 +269,89 @@ impl DepthMapStack {
     }
 }
 
-/// Runs `f(index, frame)` on every frame, decoding on a separate thread one frame
-/// ahead. Returns the number of frames.
-fn pipelined<I>(iter: I, mut f: impl FnMut(usize, Frame) -> Result<()>) -> Result<usize>
-where
-    I: Iterator<Item = fs_core::Result<Frame>> + Send,
-{
-    std::thread::scope(|s| {
-        let (tx, rx) = mpsc::sync_channel::<fs_core::Result<Frame>>(1);
-        s.spawn(move || {
-            for item in iter {
-                let stop = item.is_err();
-                if tx.send(item).is_err() || stop {
-                    break;
-                }
-            }
-        });
-        let mut n = 0;
-        for item in rx.iter() {
-            // An error returned here drops `rx`, which stops the decoder thread.
-            f(n, item?)?;
-            n += 1;
-        }
-        Ok(n)
-    })
-}
-
 /// Per-frame work buffers, reused for every frame.
 struct Work<T> {
     info: FrameInfo,
+    /// The row-wise energy, when the measure has one: then `luma` and `energy` stay
+    /// empty.
+    fused: Option<RowEnergy<T>>,
+    luma_coeffs: LumaCoeffs<T>,
     luma: Vec<T>,
     energy: Vec<T>,
+    weights: Vec<T>,
     tmp: Vec<T>,
 }
 
 impl<T: Float> Work<T> {
-    fn new(info: FrameInfo) -> Self {
+    fn new(info: FrameInfo, o: &DepthMapOptions) -> Self {
         let n = info.width * info.height;
-        // Allocation: three planes once per stack.
-        Self { info, luma: vec![T::zero(); n], energy: vec![T::zero(); n], tmp: vec![T::zero(); n] }
+        let fused = RowEnergy::new(o, info.width, info.height);
+        let plane = |needed: bool| if needed { vec![T::zero(); n] } else { Vec::new() };
+        // Allocation: up to four planes once per stack.
+        Self {
+            info,
+            fused,
+            luma_coeffs: LumaCoeffs::new(info.format),
+            luma: plane(fused.is_none()),
+            energy: plane(fused.is_none()),
+            weights: plane(true),
+            tmp: plane(o.energy_smooth_size > 1 || o.pyramid_smooth_size > 1),
+        }
+    }
+
+    /// Pass 1: folds the frame's energy map into `acc`.
+    fn fold(
+        &mut self,
+        frame: &Frame,
+        o: &DepthMapOptions,
+        acc: &mut WeightAccumulator<T>,
+    ) -> Result<()> {
+        match self.fused {
+            Some(re) => {
+                let (lc, samples, w) = (&self.luma_coeffs, frame.samples(), self.info.width);
+                acc.add_rows(
+                    || re.scratch(),
+                    |y, sc, row| re.row(y, |r, dst| lc.row(samples, w, r, dst), sc, row),
+                );
+            }
+            None => {
+                self.energy(frame, o)?;
+                acc.add(&self.energy);
+            }
+        }
+        Ok(())
+    }
+
+    /// Pass 2: the frame's weight map into `self.weights`.
+    fn weights(
+        &mut self,
+        frame: &Frame,
+        o: &DepthMapOptions,
+        acc: &WeightAccumulator<T>,
+    ) -> Result<()> {
+        match self.fused {
+            Some(re) => {
+                let (lc, samples, w) = (&self.luma_coeffs, frame.samples(), self.info.width);
+                acc.weights_rows(
+                    || re.scratch(),
+                    |y, sc, row| re.row(y, |r, dst| lc.row(samples, w, r, dst), sc, row),
+                    &mut self.weights,
+                );
+            }
+            None => {
+                self.energy(frame, o)?;
+                acc.weights(&self.energy, &mut self.weights);
+            }
+        }
+        Ok(())
     }
 
     /// Luma (premultiplied by alpha, in 0..=1), energy, bilateral smoothing into `energy`.
     fn energy(&mut self, frame: &Frame, o: &DepthMapOptions) -> Result<()> {
         let (w, h) = (self.info.width, self.info.height);
-        luma_unit(frame, &mut self.luma);
+        let lc = &self.luma_coeffs;
+        let samples = frame.samples();
+        self.luma.par_chunks_mut(w).enumerate().for_each(|(r, dst)| lc.row(samples, w, r, dst));
         let luma = fs_core::Plane::new(&self.luma, w, h)?;
         if o.energy_smooth_size > 1 {
             energy_map(luma, PlaneMut::new(&mut self.tmp, w, h)?, o)?;
@@ -309,22 +374,55 @@ impl<T: Float> Work<T> {
 
 /// Luma in 0..=1 straight from the interleaved samples: `0.299 R + 0.587 G + 0.114 B`
 /// (the gray channel for gray frames), times `alpha / max` when there is alpha.
-fn luma_unit<T: Float>(frame: &Frame, out: &mut [T]) {
-    match frame.samples() {
-        Samples::U8(s) => luma_rows(s, frame, out, 255.0),
-        Samples::U16(s) => luma_rows(s, frame, out, 65535.0),
-    }
+#[derive(Debug, Clone, Copy)]
+struct LumaCoeffs<T> {
+    rgb: [T; 3],
+    inv: T,
+    channels: usize,
+    alpha: bool,
 }
 
-fn luma_rows<S: fs_core::IntSample, T: Float>(s: &[S], frame: &Frame, out: &mut [T], max: f64) {
-    let layout = frame.format().layout;
-    let c = layout.channels();
-    let alpha = layout.has_alpha();
-    let w = frame.width();
-    let inv = T::from_f64(1.0 / max);
-    let [wr, wg, wb] = LUMA_WEIGHTS.map(|v| T::from_f64(v / max));
-    out.par_chunks_mut(w).zip(s.par_chunks(w * c)).for_each(|(o, src)| {
-        for (o, px) in o.iter_mut().zip(src.chunks_exact(c)) {
+impl<T: Float> LumaCoeffs<T> {
+    fn new(format: fs_core::PixelFormat) -> Self {
+        let max = format.depth.max_value();
+        Self {
+            rgb: LUMA_WEIGHTS.map(|v| T::from_f64(v / max)),
+            inv: T::from_f64(1.0 / max),
+            channels: format.layout.channels(),
+            alpha: format.layout.has_alpha(),
+        }
+    }
+
+    /// Luma of row `r` of a `width`-wide frame's samples into `out`.
+    #[inline]
+    fn row(&self, samples: &Samples, width: usize, r: usize, out: &mut [T]) {
+        let n = width * self.channels;
+        match samples {
+            Samples::U8(s) => self.px_row(&s[r * n..(r + 1) * n], out),
+            Samples::U16(s) => self.px_row(&s[r * n..(r + 1) * n], out),
+        }
+    }
+
+    #[inline]
+    fn px_row<S: fs_core::IntSample>(&self, src: &[S], out: &mut [T]) {
+        let (c, inv, [wr, wg, wb]) = (self.channels, self.inv, self.rgb);
+        let alpha = self.alpha;
+        // The common layouts get their own loops (the same arithmetic).
+        if c == 3 && !alpha {
+            for (o, px) in out.iter_mut().zip(src.chunks_exact(3)) {
+                *o = wr * T::from_f32(px[0].to_f32())
+                    + wg * T::from_f32(px[1].to_f32())
+                    + wb * T::from_f32(px[2].to_f32());
+            }
+            return;
+        }
+        if c == 1 {
+            for (o, &v) in out.iter_mut().zip(src) {
+                *o = inv * T::from_f32(v.to_f32());
+            }
+            return;
+        }
+        for (o, px) in out.iter_mut().zip(src.chunks_exact(c)) {
             let y = if c >= 3 {
                 wr * T::from_f32(px[0].to_f32())
                     + wg * T::from_f32(px[1].to_f32())
@@ -334,7 +432,7 @@ fn luma_rows<S: fs_core::IntSample, T: Float>(s: &[S], frame: &Frame, out: &mut 
             };
             *o = if alpha { y * inv * T::from_f32(px[c - 1].to_f32()) } else { y };
         }
-    });
+    }
 }
 
 /// Writes the frame into `image` (same shape) as floats, colour premultiplied by
@@ -396,4 +494,53 @@ fn finish_planes<T: Float>(mut planes: Vec<Vec<T>>, info: FrameInfo) -> Vec<Vec<
         }
     }
     planes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::Energy;
+    use fs_core::{BitDepth, ChannelLayout, PixelFormat};
+    use rand::{Rng, SeedableRng};
+
+    fn frame(info: FrameInfo, seed: u64) -> Frame {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let n = info.width * info.height * info.format.layout.channels();
+        let samples = match info.format.depth {
+            BitDepth::Eight => Samples::U8((0..n).map(|_| rng.random()).collect()),
+            BitDepth::Sixteen => Samples::U16((0..n).map(|_| rng.random()).collect()),
+        };
+        Frame::new(info, samples).unwrap()
+    }
+
+    #[test]
+    fn row_wise_energy_gives_the_weights_of_the_plane_path() {
+        for (layout, depth, energy) in [
+            (ChannelLayout::Rgb, BitDepth::Eight, Energy::Tenengrad),
+            (ChannelLayout::Gray, BitDepth::Sixteen, Energy::Tenengrad),
+            (ChannelLayout::Rgba, BitDepth::Eight, Energy::Sobel),
+        ] {
+            let info = FrameInfo { width: 23, height: 17, format: PixelFormat { layout, depth } };
+            let o = DepthMapOptions { energy, ..Default::default() };
+            let n = info.width * info.height;
+            let mut fused = Work::<f32>::new(info, &o);
+            assert!(fused.fused.is_some());
+            let mut plain = Work::<f32>::new(info, &o);
+            (plain.fused, plain.luma, plain.energy) = (None, vec![0.0; n], vec![0.0; n]);
+            let rule = WeightRule::from_options(&o);
+            let mut acc_fused = WeightAccumulator::new(rule, info.width, info.height);
+            let mut acc_plain = acc_fused.clone();
+            let frames = [frame(info, 1), frame(info, 2)];
+            for f in &frames {
+                fused.fold(f, &o, &mut acc_fused).unwrap();
+                plain.fold(f, &o, &mut acc_plain).unwrap();
+            }
+            for f in &frames {
+                fused.weights(f, &o, &acc_fused).unwrap();
+                plain.weights(f, &o, &acc_plain).unwrap();
+                assert_eq!(fused.weights, plain.weights, "{info} {energy:?}");
+                assert!(fused.weights.iter().any(|&v| v > 0.0 && v < 1.0));
+            }
+        }
+    }
 }

@@ -87,21 +87,36 @@ impl<T: Float> WeightAccumulator<T> {
     /// Folds one frame's energy map in.
     pub fn add(&mut self, energy: &[T]) {
         assert_eq!(energy.len(), self.a.len(), "energy map size");
+        let w = self.width;
+        self.add_rows(|| (), |y, (), row| row.copy_from_slice(&energy[y * w..(y + 1) * w]));
+    }
+
+    /// Folds one frame in whose energy map is made row by row: `energy_row(y, scratch,
+    /// row)` writes row `y` into `row` (`scratch` is made by `init`, once per rayon task).
+    pub(crate) fn add_rows<S: Send>(
+        &mut self,
+        init: impl Fn() -> S + Sync + Send,
+        energy_row: impl Fn(usize, &mut S, &mut [T]) + Sync + Send,
+    ) {
         self.frames += 1;
         let w = self.width;
+        // Allocation: one energy row (and the caller's scratch) per rayon task.
+        let init = || (vec![T::zero(); w], init());
         match self.rule {
             WeightRule::Average { power } => {
                 let (p, one) = (T::from_f64(power), power == 1.0);
-                self.a.par_chunks_mut(w).zip(energy.par_chunks(w)).for_each(|(s, e)| {
-                    for (s, &e) in s.iter_mut().zip(e) {
+                self.a.par_chunks_mut(w).enumerate().for_each_init(init, |(e, sc), (y, s)| {
+                    energy_row(y, sc, e);
+                    for (s, &e) in s.iter_mut().zip(e.iter()) {
                         *s += pow(e, p, one);
                     }
                 });
             }
             WeightRule::HardMax => {
                 let rows = self.a.par_chunks_mut(w).zip(self.b.par_chunks_mut(w));
-                rows.zip(energy.par_chunks(w)).for_each(|((m, c), e)| {
-                    for ((m, c), &e) in m.iter_mut().zip(c.iter_mut()).zip(e) {
+                rows.enumerate().for_each_init(init, |(e, sc), (y, (m, c))| {
+                    energy_row(y, sc, e);
+                    for ((m, c), &e) in m.iter_mut().zip(c.iter_mut()).zip(e.iter()) {
                         if e > *m {
                             *m = e;
                             *c = T::one();
@@ -114,8 +129,9 @@ impl<T: Float> WeightAccumulator<T> {
             WeightRule::SoftMax { scale } => {
                 let k = T::from_f64(scale);
                 let rows = self.a.par_chunks_mut(w).zip(self.b.par_chunks_mut(w));
-                rows.zip(energy.par_chunks(w)).for_each(|((m, z), e)| {
-                    for ((m, z), &e) in m.iter_mut().zip(z.iter_mut()).zip(e) {
+                rows.enumerate().for_each_init(init, |(e, sc), (y, (m, z))| {
+                    energy_row(y, sc, e);
+                    for ((m, z), &e) in m.iter_mut().zip(z.iter_mut()).zip(e.iter()) {
                         if e > *m {
                             // exp(k * (-inf)) = 0 on the first frame.
                             *z = *z * (k * (*m - e)).exp() + T::one();
@@ -133,24 +149,44 @@ impl<T: Float> WeightAccumulator<T> {
     /// during pass 1), once every frame has been added.
     pub fn weights(&self, energy: &[T], out: &mut [T]) {
         assert_eq!(energy.len(), self.a.len(), "energy map size");
+        let w = self.width;
+        self.weights_rows(
+            || (),
+            |y, (), row| row.copy_from_slice(&energy[y * w..(y + 1) * w]),
+            out,
+        );
+    }
+
+    /// [`WeightAccumulator::weights`] with the energy map made row by row, as in
+    /// [`WeightAccumulator::add_rows`].
+    pub(crate) fn weights_rows<S: Send>(
+        &self,
+        init: impl Fn() -> S + Sync + Send,
+        energy_row: impl Fn(usize, &mut S, &mut [T]) + Sync + Send,
+        out: &mut [T],
+    ) {
         assert_eq!(out.len(), self.a.len(), "weight map size");
         let w = self.width;
         let uniform = T::one() / T::from_f64(self.frames.max(1) as f64);
+        // Allocation: one energy row (and the caller's scratch) per rayon task.
+        let init = || (vec![T::zero(); w], init());
+        let rows = out.par_chunks_mut(w).enumerate();
         match self.rule {
             WeightRule::Average { power } => {
                 let (p, one) = (T::from_f64(power), power == 1.0);
-                let rows = out.par_chunks_mut(w).zip(energy.par_chunks(w));
-                rows.zip(self.a.par_chunks(w)).for_each(|((o, e), s)| {
-                    for ((o, &e), &s) in o.iter_mut().zip(e).zip(s) {
+                rows.zip(self.a.par_chunks(w)).for_each_init(init, |(e, sc), ((y, o), s)| {
+                    energy_row(y, sc, e);
+                    for ((o, &e), &s) in o.iter_mut().zip(e.iter()).zip(s) {
                         *o = if s > T::zero() { pow(e, p, one) / s } else { uniform };
                     }
                 });
             }
             WeightRule::HardMax => {
-                let rows = out.par_chunks_mut(w).zip(energy.par_chunks(w));
-                rows.zip(self.a.par_chunks(w).zip(self.b.par_chunks(w))).for_each(
-                    |((o, e), (m, c))| {
-                        for (((o, &e), &m), &c) in o.iter_mut().zip(e).zip(m).zip(c) {
+                rows.zip(self.a.par_chunks(w).zip(self.b.par_chunks(w))).for_each_init(
+                    init,
+                    |(e, sc), ((y, o), (m, c))| {
+                        energy_row(y, sc, e);
+                        for (((o, &e), &m), &c) in o.iter_mut().zip(e.iter()).zip(m).zip(c) {
                             *o = if e == m { T::one() / c } else { T::zero() };
                         }
                     },
@@ -158,10 +194,11 @@ impl<T: Float> WeightAccumulator<T> {
             }
             WeightRule::SoftMax { scale } => {
                 let k = T::from_f64(scale);
-                let rows = out.par_chunks_mut(w).zip(energy.par_chunks(w));
-                rows.zip(self.a.par_chunks(w).zip(self.b.par_chunks(w))).for_each(
-                    |((o, e), (m, z))| {
-                        for (((o, &e), &m), &z) in o.iter_mut().zip(e).zip(m).zip(z) {
+                rows.zip(self.a.par_chunks(w).zip(self.b.par_chunks(w))).for_each_init(
+                    init,
+                    |(e, sc), ((y, o), (m, z))| {
+                        energy_row(y, sc, e);
+                        for (((o, &e), &m), &z) in o.iter_mut().zip(e.iter()).zip(m).zip(z) {
                             *o = (k * (e - m)).exp() / z;
                         }
                     },

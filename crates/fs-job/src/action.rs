@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use fs_core::FileFormat;
 
+use crate::algorithms::{AlignError, AlignOptions, AlignSettings, BalanceOptions};
 use crate::{JobError, Result, Stacker};
 
 /// The options FocusStack and FocusStackBunch share, by the seed's names; `Default`
@@ -41,6 +42,17 @@ pub struct ActionOptions {
     pub delete_output_at_end: bool,
     /// Write outputs in this format instead of the input's (not a seed option).
     pub output_format: Option<FileFormat>,
+    /// Align the frames (to the stack's reference frame, the middle one by default)
+    /// in memory, on their way to the stacker; `None`: off. Not a seed option (the
+    /// seed family aligns in a separate `AlignFrames` step, see [`CombinedActions`]);
+    /// `fstack stack` turns it on by default.
+    pub align: Option<AlignOptions>,
+    /// Balance the frames' brightness and colour to the reference, in memory, before
+    /// stacking; `None`: off.
+    pub balance: Option<BalanceOptions>,
+    /// With `align`: crop the result to the area every frame covers (true). Bunches
+    /// are not cropped, so that all bunch outputs keep one geometry and size.
+    pub crop: bool,
 }
 
 impl Default for ActionOptions {
@@ -60,6 +72,9 @@ impl Default for ActionOptions {
             scratch_output_dir: true,
             delete_output_at_end: false,
             output_format: None,
+            align: None,
+            balance: None,
+            crop: true,
         }
     }
 }
@@ -96,7 +111,20 @@ impl ActionOptions {
                 return Err(JobError::option(action, name, "must not be empty"));
             }
         }
-        Ok(())
+        self.align_settings().validate().map_err(|e| align_option(action, e))
+    }
+
+    /// The in-memory alignment and balance, as fs-align takes them.
+    pub fn align_settings(&self) -> AlignSettings {
+        AlignSettings { align: self.align.clone(), balance: self.balance.clone() }
+    }
+}
+
+/// An fs-align option error as a job error naming the action.
+pub(crate) fn align_option(action: &str, e: AlignError) -> JobError {
+    match e {
+        AlignError::InvalidOption { name, reason } => JobError::option(action, name, reason),
+        other => JobError::option(action, "align", other.to_string()),
     }
 }
 
@@ -171,6 +199,21 @@ macro_rules! option_builders {
         /// Writes outputs in `format` instead of the input's.
         pub fn output_format(mut self, format: FileFormat) -> Self {
             self.options.output_format = Some(format);
+            self
+        }
+        /// Aligns the frames in memory before stacking (not a seed option).
+        pub fn align(mut self, align: AlignOptions) -> Self {
+            self.options.align = Some(align);
+            self
+        }
+        /// Balances the frames in memory before stacking (not a seed option).
+        pub fn balance(mut self, balance: BalanceOptions) -> Self {
+            self.options.balance = Some(balance);
+            self
+        }
+        /// With alignment: crop to the area every frame covers (default true).
+        pub fn crop(mut self, crop: bool) -> Self {
+            self.options.crop = crop;
             self
         }
         /// Replaces all shared options at once.
@@ -260,6 +303,71 @@ impl FocusStackBunch {
     }
 }
 
+/// A step of [`CombinedActions`] applied to every frame.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FrameStep {
+    /// `AlignFrames`: warp every frame onto the reference frame.
+    AlignFrames(AlignOptions),
+    /// `BalanceFrames`: match every frame's brightness and colour to the reference.
+    BalanceFrames(BalanceOptions),
+}
+
+impl FrameStep {
+    /// The seed family's name of the step.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FrameStep::AlignFrames(_) => "AlignFrames",
+            FrameStep::BalanceFrames(_) => "BalanceFrames",
+        }
+    }
+}
+
+/// `CombinedActions(name, [AlignFrames(...), BalanceFrames(...)], ...)`: processes
+/// every frame of its input folder with its steps (alignment, then balance, in one
+/// pass and one resampling) and writes the frames, same names with `prefix`, into
+/// its output folder: the input of a following FocusStack. Frames keep their full
+/// size (no data beyond the frame's edge is replicated); frames that cannot be
+/// aligned stop the job, or are left out with `on_failure = "skip"`. Of the shared
+/// options, the stacking ones (post-filters, `plot_path`, `align`, `balance`,
+/// `crop`) do not apply.
+#[derive(Debug, Clone)]
+pub struct CombinedActions {
+    /// The action's name: for messages, and the default output folder.
+    pub name: String,
+    /// The steps, at most one of each kind.
+    pub steps: Vec<FrameStep>,
+    /// The shared options.
+    pub options: ActionOptions,
+}
+
+impl CombinedActions {
+    /// Combined actions with these steps and the seed's defaults.
+    pub fn new(name: impl Into<String>, steps: Vec<FrameStep>) -> Self {
+        Self { name: name.into(), steps, options: ActionOptions::default() }
+    }
+    option_builders!();
+
+    /// The steps as fs-align takes them; an error names a step given twice.
+    pub fn settings(&self) -> Result<AlignSettings> {
+        let mut settings = AlignSettings::default();
+        for step in &self.steps {
+            let twice = match step {
+                FrameStep::AlignFrames(o) => settings.align.replace(o.clone()).is_some(),
+                FrameStep::BalanceFrames(o) => settings.balance.replace(o.clone()).is_some(),
+            };
+            if twice {
+                return Err(JobError::option(
+                    &self.name,
+                    "sub_actions",
+                    format!("{} is given twice; one of each kind is allowed", step.name()),
+                ));
+            }
+        }
+        Ok(settings)
+    }
+}
+
 /// What kind of action: for summaries and messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -268,6 +376,8 @@ pub enum ActionKind {
     FocusStack,
     /// [`FocusStackBunch`].
     FocusStackBunch,
+    /// [`CombinedActions`] (AlignFrames, BalanceFrames).
+    CombinedActions,
 }
 
 impl ActionKind {
@@ -276,6 +386,7 @@ impl ActionKind {
         match self {
             ActionKind::FocusStack => "FocusStack",
             ActionKind::FocusStackBunch => "FocusStackBunch",
+            ActionKind::CombinedActions => "CombinedActions",
         }
     }
 }
@@ -288,6 +399,8 @@ pub enum Action {
     FocusStack(FocusStack),
     /// Stack a folder in bunches.
     FocusStackBunch(FocusStackBunch),
+    /// Align and balance the frames of a folder into another folder.
+    CombinedActions(CombinedActions),
 }
 
 impl Action {
@@ -296,6 +409,7 @@ impl Action {
         match self {
             Action::FocusStack(a) => &a.name,
             Action::FocusStackBunch(a) => &a.name,
+            Action::CombinedActions(a) => &a.name,
         }
     }
     /// Its kind.
@@ -303,6 +417,7 @@ impl Action {
         match self {
             Action::FocusStack(_) => ActionKind::FocusStack,
             Action::FocusStackBunch(_) => ActionKind::FocusStackBunch,
+            Action::CombinedActions(_) => ActionKind::CombinedActions,
         }
     }
     /// Its shared options.
@@ -310,14 +425,21 @@ impl Action {
         match self {
             Action::FocusStack(a) => &a.options,
             Action::FocusStackBunch(a) => &a.options,
+            Action::CombinedActions(a) => &a.options,
         }
     }
-    /// Its stacker.
-    pub fn stacker(&self) -> &Stacker {
+    /// Its stacker; `None` for [`CombinedActions`], which stacks nothing.
+    pub fn stacker(&self) -> Option<&Stacker> {
         match self {
-            Action::FocusStack(a) => &a.stacker,
-            Action::FocusStackBunch(a) => &a.stacker,
+            Action::FocusStack(a) => Some(&a.stacker),
+            Action::FocusStackBunch(a) => Some(&a.stacker),
+            Action::CombinedActions(_) => None,
         }
+    }
+
+    /// Whether the action writes a plot (a depth map).
+    pub(crate) fn plots(&self) -> bool {
+        self.stacker().is_some_and(Stacker::plots)
     }
 
     /// Checks every option of the action (ranges, stacker, post-filters), naming the
@@ -328,8 +450,20 @@ impl Action {
             return Err(JobError::option("<unnamed>", "name", "an action needs a name"));
         }
         self.options().validate(name)?;
-        self.stacker().validate(name)?;
+        if let Some(stacker) = self.stacker() {
+            stacker.validate(name)?;
+        }
         crate::filters::PostFilters::from_options(self.options()).validate(name)?;
+        if let Action::CombinedActions(c) = self {
+            if c.steps.is_empty() {
+                return Err(JobError::option(
+                    name,
+                    "sub_actions",
+                    "CombinedActions needs at least one AlignFrames or BalanceFrames",
+                ));
+            }
+            c.settings()?.validate().map_err(|e| align_option(name, e))?;
+        }
         if let Action::FocusStackBunch(b) = self {
             if b.frames == 0 {
                 return Err(JobError::option(name, "frames", "must be at least 1, got 0"));
@@ -355,6 +489,12 @@ impl From<FocusStack> for Action {
 impl From<FocusStackBunch> for Action {
     fn from(a: FocusStackBunch) -> Self {
         Action::FocusStackBunch(a)
+    }
+}
+
+impl From<CombinedActions> for Action {
+    fn from(a: CombinedActions) -> Self {
+        Action::CombinedActions(a)
     }
 }
 

@@ -1,6 +1,10 @@
-//! The algorithm crates fs-job drives, in one place: the stackers (fs-pyramid, fs-depthmap) and
-//! the post-filters (fs-filters).
+//! The algorithm crates fs-job drives, in one place: the stackers (fs-pyramid, fs-depthmap),
+//! alignment and balance (fs-align) and the post-filters (fs-filters).
 
+pub use fs_align::{
+    AlignError, AlignOptions, AlignSettings, BalanceChannel, BalanceOptions, BorderMode,
+    Interpolation, OnFailure, ReferenceFrame, TransformKind,
+};
 pub use fs_depthmap::{DepthMapError, DepthMapOptions, DepthMapStack, Energy, MapType};
 pub use fs_filters::{
     FilterError, NlMeansOptions, UnsharpOptions, nl_means_denoise_with_progress, unsharp_mask,

@@ -22,9 +22,14 @@
 //! silently (as are `depthmap_mode` and `depthmap_memory_limit`: fstack's depth-map
 //! stacker keeps two running sums per pixel and needs no memory mode). Keys fstack does not know
 //! (GUI-only ones such as `plot_stack`, a newer ShineStacker's additions) are reported
-//! as warnings, not errors. Other action types (alignment `AlignFrames`,
-//! `BalanceFrames`, `MaskNoise`, `Vignetting`, `MultiLayer`, `CombinedActions`,
-//! `NoiseDetection`, ...) are not implemented yet: they are all listed in one
+//! as warnings, not errors. A `CombinedActions` whose steps are `AlignFrames` and
+//! `BalanceFrames` becomes a [`crate::CombinedActions`]: `transform` (`ALIGN_RIGID`,
+//! `ALIGN_HOMOGRAPHY`), `rans_threshold`, `border_mode`, `step_process`, `ref_idx`
+//! and `channel` (`BALANCE_LUMI`, `BALANCE_RGB`; HSV/HLS balance RGB instead) are
+//! read; ShineStacker's OpenCV detector, matcher and plot settings have no
+//! counterpart (fstack has one estimator of its own) and give warnings. Other action
+//! types (`MaskNoise`, `Vignetting`, `MultiLayer`, `NoiseDetection`, a
+//! CombinedActions with such steps, ...) are not implemented yet: they are all listed in one
 //! [`JobError::UnsupportedActions`], or skipped with a warning each when
 //! [`ProjectOptions::skip_unsupported`] is set (a following action then reads the
 //! skipped one's input). Disabled entries are skipped with a warning. Relative
@@ -169,6 +174,18 @@ pub fn parse_project(
                     );
                     job.actions.push(a);
                 }
+                "CombinedActions" if action.enabled() && convertible_combined(&action) => {
+                    let (a, warnings) = convert_combined(&action).map_err(|e| match e {
+                        JobError::JobFile { message, .. } => bad(message),
+                        other => other,
+                    })?;
+                    loaded.warnings.extend(
+                        warnings
+                            .into_iter()
+                            .map(|w| format!("job `{job_name}`, action `{name}`: {w}")),
+                    );
+                    job.actions.push(a);
+                }
                 other if !action.enabled() => loaded.warnings.push(format!(
                     "job `{job_name}`: action `{name}` ({other}) is disabled: skipped"
                 )),
@@ -295,6 +312,146 @@ impl Params<'_> {
             Some(v) => v.as_str().map(Some).ok_or_else(|| self.wrong(key, "text", v)),
         }
     }
+}
+
+/// Whether a CombinedActions node holds only steps fstack has (AlignFrames,
+/// BalanceFrames; disabled steps of other kinds are dropped with a warning).
+fn convertible_combined(node: &Node<'_>) -> bool {
+    node.sub_actions.iter().all(|s| match Node::from(s) {
+        Ok(n) => matches!(n.type_name, "AlignFrames" | "BalanceFrames") || !n.enabled(),
+        Err(_) => false,
+    })
+}
+
+/// AlignFrames parameters fstack reads, and the ones with no counterpart here
+/// (ShineStacker's OpenCV feature detector, matcher and plot choices: fstack has one
+/// estimator of its own).
+const ALIGN_READ: &[&str] = &[
+    "transform",
+    "rans_threshold",
+    "border_mode",
+    "step_process",
+    "ref_idx",
+    "max_features",
+    "refine",
+    "enabled",
+    "name",
+];
+const ALIGN_IGNORED: &[&str] = &[
+    "detector",
+    "descriptor",
+    "match_method",
+    "flann_idx_kdtree",
+    "flann_trees",
+    "flann_checks",
+    "match_threshold",
+    "threshold",
+    "align_method",
+    "border_value",
+    "border_blur",
+    "subsample",
+    "fast_subsampling",
+    "min_good_matches",
+    "refine_iters",
+    "align_confidence",
+    "max_iters",
+    "plot_summary",
+    "plot_matches",
+    "min_matches",
+];
+const BALANCE_READ: &[&str] = &["channel", "enabled", "name"];
+const BALANCE_IGNORED: &[&str] = &[
+    "mask_size",
+    "intensity_interval",
+    "subsample",
+    "corr_map",
+    "plot_histograms",
+    "plot_summary",
+];
+
+/// A CombinedActions node (AlignFrames / BalanceFrames steps) as an action, with
+/// warnings.
+fn convert_combined(node: &Node<'_>) -> Result<(crate::Action, Vec<String>)> {
+    use crate::alignspec::{AlignSpec, BalanceSpec};
+    let name = node.name();
+    let p = Params { action: &name, map: &node.params };
+    let mut warnings = Vec::new();
+    for key in node.params.keys() {
+        if !READ.contains(&key.as_str()) && !silently_ignored(key) {
+            warnings.push(format!("parameter `{key}` is not known to fstack: ignored"));
+        }
+    }
+    let mut steps = Vec::new();
+    for sub in node.sub_actions {
+        let sub = Node::from(sub).map_err(|m| JobError::option(&name, "sub_actions", m))?;
+        if !sub.enabled() {
+            warnings.push(format!("step {} is disabled: skipped", sub.type_name));
+            continue;
+        }
+        let q = Params { action: &name, map: &sub.params };
+        let (read, ignored) = match sub.type_name {
+            "AlignFrames" => (ALIGN_READ, ALIGN_IGNORED),
+            _ => (BALANCE_READ, BALANCE_IGNORED),
+        };
+        for key in sub.params.keys() {
+            if ignored.contains(&key.as_str()) {
+                warnings.push(format!(
+                    "{}: parameter `{key}` has no counterpart in fstack: ignored",
+                    sub.type_name
+                ));
+            } else if !read.contains(&key.as_str()) {
+                warnings.push(format!(
+                    "{}: parameter `{key}` is not known to fstack: ignored",
+                    sub.type_name
+                ));
+            }
+        }
+        if sub.type_name == "AlignFrames" {
+            let spec = AlignSpec {
+                transform: q.str("transform")?.map(str::to_string),
+                rans_threshold: q.f64("rans_threshold")?,
+                border_mode: q.str("border_mode")?.map(str::to_string),
+                step_process: q.bool("step_process")?,
+                ref_idx: match sub.params.get("ref_idx") {
+                    None | Some(Value::Null) => None,
+                    Some(v) => Some(v.as_i64().ok_or_else(|| q.wrong("ref_idx", "an integer", v))?),
+                },
+                max_features: q.usize("max_features")?,
+                refine: q.bool("refine")?,
+                ..AlignSpec::default()
+            };
+            steps.push(crate::FrameStep::AlignFrames(spec.to_options(&name)?));
+        } else {
+            let channel = q.str("channel")?.map(str::to_string);
+            let channel = match channel {
+                Some(c)
+                    if matches!(c.to_ascii_uppercase().as_str(), "BALANCE_HSV" | "BALANCE_HLS") =>
+                {
+                    warnings.push(format!(
+                        "BalanceFrames: channel {c} is not supported: balancing RGB instead"
+                    ));
+                    None
+                }
+                other => other,
+            };
+            let spec = BalanceSpec { channel, ..BalanceSpec::default() };
+            steps.push(crate::FrameStep::BalanceFrames(spec.to_options(&name)?));
+        }
+    }
+    let d = ActionOptions::default();
+    let options = ActionOptions {
+        input_path: node.path("input_path"),
+        output_path: node.path("output_path"),
+        working_path: node.path("working_path"),
+        prefix: p.str("prefix")?.unwrap_or("").to_string(),
+        enabled: p.bool("enabled")?.unwrap_or(true),
+        scratch_output_dir: p.bool("scratch_output_dir")?.unwrap_or(d.scratch_output_dir),
+        delete_output_at_end: p.bool("delete_output_at_end")?.unwrap_or(false),
+        ..d
+    };
+    let action: crate::Action = crate::CombinedActions::new(name, steps).options(options).into();
+    action.validate()?;
+    Ok((action, warnings))
 }
 
 /// A FocusStack / FocusStackBunch node as an action, with warnings.
@@ -445,6 +602,7 @@ fn convert_action(node: &Node<'_>) -> Result<(crate::Action, Vec<String>)> {
         scratch_output_dir: p.bool("scratch_output_dir")?.unwrap_or(d.scratch_output_dir),
         delete_output_at_end: p.bool("delete_output_at_end")?.unwrap_or(false),
         output_format: None,
+        ..d
     };
     let action: crate::Action = if node.type_name == "FocusStackBunch" {
         let mut b = FocusStackBunch::new(name.clone(), stacker).options(options);

@@ -13,7 +13,7 @@ use crate::filters::PostFilters;
 use crate::output::{self, Ownership};
 use crate::paths::{Relation, normalize, resolve};
 use crate::stacker::{StackContext, Stacked};
-use crate::{Action, ActionKind, JOB_SCOPE, JobError, Result};
+use crate::{Action, ActionKind, JOB_SCOPE, JobError, Result, Stacker};
 
 /// A job: the seed's `StackJob(name, working_path, input_path=...)` with its actions.
 ///
@@ -229,6 +229,25 @@ impl StackJob {
         progress.check_cancelled().map_err(|e| JobError::frames(name, e))?;
         output::prepare(&p.output_dir, o.scratch_output_dir, &self.name, name)?;
         let files = list_frames(&p.input_dir).map_err(|e| JobError::frames(name, e))?;
+        if let Action::CombinedActions(c) = action {
+            let (outputs, notes) = crate::align::run_combined(c, p, &files, self, progress)?;
+            return Ok(ActionSummary {
+                name: p.name.clone(),
+                kind: p.kind,
+                enabled: true,
+                input_dir: p.input_dir.clone(),
+                output_dir: p.output_dir.clone(),
+                frames_read: files.len(),
+                outputs,
+                plots: Vec::new(),
+                notes,
+                output_deleted: false,
+                elapsed: started.elapsed(),
+            });
+        }
+        // Bunches are aligned to the reference of the whole stack, so all their
+        // outputs share one geometry.
+        let aligner = crate::align::prepare(o, &files, name, progress)?;
 
         let exif = match &p.exif_dir {
             None => ExifSource::Off,
@@ -262,7 +281,8 @@ impl StackJob {
             let out_path = p.output_dir.join(output_name(&o.prefix, &paths[0], o.output_format));
             let copy_through = paths.len() == 1
                 && filters.is_empty()
-                && !action.stacker().plots()
+                && !action.plots()
+                && o.balance.is_none()
                 && matches!(exif, ExifSource::FirstOfStack)
                 && FileFormat::from_path(&paths[0]) == FileFormat::from_path(&out_path);
             if copy_through {
@@ -273,7 +293,9 @@ impl StackJob {
                 continue;
             }
             let context = StackContext { working_dir: &p.working_dir };
-            let stacked = stack_group(action, &context, name, &phase, paths, progress)?;
+            let group = Group { paths, offset: range.start, aligner: aligner.as_ref() };
+            let crop = o.crop && action.kind() == ActionKind::FocusStack;
+            let stacked = stack_group(action, &context, name, &phase, group, crop, progress)?;
             notes.extend(stacked.note);
             if let Some(map) = &stacked.depth_map {
                 let file = match action.kind() {
@@ -289,8 +311,9 @@ impl StackJob {
                     .map_err(|e| JobError::frames(name, e))?;
                 plots.push(path);
             }
-            let mut frame =
-                filters.apply(stacked.frame, action.stacker().float_type(), name, progress)?;
+            notes.extend(stacked.align_notes);
+            let float_type = action.stacker().map(Stacker::float_type).unwrap_or_default();
+            let mut frame = filters.apply(stacked.frame, float_type, name, progress)?;
             match &exif {
                 ExifSource::Off => frame.metadata = Metadata::default(),
                 ExifSource::FirstOfStack => {}
@@ -387,7 +410,7 @@ fn check_safety(
         }
         // Depth maps are images: written into a folder the job reads or writes, they
         // would be stacked as frames, or emptied.
-        if actions[k].stacker().plots() {
+        if actions[k].plots() {
             for &j in enabled {
                 let q = &plans[j];
                 let clash = [
@@ -435,7 +458,7 @@ enum ExifSource {
 }
 
 /// `prefix` + the first frame's file name, with the extension of `format` if given.
-fn output_name(prefix: &str, first: &Path, format: Option<FileFormat>) -> String {
+pub(crate) fn output_name(prefix: &str, first: &Path, format: Option<FileFormat>) -> String {
     let file = first.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
     match format {
         Some(f) if FileFormat::from_path(first) != Some(f) => {
@@ -446,35 +469,55 @@ fn output_name(prefix: &str, first: &Path, format: Option<FileFormat>) -> String
     }
 }
 
-/// Reads `paths` (checked against the first) and stacks them; a single frame is
-/// returned as read.
+/// The frames of one stack or bunch: their files, where they start in the action's
+/// stack, and the aligner (in-memory alignment or balance) if any.
+struct Group<'a> {
+    paths: &'a [PathBuf],
+    offset: usize,
+    aligner: Option<&'a crate::align::Prepared>,
+}
+
+/// Reads the group's frames (checked against the first), aligns them when asked,
+/// and stacks them; a single frame without alignment is returned as read.
 fn stack_group(
     action: &Action,
     context: &StackContext<'_>,
     name: &str,
     phase: &str,
-    paths: &[PathBuf],
+    group: Group<'_>,
+    crop: bool,
     progress: &dyn Progress,
 ) -> Result<Stacked> {
+    let paths = group.paths;
+    let stacker = action.stacker().expect("stacking actions have a stacker");
     progress.phase(&format!("{name}: {phase}"), paths.len() as u64);
     let frames = CountingFrames { inner: PathFrames::new(paths.to_vec()), progress, done: 0 };
-    if paths.len() == 1 && !action.stacker().plots() {
+    if let Some(aligner) = group.aligner {
+        return crate::align::stack_aligned(
+            aligner,
+            frames,
+            group.offset,
+            crop,
+            |frames| stacker.stack(frames, context, &CancelOnly(progress)),
+            name,
+        );
+    }
+    if paths.len() == 1 && !stacker.plots() {
         let mut frames = frames;
         let frame = frames.next().expect("one path gives one frame");
         let frame = frame.map_err(|e| JobError::frames(name, e))?;
-        return Ok(Stacked { frame, note: None, depth_map: None });
+        return Ok(Stacked { frame, note: None, depth_map: None, align_notes: Vec::new() });
     }
-    action
-        .stacker()
+    stacker
         .stack(frames, context, &CancelOnly(progress))
         .map_err(|e| crate::stacker::job_error(name, e))
 }
 
 /// Frames of a stack that report each frame read and stop when cancelled.
-struct CountingFrames<'a> {
-    inner: PathFrames,
-    progress: &'a dyn Progress,
-    done: u64,
+pub(crate) struct CountingFrames<'a> {
+    pub inner: PathFrames,
+    pub progress: &'a dyn Progress,
+    pub done: u64,
 }
 
 impl Iterator for CountingFrames<'_> {
@@ -497,7 +540,7 @@ impl Iterator for CountingFrames<'_> {
 }
 
 /// Passes cancellation to a stacker, and not its own phases: the job reports frames.
-struct CancelOnly<'a>(&'a dyn Progress);
+pub(crate) struct CancelOnly<'a>(pub &'a dyn Progress);
 
 impl Progress for CancelOnly<'_> {
     fn is_cancelled(&self) -> bool {
@@ -506,7 +549,7 @@ impl Progress for CancelOnly<'_> {
 }
 
 /// JPEG holds 8 bits: 16-bit samples are rounded to the nearest 8-bit value.
-fn to_eight_bit(frame: Frame) -> fs_core::Result<Frame> {
+pub(crate) fn to_eight_bit(frame: Frame) -> fs_core::Result<Frame> {
     let Samples::U16(s) = frame.samples() else { return Ok(frame) };
     let eight: Vec<u8> = s.iter().map(|&v| ((u32::from(v) * 255 + 32767) / 65535) as u8).collect();
     let info = frame.info();

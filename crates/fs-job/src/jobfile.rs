@@ -13,9 +13,10 @@ use crate::algorithms::{
     DepthMapOptions, Energy, MapType, PyramidAutoOptions, PyramidOptions, PyramidTilesOptions,
     StackMode,
 };
+use crate::alignspec::{AlignSpec, BalanceSpec};
 use crate::{
-    ActionOptions, ByteSize, FocusStack, FocusStackBunch, JobError, Result, StackJob, Stacker,
-    StackerKind,
+    ActionOptions, ByteSize, CombinedActions, FocusStack, FocusStackBunch, FrameStep, JobError,
+    Result, StackJob, Stacker, StackerKind,
 };
 
 /// The whole file: one job.
@@ -34,6 +35,22 @@ struct JobSpec {
 enum ActionType {
     FocusStack,
     FocusStackBunch,
+    CombinedActions,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+enum SubActionType {
+    AlignFrames,
+    BalanceFrames,
+}
+
+/// One `[[action.sub_actions]]` table of a CombinedActions: its `type` and options.
+#[derive(Debug, Deserialize)]
+struct SubActionSpec {
+    #[serde(rename = "type")]
+    kind: SubActionType,
+    #[serde(flatten)]
+    options: toml::Table,
 }
 
 /// One `[[action]]` table.
@@ -61,6 +78,13 @@ struct ActionSpec {
     output_format: Option<FormatName>,
     frames: Option<usize>,
     overlap: Option<usize>,
+    #[serde(default, deserialize_with = "crate::alignspec::toggle")]
+    align: Option<AlignSpec>,
+    #[serde(default, deserialize_with = "crate::alignspec::toggle")]
+    balance: Option<BalanceSpec>,
+    crop: Option<bool>,
+    #[serde(default)]
+    sub_actions: Vec<SubActionSpec>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -423,7 +447,38 @@ pub fn parse_job_toml(text: &str, base_dir: &Path, origin: &Path) -> Result<Stac
             scratch_output_dir: a.scratch_output_dir.unwrap_or(d.scratch_output_dir),
             delete_output_at_end: a.delete_output_at_end.unwrap_or(d.delete_output_at_end),
             output_format: a.output_format.map(Into::into),
+            align: a.align.as_ref().map(|s| s.to_options(&name)).transpose()?,
+            balance: a.balance.as_ref().map(|s| s.to_options(&name)).transpose()?,
+            crop: a.crop.unwrap_or(d.crop),
         };
+        let stacking = !matches!(a.kind, ActionType::CombinedActions);
+        if !stacking {
+            if let Some(opt) = [
+                ("stacker", a.stacker.is_some()),
+                ("align", a.align.is_some()),
+                ("balance", a.balance.is_some()),
+                ("crop", a.crop.is_some()),
+                ("frames", a.frames.is_some()),
+                ("overlap", a.overlap.is_some()),
+            ]
+            .into_iter()
+            .find_map(|(n, set)| set.then_some(n))
+            {
+                return Err(JobError::option(
+                    &name,
+                    opt,
+                    "is not an option of CombinedActions (give AlignFrames / BalanceFrames \
+                     sub_actions)",
+                ));
+            }
+        } else if !a.sub_actions.is_empty() {
+            return Err(JobError::option(
+                &name,
+                "sub_actions",
+                "only CombinedActions has sub_actions; use align = {...} / balance = {...} \
+                 to align in memory before stacking",
+            ));
+        }
         match a.kind {
             ActionType::FocusStack => {
                 if let Some(opt) =
@@ -444,6 +499,28 @@ pub fn parse_job_toml(text: &str, base_dir: &Path, origin: &Path) -> Result<Stac
                 b.frames = a.frames.unwrap_or(b.frames);
                 b.overlap = a.overlap.unwrap_or(b.overlap);
                 job.push_action(b);
+            }
+            ActionType::CombinedActions => {
+                let mut steps = Vec::with_capacity(a.sub_actions.len());
+                for sub in a.sub_actions {
+                    let step = |e: toml::de::Error| {
+                        JobError::option(
+                            &name,
+                            "sub_actions",
+                            format!("{:?}: {}", sub.kind, e.message().trim().replace('\n', " ")),
+                        )
+                    };
+                    let table = sub.options.clone();
+                    steps.push(match sub.kind {
+                        SubActionType::AlignFrames => FrameStep::AlignFrames(
+                            table.try_into::<AlignSpec>().map_err(step)?.to_options(&name)?,
+                        ),
+                        SubActionType::BalanceFrames => FrameStep::BalanceFrames(
+                            table.try_into::<BalanceSpec>().map_err(step)?.to_options(&name)?,
+                        ),
+                    });
+                }
+                job.push_action(CombinedActions::new(name, steps).options(options));
             }
         }
     }

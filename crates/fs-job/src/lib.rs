@@ -81,6 +81,8 @@
 
 mod action;
 mod algorithms;
+mod align;
+mod alignspec;
 mod error;
 mod filters;
 mod fsp;
@@ -93,7 +95,13 @@ mod stacker;
 
 use std::path::Path;
 
-pub use crate::action::{Action, ActionKind, ActionOptions, FocusStack, FocusStackBunch};
+pub use crate::action::{
+    Action, ActionKind, ActionOptions, CombinedActions, FocusStack, FocusStackBunch, FrameStep,
+};
+pub use crate::algorithms::{
+    AlignOptions, AlignSettings, BalanceChannel, BalanceOptions, BorderMode, Interpolation,
+    OnFailure, ReferenceFrame, TransformKind,
+};
 pub use crate::algorithms::{
     DepthMapOptions, Energy, MapType, PyramidAutoOptions, PyramidOptions, PyramidTilesOptions,
     StackMode,

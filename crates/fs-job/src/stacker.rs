@@ -48,6 +48,8 @@ pub(crate) struct Stacked {
     pub note: Option<String>,
     /// The depth-map image (DepthMapStack with `plot_depth_map`).
     pub depth_map: Option<Frame>,
+    /// What alignment did (one line each), when the frames were aligned.
+    pub align_notes: Vec<String>,
 }
 
 impl Stacker {
@@ -123,7 +125,7 @@ impl Stacker {
         I: IntoIterator<Item = fs_core::Result<Frame>>,
         I::IntoIter: Send,
     {
-        let plain = |frame| Stacked { frame, note: None, depth_map: None };
+        let plain = |frame| Stacked { frame, note: None, depth_map: None, align_notes: Vec::new() };
         match self {
             Stacker::Pyramid(o) => Ok(plain(PyramidStack::new(*o)?.stack(frames, progress)?)),
             Stacker::Tiles(o) => {
@@ -140,6 +142,7 @@ impl Stacker {
                     frame,
                     note: Some(format!("PyramidAutoStack: {choice}")),
                     depth_map: None,
+                    align_notes: Vec::new(),
                 })
             }
             Stacker::DepthMap(o) => {
@@ -147,7 +150,12 @@ impl Stacker {
                 // where the tiled stackers' files go: $FSTACK_TMPDIR, else the system's.
                 let scratch = fs_tiles::temp_root(None);
                 let result = DepthMapStack::new(*o)?.stack_in(frames, &scratch, progress)?;
-                Ok(Stacked { frame: result.image, note: None, depth_map: result.depth_map })
+                Ok(Stacked {
+                    frame: result.image,
+                    note: None,
+                    depth_map: result.depth_map,
+                    align_notes: Vec::new(),
+                })
             }
         }
     }

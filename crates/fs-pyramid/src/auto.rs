@@ -85,6 +85,10 @@ pub struct AutoChoice {
     pub tile_size: usize,
     /// Levels on disk (tiled only; at most the number of detail levels).
     pub n_tiled_layers: usize,
+    /// Whether the next frame is decoded while one is folded (two decoded frames
+    /// in memory); false only when tiled and the estimate with decode-ahead is
+    /// over the limit ([`PyramidTilesStack::with_prefetch`]).
+    pub prefetch: bool,
     /// Detail levels of the pyramid.
     pub levels: usize,
     /// Estimated peak bytes of the in-memory path.
@@ -109,10 +113,11 @@ impl fmt::Display for AutoChoice {
         }
         write!(
             f,
-            "tiled, {} of {} levels on disk in {}-row tiles (estimated peak {}): ",
+            "tiled, {} of {} levels on disk in {}-row tiles{} (estimated peak {}): ",
             self.n_tiled_layers,
             self.levels,
             self.tile_size,
+            if self.prefetch { "" } else { ", no decode-ahead" },
             format_bytes(self.estimate)
         )?;
         match self.mode {
@@ -133,9 +138,14 @@ fn pixels(sizes: &[(usize, usize)], range: std::ops::Range<usize>) -> u64 {
 
 const OVERHEAD: u64 = 64 << 20;
 
-fn frames_bytes(info: FrameInfo) -> u64 {
+/// Bytes of the decoded frames in memory at a time: with decode-ahead, the one
+/// being folded, the next one waiting and the decoder's buffer (3 frames);
+/// without, the one being folded (the next is decoded after it is dropped) plus a
+/// quarter frame for the decoder's input and buffers.
+fn frames_bytes(info: FrameInfo, prefetch: bool) -> u64 {
     let c = info.format.layout.channels() as u64;
-    3 * c * (info.width * info.height) as u64 * (info.format.depth.bits() / 8) as u64
+    let frame = c * (info.width * info.height) as u64 * (info.format.depth.bits() / 8) as u64;
+    if prefetch { 3 * frame } else { frame + frame / 4 }
 }
 
 /// Estimated peak bytes of [`PyramidStack`] on `frames` frames of `info` (the
@@ -153,6 +163,20 @@ pub fn tiled_memory_estimate(
     n_tiled_layers: usize,
     tile_size: usize,
 ) -> u64 {
+    tiled_memory_estimate_with(info, options, frames, n_tiled_layers, tile_size, true)
+}
+
+/// [`tiled_memory_estimate`] with decode-ahead on or off
+/// ([`PyramidTilesStack::with_prefetch`]): off, one decoded frame is counted
+/// instead of three (see the formula in the [`PyramidAutoStack`] docs).
+pub fn tiled_memory_estimate_with(
+    info: FrameInfo,
+    options: &PyramidOptions,
+    frames: usize,
+    n_tiled_layers: usize,
+    tile_size: usize,
+    prefetch: bool,
+) -> u64 {
     let c = info.format.layout.channels() as u64;
     let s = options.float_type.bytes() as u64;
     let n = pyramid_levels(info.width, info.height, options.pyramid_min_size);
@@ -167,7 +191,7 @@ pub fn tiled_memory_estimate(
     } else {
         0
     };
-    s * (best + gauss + bases + bands) + frames_bytes(info) + OVERHEAD
+    s * (best + gauss + bases + bands) + frames_bytes(info, prefetch) + OVERHEAD
 }
 
 /// The stacker that picks in-memory ([`PyramidStack`]) or tiled
@@ -201,6 +225,13 @@ pub fn tiled_memory_estimate(
 /// + 64 MiB                              program, thread stacks, allocator slack
 /// ```
 ///
+/// The tiled stacker can also run without decode-ahead
+/// ([`PyramidTilesStack::with_prefetch`]): the next frame is decoded only after
+/// the current one is folded and dropped, so the decoded frames' term becomes
+/// `1.25 * c * N_0 * B` (the frame, plus a quarter for the decoder's input and
+/// buffers; TIFF frames are decoded straight into the frame's buffer). The
+/// output image, allocated when the frames are gone, is one frame's size too.
+///
 /// The tiled stacker's estimate replaces the sums over the `t` disk levels by
 /// what is resident while a band of `tile_size` rows is worked on: at most two
 /// bands of a disk level (the one in work and the one just released)
@@ -216,8 +247,9 @@ pub fn tiled_memory_estimate(
 /// most `memory_limit`; otherwise it tries `n_tiled_layers` = the option's value up
 /// to every level, and for each `tile_size` = the option's value halved down to 64
 /// rows, and takes the first pair whose estimate fits (fewer disk levels and larger
-/// tiles are faster). If none fits (the decoded frames alone exceed the limit),
-/// it takes every level on disk with 64-row tiles and says so.
+/// tiles are faster); first with decode-ahead, then, if nothing fits, without. If
+/// none fits (the decoded frame alone exceeds the limit), it takes every level on
+/// disk with 64-row tiles without decode-ahead and says so.
 #[derive(Debug, Clone)]
 pub struct PyramidAutoStack {
     /// The options it was built with (validated).
@@ -237,43 +269,49 @@ impl PyramidAutoStack {
         let p = &o.tiles.pyramid;
         let levels = pyramid_levels(info.width, info.height, p.pyramid_min_size);
         let in_memory = memory_estimate(info, p, frames);
-        let choice = |tiled, n_tiled_layers: usize, tile_size, estimate| AutoChoice {
+        let choice = |tiled, n_tiled_layers: usize, tile_size, prefetch, estimate| AutoChoice {
             tiled,
             tile_size,
             n_tiled_layers: n_tiled_layers.min(levels),
+            prefetch,
             levels,
             in_memory_estimate: in_memory,
             estimate,
             memory_limit: o.memory_limit,
             mode: o.mode,
         };
-        let tiled_estimate = |t, size| tiled_memory_estimate(info, p, frames, t, size);
+        let tiled_estimate =
+            |t, size, prefetch| tiled_memory_estimate_with(info, p, frames, t, size, prefetch);
         match o.mode {
-            StackMode::Memory => return choice(false, 0, 0, in_memory),
+            StackMode::Memory => return choice(false, 0, 0, true, in_memory),
             StackMode::Tiled => {
                 let (t, size) = (o.tiles.n_tiled_layers, o.tiles.tile_size);
-                return choice(true, t, size, tiled_estimate(t, size));
+                // Decode-ahead only when the estimate with it fits the limit.
+                let prefetch = tiled_estimate(t, size, true) <= o.memory_limit;
+                return choice(true, t, size, prefetch, tiled_estimate(t, size, prefetch));
             }
             StackMode::Auto if in_memory <= o.memory_limit || levels == 0 => {
-                return choice(false, 0, 0, in_memory);
+                return choice(false, 0, 0, true, in_memory);
             }
             StackMode::Auto => {}
         }
-        for t in o.tiles.n_tiled_layers.min(levels)..=levels {
-            let mut size = o.tiles.tile_size;
-            loop {
-                let e = tiled_estimate(t, size);
-                if e <= o.memory_limit {
-                    return choice(true, t, size, e);
+        for prefetch in [true, false] {
+            for t in o.tiles.n_tiled_layers.min(levels)..=levels {
+                let mut size = o.tiles.tile_size;
+                loop {
+                    let e = tiled_estimate(t, size, prefetch);
+                    if e <= o.memory_limit {
+                        return choice(true, t, size, prefetch, e);
+                    }
+                    if size <= 64 {
+                        break;
+                    }
+                    size = (size / 2).max(64);
                 }
-                if size <= 64 {
-                    break;
-                }
-                size = (size / 2).max(64);
             }
         }
         let size = o.tiles.tile_size.min(64);
-        choice(true, levels, size, tiled_estimate(levels, size))
+        choice(true, levels, size, false, tiled_estimate(levels, size, false))
     }
 
     /// Stacks like [`PyramidStack::stack`], with the stacker [`choose`](Self::choose)
@@ -300,7 +338,7 @@ impl PyramidAutoStack {
             let mut tiles = self.options.tiles.clone();
             (tiles.tile_size, tiles.n_tiled_layers) =
                 (choice.tile_size.max(16), choice.n_tiled_layers.max(1));
-            PyramidTilesStack::new(tiles)?.stack(all, progress)?
+            PyramidTilesStack::new(tiles)?.with_prefetch(choice.prefetch).stack(all, progress)?
         } else {
             PyramidStack::new(self.options.tiles.pyramid)?.stack(all, progress)?
         };

@@ -17,6 +17,11 @@ pub enum PyramidError {
         /// The allowed range and the value given.
         reason: String,
     },
+    /// The temporary files of the tiled stacker could not be created, sized,
+    /// mapped or released, or the disk lacks room for them (the message names the
+    /// folder and the sizes).
+    #[error("temporary tiles: {0}")]
+    Tiles(#[from] fs_tiles::TilesError),
     /// The frame sequence was empty.
     #[error("a stack needs at least one frame, got none")]
     NoFrames,

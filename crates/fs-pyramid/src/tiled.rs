@@ -36,11 +36,14 @@
 //! the in-memory wall time: met (0.95x and 0.77x; the mapped files stayed in the
 //! page cache, 24 GB RAM, so no disk reads were needed).
 //!
-//! The 12000x8000 16-bit 6-frame TIFF target was not measured: fs-core's TIFF
-//! reader refuses the generated 576 MB frames ("Memory limit exceeded", the tiff
-//! decoder's default limit); and two decoded frames in flight
-//! already take 1.15 GB there, so meeting 1.2 GB also needs the frame producer to
-//! hold fewer decoded frames (the streaming design, not the tiling).
+//! 6 frames of 12000x8000 RGB 16-bit TIFF (576 MB decoded each, Deflate files of
+//! about 500 MB, `cargo xtask bench --big-tiff`), `fstack stack --stacker auto
+//! --memory-limit 1G --no-align --no-balance --no-crop`: the auto stacker chose
+//! 2 of 7 levels on disk in 64-row tiles without decode-ahead (estimate 1008
+//! MiB); peak RSS 1.10 GiB (1,101,956 KiB, 1.13 GB), wall 5 min 45 s at load
+//! average about 10 (58 s of CPU). Target (under 1.2 GB): met. The default
+//! pipeline (alignment, balance, crop: fs-job) peaked at 1.47 GB, see the crate
+//! docs.
 //!
 //! The per-strip kernels below repeat the arithmetic of `fuse.rs` (same operations
 //! in the same order) on slices instead of owned levels; the equality tests in
@@ -49,10 +52,10 @@
 use std::path::PathBuf;
 
 use fs_core::{
-    BitDepth, CoreError, Float, FloatType, Frame, FrameInfo, IntSample, LUMA_WEIGHTS, Metadata,
-    Progress, Samples, generating_kernel, quantize, reflect101,
+    BitDepth, Float, FloatType, Frame, FrameInfo, IntSample, LUMA_WEIGHTS, Metadata, Progress,
+    Samples, generating_kernel, quantize, reflect101,
 };
-use fs_tiles::{DiskPlane, Element, ScratchDir, TileGrid, TilesError};
+use fs_tiles::{DiskPlane, Element, ScratchDir, TileGrid};
 use rayon::prelude::*;
 
 use crate::alpha::unpremultiply;
@@ -152,6 +155,8 @@ impl PyramidTilesOptions {
 pub struct PyramidTilesStack {
     /// The options it was built with (validated).
     pub options: PyramidTilesOptions,
+    /// Whether a second thread decodes the next frame while one is folded.
+    prefetch: bool,
 }
 
 /// Bytes of temporary files a tiled stack of `info` frames needs: the disk levels
@@ -170,17 +175,26 @@ pub fn tiled_disk_bytes(info: FrameInfo, options: &PyramidTilesOptions) -> u64 {
     (best + gauss) * p.float_type.bytes() as u64
 }
 
-/// A fs-tiles error as a fs-pyramid error: an I/O error on "temporary tiles" whose
-/// source is the [`TilesError`] (so callers can downcast it).
-fn tiles_error(e: TilesError) -> PyramidError {
-    PyramidError::Core(CoreError::io("temporary tiles", std::io::Error::other(e)))
-}
-
 impl PyramidTilesStack {
     /// A stacker with these options; fails, naming the option, if one is invalid.
     pub fn new(options: PyramidTilesOptions) -> Result<Self, PyramidError> {
         options.validate()?;
-        Ok(Self { options })
+        Ok(Self { options, prefetch: true })
+    }
+
+    /// Whether the next frame is decoded on a second thread while the current one
+    /// is folded (true, the default: faster, two decoded frames in memory at a
+    /// time) or only after the current one is done and dropped (false: one decoded
+    /// frame at a time; [`crate::PyramidAutoStack`] turns it off when two frames
+    /// would not fit its memory limit).
+    pub fn with_prefetch(mut self, prefetch: bool) -> Self {
+        self.prefetch = prefetch;
+        self
+    }
+
+    /// See [`with_prefetch`](Self::with_prefetch).
+    pub fn prefetch(&self) -> bool {
+        self.prefetch
     }
 
     /// Stacks frames yielded one at a time, like [`crate::PyramidStack::stack`]
@@ -220,8 +234,10 @@ impl PyramidTilesStack {
         let frames = frames.into_iter();
         let (lo, hi) = frames.size_hint();
         progress.phase("pyramid stacking (tiled)", hi.unwrap_or(lo) as u64);
-        // As in PyramidStack: at most two decoded frames at a time.
-        fs_core::with_prefetch(frames, |rx| {
+        // With prefetch, as in PyramidStack: at most two decoded frames at a time;
+        // without, one (each frame is dropped at the end of its turn, before the
+        // next is decoded).
+        with_optional_prefetch(frames, self.prefetch, |rx| {
             let mut state: Option<State<T>> = None;
             for (k, frame) in rx.enumerate() {
                 progress.check_cancelled()?;
@@ -240,6 +256,25 @@ impl PyramidTilesStack {
     }
 }
 
+/// Runs `consume` over the frames, with [`fs_core::with_prefetch`]'s decode-ahead
+/// thread when `prefetch` is true, else decoding each frame on this thread only
+/// when `consume` asks for it.
+fn with_optional_prefetch<I, R>(
+    frames: I,
+    prefetch: bool,
+    consume: impl FnOnce(&mut dyn Iterator<Item = fs_core::Result<Frame>>) -> R,
+) -> R
+where
+    I: IntoIterator<Item = fs_core::Result<Frame>>,
+    I::IntoIter: Send,
+{
+    if prefetch {
+        fs_core::with_prefetch(frames, |mut rx| consume(&mut rx))
+    } else {
+        consume(&mut frames.into_iter())
+    }
+}
+
 /// A plane in memory or on disk.
 enum Buf<T> {
     Mem(Vec<T>),
@@ -255,10 +290,10 @@ impl<T: Float + Element> Buf<T> {
         Ok(match scratch {
             None => Buf::Mem(vec![fill; w * h]), // Allocation: once per stack and level.
             Some(s) => {
-                let mut p = s.plane::<T>(w, h).map_err(tiles_error)?;
+                let mut p = s.plane::<T>(w, h)?;
                 if fill != T::zero() {
                     p.fill(fill);
-                    p.release().map_err(tiles_error)?;
+                    p.release()?;
                 }
                 Buf::Disk(p)
             }
@@ -283,7 +318,7 @@ impl<T: Float + Element> Buf<T> {
     fn release_rows(&self, y0: usize, y1: usize) -> Result<(), PyramidError> {
         match self {
             Buf::Mem(_) => Ok(()),
-            Buf::Disk(p) => p.release_rows(y0, y1).map_err(tiles_error),
+            Buf::Disk(p) => p.release_rows(y0, y1).map_err(PyramidError::from),
         }
     }
 }
@@ -329,8 +364,8 @@ impl<T: Float + Element> State<T> {
         let sizes = level_sizes(info.width, info.height, n);
         let t = options.n_tiled_layers.min(n);
         let scratch = if t > 0 {
-            let s = ScratchDir::new(options.temp_dir.as_deref()).map_err(tiles_error)?;
-            s.check_space(tiled_disk_bytes(info, options)).map_err(tiles_error)?;
+            let s = ScratchDir::new(options.temp_dir.as_deref())?;
+            s.check_space(tiled_disk_bytes(info, options))?;
             Some(s)
         } else {
             None

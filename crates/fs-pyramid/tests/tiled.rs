@@ -15,7 +15,7 @@ use fs_core::{
 use fs_pyramid::{
     PyramidAutoOptions, PyramidAutoStack, PyramidError, PyramidOptions, PyramidStack,
     PyramidTilesOptions, PyramidTilesStack, StackMode, memory_estimate, tiled_disk_bytes,
-    tiled_memory_estimate,
+    tiled_memory_estimate, tiled_memory_estimate_with,
 };
 
 fn synth(w: usize, h: usize, frames: usize, depth: BitDepth, layout: ChannelLayout) -> Vec<Frame> {
@@ -25,6 +25,10 @@ fn synth(w: usize, h: usize, frames: usize, depth: BitDepth, layout: ChannelLayo
 
 fn in_memory(frames: &[Frame], p: PyramidOptions) -> Frame {
     PyramidStack::new(p).unwrap().stack(frames.iter().cloned().map(Ok), &NoProgress).unwrap()
+}
+
+fn p_default() -> PyramidOptions {
+    PyramidOptions::default()
 }
 
 fn tiled(frames: &[Frame], o: PyramidTilesOptions) -> Result<Frame, PyramidError> {
@@ -149,6 +153,19 @@ fn a_missing_temp_folder_is_a_clear_error() {
     let frames = synth(64, 48, 2, BitDepth::Eight, ChannelLayout::Gray);
     let e = tiled(&frames, o).unwrap_err();
     assert!(e.to_string().starts_with("temporary tiles: /nonexistent/fstack-tiles: "), "{e}");
+    assert!(matches!(e, PyramidError::Tiles(fs_tiles::TilesError::Io { .. })), "{e:?}");
+}
+
+#[test]
+fn tiled_without_decode_ahead_equals_in_memory() {
+    let frames = synth(97, 71, 3, BitDepth::Sixteen, ChannelLayout::Rgb);
+    let p = PyramidOptions { pyramid_min_size: 8, ..Default::default() };
+    let want = in_memory(&frames, p);
+    let o = PyramidTilesOptions { pyramid: p, tile_size: 16, ..Default::default() };
+    let stacker = PyramidTilesStack::new(o).unwrap().with_prefetch(false);
+    assert!(!stacker.prefetch());
+    let got = stacker.stack(frames.iter().cloned().map(Ok), &NoProgress).unwrap();
+    assert_same(&got, &want, "no decode-ahead");
 }
 
 #[test]
@@ -196,6 +213,16 @@ fn the_memory_estimate_follows_the_documented_formula() {
     let bands = 2 * 64 * (16 + 4) * 3;
     let mem = 2 * 1024 + 1024 + 256 + bases;
     assert_eq!(tiled_memory_estimate(i, &p, 3, 1, 16), 4 * (mem + bands) + decoded + (64 << 20));
+    assert_eq!(
+        tiled_memory_estimate_with(i, &p, 3, 1, 16, true),
+        tiled_memory_estimate(i, &p, 3, 1, 16)
+    );
+    // Without decode-ahead: one decoded frame plus a quarter.
+    let one = 4096 + 1024;
+    assert_eq!(
+        tiled_memory_estimate_with(i, &p, 3, 1, 16, false),
+        4 * (mem + bands) + one + (64 << 20)
+    );
     // The disk need: level 0 (energy + channel); with 2 levels, also level 1 and G_1.
     let o = PyramidTilesOptions { pyramid: p, n_tiled_layers: 1, ..Default::default() };
     assert_eq!(tiled_disk_bytes(i, &o), 4 * (2 * 4096));
@@ -218,7 +245,7 @@ fn auto_chooses_memory_when_it_fits_and_tiles_that_fit_when_not() {
         .unwrap();
     let c = s.choose(i, 16);
     assert!(c.tiled && c.estimate <= limit, "{c:?}");
-    assert_eq!((c.n_tiled_layers, c.tile_size, c.levels), (2, 512, 6));
+    assert_eq!((c.n_tiled_layers, c.tile_size, c.levels, c.prefetch), (2, 512, 6, true));
     assert!(
         c.to_string().starts_with("tiled, 2 of 6 levels on disk in 512-row tiles (estimated peak "),
         "{c}"
@@ -240,6 +267,19 @@ fn auto_chooses_memory_when_it_fits_and_tiles_that_fit_when_not() {
     assert!(c.tiled && c.estimate > c.memory_limit && c.n_tiled_layers == 6, "{c:?}");
     assert!(c.to_string().contains("nothing fits memory_limit 100.0 MiB"), "{c}");
 
+    // The 16-bit case: 6 frames of 12000x8000 RGB 16-bit (576 MB each) at
+    // 1 GiB: two decoded frames alone are over the limit, so tiled without
+    // decode-ahead.
+    let big = info(12_000, 8_000, ChannelLayout::Rgb, BitDepth::Sixteen);
+    let limit = 1 << 30;
+    let s = PyramidAutoStack::new(PyramidAutoOptions { memory_limit: limit, ..Default::default() })
+        .unwrap();
+    let c = s.choose(big, 6);
+    assert!(c.tiled && !c.prefetch && c.estimate <= limit, "{c:?}");
+    assert!(c.to_string().contains("-row tiles, no decode-ahead (estimated peak "), "{c}");
+    let with = tiled_memory_estimate_with(big, &p_default(), 6, c.n_tiled_layers, 64, true);
+    assert!(with > limit, "{with}");
+
     // Forced modes.
     let forced = |mode| {
         let o = PyramidAutoOptions { mode, memory_limit: 100 << 20, ..Default::default() };
@@ -248,6 +288,15 @@ fn auto_chooses_memory_when_it_fits_and_tiles_that_fit_when_not() {
     assert!(!forced(StackMode::Memory).tiled);
     let c = forced(StackMode::Tiled);
     assert!(c.tiled && (c.n_tiled_layers, c.tile_size) == (2, 512), "{c:?}");
+    assert!(!c.prefetch, "three decoded frames alone are over 100 MiB: {c:?}");
+    let c = PyramidAutoStack::new(PyramidAutoOptions {
+        mode: StackMode::Tiled,
+        memory_limit: 1 << 30,
+        ..Default::default()
+    })
+    .unwrap()
+    .choose(i, 16);
+    assert!(c.prefetch, "{c:?}");
 }
 
 #[test]

@@ -54,6 +54,17 @@
 //! so 16-bit output spans the full range. With an alpha channel, a disc in the lower
 //! left corner is transparent (alpha 0, 3-pixel soft edge).
 //!
+//! # Moving frames
+//! Real stacks are not aligned: focus breathing changes the magnification from frame
+//! to frame, and a camera or stage may shift or turn a little. With
+//! [`SynthOptions::breathing`], [`SynthOptions::rotation`] or [`SynthOptions::shift`]
+//! set, frame `k` shows the scene through the similarity transform
+//! [`SynthStack::frame_transform`] (about the image centre; the middle frame `n / 2` is
+//! unmoved, so a stack aligned to it is in the truth's geometry). Such a frame is
+//! rendered whole in linear light, then resampled with a Lanczos-3 kernel (edges
+//! replicated) before its noise is added: the generator keeps nearly all detail, so
+//! what an aligner loses is its own.
+//!
 //! # Depth layers and the blur
 //! Depth is quantised to `m * (n - 1) + 1` levels (see [`SynthStack::depth_levels`]),
 //! with `m` the smallest integer for which neighbouring levels differ by at most half a
@@ -91,6 +102,7 @@
 //! EXIF block (Make "fstack", Model "synthetic", 1/125 s, f/8, ISO 100, 60 mm, one
 //! second apart).
 
+mod breathing;
 mod exif;
 mod render;
 mod scene;
@@ -182,6 +194,16 @@ pub struct SynthOptions {
     pub seed: u64,
     /// The scene. Default [`Scene::Objects`].
     pub scene: Scene,
+    /// Focus breathing: the change of magnification from the first frame to the last,
+    /// as a fraction (0.03: the last frame shows the scene 3 % larger than the first),
+    /// linear in the frame index, about the image centre. 0..=0.5. Default 0.
+    pub breathing: f64,
+    /// Rotation from the first frame to the last, degrees, linear in the frame index.
+    /// -45..=45. Default 0.
+    pub rotation: f64,
+    /// Camera shake: each frame shifted by a seeded random amount of at most this many
+    /// pixels in x and in y. 0..=1000. Default 0.
+    pub shift: f64,
 }
 
 impl Default for SynthOptions {
@@ -196,6 +218,9 @@ impl Default for SynthOptions {
             max_blur_radius: 8.0,
             seed: 1,
             scene: Scene::Objects,
+            breathing: 0.0,
+            rotation: 0.0,
+            shift: 0.0,
         }
     }
 }
@@ -228,7 +253,21 @@ impl SynthOptions {
                 format!("must be 0..=64 pixels, got {}", self.max_blur_radius),
             );
         }
+        if !(0.0..=0.5).contains(&self.breathing) {
+            return bad("breathing", format!("must be 0..=0.5, got {}", self.breathing));
+        }
+        if !(-45.0..=45.0).contains(&self.rotation) {
+            return bad("rotation", format!("must be -45..=45 degrees, got {}", self.rotation));
+        }
+        if !(0.0..=1000.0).contains(&self.shift) {
+            return bad("shift", format!("must be 0..=1000 pixels, got {}", self.shift));
+        }
         Ok(())
+    }
+
+    /// Whether frames move (breathing, rotation or shift): then they are resampled.
+    pub fn moves(&self) -> bool {
+        self.breathing != 0.0 || self.rotation != 0.0 || self.shift != 0.0
     }
 
     /// The frames' sample format.
@@ -387,9 +426,38 @@ impl SynthStack {
         let discs: Vec<Disc> = (0..self.depth_levels())
             .map(|l| Disc::new(self.blur_radius(k, l as f64 / top)))
             .collect();
-        let frame = self.render(Some(&discs), Some(k));
+        let m = self.frame_transform(k);
+        let frame = if m == [1.0, 0.0, 0.0, 0.0, 1.0, 0.0] {
+            self.render(Some(&discs), Some(k))
+        } else {
+            self.render_moved(&discs, k, breathing::invert(m))
+        };
         let exif = exif::exif_block(k, self.options.frames, self.focus_depth(k));
         frame.with_metadata(Metadata { exif: Some(exif), icc: None })
+    }
+
+    /// Where frame `k` shows a scene point: the affine map `[a, b, c, d, e, f]`
+    /// (`x' = a x + b y + c`, `y' = d x + e y + f`) from a position of the scene (and of
+    /// the truth and depth map) to the position in frame `k` that shows it, pixel
+    /// centres at integer positions. The identity unless [`SynthOptions::moves`]; the
+    /// middle frame (`frames / 2`) is always the identity, so a stack aligned to its
+    /// middle frame is in the truth's geometry. (The convention of fs-align's
+    /// `Transform`.)
+    pub fn frame_transform(&self, k: usize) -> [f64; 6] {
+        let o = &self.options;
+        if !o.moves() {
+            return [1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+        }
+        breathing::frame_affine(
+            k,
+            o.frames,
+            o.width,
+            o.height,
+            o.breathing,
+            o.rotation,
+            o.shift,
+            o.seed,
+        )
     }
 
     /// Every frame in order, rendered as the iterator advances.
@@ -496,6 +564,63 @@ impl SynthStack {
             }
         };
         Frame::new(info, samples).expect("samples sized from the options")
+    }
+
+    /// Frame `k` seen through `frame_to_scene`: its linear planes rendered whole (normalised
+    /// by coverage), then resampled band by band and encoded with the frame's noise.
+    fn render_moved(&self, discs: &[Disc], k: usize, frame_to_scene: [f64; 6]) -> Frame {
+        let (w, h) = (self.options.width, self.options.height);
+        // Allocation: once per frame (the whole frame's linear planes).
+        let bands: Vec<Vec<Vec<f32>>> = (0..h.div_ceil(BAND_ROWS))
+            .into_par_iter()
+            .map_init(Band::default, |band, b| {
+                let (y0, y1) = (b * BAND_ROWS, ((b + 1) * BAND_ROWS).min(h));
+                self.layers.render_band(discs, y0, y1, band);
+                let inv: Vec<f32> =
+                    band.coverage.iter().map(|&a| if a > 0.0 { 1.0 / a } else { 0.0 }).collect();
+                band.colour
+                    .iter()
+                    .map(|p| p.iter().zip(&inv).map(|(v, i)| v * i).collect())
+                    .collect()
+            })
+            .collect();
+        let planes: Vec<Vec<f32>> = (0..self.layers.values.len())
+            .map(|p| bands.iter().flat_map(|b| b[p].iter().copied()).collect())
+            .collect();
+        drop(bands);
+        let info = self.info();
+        let n = w * h * info.format.layout.channels();
+        let samples = match info.format.depth {
+            BitDepth::Eight => {
+                let mut s = vec![0u8; n];
+                self.fill_moved(&mut s, &planes, frame_to_scene, k);
+                Samples::U8(s)
+            }
+            BitDepth::Sixteen => {
+                let mut s = vec![0u16; n];
+                self.fill_moved(&mut s, &planes, frame_to_scene, k);
+                Samples::U16(s)
+            }
+        };
+        Frame::new(info, samples).expect("samples sized from the options")
+    }
+
+    fn fill_moved<S: Sample>(
+        &self,
+        out: &mut [S],
+        planes: &[Vec<f32>],
+        frame_to_scene: [f64; 6],
+        k: usize,
+    ) {
+        let (w, h) = (self.options.width, self.options.height);
+        let chunk = BAND_ROWS * w * self.options.layout.channels();
+        // Allocation: once per band task (the resampled band).
+        out.par_chunks_mut(chunk).enumerate().for_each_init(Vec::new, |buf, (b, out)| {
+            let (y0, y1) = (b * BAND_ROWS, ((b + 1) * BAND_ROWS).min(h));
+            breathing::resample_rows(planes, w, h, frame_to_scene, y0, y1, buf);
+            let colour: Vec<&[f32]> = buf.iter().map(|p| p.as_slice()).collect();
+            self.encode_rows(&colour, None, y0, Some(k), out);
+        });
     }
 
     /// Fills interleaved samples band by band, in parallel.

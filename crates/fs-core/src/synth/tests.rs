@@ -299,3 +299,76 @@ fn options_are_validated_by_name() {
     assert_eq!(stack.blur_radius(0, 1.0), 6.0);
     let _: Image<f32> = stack.truth().to_image();
 }
+
+#[test]
+fn moving_frames_show_the_scene_through_their_transform() {
+    let opts = SynthOptions {
+        max_blur_radius: 0.0,
+        breathing: 0.06,
+        rotation: 0.5,
+        shift: 4.0,
+        ..small(Scene::Objects)
+    };
+    let stack = SynthStack::new(opts).unwrap();
+    let still = SynthStack::new(SynthOptions { breathing: 0.0, rotation: 0.0, shift: 0.0, ..opts })
+        .unwrap();
+    // The middle frame is the reference: unmoved, the same pixels as a still stack's.
+    assert_eq!(stack.frame_transform(2), [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+    assert_eq!(stack.frame(2), still.frame(2));
+    // The first frame is smaller (breathing), turned and shifted.
+    let m = stack.frame_transform(0);
+    let scale = (m[0] * m[4] - m[1] * m[3]).sqrt();
+    assert!((scale - (1.0 - 0.06 * 0.5)).abs() < 1e-12, "scale {scale}");
+    assert!(m[2].abs() > 0.1 || m[5].abs() > 0.1);
+    // All in focus, no noise: frame 0 at T(p) is the truth at p. Resample the truth
+    // into frame 0's geometry and compare inside a margin: close with the transform,
+    // far without it.
+    let (w, h) = (128, 96);
+    let truth = luma_of(&stack.truth());
+    let frame = luma_of(&stack.frame(0));
+    let mut moved = Vec::new();
+    breathing::resample_rows(std::slice::from_ref(&truth), w, h, breathing::invert(m), 0, h, &mut moved);
+    let rms = |a: &[f32], b: &[f32]| {
+        let (mut s, mut n) = (0.0f64, 0usize);
+        for y in 8..h - 8 {
+            for x in 8..w - 8 {
+                let d = (a[y * w + x] - b[y * w + x]) as f64;
+                s += d * d;
+                n += 1;
+            }
+        }
+        (s / n as f64).sqrt()
+    };
+    // Luma of sRGB-encoded samples vs a resampled luma of the encoded truth: the
+    // resampling happens in linear light in the generator, so allow a few levels.
+    // Single-pixel detail resampled in linear light (the generator) and in display
+    // values (here) differ by ~20 levels rms, so check that the transform is where the
+    // error is least: a quarter pixel off either way is clearly worse.
+    let off = |dx: f64, dy: f64| {
+        let mut mm = m;
+        mm[2] += dx;
+        mm[5] += dy;
+        let mut mv = Vec::new();
+        breathing::resample_rows(std::slice::from_ref(&truth), w, h, breathing::invert(mm), 0, h, &mut mv);
+        rms(&frame, &mv[0])
+    };
+    let with = rms(&frame, &moved[0]);
+    let without = rms(&frame, &truth);
+    assert!(with * 4.0 < without, "rms {with} with the transform, {without} without");
+    for (dx, dy) in [(0.25, 0.0), (-0.25, 0.0), (0.0, 0.25), (0.0, -0.25)] {
+        let e = off(dx, dy);
+        assert!(with * 1.25 < e, "rms {with} at the transform, {e} off by ({dx}, {dy})");
+    }
+}
+
+#[test]
+fn moving_options_are_checked() {
+    for (opts, name) in [
+        (SynthOptions { breathing: 0.6, ..small(Scene::Objects) }, "breathing"),
+        (SynthOptions { rotation: 50.0, ..small(Scene::Objects) }, "rotation"),
+        (SynthOptions { shift: -1.0, ..small(Scene::Objects) }, "shift"),
+    ] {
+        let e = SynthStack::new(opts).unwrap_err().to_string();
+        assert!(e.contains(name), "{e}");
+    }
+}

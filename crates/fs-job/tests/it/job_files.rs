@@ -41,7 +41,7 @@ fn documented_example() -> String {
 }
 
 fn pyramid(action: &Action) -> &fs_job::PyramidOptions {
-    match action.stacker() {
+    match action.stacker().unwrap() {
         Stacker::Pyramid(o) => o,
         other => panic!("not a pyramid stacker: {other:?}"),
     }
@@ -70,7 +70,9 @@ fn the_documented_example_says_what_the_rust_api_says() {
     assert_eq!(s.options.plot_path, Path::new("plots"));
     assert_eq!(pyramid(&job.actions[1]).pyramid_min_size, 64);
     assert_eq!(pyramid(&job.actions[1]).gen_kernel, 0.4);
-    let Stacker::DepthMap(dm) = job.actions[2].stacker() else { panic!("not a depth map") };
+    let Stacker::DepthMap(dm) = job.actions[2].stacker().unwrap() else {
+        panic!("not a depth map")
+    };
     assert_eq!((dm.map_type, dm.energy), (fs_job::MapType::Max, fs_job::Energy::Tenengrad));
     assert_eq!((dm.temperature, dm.energy_smooth_size, dm.plot_depth_map), (0.1, 5, true));
     assert_eq!(job.actions[2].options().input_path.as_deref(), Some(Path::new("bunches")));
@@ -132,7 +134,7 @@ fn options_of_another_action_or_stacker_and_missing_stackers_are_named() {
     for kind in ["DepthMapStack", "PyramidTilesStack", "PyramidAutoStack"] {
         let text = format!("{base}type = \"FocusStack\"\nstacker = {{ type = \"{kind}\" }}\n");
         let job = parse_job_toml(&text, Path::new("."), Path::new("j.toml")).unwrap();
-        assert_eq!(job.actions[0].stacker().name(), kind);
+        assert_eq!(job.actions[0].stacker().unwrap().name(), kind);
     }
 }
 

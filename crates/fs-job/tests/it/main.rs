@@ -1,6 +1,7 @@
 //! fs-job integration tests: end-to-end jobs on small generated stacks, the safety
 //! refusals, job files and ShineStacker projects (with a seed corpus).
 
+mod align;
 mod common;
 mod end_to_end;
 mod job_files;

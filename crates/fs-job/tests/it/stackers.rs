@@ -212,7 +212,7 @@ fn a_depth_map_plot_folder_must_not_be_a_folder_the_job_reads_or_writes() {
 }
 
 fn stacker_of(action: &Action) -> &Stacker {
-    action.stacker()
+    action.stacker().unwrap()
 }
 
 #[test]
@@ -375,7 +375,9 @@ fn project_keys_of_the_depth_map_and_pyramid_modes_are_read() {
     )
     .unwrap();
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
-    let Stacker::DepthMap(dm) = loaded.jobs[0].actions[0].stacker() else { panic!("depth map") };
+    let Stacker::DepthMap(dm) = loaded.jobs[0].actions[0].stacker().unwrap() else {
+        panic!("depth map")
+    };
     assert_eq!(
         *dm,
         DepthMapOptions {
@@ -401,7 +403,7 @@ fn project_keys_of_the_depth_map_and_pyramid_modes_are_read() {
     let stacker = |mode: &str| {
         let loaded = load(&format!("\"stacker\": \"Pyramid\", {mode}{pyramid_keys}")).unwrap();
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
-        loaded.jobs[0].actions[0].stacker().clone()
+        loaded.jobs[0].actions[0].stacker().unwrap().clone()
     };
     let Stacker::Pyramid(p) = stacker("") else { panic!("no mode: PyramidStack") };
     assert_eq!(p.pyramid_min_size, 16);

@@ -1,0 +1,633 @@
+//! Aligning and balancing a stack frame by frame: [`Aligner`] for one frame at a time,
+//! [`AlignedFrames`] as an adapter over a stream of frames that the stackers take as it
+//! is.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use fs_core::{Frame, FrameInfo, Image, Plane, PlaneMut, luma};
+
+use crate::{
+    AlignError, AlignFailure, AlignOptions, BalanceOptions, BorderMode, Estimator, Gains,
+    OnFailure, Rect, Result, Transform, common_area, fit_gains, small_image, subsample_factor,
+    warp_frame, warp_plane,
+};
+
+/// Below this corner displacement (pixels) a frame counts as not moved and is not
+/// resampled.
+pub const STILL_PX: f64 = 0.02;
+
+/// Gains within this of 1 are not applied (less than a quarter of an 8-bit level at
+/// mid-grey).
+const STILL_GAIN: f64 = 0.001;
+
+/// What happened to one frame.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct FrameReport {
+    /// The frame's position in the stack (0-based).
+    pub index: usize,
+    /// Its file, when it came from one.
+    pub path: Option<PathBuf>,
+    /// Reference position to frame position, full resolution (the identity for the
+    /// reference, and without alignment).
+    pub transform: Transform,
+    /// Feature matches and RANSAC inliers (0 for the reference, or without alignment).
+    pub matches: usize,
+    /// RANSAC inliers.
+    pub inliers: usize,
+    /// The balance gains applied (per colour channel), if balancing.
+    pub gains: Option<Gains>,
+    /// Set when the frame was left out ([`OnFailure::Skip`]): why.
+    pub skipped: Option<AlignFailure>,
+}
+
+impl FrameReport {
+    /// The magnification change against the reference, as a fraction.
+    pub fn scale_change(&self) -> f64 {
+        self.transform.scale() - 1.0
+    }
+
+    /// Where the centre of a `width` x `height` reference is found in this frame,
+    /// relative to where it is in the reference (pixels).
+    pub fn centre_shift(&self, width: usize, height: usize) -> (f64, f64) {
+        let (cx, cy) = ((width as f64 - 1.0) / 2.0, (height as f64 - 1.0) / 2.0);
+        let (x, y) = self.transform.apply(cx, cy);
+        (x - cx, y - cy)
+    }
+}
+
+/// The reports of every frame aligned so far, shared between the stream that aligns
+/// and the caller that crops the result afterwards.
+#[derive(Debug, Default)]
+pub struct AlignLog {
+    reports: Mutex<Vec<FrameReport>>,
+}
+
+impl AlignLog {
+    /// A copy of the reports so far, in stack order.
+    pub fn reports(&self) -> Vec<FrameReport> {
+        let mut r = self.reports.lock().expect("align log lock").clone();
+        r.sort_by_key(|r| r.index);
+        r
+    }
+
+    fn push(&self, report: FrameReport) {
+        self.reports.lock().expect("align log lock").push(report);
+    }
+
+    /// The area of the reference that every frame kept (not skipped) covers.
+    pub fn common_area(&self, width: usize, height: usize) -> Option<Rect> {
+        let transforms: Vec<Transform> =
+            self.reports().iter().filter(|r| r.skipped.is_none()).map(|r| r.transform).collect();
+        common_area(&transforms, width, height)
+    }
+
+    /// The frames left out, with why.
+    pub fn skipped(&self) -> Vec<(usize, Option<PathBuf>, AlignFailure)> {
+        self.reports()
+            .into_iter()
+            .filter_map(|r| r.skipped.map(|why| (r.index, r.path, why)))
+            .collect()
+    }
+}
+
+/// Checks that `t` (full resolution, reference to frame) is a plausible focus-stack
+/// motion for a `width` x `height` frame under `options`.
+pub fn check_plausible(
+    t: &Transform,
+    width: usize,
+    height: usize,
+    options: &AlignOptions,
+) -> std::result::Result<(), AlignFailure> {
+    if !t.is_valid() {
+        return Err(AlignFailure::Degenerate);
+    }
+    let scale = t.scale();
+    if (scale - 1.0).abs() > options.max_scale_change {
+        return Err(AlignFailure::Implausible(format!(
+            "magnification changes by {:+.1} %, more than max_scale_change ({:.1} %)",
+            (scale - 1.0) * 100.0,
+            options.max_scale_change * 100.0
+        )));
+    }
+    let rotation = t.rotation().to_degrees();
+    if rotation.abs() > options.max_rotation {
+        return Err(AlignFailure::Implausible(format!(
+            "rotated by {rotation:.2} degrees, more than max_rotation ({})",
+            options.max_rotation
+        )));
+    }
+    let diagonal = (width as f64).hypot(height as f64);
+    let identity = Transform::identity();
+    let moved = t.corner_distance(&identity, width, height);
+    let (cx, cy) = ((width as f64 - 1.0) / 2.0, (height as f64 - 1.0) / 2.0);
+    let (x, y) = t.apply(cx, cy);
+    let shift = (x - cx).hypot(y - cy);
+    if shift > options.max_shift * diagonal {
+        return Err(AlignFailure::Implausible(format!(
+            "shifted by {shift:.1} px, more than max_shift ({} of the diagonal, {:.1} px)",
+            options.max_shift,
+            options.max_shift * diagonal
+        )));
+    }
+    // A homography may keep the centre and scale but tilt the corners far away.
+    let limit = options.max_shift * diagonal + options.max_scale_change * diagonal / 2.0;
+    if moved > 2.0 * limit {
+        return Err(AlignFailure::Implausible(format!(
+            "a corner moves by {moved:.1} px, more than {:.1} px",
+            2.0 * limit
+        )));
+    }
+    Ok(())
+}
+
+/// What to do to each frame: align (estimate and warp), balance, or both.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlignSettings {
+    /// Alignment, or `None` to keep the frames' geometry.
+    pub align: Option<AlignOptions>,
+    /// Balance, or `None` to keep their brightness and colour.
+    pub balance: Option<BalanceOptions>,
+}
+
+impl AlignSettings {
+    /// Checks the options; the error names the bad one.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(a) = &self.align {
+            a.validate()?;
+        }
+        if let Some(b) = &self.balance {
+            b.validate()?;
+        }
+        Ok(())
+    }
+
+    /// Alignment options, or the defaults for what alignment-free balance needs.
+    fn align_or_default(&self) -> AlignOptions {
+        self.align.clone().unwrap_or_default()
+    }
+}
+
+/// A frame's subsampled colour image and its luma (values 0..1).
+#[derive(Debug)]
+struct Small {
+    colour: Image<f32>,
+    luma: Vec<f32>,
+}
+
+impl Small {
+    fn new(frame: &Frame, factor: usize) -> Self {
+        let colour = small_image(frame, factor);
+        let luma = luma(&colour);
+        Self { colour, luma }
+    }
+
+    fn luma_plane(&self) -> Plane<'_, f32> {
+        Plane::new(&self.luma, self.colour.width(), self.colour.height()).expect("sized")
+    }
+}
+
+/// Aligns and balances frames, one at a time, to a reference frame.
+///
+/// Prepared once from the reference (its subsampled luma, features and pyramid, and
+/// its subsampled colour image for the balance); [`Aligner::align`] then takes any
+/// frame of the stack. With `step_process`, give it the chained transforms from
+/// [`estimate_chain`] through [`Aligner::with_transforms`].
+#[derive(Debug)]
+pub struct Aligner {
+    settings: AlignSettings,
+    info: FrameInfo,
+    reference_index: usize,
+    factor: usize,
+    reference: Small,
+    /// The reference's small colour image in linear light (the balance's reference).
+    reference_linear: Image<f32>,
+    estimator: Option<Estimator>,
+    transforms: Option<Vec<Transform>>,
+}
+
+impl Aligner {
+    /// An aligner to `reference`, frame `reference_index` of the stack.
+    pub fn new(reference: &Frame, reference_index: usize, settings: AlignSettings) -> Result<Self> {
+        settings.validate()?;
+        let info = reference.info();
+        let options = settings.align_or_default();
+        let factor = subsample_factor(info.width, info.height, options.subsample_pixels);
+        let small = Small::new(reference, factor);
+        let estimator = match &settings.align {
+            Some(o) if !o.step_process => Some(
+                Estimator::new(small.luma_plane(), o)
+                    .map_err(|reason| failed(reference.source.as_deref(), reason))?,
+            ),
+            _ => None,
+        };
+        let reference_linear = block_means(&to_linear(&small.colour), BALANCE_BLOCK);
+        Ok(Self {
+            settings,
+            info,
+            reference_index,
+            factor,
+            reference_linear,
+            reference: small,
+            estimator,
+            transforms: None,
+        })
+    }
+
+    /// Uses these transforms (reference to frame `k`, full resolution, one per frame)
+    /// instead of estimating: the chained transforms of `step_process`.
+    pub fn with_transforms(mut self, transforms: Vec<Transform>) -> Self {
+        self.transforms = Some(transforms);
+        self
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &AlignSettings {
+        &self.settings
+    }
+
+    /// The reference's index in the stack.
+    pub fn reference_index(&self) -> usize {
+        self.reference_index
+    }
+
+    /// The block size of the subsampled images estimation works on.
+    pub fn subsample_factor(&self) -> usize {
+        self.factor
+    }
+
+    /// Aligns and balances frame `index` of the stack: its transform (estimated, or
+    /// given), the balance gains, and the warped frame in the reference's geometry.
+    /// A frame that cannot be aligned gives [`AlignError::Failed`] naming it.
+    pub fn align(&self, index: usize, frame: Frame) -> Result<(Frame, FrameReport)> {
+        fs_core::check_frame(self.info, &frame)?;
+        let path = frame.source.clone();
+        let mut report = FrameReport {
+            index,
+            path: path.clone(),
+            transform: Transform::identity(),
+            matches: 0,
+            inliers: 0,
+            gains: None,
+            skipped: None,
+        };
+        if index == self.reference_index {
+            return Ok((frame, report));
+        }
+        let small = Small::new(&frame, self.factor);
+        if let Some(options) = &self.settings.align {
+            let t = match (&self.transforms, &self.estimator) {
+                (Some(ts), _) => *ts.get(index).ok_or_else(|| {
+                    AlignError::NothingLeft(format!(
+                        "frame {index} has no transform ({} given)",
+                        ts.len()
+                    ))
+                })?,
+                (None, Some(estimator)) => {
+                    let e = estimator
+                        .estimate(small.luma_plane())
+                        .map_err(|reason| failed(path.as_deref(), reason))?;
+                    report.matches = e.matches;
+                    report.inliers = e.inliers;
+                    e.transform.to_full(self.factor as f64)
+                }
+                (None, None) => unreachable!("an aligner without step_process has an estimator"),
+            };
+            check_plausible(&t, self.info.width, self.info.height, options)
+                .map_err(|reason| failed(path.as_deref(), reason))?;
+            // A motion below the estimator's accuracy is no motion: resampling would
+            // only soften the frame.
+            let still =
+                t.corner_distance(&Transform::identity(), self.info.width, self.info.height)
+                    < STILL_PX;
+            report.transform = if still { Transform::identity() } else { t };
+        }
+        if let Some(balance) = &self.settings.balance {
+            let warped = self.small_in_reference_geometry(&small, &report.transform);
+            // Fitted in linear light, where defocus blur keeps the mean: in sRGB values
+            // a blurred frame has a different mean than a sharp one of the same
+            // exposure, and the balance would "correct" that.
+            // On 8x8 block means, where the blur difference between a sharp and a
+            // defocused frame (and what it moves across the clipping limits) is gone.
+            let frame = block_means(&to_linear(&warped), BALANCE_BLOCK);
+            let mut gains = fit_gains(&self.reference_linear, &frame, balance)?;
+            for g in &mut gains.values {
+                *g = g.powf(1.0 / SRGB_GAMMA);
+            }
+            report.gains = Some(gains);
+        }
+        let options = self.settings.align_or_default();
+        let gains = report
+            .gains
+            .as_ref()
+            .filter(|g| g.values.iter().any(|v| (v - 1.0).abs() > STILL_GAIN))
+            .map(|g| g.values.as_slice());
+        let moved = report.transform != Transform::identity();
+        let aligned = if moved || gains.is_some() {
+            let mut out = warp_frame(
+                &frame,
+                &report.transform,
+                options.interpolation,
+                options.border_mode,
+                gains,
+            )?;
+            out.source = path;
+            out
+        } else {
+            frame
+        };
+        Ok((aligned, report))
+    }
+
+    /// The frame's small colour image warped into the reference's small geometry, no
+    /// data marked NaN (the balance skips it).
+    fn small_in_reference_geometry(&self, small: &Small, t: &Transform) -> Image<f32> {
+        let (w, h) = (self.reference.colour.width(), self.reference.colour.height());
+        let ts = t.to_subsampled(self.factor as f64);
+        let mut out = Image::<f32>::new(w, h, small.colour.channels()).expect("sized");
+        for c in 0..small.colour.channels() {
+            let mut dst = out.plane_mut(c);
+            let dst = PlaneMut::new(dst.as_mut_slice(), w, h).expect("sized");
+            warp_plane(
+                small.colour.plane(c),
+                dst,
+                &ts,
+                crate::Interpolation::Bilinear,
+                BorderMode::Invalid,
+                f32::NAN,
+            )
+            .expect("sizes match");
+        }
+        out
+    }
+}
+
+/// Block size (pixels of the subsampled images) of the means the balance compares.
+const BALANCE_BLOCK: usize = 8;
+
+/// Means of `k` x `k` blocks; a block with any sample without data (NaN) is NaN.
+fn block_means(img: &Image<f32>, k: usize) -> Image<f32> {
+    let (w, h) = ((img.width() / k).max(1), (img.height() / k).max(1));
+    let planes = img
+        .planes()
+        .map(|p| {
+            let mut out = vec![0.0f32; w * h];
+            for (i, o) in out.iter_mut().enumerate() {
+                let (bx, by) = (i % w, i / w);
+                let mut sum = 0.0f32;
+                let mut n = 0usize;
+                for y in by * k..((by + 1) * k).min(img.height()) {
+                    for &v in &p[y * img.width() + bx * k
+                        ..y * img.width() + ((bx + 1) * k).min(img.width())]
+                    {
+                        sum += v;
+                        n += 1;
+                    }
+                }
+                *o = if n == 0 { f32::NAN } else { sum / n as f32 };
+            }
+            out
+        })
+        .collect();
+    Image::from_planes(w, h, planes).expect("sized")
+}
+
+/// The exponent that turns a gain of linear light into one of sRGB-encoded values
+/// (sRGB is close to a 2.2 power law).
+const SRGB_GAMMA: f64 = 2.2;
+
+/// sRGB-encoded values (0..1) to linear light, through a 4097-entry table,
+/// interpolated; NaN (no data) stays NaN.
+fn to_linear(img: &Image<f32>) -> Image<f32> {
+    use std::sync::OnceLock;
+    static TABLE: OnceLock<Vec<f32>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        (0..=4096)
+            .map(|i| {
+                let v = i as f64 / 4096.0;
+                let l = if v <= 0.04045 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) };
+                l as f32
+            })
+            .collect()
+    });
+    let planes = img
+        .planes()
+        .map(|p| {
+            p.iter()
+                .map(|&v| {
+                    if v.is_nan() {
+                        return v;
+                    }
+                    let t = v.clamp(0.0, 1.0) * 4096.0;
+                    let i = (t as usize).min(4095);
+                    table[i] + (table[i + 1] - table[i]) * (t - i as f32)
+                })
+                .collect()
+        })
+        .collect();
+    Image::from_planes(img.width(), img.height(), planes).expect("same shape")
+}
+
+fn failed(path: Option<&Path>, reason: AlignFailure) -> AlignError {
+    AlignError::Failed { path: path.map(Path::to_path_buf).unwrap_or_default(), reason }
+}
+
+/// The chained transforms of `step_process`: each frame is estimated against its
+/// neighbour towards the reference (frame `k` against `k + 1` below the reference,
+/// against `k - 1` above it) and the transforms composed, so two frames compared are
+/// always one focus step apart. Decodes every frame of `frames` once, keeping only
+/// two subsampled lumas at a time. Returns one transform (reference to frame,
+/// full resolution) per frame; a frame whose own step cannot be estimated is an
+/// error naming it (with [`OnFailure::Skip`], it gets the transform of its
+/// neighbour towards the reference, and the chain goes on through it).
+pub fn estimate_chain<I>(
+    frames: I,
+    reference_index: usize,
+    options: &AlignOptions,
+) -> Result<Vec<Transform>>
+where
+    I: IntoIterator<Item = fs_core::Result<Frame>>,
+{
+    options.validate()?;
+    // Steps between neighbours: step[k] maps frame k's position to frame k+1's.
+    let mut steps: Vec<std::result::Result<Transform, AlignError>> = Vec::new();
+    let mut previous: Option<(Small, Option<PathBuf>)> = None;
+    let mut factor = 0;
+    let mut info = None;
+    let mut count = 0;
+    for frame in frames {
+        let frame = frame?;
+        let expected = *info.get_or_insert(frame.info());
+        fs_core::check_frame(expected, &frame)?;
+        if factor == 0 {
+            factor = subsample_factor(expected.width, expected.height, options.subsample_pixels);
+        }
+        let small = Small::new(&frame, factor);
+        let path = frame.source.clone();
+        drop(frame);
+        if let Some((prev, prev_path)) = previous.take() {
+            // Estimator on the previous frame: its positions to this frame's.
+            let step = Estimator::new(prev.luma_plane(), options)
+                .map_err(|r| failed(prev_path.as_deref(), r))
+                .and_then(|e| {
+                    e.estimate(small.luma_plane()).map_err(|r| {
+                        let blame = path.as_deref().or(prev_path.as_deref());
+                        failed(blame, r)
+                    })
+                })
+                .map(|e| e.transform.to_full(factor as f64));
+            steps.push(step);
+        }
+        previous = Some((small, path));
+        count += 1;
+    }
+    let Some(info) = info else {
+        return Err(AlignError::NothingLeft("no frames to align".into()));
+    };
+    if reference_index >= count {
+        return Err(AlignError::InvalidOption {
+            name: "ref_idx",
+            reason: format!("must be < the number of frames ({count}), got {reference_index}"),
+        });
+    }
+    let mut out = vec![Transform::identity(); count];
+    let step = |k: usize| -> Result<Option<Transform>> {
+        match &steps[k] {
+            Ok(t) => Ok(Some(*t)),
+            Err(_) if options.on_failure == OnFailure::Skip => Ok(None),
+            Err(AlignError::Failed { path, reason }) => {
+                Err(AlignError::Failed { path: path.clone(), reason: reason.clone() })
+            }
+            Err(e) => Err(AlignError::NothingLeft(e.to_string())),
+        }
+    };
+    for k in reference_index + 1..count {
+        // ref -> k = (k-1 -> k) after (ref -> k-1)
+        out[k] = match step(k - 1)? {
+            Some(s) => s.after(&out[k - 1]),
+            None => out[k - 1],
+        };
+    }
+    for k in (0..reference_index).rev() {
+        // ref -> k = (k+1 -> k) after (ref -> k+1); (k+1 -> k) is step[k] inverted.
+        out[k] = match step(k)?.and_then(|s| s.inverse()) {
+            Some(s) => s.after(&out[k + 1]),
+            None => out[k + 1],
+        };
+    }
+    for t in &out {
+        check_plausible(t, info.width, info.height, options).map_err(|reason| {
+            AlignError::NothingLeft(format!("a chained transform is implausible: {reason}"))
+        })?;
+    }
+    Ok(out)
+}
+
+/// Frames aligned and balanced as they stream past: an iterator adapter over a
+/// stream of frames (all of the stack, reference included, in stack order) that
+/// yields each frame in the reference's geometry, ready for any stacker.
+///
+/// Frames that cannot be aligned stop the stream with an error naming them
+/// ([`OnFailure::Stop`]), or are left out ([`OnFailure::Skip`]); either way the
+/// [`AlignLog`] ([`AlignedFrames::log`]) says what happened to each frame, and gives
+/// the area every kept frame covers, to crop the stacked result to.
+#[derive(Debug)]
+pub struct AlignedFrames<'a, I> {
+    source: I,
+    aligner: &'a Aligner,
+    next: usize,
+    log: Arc<AlignLog>,
+}
+
+impl<'a, I> AlignedFrames<'a, I>
+where
+    I: Iterator<Item = fs_core::Result<Frame>>,
+{
+    /// Aligns the frames of `source` (the whole stack, in order) with `aligner`.
+    pub fn new(source: I, aligner: &'a Aligner) -> Self {
+        Self { source, aligner, next: 0, log: Arc::default() }
+    }
+
+    /// Aligns the frames of `source`, which start at frame `offset` of the stack the
+    /// aligner was made for (a bunch of it).
+    pub fn starting_at(source: I, aligner: &'a Aligner, offset: usize) -> Self {
+        Self { source, aligner, next: offset, log: Arc::default() }
+    }
+
+    /// The shared log of what happened to each frame.
+    pub fn log(&self) -> Arc<AlignLog> {
+        Arc::clone(&self.log)
+    }
+}
+
+impl<I> Iterator for AlignedFrames<'_, I>
+where
+    I: Iterator<Item = fs_core::Result<Frame>>,
+{
+    type Item = fs_core::Result<Frame>;
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        // Frames left out make it shorter, never longer.
+        (0, self.source.size_hint().1)
+    }
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let frame = match self.source.next()? {
+                Ok(f) => f,
+                Err(e) => return Some(Err(e)),
+            };
+            let index = self.next;
+            self.next += 1;
+            let path = frame.source.clone();
+            match self.aligner.align(index, frame) {
+                Ok((frame, report)) => {
+                    self.log.push(report);
+                    return Some(Ok(frame));
+                }
+                Err(AlignError::Failed { reason, .. })
+                    if self.aligner.settings.align.as_ref().map(|a| a.on_failure)
+                        == Some(OnFailure::Skip) =>
+                {
+                    self.log.push(FrameReport {
+                        index,
+                        path,
+                        transform: Transform::identity(),
+                        matches: 0,
+                        inliers: 0,
+                        gains: None,
+                        skipped: Some(reason),
+                    });
+                }
+                Err(AlignError::Core(e)) => return Some(Err(e)),
+                Err(e) => return Some(Err(fs_core::CoreError::Stage(Box::new(e)))),
+            }
+        }
+    }
+}
+
+/// The frames of `paths` in order, decoded one at a time, except frame
+/// `reference_index`, which is `reference` (already decoded to build the
+/// [`Aligner`]): the stream for [`AlignedFrames`] without decoding the reference
+/// twice.
+pub fn frames_with_reference(
+    paths: Vec<PathBuf>,
+    reference_index: usize,
+    reference: Frame,
+) -> impl Iterator<Item = fs_core::Result<Frame>> + Send {
+    let mut reference = Some(reference);
+    let expected = reference.as_ref().map(Frame::info);
+    paths.into_iter().enumerate().map(move |(i, path)| {
+        if i == reference_index {
+            if let Some(f) = reference.take() {
+                return Ok(f);
+            }
+        }
+        let frame = fs_core::read_frame(&path)?;
+        if let Some(e) = expected {
+            fs_core::check_frame(e, &frame)?;
+        }
+        Ok(frame)
+    })
+}

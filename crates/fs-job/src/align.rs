@@ -1,0 +1,194 @@
+//! Alignment and balance in a job: in memory before stacking (the `align` / `balance`
+//! options of FocusStack and FocusStackBunch, `fstack stack --align`), and as the
+//! `CombinedActions` action that writes aligned frames to a folder.
+
+use std::path::{Path, PathBuf};
+
+use fs_align::{AlignLog, AlignedFrames, Aligner, FrameReport, crop_frame, estimate_chain};
+use fs_core::{Frame, PathFrames, Progress, WriteOptions, read_frame, write_frame};
+
+use crate::action::align_option;
+use crate::algorithms::{AlignError, AlignSettings};
+use crate::job::{ActionPlan, CountingFrames};
+use crate::stacker::Stacked;
+use crate::{ActionOptions, CombinedActions, JobError, Result, StackJob, StackerError};
+
+/// An aligner made from an action's reference frame, for all its stacks or bunches.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    aligner: Aligner,
+    /// The reference's file name, for the notes.
+    reference: PathBuf,
+}
+
+/// An fs-align error as a job error: a frame error keeps naming the file.
+fn align_error(action: &str, e: AlignError) -> JobError {
+    match e {
+        AlignError::Core(core) => JobError::frames(action, core),
+        AlignError::InvalidOption { .. } => align_option(action, e),
+        other => JobError::frames(action, fs_core::CoreError::Stage(Box::new(other))),
+    }
+}
+
+/// Builds the aligner of an action over `files` (its whole stack): decodes the
+/// reference frame, and with `step_process` runs the chain estimation over every
+/// frame first. `None` when the action neither aligns nor balances.
+pub(crate) fn prepare(
+    o: &ActionOptions,
+    files: &[PathBuf],
+    name: &str,
+    progress: &dyn Progress,
+) -> Result<Option<Prepared>> {
+    settings_aligner(&o.align_settings(), files, name, progress)
+}
+
+fn settings_aligner(
+    settings: &AlignSettings,
+    files: &[PathBuf],
+    name: &str,
+    progress: &dyn Progress,
+) -> Result<Option<Prepared>> {
+    if settings.align.is_none() && settings.balance.is_none() {
+        return Ok(None);
+    }
+    let options = settings.align.clone().unwrap_or_default();
+    let r = options.reference.index(files.len()).map_err(|e| align_option(name, e))?;
+    let reference = read_frame(&files[r]).map_err(|e| JobError::frames(name, e))?;
+    let mut aligner =
+        Aligner::new(&reference, r, settings.clone()).map_err(|e| align_error(name, e))?;
+    drop(reference);
+    if settings.align.as_ref().is_some_and(|a| a.step_process) {
+        progress.phase(&format!("{name}: align (step_process)"), files.len() as u64);
+        let frames = CountingFrames { inner: PathFrames::new(files.to_vec()), progress, done: 0 };
+        let transforms = estimate_chain(frames, r, &options).map_err(|e| align_error(name, e))?;
+        aligner = aligner.with_transforms(transforms);
+    }
+    Ok(Some(Prepared { aligner, reference: files[r].clone() }))
+}
+
+/// Aligns the frames of a stack or bunch (starting at frame `offset` of the action's
+/// stack) on their way into `stack`, then crops the result (and the depth map) to the
+/// area every kept frame covers when `crop`.
+pub(crate) fn stack_aligned<F>(
+    prepared: &Prepared,
+    frames: CountingFrames<'_>,
+    offset: usize,
+    crop: bool,
+    stack: F,
+    name: &str,
+) -> Result<Stacked>
+where
+    F: FnOnce(AlignedFrames<'_, CountingFrames<'_>>) -> std::result::Result<Stacked, StackerError>,
+{
+    let aligned = AlignedFrames::starting_at(frames, &prepared.aligner, offset);
+    let log = aligned.log();
+    let mut stacked = stack(aligned).map_err(|e| crate::stacker::job_error(name, e))?;
+    let (w, h) = (stacked.frame.width(), stacked.frame.height());
+    let mut notes = summary(&log, &prepared.reference, prepared.aligner.settings());
+    if crop && prepared.aligner.settings().align.is_some() {
+        let rect = log.common_area(w, h).ok_or_else(|| {
+            JobError::frames(
+                name,
+                fs_core::CoreError::Stage(Box::new(AlignError::NothingLeft(
+                    "the aligned frames share no common area to crop to".into(),
+                ))),
+            )
+        })?;
+        if (rect.width, rect.height) != (w, h) {
+            stacked.frame = crop_frame(&stacked.frame, rect).map_err(|e| align_error(name, e))?;
+            if let Some(map) = stacked.depth_map.take() {
+                stacked.depth_map = Some(crop_frame(&map, rect).map_err(|e| align_error(name, e))?);
+            }
+            notes.push(format!(
+                "cropped to {}x{} at ({}, {}), the area every frame covers (--no-crop / crop = false keeps {w}x{h})",
+                rect.width, rect.height, rect.x, rect.y
+            ));
+        }
+    }
+    stacked.align_notes = notes;
+    Ok(stacked)
+}
+
+/// One line about what alignment did, plus one per frame left out.
+fn summary(log: &AlignLog, reference: &Path, settings: &AlignSettings) -> Vec<String> {
+    let reports = log.reports();
+    let kept: Vec<&FrameReport> = reports.iter().filter(|r| r.skipped.is_none()).collect();
+    let file = reference.file_name().unwrap_or_default().to_string_lossy();
+    let mut notes = Vec::new();
+    if settings.align.is_some() {
+        let (mut lo, mut hi, mut shift) = (0.0f64, 0.0f64, 0.0f64);
+        for r in &kept {
+            lo = lo.min(r.scale_change());
+            hi = hi.max(r.scale_change());
+            let (dx, dy) = r.centre_shift(1, 1);
+            shift = shift.max(dx.hypot(dy));
+        }
+        notes.push(format!(
+            "aligned {} frames to {file}: magnification {:+.2} % to {:+.2} %, shifts up to {:.1} px",
+            kept.len(),
+            lo * 100.0,
+            hi * 100.0,
+            shift
+        ));
+    }
+    if settings.balance.is_some() {
+        let gains: Vec<f64> =
+            kept.iter().filter_map(|r| r.gains.as_ref()).flat_map(|g| g.values.clone()).collect();
+        let lo = gains.iter().copied().fold(1.0, f64::min);
+        let hi = gains.iter().copied().fold(1.0, f64::max);
+        notes.push(format!("balanced to {file}: gains {lo:.3} to {hi:.3}"));
+    }
+    for r in reports.iter().filter(|r| r.skipped.is_some()) {
+        let path = r.path.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
+        notes.push(format!(
+            "warning: left out {path}: cannot be aligned: {}",
+            r.skipped.as_ref().map(ToString::to_string).unwrap_or_default()
+        ));
+    }
+    notes
+}
+
+/// Runs a [`CombinedActions`]: aligns and balances every frame of `files` and writes
+/// it into the action's output folder (same name with the prefix, same format unless
+/// `output_format`), each write atomic. Returns the files written and the notes.
+pub(crate) fn run_combined(
+    action: &CombinedActions,
+    plan: &ActionPlan,
+    files: &[PathBuf],
+    job: &StackJob,
+    progress: &dyn Progress,
+) -> Result<(Vec<PathBuf>, Vec<String>)> {
+    let name = action.name.as_str();
+    let settings = action.settings()?;
+    let prepared = settings_aligner(&settings, files, name, progress)?
+        .expect("a validated CombinedActions has a step");
+    progress.phase(&format!("{name}: align"), files.len() as u64);
+    let frames = CountingFrames { inner: PathFrames::new(files.to_vec()), progress, done: 0 };
+    let aligned = AlignedFrames::new(frames, &prepared.aligner);
+    let log = aligned.log();
+    let o = &action.options;
+    let write = WriteOptions { jpeg_quality: job.jpeg_quality, metadata: true };
+    let mut outputs = Vec::with_capacity(files.len());
+    // Decoding and aligning the next frame overlaps with encoding this one.
+    fs_core::with_prefetch(aligned, |rx| -> Result<()> {
+        for frame in rx {
+            let frame: Frame = frame.map_err(|e| JobError::frames(name, e))?;
+            progress.check_cancelled().map_err(|e| JobError::frames(name, e))?;
+            let source = frame.source.clone().unwrap_or_default();
+            let file = crate::job::output_name(&o.prefix, &source, o.output_format);
+            let path = plan.output_dir.join(file);
+            let frame = if path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"))
+            {
+                crate::job::to_eight_bit(frame).map_err(|e| JobError::frames(name, e))?
+            } else {
+                frame
+            };
+            write_frame(&path, &frame, &write).map_err(|e| JobError::frames(name, e))?;
+            outputs.push(path);
+        }
+        Ok(())
+    })?;
+    Ok((outputs, summary(&log, &prepared.reference, &settings)))
+}

@@ -1,0 +1,45 @@
+//! `cargo xtask align-run FRAMES...`: decode, estimate and warp every frame of a stack
+//! against its middle frame, in memory, and print what was found — the alignment work
+//! `fstack stack` does before stacking, alone, for `bench` to time against the
+//! decode-only floor.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use fs_align::{AlignOptions, AlignSettings, AlignedFrames, Aligner, BalanceOptions};
+
+/// Aligns (and balances, unless `no_balance`) `paths` to the middle frame.
+pub fn run(paths: &[PathBuf], no_balance: bool) -> Result<()> {
+    let r = paths.len() / 2;
+    let reference = fs_core::read_frame(&paths[r])?;
+    let settings = AlignSettings {
+        align: Some(AlignOptions::default()),
+        balance: (!no_balance).then(BalanceOptions::default),
+    };
+    let aligner = Aligner::new(&reference, r, settings)?;
+    let source = fs_align::frames_with_reference(paths.to_vec(), r, reference);
+    let aligned = AlignedFrames::new(source, &aligner);
+    let log = aligned.log();
+    // As in a stacker: the next frame is decoded and aligned on one thread while the
+    // consumer (here: nothing) takes the previous one.
+    let mut pixels = 0usize;
+    fs_core::with_prefetch(aligned, |rx| -> Result<()> {
+        for frame in rx {
+            let frame = frame?;
+            pixels += frame.width() * frame.height();
+        }
+        Ok(())
+    })?;
+    let reports = log.reports();
+    let worst = reports.iter().map(|r| r.scale_change().abs()).fold(0.0, f64::max);
+    let info = fs_core::read_frame_info(&paths[0])?;
+    let area = log.common_area(info.width, info.height);
+    println!(
+        "aligned {} frames, {:.1} megapixels; largest magnification change {:.2} %; common area {:?}",
+        reports.len(),
+        pixels as f64 / 1e6,
+        worst * 100.0,
+        area
+    );
+    Ok(())
+}
