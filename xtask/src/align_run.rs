@@ -18,17 +18,20 @@ pub fn run(paths: &[PathBuf], no_balance: bool) -> Result<()> {
     };
     let aligner = Aligner::new(&reference, r, settings)?;
     let source = fs_align::frames_with_reference(paths.to_vec(), r, reference);
-    let aligned = AlignedFrames::new(source, &aligner);
-    let log = aligned.log();
-    // As in a stacker: the next frame is decoded and aligned on one thread while the
-    // consumer (here: nothing) takes the previous one.
+    // As in `fstack stack`: decoding on one thread, aligning on another, the consumer
+    // (a stacker there, nothing here) on a third.
     let mut pixels = 0usize;
-    fs_core::with_prefetch(aligned, |rx| -> Result<()> {
-        for frame in rx {
-            let frame = frame?;
-            pixels += frame.width() * frame.height();
-        }
-        Ok(())
+    let log = fs_core::with_prefetch(source, |decoded| -> Result<_> {
+        let aligned = AlignedFrames::new(decoded, &aligner);
+        let log = aligned.log();
+        fs_core::with_prefetch(aligned, |rx| -> Result<()> {
+            for frame in rx {
+                let frame = frame?;
+                pixels += frame.width() * frame.height();
+            }
+            Ok(())
+        })?;
+        Ok(log)
     })?;
     let reports = log.reports();
     let worst = reports.iter().map(|r| r.scale_change().abs()).fold(0.0, f64::max);

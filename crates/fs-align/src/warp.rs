@@ -57,23 +57,28 @@
 //!
 //! | operation (24 MP RGB) | CPU before | CPU after |
 //! |---|---|---|
-//! | [`warp_frame`] 8-bit, similarity, bicubic | 1.39-1.77 s | 0.32-0.37 s |
-//! | [`warp_frame`] 8-bit, similarity, bilinear | 0.73-0.90 s | 0.17-0.22 s |
+//! | [`warp_frame`] 8-bit, similarity, bicubic | 1.39-1.77 s | 0.27-0.43 s |
+//! | [`warp_frame`] 8-bit, similarity, bilinear | 0.73-0.90 s | 0.17-0.23 s |
 //! | [`warp_frame`] 8-bit, homography, bicubic (general path) | 1.5-2.0 s | same |
-//! | [`warp_frame`] 16-bit, similarity, bicubic | 1.34-1.69 s | 0.69-0.76 s |
+//! | [`warp_frame`] 16-bit, similarity, bicubic | 1.34-1.69 s | 0.69-0.84 s |
 //! | [`crate::small_image`] 8-bit, factor 4 | 45-73 ms | same |
 //!
-//! The 8-bit RGB bicubic warp now costs about 14 ns of CPU per pixel (some 70
-//! instructions: 4 row loads, 4 byte interleaves, 4 widenings, 4 multiply-adds, the
-//! horizontal products and a 4-way reduction, the rounding store, and the scalar
-//! position and phase arithmetic), 4x less than before but still about 2x the
-//! 150 ms target. Part of the figure is the machine: CPU time on this shared VM
-//! varies by 20-40 % from run to run, and the page faults of the fresh 72 MB output
-//! cost about 6 %. What is left: vectorising across output pixels (8 positions and
-//! phases at a time, the tap rows by gathers or by processing 2 pixels per register),
-//! AVX2 kernels for Gray and RGBA 8-bit (they take the portable, auto-vectorised
-//! loop, about as fast as the 16-bit figure) and for 16-bit samples (`madd` is
-//! signed 16-bit: it needs the samples offset by 32768 or 32-bit products).
+//! The 8-bit RGB bicubic warp now costs 11-18 ns of CPU per pixel, 4x less than
+//! before but still about 2x the 150 ms target (CPU time on this shared VM varies by
+//! 20-40 % from run to run; the best run measured 270 ms). Stubbing out the AVX2
+//! kernel's arithmetic (loads and stores kept) left 140 of those 270 ms: about half
+//! is the kernel (4 row loads, 4 byte interleaves, 4 widenings, 4 multiply-adds, the
+//! horizontal products, a 4-way reduction, the rounding store), the other half the
+//! scalar position, phase and address arithmetic per pixel, the ~2.4 % border
+//! pixels of the general per-pixel code (clamped taps, 5x slower), and the page
+//! faults of the fresh 72 MB output (about 6 %). What is left: computing positions,
+//! phases and addresses for 8 pixels at a time in vectors and handing the kernel
+//! 2 pixels per call (one 256-bit register for both pixels' horizontal sums and
+//! stores); a faster border loop (a replicated row/column window instead of clamping
+//! every tap); AVX2 kernels for Gray and RGBA 8-bit (they take the portable,
+//! auto-vectorised loop, about as fast as the 16-bit figure) and for 16-bit samples
+//! (`madd` is signed 16-bit: it needs the samples offset by 32768, or 32-bit
+//! products).
 //! Tried before and rejected (general path, no measurable gain): computing RGB as 4
 //! lanes; an AVX2 build of the general row function; converting a row's 12 taps to
 //! f32 in one run before weighing them.
@@ -573,7 +578,6 @@ unsafe fn rgb8_bicubic_avx2(
     // offsets (the caller's contract); `wxp` and `gains` are read within their
     // lengths; unaligned loads throughout.
     unsafe {
-        if AW_FLOOR.load(std::sync::atomic::Ordering::Relaxed) { px[0] = win[0]; px[1] = pairs[0] as u8; px[2] = wxp[0] as u8; let _ = (stride, gains); return; }
         let p = win.as_ptr();
         let row = |j: usize| _mm_loadu_si128(p.add(j * stride).cast());
         let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
@@ -677,7 +681,6 @@ unsafe fn fixed_row_avx2<S: Sample, const C: usize, const N: usize>(
     job.row::<true>(y, out);
 }
 
-static AW_FLOOR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 /// Warps a whole frame by the affine frame path, rows in parallel.
 fn fixed_rows<S: Sample, const C: usize, const N: usize>(
     job: &FixedJob<'_, S, C, N>,
@@ -685,7 +688,6 @@ fn fixed_rows<S: Sample, const C: usize, const N: usize>(
 ) {
     #[cfg(target_arch = "x86_64")]
     let avx2 = std::arch::is_x86_feature_detected!("avx2");
-    AW_FLOOR.store(std::env::var_os("AW_FLOOR").is_some(), std::sync::atomic::Ordering::Relaxed);
     dst.par_chunks_mut(job.src.width * C).enumerate().for_each(|(y, row)| {
         #[cfg(target_arch = "x86_64")]
         if avx2 {

@@ -78,11 +78,18 @@ pub(crate) fn stack_aligned<F>(
     name: &str,
 ) -> Result<Stacked>
 where
-    F: FnOnce(AlignedFrames<'_, CountingFrames<'_>>) -> std::result::Result<Stacked, StackerError>,
+    F: FnOnce(
+        AlignedFrames<'_, std::sync::mpsc::IntoIter<fs_core::Result<fs_core::Frame>>>,
+    ) -> std::result::Result<Stacked, StackerError>,
 {
-    let aligned = AlignedFrames::starting_at(frames, &prepared.aligner, offset);
-    let log = aligned.log();
-    let mut stacked = stack(aligned).map_err(|e| crate::stacker::job_error(name, e))?;
+    // Three stages on their own threads: decoding (here), aligning (the stacker's
+    // decode-ahead thread, which pulls from this one) and stacking.
+    let (log, stacked) = fs_core::with_prefetch(frames, |decoded| {
+        let aligned = AlignedFrames::starting_at(decoded, &prepared.aligner, offset);
+        let log = aligned.log();
+        (log, stack(aligned))
+    });
+    let mut stacked = stacked.map_err(|e| crate::stacker::job_error(name, e))?;
     let (w, h) = (stacked.frame.width(), stacked.frame.height());
     let mut notes = summary(&log, &prepared.reference, prepared.aligner.settings());
     if crop && prepared.aligner.settings().align.is_some() {

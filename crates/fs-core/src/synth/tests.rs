@@ -327,7 +327,15 @@ fn moving_frames_show_the_scene_through_their_transform() {
     let truth = luma_of(&stack.truth());
     let frame = luma_of(&stack.frame(0));
     let mut moved = Vec::new();
-    breathing::resample_rows(std::slice::from_ref(&truth), w, h, breathing::invert(m), 0, h, &mut moved);
+    breathing::resample_rows(
+        std::slice::from_ref(&truth),
+        w,
+        h,
+        breathing::invert(m),
+        0,
+        h,
+        &mut moved,
+    );
     let rms = |a: &[f32], b: &[f32]| {
         let (mut s, mut n) = (0.0f64, 0usize);
         for y in 8..h - 8 {
@@ -349,7 +357,15 @@ fn moving_frames_show_the_scene_through_their_transform() {
         mm[2] += dx;
         mm[5] += dy;
         let mut mv = Vec::new();
-        breathing::resample_rows(std::slice::from_ref(&truth), w, h, breathing::invert(mm), 0, h, &mut mv);
+        breathing::resample_rows(
+            std::slice::from_ref(&truth),
+            w,
+            h,
+            breathing::invert(mm),
+            0,
+            h,
+            &mut mv,
+        );
         rms(&frame, &mv[0])
     };
     let with = rms(&frame, &moved[0]);
