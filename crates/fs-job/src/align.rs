@@ -13,6 +13,9 @@ use crate::job::{ActionPlan, CountingFrames};
 use crate::stacker::Stacked;
 use crate::{ActionOptions, CombinedActions, JobError, Result, StackJob, StackerError};
 
+/// The frames an aligner reads.
+pub(crate) type Source<'a> = Box<dyn Iterator<Item = fs_core::Result<fs_core::Frame>> + Send + 'a>;
+
 /// An aligner made from an action's reference frame, for all its stacks or bunches.
 #[derive(Debug)]
 pub(crate) struct Prepared {
@@ -74,21 +77,26 @@ pub(crate) fn stack_aligned<F>(
     frames: CountingFrames<'_>,
     offset: usize,
     crop: bool,
+    decode_ahead: bool,
     stack: F,
     name: &str,
 ) -> Result<Stacked>
 where
-    F: FnOnce(
-        AlignedFrames<'_, std::sync::mpsc::IntoIter<fs_core::Result<fs_core::Frame>>>,
-    ) -> std::result::Result<Stacked, StackerError>,
+    F: FnOnce(AlignedFrames<'_, Source<'_>>) -> std::result::Result<Stacked, StackerError>,
 {
-    // Three stages on their own threads: decoding (here), aligning (the stacker's
-    // decode-ahead thread, which pulls from this one) and stacking.
-    let (log, stacked) = fs_core::with_prefetch(frames, |decoded| {
-        let aligned = AlignedFrames::starting_at(decoded, &prepared.aligner, offset);
+    let run = |source: Source<'_>| {
+        let aligned = AlignedFrames::starting_at(source, &prepared.aligner, offset);
         let log = aligned.log();
         (log, stack(aligned))
-    });
+    };
+    // With `decode_ahead`, three stages on their own threads: decoding (here),
+    // aligning (the stacker's decode-ahead thread, which pulls from this one) and
+    // stacking. Without (the memory-bounded tiled stackers), one frame fewer in flight.
+    let (log, stacked) = if decode_ahead {
+        fs_core::with_prefetch(frames, |decoded| run(Box::new(decoded)))
+    } else {
+        run(Box::new(frames))
+    };
     let mut stacked = stacked.map_err(|e| crate::stacker::job_error(name, e))?;
     let (w, h) = (stacked.frame.width(), stacked.frame.height());
     let mut notes = summary(&log, &prepared.reference, prepared.aligner.settings());

@@ -498,6 +498,7 @@ fn stack_group(
             frames,
             group.offset,
             crop,
+            !matches!(stacker, Stacker::Tiles(_) | Stacker::Auto(_)),
             |frames| stacker.stack(frames, context, &CancelOnly(progress)),
             name,
         );
