@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use fs_core::{Frame, FrameInfo, Image, Plane, PlaneMut, luma};
+use rayon::prelude::*;
 
 use crate::{
     AlignError, AlignFailure, AlignOptions, BalanceOptions, BorderMode, Estimator, Gains,
@@ -200,8 +201,8 @@ pub struct Aligner {
     info: FrameInfo,
     reference_index: usize,
     factor: usize,
-    reference: Small,
-    /// The reference's small colour image in linear light (the balance's reference).
+    /// The reference's 8x8 block means of its small colour image in linear light (the
+    /// balance's reference).
     reference_linear: Image<f32>,
     estimator: Option<Estimator>,
     transforms: Option<Vec<Transform>>,
@@ -222,14 +223,13 @@ impl Aligner {
             ),
             _ => None,
         };
-        let reference_linear = block_means(&to_linear(&small.colour), BALANCE_BLOCK);
+        let reference_linear = linear_block_means(&small.colour, BALANCE_BLOCK);
         Ok(Self {
             settings,
             info,
             reference_index,
             factor,
             reference_linear,
-            reference: small,
             estimator,
             transforms: None,
         })
@@ -304,13 +304,14 @@ impl Aligner {
             report.transform = if still { Transform::identity() } else { t };
         }
         if let Some(balance) = &self.settings.balance {
-            let warped = self.small_in_reference_geometry(&small, &report.transform);
             // Fitted in linear light, where defocus blur keeps the mean: in sRGB values
             // a blurred frame has a different mean than a sharp one of the same
-            // exposure, and the balance would "correct" that.
-            // On 8x8 block means, where the blur difference between a sharp and a
-            // defocused frame (and what it moves across the clipping limits) is gone.
-            let frame = block_means(&to_linear(&warped), BALANCE_BLOCK);
+            // exposure, and the balance would "correct" that. On 8x8 block means, where
+            // the blur difference between a sharp and a defocused frame (and what it
+            // moves across the clipping limits) is gone; the frame's block means are
+            // taken in its own geometry and then warped (1/64 of the samples).
+            let coarse = linear_block_means(&small.colour, BALANCE_BLOCK);
+            let frame = self.in_reference_geometry(&coarse, &report.transform);
             let mut gains = fit_gains(&self.reference_linear, &frame, balance)?;
             for g in &mut gains.values {
                 *g = g.powf(1.0 / SRGB_GAMMA);
@@ -340,17 +341,17 @@ impl Aligner {
         Ok((aligned, report))
     }
 
-    /// The frame's small colour image warped into the reference's small geometry, no
-    /// data marked NaN (the balance skips it).
-    fn small_in_reference_geometry(&self, small: &Small, t: &Transform) -> Image<f32> {
-        let (w, h) = (self.reference.colour.width(), self.reference.colour.height());
-        let ts = t.to_subsampled(self.factor as f64);
-        let mut out = Image::<f32>::new(w, h, small.colour.channels()).expect("sized");
-        for c in 0..small.colour.channels() {
+    /// The frame's block means (of its small image) warped into the reference's
+    /// block-mean geometry, no data marked NaN (the balance skips it).
+    fn in_reference_geometry(&self, coarse: &Image<f32>, t: &Transform) -> Image<f32> {
+        let (w, h) = (self.reference_linear.width(), self.reference_linear.height());
+        let ts = t.to_subsampled((self.factor * BALANCE_BLOCK) as f64);
+        let mut out = Image::<f32>::new(w, h, coarse.channels()).expect("sized");
+        for c in 0..coarse.channels() {
             let mut dst = out.plane_mut(c);
             let dst = PlaneMut::new(dst.as_mut_slice(), w, h).expect("sized");
             warp_plane(
-                small.colour.plane(c),
+                coarse.plane(c),
                 dst,
                 &ts,
                 crate::Interpolation::Bilinear,
@@ -366,40 +367,14 @@ impl Aligner {
 /// Block size (pixels of the subsampled images) of the means the balance compares.
 const BALANCE_BLOCK: usize = 8;
 
-/// Means of `k` x `k` blocks; a block with any sample without data (NaN) is NaN.
-fn block_means(img: &Image<f32>, k: usize) -> Image<f32> {
-    let (w, h) = ((img.width() / k).max(1), (img.height() / k).max(1));
-    let planes = img
-        .planes()
-        .map(|p| {
-            let mut out = vec![0.0f32; w * h];
-            for (i, o) in out.iter_mut().enumerate() {
-                let (bx, by) = (i % w, i / w);
-                let mut sum = 0.0f32;
-                let mut n = 0usize;
-                for y in by * k..((by + 1) * k).min(img.height()) {
-                    for &v in &p[y * img.width() + bx * k
-                        ..y * img.width() + ((bx + 1) * k).min(img.width())]
-                    {
-                        sum += v;
-                        n += 1;
-                    }
-                }
-                *o = if n == 0 { f32::NAN } else { sum / n as f32 };
-            }
-            out
-        })
-        .collect();
-    Image::from_planes(w, h, planes).expect("sized")
-}
-
 /// The exponent that turns a gain of linear light into one of sRGB-encoded values
 /// (sRGB is close to a 2.2 power law).
 const SRGB_GAMMA: f64 = 2.2;
 
-/// sRGB-encoded values (0..1) to linear light, through a 4097-entry table,
-/// interpolated; NaN (no data) stays NaN.
-fn to_linear(img: &Image<f32>) -> Image<f32> {
+/// Means, in linear light, of the `k` x `k` blocks of an image of sRGB-encoded values
+/// (0..1; decoded through a 4097-entry table, interpolated). A block with a sample
+/// without data (NaN) is NaN. Rows of blocks in parallel.
+fn linear_block_means(img: &Image<f32>, k: usize) -> Image<f32> {
     use std::sync::OnceLock;
     static TABLE: OnceLock<Vec<f32>> = OnceLock::new();
     let table = TABLE.get_or_init(|| {
@@ -411,22 +386,34 @@ fn to_linear(img: &Image<f32>) -> Image<f32> {
             })
             .collect()
     });
+    let linear = |v: f32| {
+        let t = v.clamp(0.0, 1.0) * 4096.0;
+        let i = (t as usize).min(4095);
+        table[i] + (table[i + 1] - table[i]) * (t - i as f32)
+    };
+    let (iw, ih) = (img.width(), img.height());
+    let (w, h) = ((iw / k).max(1), (ih / k).max(1));
     let planes = img
         .planes()
         .map(|p| {
-            p.iter()
-                .map(|&v| {
-                    if v.is_nan() {
-                        return v;
+            let mut out = vec![0.0f32; w * h];
+            out.par_chunks_mut(w).enumerate().for_each(|(by, row)| {
+                for (bx, o) in row.iter_mut().enumerate() {
+                    let (mut sum, mut n) = (0.0f32, 0usize);
+                    for y in by * k..((by + 1) * k).min(ih) {
+                        let r = &p[y * iw + bx * k..y * iw + ((bx + 1) * k).min(iw)];
+                        // NaN propagates through the sum: a partly covered block is NaN.
+                        sum +=
+                            r.iter().map(|&v| if v.is_nan() { v } else { linear(v) }).sum::<f32>();
+                        n += r.len();
                     }
-                    let t = v.clamp(0.0, 1.0) * 4096.0;
-                    let i = (t as usize).min(4095);
-                    table[i] + (table[i + 1] - table[i]) * (t - i as f32)
-                })
-                .collect()
+                    *o = if n == 0 { f32::NAN } else { sum / n as f32 };
+                }
+            });
+            out
         })
         .collect();
-    Image::from_planes(img.width(), img.height(), planes).expect("same shape")
+    Image::from_planes(w, h, planes).expect("sized")
 }
 
 fn failed(path: Option<&Path>, reason: AlignFailure) -> AlignError {
