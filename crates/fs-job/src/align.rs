@@ -22,6 +22,26 @@ pub(crate) struct Prepared {
     aligner: Aligner,
     /// The reference's file name, for the notes.
     reference: PathBuf,
+    /// The decoded reference until the stack (or bunch) holding it takes it.
+    reference_frame: std::sync::Mutex<Option<Frame>>,
+}
+
+impl Prepared {
+    /// The frames of `paths` (frame `offset` onwards of the action's stack), decoded one
+    /// at a time, except the reference, handed over already decoded (once).
+    pub(crate) fn frames(&self, paths: &[PathBuf], offset: usize) -> Source<'static> {
+        let r = self.aligner.reference_index();
+        if (offset..offset + paths.len()).contains(&r) {
+            if let Some(frame) = self.reference_frame.lock().expect("reference lock").take() {
+                return Box::new(fs_align::frames_with_reference(
+                    paths.to_vec(),
+                    r - offset,
+                    frame,
+                ));
+            }
+        }
+        Box::new(PathFrames::new(paths.to_vec()))
+    }
 }
 
 /// An fs-align error as a job error: a frame error keeps naming the file.
@@ -36,13 +56,21 @@ fn align_error(action: &str, e: AlignError) -> JobError {
 /// Builds the aligner of an action over `files` (its whole stack): decodes the
 /// reference frame, and with `step_process` runs the chain estimation over every
 /// frame first. `None` when the action neither aligns nor balances.
+/// With `memory_bounded` (the tiled stackers), the decoded reference is not kept for
+/// the stream (it would be one more frame in memory until its turn) and is decoded
+/// again instead.
 pub(crate) fn prepare(
     o: &ActionOptions,
     files: &[PathBuf],
     name: &str,
+    memory_bounded: bool,
     progress: &dyn Progress,
 ) -> Result<Option<Prepared>> {
-    settings_aligner(&o.align_settings(), files, name, progress)
+    let prepared = settings_aligner(&o.align_settings(), files, name, progress)?;
+    if let (true, Some(p)) = (memory_bounded, &prepared) {
+        p.reference_frame.lock().expect("reference lock").take();
+    }
+    Ok(prepared)
 }
 
 fn settings_aligner(
@@ -59,14 +87,17 @@ fn settings_aligner(
     let reference = read_frame(&files[r]).map_err(|e| JobError::frames(name, e))?;
     let mut aligner =
         Aligner::new(&reference, r, settings.clone()).map_err(|e| align_error(name, e))?;
-    drop(reference);
     if settings.align.as_ref().is_some_and(|a| a.step_process) {
         progress.phase(&format!("{name}: align (step_process)"), files.len() as u64);
         let frames = CountingFrames { inner: PathFrames::new(files.to_vec()), progress, done: 0 };
         let transforms = estimate_chain(frames, r, &options).map_err(|e| align_error(name, e))?;
         aligner = aligner.with_transforms(transforms);
     }
-    Ok(Some(Prepared { aligner, reference: files[r].clone() }))
+    Ok(Some(Prepared {
+        aligner,
+        reference: files[r].clone(),
+        reference_frame: std::sync::Mutex::new(Some(reference)),
+    }))
 }
 
 /// Aligns the frames of a stack or bunch (starting at frame `offset` of the action's
@@ -74,7 +105,7 @@ fn settings_aligner(
 /// area every kept frame covers when `crop`.
 pub(crate) fn stack_aligned<F>(
     prepared: &Prepared,
-    frames: CountingFrames<'_>,
+    frames: CountingFrames<'_, Source<'static>>,
     offset: usize,
     crop: bool,
     decode_ahead: bool,
@@ -178,7 +209,7 @@ pub(crate) fn run_combined(
     let prepared = settings_aligner(&settings, files, name, progress)?
         .expect("a validated CombinedActions has a step");
     progress.phase(&format!("{name}: align"), files.len() as u64);
-    let frames = CountingFrames { inner: PathFrames::new(files.to_vec()), progress, done: 0 };
+    let frames = CountingFrames { inner: prepared.frames(files, 0), progress, done: 0 };
     let aligned = AlignedFrames::new(frames, &prepared.aligner);
     let log = aligned.log();
     let o = &action.options;

@@ -156,6 +156,21 @@ pub fn parse_project(
             let action = Node::from(sub)
                 .map_err(|m| bad(format!("job `{job_name}`, action {}: {m}", k + 1)))?;
             let name = action.name();
+            // A converted action joins the job, its warnings the list.
+            let add = |converted: Result<(crate::Action, Vec<String>)>,
+                       job: &mut StackJob,
+                       warnings: &mut Vec<String>|
+             -> Result<()> {
+                let (a, ws) = converted.map_err(|e| match e {
+                    JobError::JobFile { message, .. } => bad(message),
+                    other => other,
+                })?;
+                warnings.extend(
+                    ws.into_iter().map(|w| format!("job `{job_name}`, action `{name}`: {w}")),
+                );
+                job.actions.push(a);
+                Ok(())
+            };
             match action.type_name {
                 "FocusStack" | "FocusStackBunch" => {
                     if !action.enabled() {
@@ -163,28 +178,10 @@ pub fn parse_project(
                             "job `{job_name}`: action `{name}` is disabled: skipped"
                         ));
                     }
-                    let (a, warnings) = convert_action(&action).map_err(|e| match e {
-                        JobError::JobFile { message, .. } => bad(message),
-                        other => other,
-                    })?;
-                    loaded.warnings.extend(
-                        warnings
-                            .into_iter()
-                            .map(|w| format!("job `{job_name}`, action `{name}`: {w}")),
-                    );
-                    job.actions.push(a);
+                    add(convert_action(&action), &mut job, &mut loaded.warnings)?;
                 }
                 "CombinedActions" if action.enabled() && convertible_combined(&action) => {
-                    let (a, warnings) = convert_combined(&action).map_err(|e| match e {
-                        JobError::JobFile { message, .. } => bad(message),
-                        other => other,
-                    })?;
-                    loaded.warnings.extend(
-                        warnings
-                            .into_iter()
-                            .map(|w| format!("job `{job_name}`, action `{name}`: {w}")),
-                    );
-                    job.actions.push(a);
+                    add(convert_combined(&action), &mut job, &mut loaded.warnings)?;
                 }
                 other if !action.enabled() => loaded.warnings.push(format!(
                     "job `{job_name}`: action `{name}` ({other}) is disabled: skipped"

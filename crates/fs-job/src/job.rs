@@ -247,7 +247,8 @@ impl StackJob {
         }
         // Bunches are aligned to the reference of the whole stack, so all their
         // outputs share one geometry.
-        let aligner = crate::align::prepare(o, &files, name, progress)?;
+        let bounded = matches!(action.stacker(), Some(Stacker::Tiles(_) | Stacker::Auto(_)));
+        let aligner = crate::align::prepare(o, &files, name, bounded, progress)?;
 
         let exif = match &p.exif_dir {
             None => ExifSource::Off,
@@ -283,6 +284,7 @@ impl StackJob {
                 && filters.is_empty()
                 && !action.plots()
                 && o.balance.is_none()
+                && o.align.is_none()
                 && matches!(exif, ExifSource::FirstOfStack)
                 && FileFormat::from_path(&paths[0]) == FileFormat::from_path(&out_path);
             if copy_through {
@@ -491,8 +493,10 @@ fn stack_group(
     let paths = group.paths;
     let stacker = action.stacker().expect("stacking actions have a stacker");
     progress.phase(&format!("{name}: {phase}"), paths.len() as u64);
-    let frames = CountingFrames { inner: PathFrames::new(paths.to_vec()), progress, done: 0 };
     if let Some(aligner) = group.aligner {
+        // The reference frame, decoded to build the aligner, is not decoded again.
+        let frames =
+            CountingFrames { inner: aligner.frames(paths, group.offset), progress, done: 0 };
         return crate::align::stack_aligned(
             aligner,
             frames,
@@ -503,6 +507,7 @@ fn stack_group(
             name,
         );
     }
+    let frames = CountingFrames { inner: PathFrames::new(paths.to_vec()), progress, done: 0 };
     if paths.len() == 1 && !stacker.plots() {
         let mut frames = frames;
         let frame = frames.next().expect("one path gives one frame");
@@ -515,13 +520,13 @@ fn stack_group(
 }
 
 /// Frames of a stack that report each frame read and stop when cancelled.
-pub(crate) struct CountingFrames<'a> {
-    pub inner: PathFrames,
+pub(crate) struct CountingFrames<'a, I = PathFrames> {
+    pub inner: I,
     pub progress: &'a dyn Progress,
     pub done: u64,
 }
 
-impl Iterator for CountingFrames<'_> {
+impl<I: Iterator<Item = fs_core::Result<Frame>>> Iterator for CountingFrames<'_, I> {
     type Item = fs_core::Result<Frame>;
 
     fn next(&mut self) -> Option<Self::Item> {

@@ -322,3 +322,38 @@ fn pcb_aligned_is_closer_to_focus_stacks_result_than_unaligned() {
         "aligned {p_aligned:.2} dB, unaligned {p_plain:.2} dB"
     );
 }
+
+#[test]
+fn bunches_align_to_the_whole_stacks_reference_and_keep_one_size() {
+    let moving = SynthStack::new(SynthOptions { frames: 5, ..options(true) }).unwrap();
+    let (_t, work) = workspace(&moving);
+    let s = StackJob::new("j", &work)
+        .add_action(
+            fs_job::FocusStackBunch::new("b", Stacker::pyramid())
+                .input_path("src")
+                .frames(2)
+                .align(AlignOptions::default()),
+        )
+        .run(&NoProgress)
+        .unwrap();
+    let a = &s.actions[0];
+    assert_eq!(a.outputs.len(), 3);
+    for o in &a.outputs {
+        let f = read_frame(o).unwrap();
+        assert_eq!((f.width(), f.height()), (480, 360), "bunches are not cropped");
+    }
+    // Every bunch names the whole stack's reference, the middle frame.
+    let aligned: Vec<&String> = a.notes.iter().filter(|n| n.starts_with("aligned ")).collect();
+    assert_eq!(aligned.len(), 3, "{:?}", a.notes);
+    assert!(aligned.iter().all(|n| n.contains("to frame2.png")), "{aligned:?}");
+    // The last bunch (frame 4 alone) is aligned too: it matches frame 4 of the
+    // still stack rather than the moving one.
+    let still = SynthStack::new(SynthOptions { frames: 5, ..options(false) }).unwrap();
+    let margin = (16, 16, 480 - 32, 360 - 32);
+    let got: Image<f32> = read_frame(&a.outputs[2]).unwrap().to_image();
+    let want: Image<f32> = still.frame(4).to_image();
+    let before: Image<f32> = moving.frame(4).to_image();
+    let p_after = psnr(&crop(&got, margin), &crop(&want, margin), 255.0);
+    let p_before = psnr(&crop(&before, margin), &crop(&want, margin), 255.0);
+    assert!(p_after > p_before + 5.0, "{p_after:.1} dB after, {p_before:.1} before");
+}
