@@ -37,12 +37,24 @@ pub fn run(paths: &[PathBuf], no_balance: bool) -> Result<()> {
     let worst = reports.iter().map(|r| r.scale_change().abs()).fold(0.0, f64::max);
     let info = fs_core::read_frame_info(&paths[0])?;
     let area = log.common_area(info.width, info.height);
-    println!(
-        "aligned {} frames, {:.1} megapixels; largest magnification change {:.2} %; common area {:?}",
+    let crop = match area {
+        Some(r) => format!(
+            "{}x{} at ({}, {}), {:.1} % of the frame",
+            r.width,
+            r.height,
+            r.x,
+            r.y,
+            100.0 * (r.width * r.height) as f64 / (info.width * info.height) as f64
+        ),
+        None => "none".to_string(),
+    };
+    // On stderr: `bench` reads it from there (`xtask measure` discards stdout).
+    eprintln!(
+        "aligned {} frames, {:.1} megapixels; largest magnification change {:.2} %; \
+         common area {crop}",
         reports.len(),
         pixels as f64 / 1e6,
         worst * 100.0,
-        area
     );
     Ok(())
 }

@@ -7,12 +7,22 @@
 //! that just decodes every frame once, measured in the same run), the ratio wall /
 //! floor, and the PSNR of the result against the generator's known truth.
 //!
+//! On still stacks the fstack cells run the stacker alone (`--no-align --no-balance
+//! --no-crop`), as the peers do; on moving stacks (`*-moving`) they run the default
+//! pipeline (alignment and balance on) with `--no-crop`, and the PSNR is taken over
+//! the interior ([`interior_margin`]). The row labels say which.
+//!
+//! The alignment part times `xtask align-run` (decode, align, balance, warp in memory,
+//! as `fstack stack` does before stacking) against the decode-only floor of the same
+//! frames, on every moving stack of the set; `--align-only` runs just that part.
+//!
 //! `--peers` runs the same stacks through the tools users would otherwise pick
 //! (enfuse with focus-stacking settings, ShineStacker 1.17.4 in a venv under
 //! `target/peers/`), in the same run, so ratios between tools are fair on a noisy
 //! machine. A peer that is missing is reported as missing.
 //!
-//! The table is printed and written to `docs/benchmarks.md`.
+//! Tables are printed and merged into `docs/benchmarks.md` section by section
+//! ([`crate::report`]): a run replaces only the rows and sections it measured.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -23,7 +33,8 @@ use anyhow::{Context, Result, bail};
 use fs_core::synth::SynthOptions;
 use fs_core::{BitDepth, FileFormat, WriteOptions};
 
-use crate::gen_testdata::{StackSpec, bench_dir, bench_set, generate};
+use crate::gen_testdata::{BENCH_JPEG_QUALITY, StackSpec, bench_dir, bench_set, generate, moving};
+use crate::report::{Section, row, update_section};
 
 /// Options of `cargo xtask bench`.
 #[derive(Debug, clap::Args)]
@@ -44,28 +55,58 @@ pub struct BenchArgs {
     /// Only the stacks whose name contains one of these strings.
     #[arg(long = "stack", value_name = "NAME")]
     pub stacks: Vec<String>,
-    /// Stackers of fstack to run (default: all it has).
+    /// Stackers of fstack to run (default: all it has). Given, the alignment part is
+    /// left out (unless --align-only).
     #[arg(long = "stacker", value_name = "NAME")]
     pub stackers: Vec<String>,
-    /// Where to write the Markdown report ("-" = do not write one).
-    #[arg(long, default_value = "docs/benchmarks.md")]
-    pub report: String,
+    /// Only the alignment part: `xtask align-run` against the decode-only floor on
+    /// the moving stacks of the set (no stacker table).
+    #[arg(long, conflicts_with_all = ["big_tiff", "peers", "stackers"])]
+    pub align_only: bool,
+    /// Where to write the Markdown report ("-" = do not write one) [default:
+    /// docs/benchmarks.md, none with --quick]. Only the sections and table rows this
+    /// run measured are replaced; the rest of the file stays.
+    #[arg(long)]
+    pub report: Option<String>,
     /// Instead of the table: the out-of-core case, 6 frames of 12000x8000 RGB 16-bit
     /// TIFF (generated into target/bench-stacks on first use, 3 GB) stacked with
     /// `--stacker auto --memory-limit 1G`, the stacker alone and the default
-    /// pipeline; prints peak RSS, wall time and the choice the auto stacker made
-    /// (no report file is written).
+    /// pipeline; prints peak RSS, wall time and the choice the auto stacker made and
+    /// writes the report's big-TIFF section.
     #[arg(long)]
     pub big_tiff: bool,
 }
 
-/// The quick set: one small stack, for a check while developing.
+/// The quick set: small stacks, for a check while developing.
 fn quick_set() -> Vec<StackSpec> {
     let o = SynthOptions { width: 1024, height: 768, frames: 6, ..SynthOptions::default() };
-    vec![StackSpec { name: "jpg-1024x768-6".into(), options: o, format: FileFormat::Jpeg }]
+    vec![
+        StackSpec { name: "jpg-1024x768-6".into(), options: o, format: FileFormat::Jpeg },
+        StackSpec {
+            name: "jpg-1024x768-6-moving".into(),
+            options: moving(o),
+            format: FileFormat::Jpeg,
+        },
+    ]
 }
 
 const FSTACK_STACKERS: &[&str] = &["pyramid", "tiles", "auto", "depthmap"];
+
+/// fstack's options and row label for a stack: the stacker alone on still stacks,
+/// the default pipeline without the crop on moving ones.
+fn fstack_pipeline(moves: bool) -> (&'static [&'static str], &'static str) {
+    if moves {
+        (&["--no-crop"], "align, no crop")
+    } else {
+        (&["--no-align", "--no-balance", "--no-crop"], "no align")
+    }
+}
+
+/// The border left out of the PSNR of a moving stack, in pixels on every side: 2 % of
+/// the width, where aligned frames have replicated borders (0 for a still stack).
+pub fn interior_margin(options: &SynthOptions) -> usize {
+    if options.moves() { (options.width as f64 * 0.02).round() as usize } else { 0 }
+}
 
 /// What one child process used.
 #[derive(Debug, Clone, Copy, Default)]
@@ -91,6 +132,111 @@ struct Row {
     outcome: Outcome,
 }
 
+/// One alignment measurement: `align-run` against the decode-only floor.
+#[derive(Debug, Clone)]
+struct AlignRow {
+    stack: String,
+    frames: usize,
+    floor: f64,
+    outcome: Result<(Usage, AlignSummary), String>,
+}
+
+/// What `align-run` reports about the transforms it found.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct AlignSummary {
+    /// The largest magnification change against the reference, as printed ("2.98 %").
+    scale_change: String,
+    /// The common area of every frame, as printed ("5794x3860 at (103, 70), 93.2 %").
+    crop: String,
+}
+
+impl AlignSummary {
+    /// Reads the summary line `align-run` prints on stderr.
+    fn parse(text: &str) -> Self {
+        let field = |tag: &str| {
+            text.lines()
+                .rev()
+                .find_map(|l| {
+                    let rest = &l[l.find(tag)? + tag.len()..];
+                    Some(rest.split(';').next().unwrap_or(rest).trim().to_string())
+                })
+                .unwrap_or_else(|| "not printed".into())
+        };
+        Self { scale_change: field("largest magnification change "), crop: field("common area ") }
+    }
+}
+
+/// When and on what the run was made: what each section states.
+struct RunInfo {
+    date: String,
+    load: String,
+    runs: usize,
+    command: String,
+}
+
+impl RunInfo {
+    fn new(args: &BenchArgs, runs: usize) -> Self {
+        let mut command = String::from("cargo xtask bench");
+        for (on, flag) in [
+            (args.quick, " --quick"),
+            (args.peers, " --peers"),
+            (args.align_only, " --align-only"),
+            (args.big_tiff, " --big-tiff"),
+        ] {
+            if on {
+                command.push_str(flag);
+            }
+        }
+        for s in &args.stacks {
+            let _ = write!(command, " --stack {s}");
+        }
+        for s in &args.stackers {
+            let _ = write!(command, " --stacker {s}");
+        }
+        if let Some(r) = args.runs {
+            let _ = write!(command, " --runs {r}");
+        }
+        Self { date: utc_now(), load: load_average(), runs, command }
+    }
+
+    /// The cell saying when a row was measured.
+    fn measured(&self) -> String {
+        let load1 = self.load.split_whitespace().next().unwrap_or("?");
+        let runs =
+            if self.runs == 1 { "1 run".to_string() } else { format!("median of {}", self.runs) };
+        format!("{}, load {load1}, {runs}", self.date)
+    }
+
+    /// The line every section starts with.
+    fn updated(&self) -> String {
+        format!(
+            "- Updated {} by `{}`;\n  \
+             load average at the start of the run (1, 5, 15 min): {}. Rows this run did not\n  \
+             measure are kept from earlier runs, with their own date in the last column.\n",
+            self.date, self.command, self.load
+        )
+    }
+}
+
+/// The load average from `/proc/loadavg` (1, 5 and 15 minutes), or "unknown".
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn utc_now() -> String {
+    Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d %H:%M UTC")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
 /// Runs the benchmark report.
 pub fn run(args: &BenchArgs, root: &Path) -> Result<()> {
     if args.micro {
@@ -107,33 +253,51 @@ pub fn run(args: &BenchArgs, root: &Path) -> Result<()> {
         bail!("no benchmark stack matches {:?}", args.stacks);
     }
     let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
+    // Read before anything of ours runs.
+    let info = RunInfo::new(args, if args.big_tiff { args.runs.unwrap_or(1).max(1) } else { runs });
     let stackers: Vec<&str> = if args.stackers.is_empty() {
         FSTACK_STACKERS.to_vec()
     } else {
         args.stackers.iter().map(String::as_str).collect()
     };
-
-    eprintln!("bench: building the release fstack binary");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "-p", "fs-cli", "--bin", "fstack"])
-        .current_dir(root)
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("cargo build --release -p fs-cli failed");
+    let do_table = !args.align_only;
+    let do_align = args.align_only || args.stackers.is_empty();
+    if args.align_only && !specs.iter().any(|s| s.options.moves()) {
+        bail!(
+            "--align-only: no moving stack among {:?}",
+            specs.iter().map(|s| &s.name).collect::<Vec<_>>()
+        );
     }
+
     let fstack = target.join("release").join("fstack");
+    if do_table || args.big_tiff {
+        eprintln!("bench: building the release fstack binary");
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--release", "-p", "fs-cli", "--bin", "fstack"])
+            .current_dir(root)
+            .status()
+            .context("running cargo build")?;
+        if !status.success() {
+            bail!("cargo build --release -p fs-cli failed");
+        }
+    }
     if args.big_tiff {
-        return run_big_tiff(&fstack, &target, args.runs.unwrap_or(1).max(1));
+        let section = run_big_tiff(&fstack, &target, &info)?;
+        return write_report(root, args, &[section]);
     }
     let xtask = std::env::current_exe().context("locating the xtask binary")?;
 
-    let peers = if args.peers { Some(Peers::prepare(&target)) } else { None };
+    let peers = if args.peers && do_table { Some(Peers::prepare(&target)) } else { None };
 
     let mut rows = Vec::new();
+    let mut align_rows = Vec::new();
     for spec in &specs {
+        let moves = spec.options.moves();
+        if !do_table && !moves {
+            continue;
+        }
         let dir = bench_dir().join(&spec.name);
-        let write = WriteOptions { jpeg_quality: 92, ..WriteOptions::default() };
+        let write = WriteOptions { jpeg_quality: BENCH_JPEG_QUALITY, ..WriteOptions::default() };
         generate(spec, &dir, &write, false)?;
         let ext = spec.format.extension();
         let truth = dir.join(format!("truth.{ext}"));
@@ -150,39 +314,84 @@ pub fn run(args: &BenchArgs, root: &Path) -> Result<()> {
             Err(e) => bail!("decode floor of {}: {e}", spec.name),
         };
 
-        for stacker in &stackers {
-            let out = out_dir.join(format!("fstack-{stacker}.{ext}"));
-            let mut cmd = Command::new(&fstack);
-            cmd.arg("stack").args(&frames).arg("-o").arg(&out).args([
-                "--force",
-                "--quiet",
-                "--stacker",
-                stacker,
-            ]);
-            eprintln!("bench: {}: fstack --stacker {stacker}", spec.name);
-            let outcome = cell(&mut cmd, runs, &out, &truth, spec);
-            rows.push(Row {
+        if do_table {
+            let (extra, label) = fstack_pipeline(moves);
+            for stacker in &stackers {
+                let out = out_dir.join(format!("fstack-{stacker}.{ext}"));
+                let mut cmd = Command::new(&fstack);
+                cmd.arg("stack")
+                    .args(&frames)
+                    .arg("-o")
+                    .arg(&out)
+                    .args(["--force", "--quiet", "--stacker", stacker])
+                    .args(extra);
+                eprintln!("bench: {}: fstack --stacker {stacker} {}", spec.name, extra.join(" "));
+                let outcome = cell(&mut cmd, runs, &out, &truth, spec);
+                rows.push(Row {
+                    stack: spec.name.clone(),
+                    tool: format!("fstack {stacker} ({label})"),
+                    floor,
+                    outcome,
+                });
+            }
+            if let Some(peers) = &peers {
+                for (tool, outcome) in peers.run_all(&frames, &out_dir, runs, &truth, spec) {
+                    rows.push(Row { stack: spec.name.clone(), tool, floor, outcome });
+                }
+            }
+        }
+        if do_align && moves {
+            let mut cmd = Command::new(&xtask);
+            cmd.arg("align-run").args(&frames);
+            eprintln!("bench: {}: align-run", spec.name);
+            let outcome = measure_text(&mut cmd, runs).map(|(u, t)| (u, AlignSummary::parse(&t)));
+            align_rows.push(AlignRow {
                 stack: spec.name.clone(),
-                tool: format!("fstack {stacker}"),
+                frames: frames.len(),
                 floor,
                 outcome,
             });
         }
-        if let Some(peers) = &peers {
-            for (tool, outcome) in peers.run_all(&frames, &out_dir, runs, &truth, spec) {
-                rows.push(Row { stack: spec.name.clone(), tool, floor, outcome });
-            }
-        }
     }
 
-    let table = render_table(&rows, runs);
-    println!("{table}");
-    if args.report != "-" {
-        let path = root.join(&args.report);
-        let doc = render_report(&table, args, runs);
-        std::fs::write(&path, doc).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("bench: wrote {}", path.display());
+    let mut sections = Vec::new();
+    if do_table {
+        let section = table_section(&rows, &info);
+        print!("{}", section.header);
+        section.rows.iter().for_each(|r| println!("{r}"));
+        sections.push(section);
     }
+    if do_align && !align_rows.is_empty() {
+        let section = align_section(&align_rows, &info);
+        print!("{}", section.header);
+        section.rows.iter().for_each(|r| println!("{r}"));
+        sections.push(section);
+    }
+    write_report(root, args, &sections)
+}
+
+/// Merges `sections` into the report file (unless `--report -`).
+fn write_report(root: &Path, args: &BenchArgs, sections: &[Section<'_>]) -> Result<()> {
+    // A quick run's figures do not belong in the real report unless asked for.
+    let report = match &args.report {
+        Some(r) => r.as_str(),
+        None if args.quick => "-",
+        None => "docs/benchmarks.md",
+    };
+    if report == "-" || sections.is_empty() {
+        return Ok(());
+    }
+    let path = root.join(report);
+    let mut doc = match std::fs::read_to_string(&path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    for s in sections {
+        doc = update_section(&doc, s);
+    }
+    std::fs::write(&path, doc).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("bench: updated {}", path.display());
     Ok(())
 }
 
@@ -198,20 +407,33 @@ fn cell(cmd: &mut Command, runs: usize, out: &Path, truth: &Path, spec: &StackSp
 /// Runs `cmd` `runs` times; the median of each figure, or the first failure's
 /// message (the last line the child printed on stderr).
 fn measure(cmd: &mut Command, runs: usize) -> Result<Usage, String> {
+    measure_text(cmd, runs).map(|(usage, _)| usage)
+}
+
+/// [`measure`], also returning what the last run printed on stderr.
+fn measure_text(cmd: &mut Command, runs: usize) -> Result<(Usage, String), String> {
     let mut all = Vec::with_capacity(runs);
+    let mut text = String::new();
     for _ in 0..runs {
-        all.push(run_once(cmd)?);
+        let (usage, t) = run_once_text(cmd)?;
+        all.push(usage);
+        text = t;
     }
+    Ok((median_usage(&all), text))
+}
+
+/// The median of each figure (the upper median for an even count).
+fn median_usage(all: &[Usage]) -> Usage {
     let median = |f: fn(&Usage) -> f64| {
         let mut v: Vec<f64> = all.iter().map(f).collect();
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    Ok(Usage {
+    Usage {
         wall: median(|u| u.wall),
         cpu: median(|u| u.cpu),
         peak_rss_mb: median(|u| u.peak_rss_mb),
-    })
+    }
 }
 
 /// The out-of-core case of `--big-tiff`: 6 frames of 12000x8000 RGB 16-bit TIFF.
@@ -227,11 +449,12 @@ fn big_tiff_spec() -> StackSpec {
 }
 
 /// `--big-tiff`: generates the stack if missing, runs `fstack --stacker auto
-/// --memory-limit 1G` on it `runs` times and prints each run's figures and the
-/// choice line the auto stacker logged.
-fn run_big_tiff(fstack: &Path, target: &Path, runs: usize) -> Result<()> {
+/// --memory-limit 1G` on it `runs` times per pipeline, prints each run's figures and
+/// the choice line the auto stacker logged, and gives the report section (medians).
+fn run_big_tiff(fstack: &Path, target: &Path, info: &RunInfo) -> Result<Section<'static>> {
     let spec = big_tiff_spec();
     let dir = bench_dir().join(&spec.name);
+    // TIFF: the JPEG quality does not matter (the default keeps the existing stamp).
     generate(&spec, &dir, &WriteOptions::default(), false)?;
     let frames: Vec<PathBuf> = fs_core::list_frames(&dir.join("frames"))?;
     let out_dir = target.join("bench-out").join(&spec.name);
@@ -242,9 +465,13 @@ fn run_big_tiff(fstack: &Path, target: &Path, runs: usize) -> Result<()> {
     // The stacker alone (the issue's target), then the default pipeline (align,
     // balance and crop add their own frame copies).
     let pipelines: [(&str, &[&str]); 2] = [
-        ("stacker only", &["--no-align", "--no-balance", "--no-crop"]),
+        (
+            "stacker only (`--no-align --no-balance --no-crop`)",
+            &["--no-align", "--no-balance", "--no-crop"],
+        ),
         ("default (align, balance, crop)", &[]),
     ];
+    let mut rows = Vec::new();
     for (pipeline, extra) in pipelines {
         let mut cmd = Command::new(fstack);
         cmd.arg("stack").args(&frames).arg("-o").arg(&out).args([
@@ -257,25 +484,80 @@ fn run_big_tiff(fstack: &Path, target: &Path, runs: usize) -> Result<()> {
             "1G",
         ]);
         cmd.args(extra);
-        for run in 1..=runs {
+        let mut usages = Vec::new();
+        let mut choice = String::from("(not printed)");
+        for run in 1..=info.runs {
             eprintln!("bench: {}: fstack --stacker auto --memory-limit 1G, {pipeline}", spec.name);
-            let (usage, text) = run_once_text(&mut cmd).map_err(|e| anyhow::anyhow!(e))?;
-            let choice = text
-                .lines()
-                .find(|l| l.contains("tiled,") || l.contains("in memory"))
-                .map_or("(not printed)", str::trim);
+            let (usage, text) = match run_once_text(&mut cmd) {
+                Ok(r) => r,
+                Err(e) => {
+                    println!(
+                        "| {} | {pipeline} | {run} | failed: {} | | | |",
+                        spec.name,
+                        cell_text(&e)
+                    );
+                    break;
+                }
+            };
+            if let Some(c) = text.lines().find(|l| l.contains("tiled,") || l.contains("in memory"))
+            {
+                choice = cell_text(c.trim());
+            }
             println!(
-                "| {} | {pipeline} | {run} | {:.1} s | {:.1} s | {:.0} MB | {} |",
-                spec.name,
-                usage.wall,
-                usage.cpu,
-                usage.peak_rss_mb,
-                cell_text(choice)
+                "| {} | {pipeline} | {run} | {:.1} s | {:.1} s | {:.0} MB | {choice} |",
+                spec.name, usage.wall, usage.cpu, usage.peak_rss_mb,
             );
+            usages.push(usage);
         }
+        let cells = if usages.is_empty() {
+            vec![
+                pipeline.to_string(),
+                "failed (see the bench output)".into(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]
+        } else {
+            let u = median_usage(&usages);
+            vec![
+                pipeline.to_string(),
+                choice,
+                format!("{:.2} GB", u.peak_rss_mb / 1e3),
+                minutes(u.wall),
+                minutes(u.cpu),
+            ]
+        };
+        rows.push(row(&[cells, vec![info.measured()]].concat()));
     }
     let _ = std::fs::remove_file(&out);
-    Ok(())
+    Ok(big_tiff_section(&spec.name, rows, info))
+}
+
+/// The report section of `--big-tiff`: a row per pipeline.
+fn big_tiff_section(stack: &str, rows: Vec<String>, info: &RunInfo) -> Section<'static> {
+    let intro = format!(
+        "{}- `cargo xtask bench --big-tiff`: the stack `target/bench-stacks/{stack}` (576 MB per\n  \
+         decoded frame); release `fstack stack --stacker auto --memory-limit 1G`, peak RSS\n  \
+         from the child's rusage; median of the runs.\n",
+        info.updated(),
+    );
+    Section {
+        name: "big-tiff",
+        heading: "Out of core: 6 x 12000x8000 16-bit TIFF at memory_limit 1 GiB",
+        intro,
+        header:
+            "| pipeline | auto stacker's choice | peak RSS | wall | user+sys CPU | measured |\n\
+                 |---|---|---|---|---|---|\n"
+                .into(),
+        rows,
+        key_columns: 1,
+    }
+}
+
+/// Seconds as `9 min 13 s` (or `58 s` under a minute).
+fn minutes(s: f64) -> String {
+    let s = s.round() as u64;
+    if s < 60 { format!("{s} s") } else { format!("{} min {} s", s / 60, s % 60) }
 }
 
 /// Runs `cmd` once through `xtask measure`, a small process that starts the command
@@ -283,12 +565,7 @@ fn run_big_tiff(fstack: &Path, target: &Path, runs: usize) -> Result<()> {
 /// high-water mark of the memory it was started from (vfork + exec records the
 /// parent's), so a command started straight from this process, which holds decoded
 /// 24-megapixel images for the PSNR, would report this process's peak instead of
-/// its own.
-fn run_once(cmd: &mut Command) -> Result<Usage, String> {
-    run_once_text(cmd).map(|(usage, _)| usage)
-}
-
-/// [`run_once`], also returning what the command printed on stderr.
+/// its own. Gives the usage and what the command printed on stderr.
 fn run_once_text(cmd: &mut Command) -> Result<(Usage, String), String> {
     let err_file = tempfile_path();
     let stderr = std::fs::File::create(&err_file).map_err(|e| e.to_string())?;
@@ -398,7 +675,26 @@ fn psnr_against(out: &Path, truth: &Path, spec: &StackSpec) -> Result<f64> {
     if a.shape() != b.shape() {
         bail!("output is {:?}, truth {:?}", a.shape(), b.shape());
     }
-    Ok(fs_core::metrics::psnr(&a, &b, spec.options.depth.max_value()))
+    let max = spec.options.depth.max_value();
+    match interior_margin(&spec.options) {
+        0 => Ok(fs_core::metrics::psnr(&a, &b, max)),
+        m => Ok(fs_core::metrics::psnr(&interior(&a, m)?, &interior(&b, m)?, max)),
+    }
+}
+
+/// `img` without a border of `m` pixels on every side.
+fn interior(img: &fs_core::Image<f32>, m: usize) -> Result<fs_core::Image<f32>> {
+    let (w, h) = (img.width(), img.height());
+    if 2 * m >= w || 2 * m >= h {
+        bail!("a margin of {m} px leaves nothing of {w}x{h}");
+    }
+    let planes = img
+        .planes()
+        .map(|p| {
+            p.chunks_exact(w).skip(m).take(h - 2 * m).flat_map(|r| &r[m..w - m]).copied().collect()
+        })
+        .collect();
+    Ok(fs_core::Image::from_planes(w - 2 * m, h - 2 * m, planes)?)
 }
 
 /// The decode-only floor: decode every frame once (run as a child).
@@ -569,46 +865,132 @@ fn prepare_shinestacker(target: &Path) -> Result<(PathBuf, PathBuf), String> {
     if ok(&python) { Ok((python, script)) } else { Err("shinestacker does not import".into()) }
 }
 
-fn render_table(rows: &[Row], runs: usize) -> String {
-    let mut t = String::new();
-    let _ = writeln!(
-        t,
-        "| stack | tool | wall s (median of {runs}) | CPU s | wall / decode floor | peak RSS MB | PSNR dB |"
-    );
-    let _ = writeln!(t, "|---|---|---:|---:|---:|---:|---:|");
+/// The stacker table: a decode-floor row per stack, then a row per tool.
+fn table_section(rows: &[Row], info: &RunInfo) -> Section<'static> {
+    let measured = info.measured();
+    let f2 = |v: f64| format!("{v:.2}");
+    let mut out = Vec::new();
     let mut last_stack = "";
     for r in rows {
         if r.stack != last_stack {
-            let _ =
-                writeln!(t, "| {} | decode-only floor | {:.2} | | 1.00 | | |", r.stack, r.floor);
+            out.push(row(&[
+                r.stack.clone(),
+                "decode-only floor".into(),
+                f2(r.floor),
+                String::new(),
+                "1.00".into(),
+                String::new(),
+                String::new(),
+                measured.clone(),
+            ]));
             last_stack = &r.stack;
         }
-        match &r.outcome {
-            Outcome::Done { usage, psnr } => {
-                let psnr = psnr.map(|p| format!("{p:.2}")).unwrap_or_else(|| "n/a".into());
-                let _ = writeln!(
-                    t,
-                    "| {} | {} | {:.2} | {:.2} | {:.2} | {:.0} | {} |",
-                    r.stack,
-                    r.tool,
-                    usage.wall,
-                    usage.cpu,
-                    usage.wall / r.floor,
-                    usage.peak_rss_mb,
-                    psnr
-                );
-            }
-            Outcome::Failed(e) => {
-                let _ =
-                    writeln!(t, "| {} | {} | failed: {} | | | | |", r.stack, r.tool, cell_text(e));
-            }
-            Outcome::Missing(e) => {
-                let _ =
-                    writeln!(t, "| {} | {} | missing: {} | | | | |", r.stack, r.tool, cell_text(e));
-            }
-        }
+        let cells = match &r.outcome {
+            Outcome::Done { usage, psnr } => vec![
+                f2(usage.wall),
+                f2(usage.cpu),
+                f2(usage.wall / r.floor),
+                format!("{:.0}", usage.peak_rss_mb),
+                psnr.map_or_else(|| "n/a".into(), f2),
+            ],
+            Outcome::Failed(e) => vec![
+                format!("failed: {}", cell_text(e)),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
+            Outcome::Missing(e) => vec![
+                format!("missing: {}", cell_text(e)),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
+        };
+        out.push(row(
+            &[vec![r.stack.clone(), r.tool.clone()], cells, vec![measured.clone()]].concat()
+        ));
     }
-    t
+    let intro = format!(
+        "{}- Machine: {}\n\
+         - Each cell: the median of the runs of a separate process (the count is in the\n  \
+         `measured` column); CPU = user + sys; peak RSS from the child's rusage. The\n  \
+         decode-only floor is a process that just decodes every frame once, measured in\n  \
+         the same run; each row's ratio is to the floor of its own run. PSNR is against\n  \
+         the generator's known all-in-focus truth.\n\
+         - fstack rows labelled \"no align\" (still stacks) run the stacker alone, `--no-align\n  \
+         --no-balance --no-crop`, like the peers (which never align). Rows labelled \"align,\n  \
+         no crop\" (moving stacks, `*-moving`) run the default pipeline (alignment and balance)\n  \
+         with `--no-crop`, so they include the alignment. On moving stacks the PSNR of every\n  \
+         tool is over the interior only: a margin of 2 % of the width is left out on every\n  \
+         side, where aligned frames have replicated borders. Rows without a label are from\n  \
+         before this split (the stacker alone).\n\
+         - Stacks are synthetic (`cargo xtask gen-testdata --bench`, JPEG quality\n  \
+         {BENCH_JPEG_QUALITY}), cached under `target/bench-stacks/`.\n",
+        info.updated(),
+        machine()
+    );
+    Section {
+        name: "table",
+        heading: "Stackers",
+        intro,
+        header: "| stack | tool | wall s | CPU s | wall / decode floor | peak RSS MB | PSNR dB | measured |\n\
+                 |---|---|---:|---:|---:|---:|---:|---|\n"
+            .into(),
+        rows: out,
+        key_columns: 2,
+    }
+}
+
+/// The alignment table: `align-run` against the decode-only floor, per moving stack.
+fn align_section(rows: &[AlignRow], info: &RunInfo) -> Section<'static> {
+    let measured = info.measured();
+    let out = rows
+        .iter()
+        .map(|r| {
+            let cells = match &r.outcome {
+                Ok((u, summary)) => vec![
+                    format!("{:.2}", u.wall),
+                    format!("{:.2}", u.cpu),
+                    format!("{:.2}", r.floor),
+                    format!("{:.2}", u.wall / r.floor),
+                    format!("{:.0}", u.peak_rss_mb),
+                    cell_text(&summary.scale_change),
+                    cell_text(&summary.crop),
+                ],
+                Err(e) => {
+                    let mut c = vec![String::new(); 7];
+                    c[0] = format!("failed: {}", cell_text(e));
+                    c[2] = format!("{:.2}", r.floor);
+                    c
+                }
+            };
+            row(&[vec![r.stack.clone(), r.frames.to_string()], cells, vec![measured.clone()]]
+                .concat())
+        })
+        .collect();
+    let intro = format!(
+        "{}- Machine: {}\n\
+         - `cargo xtask align-run FRAMES...` (hidden task: decode every frame, align it to the\n  \
+         middle frame, balance, warp; decoding, aligning and the consumer on three threads,\n  \
+         as `fstack stack` does) against `cargo xtask decode-floor FRAMES...` on the same\n  \
+         frames, back to back in the same run, release build; wall, CPU (user + sys) and\n  \
+         peak RSS of the child, medians of the runs. The largest magnification change and\n  \
+         the common area (the default crop) are what align-run found.\n",
+        info.updated(),
+        machine()
+    );
+    Section {
+        name: "align",
+        heading: "Alignment (fs-align)",
+        intro,
+        header: "| stack | frames | wall s | CPU s | decode floor s | wall / decode floor | peak RSS MB | largest magnification change | common area (crop) | measured |\n\
+                 |---|---:|---:|---:|---:|---:|---:|---:|---|---|\n"
+            .into(),
+        rows: out,
+        key_columns: 1,
+    }
 }
 
 fn cell_text(s: &str) -> String {
@@ -616,7 +998,8 @@ fn cell_text(s: &str) -> String {
     s
 }
 
-fn render_report(table: &str, args: &BenchArgs, runs: usize) -> String {
+/// The CPU model, core count and memory of this machine.
+fn machine() -> String {
     let cpus = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
@@ -633,33 +1016,7 @@ fn render_report(table: &str, args: &BenchArgs, runs: usize) -> String {
         })
         .map(|kib| format!("{:.0} GiB", kib / 1024.0 / 1024.0))
         .unwrap_or_else(|| "unknown memory".into());
-    let date = Command::new("date")
-        .arg("-u")
-        .arg("+%Y-%m-%d %H:%M UTC")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    let mut cmd = String::from("cargo xtask bench");
-    if args.quick {
-        cmd.push_str(" --quick");
-    }
-    if args.peers {
-        cmd.push_str(" --peers");
-    }
-    format!(
-        "# Benchmarks\n\n\
-         Produced by `{cmd}` (this file is written by it; do not edit by hand).\n\n\
-         - Date: {date}\n\
-         - Machine: {cpus}, {cores} cores, {mem}\n\
-         - Each cell: median of {runs} runs of a separate process; CPU = user + sys;\n  \
-         peak RSS from the child's rusage. The decode-only floor is a process that just\n  \
-         decodes every frame once, measured in the same run. PSNR is against the\n  \
-         generator's known all-in-focus truth.\n\
-         - Stacks are synthetic (`cargo xtask gen-testdata`), cached under\n  \
-         `target/bench-stacks/`.\n\n\
-         {table}"
-    )
+    format!("{cpus}, {cores} cores, {mem}")
 }
 
 fn run_micro(root: &Path) -> Result<()> {
@@ -680,4 +1037,136 @@ fn run_micro(root: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> RunInfo {
+        RunInfo {
+            date: "2026-11-28 10:00 UTC".into(),
+            load: "0.50 0.40 0.30".into(),
+            runs: 3,
+            command: "cargo xtask bench".into(),
+        }
+    }
+
+    #[test]
+    fn reads_the_align_run_summary() {
+        let text = "warning: x\naligned 10 frames, 31.5 megapixels; largest magnification \
+                    change 1.52 %; common area 1990x1480 at (29, 28), 93.7 % of the frame\n";
+        assert_eq!(
+            AlignSummary::parse(text),
+            AlignSummary {
+                scale_change: "1.52 %".into(),
+                crop: "1990x1480 at (29, 28), 93.7 % of the frame".into()
+            }
+        );
+        assert_eq!(AlignSummary::parse("error: no frames").crop, "not printed");
+    }
+
+    #[test]
+    fn interior_leaves_out_the_margin_on_every_side() {
+        let plane: Vec<f32> = (0..5 * 4).map(|v| v as f32).collect();
+        let img = fs_core::Image::from_planes(5, 4, vec![plane.clone(), plane]).unwrap();
+        let inner = interior(&img, 1).unwrap();
+        assert_eq!(inner.shape(), (3, 2, 2));
+        assert_eq!(inner.planes().next().unwrap(), [6.0, 7.0, 8.0, 11.0, 12.0, 13.0]);
+        assert!(interior(&img, 2).is_err());
+        let moving = moving(SynthOptions { width: 2048, ..SynthOptions::default() });
+        assert_eq!(interior_margin(&moving), 41);
+        assert_eq!(interior_margin(&SynthOptions::default()), 0);
+    }
+
+    #[test]
+    fn formats_minutes_and_labels_pipelines() {
+        assert_eq!(minutes(58.4), "58 s");
+        assert_eq!(minutes(553.0), "9 min 13 s");
+        assert_eq!(
+            fstack_pipeline(false),
+            (&["--no-align", "--no-balance", "--no-crop"][..], "no align")
+        );
+        assert_eq!(fstack_pipeline(true), (&["--no-crop"][..], "align, no crop"));
+        assert_eq!(info().measured(), "2026-11-28 10:00 UTC, load 0.50, median of 3");
+    }
+
+    #[test]
+    fn big_tiff_and_align_runs_replace_their_rows_in_the_repository_report() {
+        let path = crate::gen_testdata::workspace_root().join("docs/benchmarks.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let rows = vec![
+            "| stacker only (`--no-align --no-balance --no-crop`) | c | 1.00 GB | 5 min 0 s | 50 s | m |".into(),
+            "| default (align, balance, crop) | c | 1.40 GB | 9 min 0 s | 90 s | m |".into(),
+        ];
+        let new =
+            update_section(&doc, &big_tiff_section("tif16-12000x8000-6", rows.clone(), &info()));
+        let range = crate::report::find_section(&new, "big-tiff").unwrap();
+        assert_eq!(crate::report::table_rows(&new[range]), rows);
+        // Only that section changed.
+        let outside = |d: &str| {
+            let r = crate::report::find_section(d, "big-tiff").unwrap();
+            format!("{}{}", &d[..r.start], &d[r.end..])
+        };
+        assert_eq!(outside(&new), outside(&doc));
+
+        let align = [AlignRow {
+            stack: "jpg-2048x1536-10-moving".into(),
+            frames: 10,
+            floor: 0.5,
+            outcome: Ok((
+                Usage { wall: 1.0, cpu: 1.8, peak_rss_mb: 73.2 },
+                AlignSummary { scale_change: "1.63 %".into(), crop: "2014x1509".into() },
+            )),
+        }];
+        let new = update_section(&doc, &align_section(&align, &info()));
+        let range = crate::report::find_section(&new, "align").unwrap();
+        let rows = crate::report::table_rows(&new[range]);
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(
+            rows[0],
+            "| jpg-2048x1536-10-moving | 10 | 1.00 | 1.80 | 0.50 | 2.00 | 73 | 1.63 % | 2014x1509 \
+             | 2026-11-28 10:00 UTC, load 0.50, median of 3 |"
+        );
+        assert!(rows[1].starts_with("| jpg-6000x4000-32, first 16 frames (still) | 16 |"));
+    }
+
+    #[test]
+    fn a_partial_run_replaces_its_rows_and_keeps_the_others() {
+        let old = "# B\n\n## Stackers\n\n<!-- bench:table -->\n- old intro\n\n\
+                   | stack | tool | wall s | CPU s | wall / decode floor | peak RSS MB | PSNR dB | measured |\n\
+                   |---|---|---:|---:|---:|---:|---:|---|\n\
+                   | s | decode-only floor | 1.00 | | 1.00 | | | old |\n\
+                   | s | fstack pyramid | 2.00 | 3.00 | 2.00 | 100 | 27.00 | old |\n\
+                   | s | fstack tiles | 2.50 | 3.50 | 2.50 | 90 | 27.00 | old |\n\
+                   | s | enfuse | 5.00 | 6.00 | 5.00 | 300 | 30.00 | old |\n\
+                   <!-- /bench:table -->\n\nhand notes\n";
+        let usage = Usage { wall: 1.5, cpu: 2.25, peak_rss_mb: 120.4 };
+        let rows = [Row {
+            stack: "s".into(),
+            tool: "fstack pyramid (no align)".into(),
+            floor: 0.75,
+            outcome: Outcome::Done { usage, psnr: Some(27.123) },
+        }];
+        let new = update_section(old, &table_section(&rows, &info()));
+        let m = "2026-11-28 10:00 UTC, load 0.50, median of 3";
+        let table = &new[new.find("| stack |").unwrap()..];
+        assert_eq!(
+            table,
+            format!(
+                "| stack | tool | wall s | CPU s | wall / decode floor | peak RSS MB | PSNR dB | measured |\n\
+                 |---|---|---:|---:|---:|---:|---:|---|\n\
+                 | s | decode-only floor | 0.75 | | 1.00 | | | {m} |\n\
+                 | s | fstack pyramid (no align) | 1.50 | 2.25 | 2.00 | 120 | 27.12 | {m} |\n\
+                 | s | fstack tiles | 2.50 | 3.50 | 2.50 | 90 | 27.00 | old |\n\
+                 | s | enfuse | 5.00 | 6.00 | 5.00 | 300 | 30.00 | old |\n\
+                 <!-- /bench:table -->\n\nhand notes\n"
+            )
+        );
+        assert!(
+            new.starts_with("# B\n\n## Stackers\n\n<!-- bench:table -->\n- Updated 2026-11-28")
+        );
+        assert!(new.contains("(1, 5, 15 min): 0.50 0.40 0.30."));
+        assert!(!new.contains("old intro"));
+    }
 }

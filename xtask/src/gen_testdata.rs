@@ -2,7 +2,8 @@
 //!
 //! - no options: the small default set into `testdata/generated/<name>/`;
 //! - `--out DIR` with stack options: one stack into DIR;
-//! - `--bench`: the benchmark stacks into `target/bench-stacks/<name>/`.
+//! - `--bench`: the benchmark stacks into `target/bench-stacks/<name>/`, at JPEG quality
+//!   [`BENCH_JPEG_QUALITY`], the quality `cargo xtask bench` generates them at too.
 //!
 //! Each stack folder gets a stamp file (`synth-stamp.txt`, the generator version and
 //! every option) written last; a stack whose stamp matches is skipped, so re-running is
@@ -64,9 +65,12 @@ pub struct Args {
     /// Random shift of each frame, at most this many pixels in x and y [default: 0].
     #[arg(long)]
     shift: Option<f64>,
-    /// JPEG quality.
-    #[arg(long, default_value_t = 95, value_parser = clap::value_parser!(u8).range(1..=100))]
-    quality: u8,
+    /// The lens's own blur, a disc radius in pixels present also in focus [default: 0].
+    #[arg(long)]
+    lens_blur: Option<f64>,
+    /// JPEG quality [default: 95; the --bench stacks always use BENCH_JPEG_QUALITY, 92].
+    #[arg(long, conflicts_with = "bench", value_parser = clap::value_parser!(u8).range(1..=100))]
+    quality: Option<u8>,
     /// Regenerate stacks even when their stamp matches.
     #[arg(long)]
     force: bool,
@@ -74,6 +78,14 @@ pub struct Args {
     #[arg(long)]
     no_write: bool,
 }
+
+/// The JPEG quality of the benchmark stacks, for `gen-testdata --bench` and `bench`
+/// alike (the stamp records it: with two values, each would regenerate the other's
+/// stacks).
+pub const BENCH_JPEG_QUALITY: u8 = 92;
+
+/// The JPEG quality of the other stacks unless `--quality` says otherwise.
+const DEFAULT_JPEG_QUALITY: u8 = 95;
 
 /// One stack to generate: where, what, in which format.
 #[derive(Debug, Clone)]
@@ -169,7 +181,11 @@ pub fn bench_set() -> Vec<StackSpec> {
 
 /// Runs the task.
 pub fn run(args: Args) -> Result<()> {
-    let write = WriteOptions { jpeg_quality: args.quality, ..WriteOptions::default() };
+    let quality = match (args.bench, args.quality) {
+        (true, _) => BENCH_JPEG_QUALITY,
+        (false, q) => q.unwrap_or(DEFAULT_JPEG_QUALITY),
+    };
+    let write = WriteOptions { jpeg_quality: quality, ..WriteOptions::default() };
     let custom = args.size.is_some()
         || args.frames.is_some()
         || args.depth.is_some()
@@ -178,7 +194,11 @@ pub fn run(args: Args) -> Result<()> {
         || args.noise.is_some()
         || args.max_blur.is_some()
         || args.seed.is_some()
-        || args.scene.is_some();
+        || args.scene.is_some()
+        || args.breathing.is_some()
+        || args.rotation.is_some()
+        || args.shift.is_some()
+        || args.lens_blur.is_some();
     let (root, specs) = match (&args.out, args.bench) {
         (Some(out), _) => {
             let spec = custom_spec(&args)?;
@@ -225,6 +245,7 @@ fn custom_spec(args: &Args) -> Result<StackSpec> {
         breathing: args.breathing.unwrap_or(d.breathing),
         rotation: args.rotation.unwrap_or(d.rotation),
         shift: args.shift.unwrap_or(d.shift),
+        lens_blur: args.lens_blur.unwrap_or(d.lens_blur),
     };
     let format = args.format.unwrap_or(match depth {
         BitDepth::Eight => FileFormat::Jpeg,
@@ -240,7 +261,12 @@ fn stamp_text(spec: &StackSpec, write: &WriteOptions) -> String {
     // existed keep their stamp.
     let options: String = format!("{:#?}", spec.options)
         .lines()
-        .filter(|l| !matches!(l.trim(), "breathing: 0.0," | "rotation: 0.0," | "shift: 0.0,"))
+        .filter(|l| {
+            !matches!(
+                l.trim(),
+                "breathing: 0.0," | "rotation: 0.0," | "shift: 0.0," | "lens_blur: 0.0,"
+            )
+        })
         .map(|l| format!("{l}\n"))
         .collect();
     format!(
@@ -254,7 +280,7 @@ fn stamp_text(spec: &StackSpec, write: &WriteOptions) -> String {
 fn describe(spec: &StackSpec) -> String {
     let o = &spec.options;
     format!(
-        "{} frames {}x{} {} {} (scene {}, seed {}, noise {}, max blur {} px{})",
+        "{} frames {}x{} {} {} (scene {}, seed {}, noise {}, max blur {} px{}{})",
         o.frames,
         o.width,
         o.height,
@@ -271,7 +297,8 @@ fn describe(spec: &StackSpec) -> String {
             )
         } else {
             String::new()
-        }
+        },
+        if o.lens_blur > 0.0 { format!(", lens blur {} px", o.lens_blur) } else { String::new() }
     )
 }
 
@@ -424,6 +451,20 @@ mod tests {
                 assert_eq!(spec.options.depth, BitDepth::Eight, "{}", spec.name);
             }
         }
+    }
+
+    #[test]
+    fn stamps_leave_out_options_that_are_off_and_record_the_bench_quality() {
+        let spec = bench_set().into_iter().find(|s| s.name == "jpg-6000x4000-16").unwrap();
+        let write = WriteOptions { jpeg_quality: BENCH_JPEG_QUALITY, ..WriteOptions::default() };
+        let stamp = stamp_text(&spec, &write);
+        assert!(stamp.contains("jpeg quality: 92\n"), "{stamp}");
+        for off in ["breathing", "rotation", "shift", "lens_blur"] {
+            assert!(!stamp.contains(off), "{off} in {stamp}");
+        }
+        let moving = bench_set().into_iter().find(|s| s.name.ends_with("16-moving")).unwrap();
+        let stamp = stamp_text(&moving, &write);
+        assert!(stamp.contains("breathing: 0.03,") && !stamp.contains("lens_blur"), "{stamp}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod align_run;
 mod bench;
 mod gen_testdata;
+mod report;
 
 /// fstack developer tasks.
 #[derive(Debug, Parser)]
@@ -24,8 +25,8 @@ struct Cli {
 enum Command {
     /// Generate synthetic focus stacks with known truth (frames, truth, depth map).
     GenTestdata(gen_testdata::Args),
-    /// Benchmark whole runs of the release `fstack` (and, with --peers, other tools);
-    /// writes docs/benchmarks.md.
+    /// Benchmark whole runs of the release `fstack` (and, with --peers, other tools)
+    /// and the alignment; updates the measured sections of docs/benchmarks.md.
     Bench(bench::BenchArgs),
     /// Run a command and print its wall time, CPU time and peak RSS (used by `bench`).
     #[command(hide = true)]
@@ -35,7 +36,8 @@ enum Command {
         command: Vec<std::ffi::OsString>,
     },
     /// Align every frame to the middle one in memory (decode, estimate, warp,
-    /// balance) and exit: the alignment work `bench` times.
+    /// balance), print the largest magnification change and the common area on
+    /// stderr, and exit: the alignment work `bench` times.
     #[command(hide = true)]
     AlignRun {
         /// Skip the balance.

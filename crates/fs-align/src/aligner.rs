@@ -2,6 +2,7 @@
 //! [`AlignedFrames`] as an adapter over a stream of frames that the stackers take as it
 //! is.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -402,9 +403,9 @@ fn linear_block_means(img: &Image<f32>, k: usize) -> Image<f32> {
                     let (mut sum, mut n) = (0.0f32, 0usize);
                     for y in by * k..((by + 1) * k).min(ih) {
                         let r = &p[y * iw + bx * k..y * iw + ((bx + 1) * k).min(iw)];
-                        // NaN propagates through the sum: a partly covered block is NaN.
-                        sum +=
-                            r.iter().map(|&v| if v.is_nan() { v } else { linear(v) }).sum::<f32>();
+                        // NaN propagates through the table's interpolation and the sum:
+                        // a partly covered block is NaN.
+                        sum += r.iter().map(|&v| linear(v)).sum::<f32>();
                         n += r.len();
                     }
                     *o = if n == 0 { f32::NAN } else { sum / n as f32 };
@@ -525,7 +526,16 @@ pub struct AlignedFrames<'a, I> {
     aligner: &'a Aligner,
     next: usize,
     log: Arc<AlignLog>,
+    /// Frames aligned at once (on rayon's pool), in stack order.
+    at_once: usize,
+    /// Aligned frames not yet yielded, with their index and path.
+    ready: VecDeque<Aligned>,
+    /// A decoding error met while filling a batch, yielded after its frames.
+    pending: Option<fs_core::CoreError>,
 }
+
+/// One frame's outcome in [`AlignedFrames`]: index, source path, result.
+type Aligned = (usize, Option<PathBuf>, Result<(Frame, FrameReport)>);
 
 impl<'a, I> AlignedFrames<'a, I>
 where
@@ -533,13 +543,31 @@ where
 {
     /// Aligns the frames of `source` (the whole stack, in order) with `aligner`.
     pub fn new(source: I, aligner: &'a Aligner) -> Self {
-        Self { source, aligner, next: 0, log: Arc::default() }
+        Self::starting_at(source, aligner, 0)
     }
 
     /// Aligns the frames of `source`, which start at frame `offset` of the stack the
     /// aligner was made for (a bunch of it).
     pub fn starting_at(source: I, aligner: &'a Aligner, offset: usize) -> Self {
-        Self { source, aligner, next: offset, log: Arc::default() }
+        Self {
+            source,
+            aligner,
+            next: offset,
+            log: Arc::default(),
+            at_once: 2,
+            ready: VecDeque::new(),
+            pending: None,
+        }
+    }
+
+    /// How many frames are taken from the source and aligned at once, in parallel
+    /// (default 2: a frame's estimation is mostly sequential work, so two frames
+    /// keep two cores busy). Each one more holds one more decoded and one more
+    /// warped frame in memory; 1 for the least memory. The output does not depend on
+    /// it.
+    pub fn frames_at_once(mut self, n: usize) -> Self {
+        self.at_once = n.max(1);
+        self
     }
 
     /// The shared log of what happened to each frame.
@@ -561,14 +589,17 @@ where
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let frame = match self.source.next()? {
-                Ok(f) => f,
-                Err(e) => return Some(Err(e)),
+            let Some((index, path, result)) = self.ready.pop_front() else {
+                if let Some(e) = self.pending.take() {
+                    return Some(Err(e));
+                }
+                self.fill();
+                if self.ready.is_empty() {
+                    return self.pending.take().map(Err);
+                }
+                continue;
             };
-            let index = self.next;
-            self.next += 1;
-            let path = frame.source.clone();
-            match self.aligner.align(index, frame) {
+            match result {
                 Ok((frame, report)) => {
                     self.log.push(report);
                     return Some(Ok(frame));
@@ -591,6 +622,48 @@ where
                 Err(e) => return Some(Err(fs_core::CoreError::Stage(Box::new(e)))),
             }
         }
+    }
+}
+
+impl<I> AlignedFrames<'_, I>
+where
+    I: Iterator<Item = fs_core::Result<Frame>>,
+{
+    /// Takes up to `at_once` frames from the source and aligns them in parallel,
+    /// each starting as soon as it arrives (so aligning the first overlaps with
+    /// decoding the next); a decoding error ends the batch and waits in `pending`.
+    fn fill(&mut self) {
+        let aligner = self.aligner;
+        // Allocation: one small vector per batch.
+        let done = Mutex::new(Vec::with_capacity(self.at_once));
+        let (source, next, pending, at_once) =
+            (&mut self.source, &mut self.next, &mut self.pending, self.at_once);
+        rayon::in_place_scope(|scope| {
+            for _ in 0..at_once {
+                match source.next() {
+                    None => break,
+                    Some(Err(e)) => {
+                        // The frame that failed to decode keeps its place in the stack.
+                        *next += 1;
+                        *pending = Some(e);
+                        break;
+                    }
+                    Some(Ok(frame)) => {
+                        let index = *next;
+                        *next += 1;
+                        let done = &done;
+                        scope.spawn(move |_| {
+                            let path = frame.source.clone();
+                            let result = aligner.align(index, frame);
+                            done.lock().expect("no panic while held").push((index, path, result));
+                        });
+                    }
+                }
+            }
+        });
+        let mut done: Vec<Aligned> = done.into_inner().expect("no panic while held");
+        done.sort_by_key(|d| d.0);
+        self.ready.extend(done);
     }
 }
 

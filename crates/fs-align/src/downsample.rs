@@ -71,9 +71,12 @@ pub fn small_image(frame: &Frame, factor: usize) -> Image<f32> {
         }
     }
     let geometry = Geometry { width: w, channels, colours, factor: f, scale };
-    match frame.samples() {
-        Samples::U8(s) => block_rows(s, &mut rows, &geometry),
-        Samples::U16(s) => block_rows(s, &mut rows, &geometry),
+    // 32-bit sums while a block's sum fits (any factor up to 256), else 64-bit.
+    match (frame.samples(), f <= 256) {
+        (Samples::U8(s), true) => block_rows::<u8, u32>(s, &mut rows, &geometry),
+        (Samples::U16(s), true) => block_rows::<u16, u32>(s, &mut rows, &geometry),
+        (Samples::U8(s), false) => block_rows::<u8, u64>(s, &mut rows, &geometry),
+        (Samples::U16(s), false) => block_rows::<u16, u64>(s, &mut rows, &geometry),
     }
     image
 }
@@ -87,31 +90,51 @@ struct Geometry {
 }
 
 /// Fills every output row (one slice per colour channel) with block averages.
-fn block_rows<S>(src: &[S], rows: &mut [Vec<&mut [f32]>], g: &Geometry)
+/// A block-sum accumulator.
+trait Acc: Copy + Default + std::ops::AddAssign + Send + Sync {
+    fn to_f64(self) -> f64;
+}
+
+impl Acc for u32 {
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Acc for u64 {
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+fn block_rows<S, A>(src: &[S], rows: &mut [Vec<&mut [f32]>], g: &Geometry)
 where
-    S: Copy + Into<u64> + Sync,
+    S: Copy + Into<A> + Sync,
+    A: Acc,
 {
     let ow = g.width / g.factor;
     let stride = g.width * g.channels;
     let scale = g.scale;
     rows.par_iter_mut().enumerate().for_each_init(
         // Allocation: one accumulator row per rayon work split.
-        || vec![0u64; ow * g.colours],
+        || vec![A::default(); ow * g.colours],
         |acc, (oy, out)| {
-            acc.fill(0);
+            acc.fill(A::default());
             for sy in oy * g.factor..(oy + 1) * g.factor {
                 let row = &src[sy * stride..(sy + 1) * stride];
                 match (g.channels, g.colours) {
-                    (1, 1) => sum_row::<S, 1, 1>(row, acc, g.factor),
-                    (2, 1) => sum_row::<S, 2, 1>(row, acc, g.factor),
-                    (3, 3) => sum_row::<S, 3, 3>(row, acc, g.factor),
-                    (4, 3) => sum_row::<S, 4, 3>(row, acc, g.factor),
+                    (1, 1) => sum_row::<S, A, 1, 1>(row, acc, g.factor),
+                    (2, 1) => sum_row::<S, A, 2, 1>(row, acc, g.factor),
+                    (3, 3) => sum_row::<S, A, 3, 3>(row, acc, g.factor),
+                    (4, 3) => sum_row::<S, A, 4, 3>(row, acc, g.factor),
                     _ => unreachable!("frames have 1 to 4 channels"),
                 }
             }
             for (c, plane_row) in out.iter_mut().enumerate() {
-                for (o, a) in plane_row.iter_mut().zip(acc[c..].iter().step_by(g.colours)) {
-                    *o = (*a as f64 * scale) as f32;
+                for (x, o) in plane_row.iter_mut().enumerate() {
+                    *o = (acc[x * g.colours + c].to_f64() * scale) as f32;
                 }
             }
         },
@@ -121,13 +144,13 @@ where
 /// Adds one source row's blocks of `factor` pixels into `acc` (`K` colours per
 /// output pixel, interleaved), reading `C` samples per source pixel.
 #[inline(always)]
-fn sum_row<S: Copy + Into<u64>, const C: usize, const K: usize>(
+fn sum_row<S: Copy + Into<A>, A: Acc, const C: usize, const K: usize>(
     row: &[S],
-    acc: &mut [u64],
+    acc: &mut [A],
     factor: usize,
 ) {
     for (a, block) in acc.chunks_exact_mut(K).zip(row.chunks_exact(factor * C)) {
-        let mut s = [0u64; K];
+        let mut s = [A::default(); K];
         for px in block.chunks_exact(C) {
             for k in 0..K {
                 s[k] += px[k].into();

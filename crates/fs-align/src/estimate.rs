@@ -43,7 +43,8 @@
 //!    inlier set stops growing.
 //! 5. **Refinement** (`options.refine`): inverse-compositional Gauss-Newton
 //!    (Lucas-Kanade, parameterised by the transform family in normalised
-//!    coordinates) on pyramid levels 2, 1, 0, starting from the RANSAC transform.
+//!    coordinates) on pyramid levels 2 and 1, starting from the RANSAC transform
+//!    (and on level 0 too when the patch field of step 6 cannot be used).
 //!    It uses only reference pixels with a clear gradient (the largest gradients
 //!    in each 16x16 cell, about 30 000 per level, chosen once per reference), fits
 //!    a gain and offset between the frames at every iteration (different exposure
@@ -53,6 +54,18 @@
 //!    result does not depend on the thread count either. If the refinement fails
 //!    or wanders further than `4 rans_threshold + 2` pixels from the RANSAC
 //!    transform, the RANSAC transform is kept (`residual` NaN).
+//! 6. **Patch field** on level 0 (`patches.rs`): up to 400 textured 24x24 reference
+//!    patches (both directions of the structure tensor above a floor, the most
+//!    textured of each of 4x4 parts of the frame) are each matched by a translation
+//!    near where the transform puts them, with their own gain and offset (a
+//!    normalised cross-correlation, in effect; patches whose correlation stays
+//!    below 0.71, defocused in the frame, are dropped), and the transform is fitted
+//!    to the matches by least squares, then again without those more than 3x the
+//!    median residual off; two rounds. `residual` is then the global RMS at the
+//!    final transform. Why: the global fit weights pixels by their gradient and fits
+//!    one gain, so high-contrast outlines, where a sharp and a defocused frame differ
+//!    most, pull it (on generated defocus series, to twice the magnification the
+//!    content shows); each patch counts once here and is normalised on its own.
 //!
 //! The reference's pyramid samples, features, descriptors and their spatial index
 //! are prepared once in [`Estimator::new`].
@@ -66,14 +79,14 @@
 //!
 //! | case | error |
 //! |---|---|
-//! | similarity: scale 0.985-1.03 about the centre, shifts up to 20 px, rotations up to 0.5 deg | 0.009-0.012 px (limit 0.1) |
-//! | affine (x/y scales, shear) | 0.006-0.012 px (limit 0.15) |
-//! | homography (perspective 8e-6 / px) | 0.018-0.028 px (limit 0.25) |
+//! | similarity: scale 0.985-1.03 about the centre, shifts up to 20 px, rotations up to 0.5 deg | 0.006-0.021 px (limit 0.1; 0.009-0.012 with the global refinement on level 0) |
+//! | affine (x/y scales, shear) | 0.024 px (limit 0.15; 0.006-0.012 before) |
+//! | homography (perspective 8e-6 / px) | 0.034 px (limit 0.25; 0.018-0.028 before) |
 //! | identical images | < 0.01 px |
 //! | features + RANSAC only (`refine` off), no blur | 0.11 px (limit 0.5) |
 //!
 //! Real stack `pcb` (2048x1536, estimated at 1024x768, against frame 3): every
-//! frame aligns, scales 0.9834-1.0204 (monotonic through the stack), rotations
+//! frame aligns, scales 0.9830-1.0204 (monotonic through the stack), rotations
 //! below 0.04 degrees. Direct frame-to-frame estimates agree with the chain
 //! through frame 3 within 0.31 px for frames 2 -> 4 and 0.61 px for 1 -> 5 (frames
 //! four apart share little sharp detail, and the board's strong depth makes one
@@ -103,6 +116,7 @@
 
 mod features;
 mod matching;
+mod patches;
 mod pyramid;
 mod ransac;
 mod refine;
@@ -112,6 +126,7 @@ use fs_core::Plane;
 
 use self::features::{Keypoint, describe, detect, pattern};
 use self::matching::{Indexed, match_features};
+use self::patches::PatchField;
 use self::pyramid::{Level, build, from_level};
 use self::refine::{Sample, refine_level, select};
 use crate::{AlignFailure, AlignOptions, Transform, TransformKind};
@@ -154,6 +169,9 @@ const GUIDE_MIN_INLIERS: usize = 10;
 /// level pixels): the similarity guess is within a pixel or two, and a homography
 /// or affine transform departs from it by a few more at the corners.
 const GUIDED_RADIUS: f32 = 12.0;
+/// Furthest (plane pixels at a corner) the patch stage may move the Gauss-Newton
+/// result; beyond, the patches disagree with it too much to be trusted.
+const PATCH_REACH: f64 = 3.0;
 /// Blur of the feature level before descriptors are taken.
 const DESCRIPTOR_SIGMA: f64 = 1.5;
 
@@ -172,6 +190,8 @@ pub struct Estimator {
     guide: Indexed,
     /// Per refinement level: its size and the selected reference samples.
     refine_levels: Vec<(Level, Vec<Sample>)>,
+    /// The last refinement stage (level 0): textured reference patches.
+    patch_field: Option<PatchField>,
 }
 
 impl std::fmt::Debug for Estimator {
@@ -223,6 +243,7 @@ impl Estimator {
             features: Indexed::new(Vec::new(), Vec::new(), 1, 1, 8.0),
             guide: Indexed::new(Vec::new(), Vec::new(), 1, 1, 8.0),
             refine_levels: Vec::new(),
+            patch_field: None,
         };
         this.features = this.features_of(&levels[feature_level]);
         let fl = &levels[feature_level];
@@ -232,6 +253,7 @@ impl Estimator {
             return Err(AlignFailure::FeaturelessReference { found, needed });
         }
         if options.refine {
+            this.patch_field = Some(PatchField::new(levels[0].clone()));
             this.refine_levels = levels
                 .into_iter()
                 .take(REFINE_TOP + 1)
@@ -349,7 +371,19 @@ impl Estimator {
             for l in (0..self.refine_levels.len().min(levels.len())).rev() {
                 let (reference, samples) = &self.refine_levels[l];
                 let factor = (1u32 << l) as f64;
-                let (iterations, tolerance) = (REFINE_ITERATIONS[l], REFINE_TOLERANCE[l]);
+                let (mut iterations, tolerance) = (REFINE_ITERATIONS[l], REFINE_TOLERANCE[l]);
+                // On level 0 the patch field refines (when it can); the global
+                // Gauss-Newton then only measures the residual there.
+                if let (0, Some(field)) = (l, &self.patch_field) {
+                    if let Some(t) = field.refine(kind, &levels[0], transform) {
+                        if t.is_valid()
+                            && t.corner_distance(&transform, self.width, self.height) < PATCH_REACH
+                        {
+                            transform = t;
+                            iterations = 0;
+                        }
+                    }
+                }
                 let start = transform.to_subsampled(factor);
                 if let Some(r) =
                     refine_level(kind, samples, reference, &levels[l], start, iterations, tolerance)

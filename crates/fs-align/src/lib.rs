@@ -9,7 +9,9 @@
 //! - [`Estimator`]: features (Shi-Tomasi corners, BRIEF descriptors) matched in two
 //!   passes, RANSAC for a [`TransformKind`] (similarity by default, affine,
 //!   homography), then a Lucas-Kanade refinement on the intensities (gain and offset
-//!   fitted, robust weights) for sub-pixel accuracy, on luma subsampled to about
+//!   fitted, robust weights) on the coarser pyramid levels and, on the finest, a field
+//!   of local patch matches (each with its own gain and offset, equal weight per
+//!   patch, outliers dropped) that the transform is fitted to, on luma subsampled to about
 //!   2 megapixels ([`AlignOptions::subsample_pixels`]). A frame with too few feature
 //!   matches (a heavily defocused one) is tried by the refinement alone from the
 //!   identity. Details and figures: the `estimate` module's source docs.
@@ -47,10 +49,13 @@
 //! # Choices
 //! - The output keeps the reference's geometry; frames are warped, never the
 //!   reference. A frame whose transform moves no corner by more than [`STILL_PX`]
-//!   (0.02 px) is passed through bit for bit, not resampled. (On generated defocus
-//!   series without motion the estimator still finds up to ~0.4 % of scale and
-//!   0.8 px of shift between the most differently focused frames: the defocus bias
-//!   described below.)
+//!   (0.02 px) is passed through bit for bit, not resampled.
+//! - The finest refinement matches patches, not the whole frame at once: a global
+//!   intensity fit weights each pixel by its gradient, so the few high-contrast
+//!   outlines, where a sharp and a defocused frame differ most, dominate it, and one
+//!   gain for the frame cannot follow the contrast defocus takes from some regions
+//!   only. On generated defocus series it was pulled to twice the magnification the
+//!   content shows (0.5-1.4 px at the corners); the patch field follows the content.
 //! - Balance gains are fitted in linear light on 8x8-block means of the subsampled
 //!   images: defocus blur keeps the mean of linear light, while the mean of
 //!   sRGB-encoded values differs between a sharp and a blurred frame of one exposure
@@ -63,21 +68,39 @@
 //! - Failures name the frame ([`AlignError::Failed`]); [`OnFailure::Skip`] leaves
 //!   the frame out and says so in the [`AlignLog`].
 //!
-//! # Figures (2-core CI-class machine, shared while measured)
+//! # Figures (2-core CI-class machine)
 //! Accuracy, largest error at the four image corners:
-//! - the estimator's tests (1024x768, defocus over a third of the frame): 0.01 px
-//!   (similarity, affine), 0.03 px (homography);
-//! - a generated defocus series with breathing (`examples/synth_check.rs`, 480x360
-//!   and 1024x768, 7 frames, reference frame 3): 0.08-0.2 px for frames one to three
-//!   focus steps from the reference, 0.3-1.4 px for the two frames focused farthest
-//!   from it (almost nothing is sharp in both). **Below the 0.1 px target** there.
-//!   `step_process` halves the worst error (0.6 px) and costs a little elsewhere.
-//! - pcb (real, 2048x1536): every frame aligns; stacked, the result is 28.0 dB from
-//!   focus-stack's reference result after matching geometry, against 14.6 dB
-//!   unaligned (fs-job's tests).
+//! - the estimator's tests (1024x768, exact rendering, defocus over a third of the
+//!   frame): 0.006-0.021 px (similarity), 0.024 px (affine), 0.034 px (homography)
+//!   (the global refinement alone reached 0.01-0.03 px there: the patch field has
+//!   fewer, noisier measurements on these ideal frames, and is far better on
+//!   defocused ones);
+//! - generated defocus series (fs-core's synthetic stacks: 7 frames, 3 % breathing,
+//!   0.3 degrees, 5 px of shake, Lanczos-resampled, reference frame 3;
+//!   `tests/defocus_series.rs`, `examples/synth_check.rs`,
+//!   `examples/stack_check.rs`):
+//!   - 480x360, defocus up to 4 px of radius: 0.005-0.054 px for every frame
+//!     (before the patch field: up to 0.25 px);
+//!   - 480x360, defocus up to 8 px (1.7 % of the width): 0.03-0.49 px. The larger
+//!     errors are the generator's: its layered defocus moves blurred content, and a
+//!     normalised cross-correlation of each frame warped back with its *true*
+//!     transform finds the content magnified by 160-1440 ppm against the reference
+//!     (0.06-0.43 px at the corners); the estimate follows the content;
+//!   - 2048x1536, defocus up to 8 px: 0.03-0.14 px (before: 0.08-0.59 px);
+//! - stacked (PyramidStack) against the truth, 480x360 with the lens's own 1-px
+//!   disc: 31.06 dB aligned vs 31.83 dB for the same stack without motion (fs-job's
+//!   tests); frames warped with their *true* transforms reach 30.85 dB vs 31.49 in
+//!   the same measurement, so most of the gap is resampling, not estimation.
+//!   Without the lens disc (pixel-sharp detail), no resampling keeps the detail:
+//!   true transforms 20.8 dB vs 26.5 still, estimated 20.75 dB.
+//! - pcb (real, 2048x1536): every frame aligns; stacked, the result is 27.5 dB from
+//!   focus-stack's reference result after matching geometry (28.0 with the global
+//!   refinement alone), against 14.6 dB unaligned (fs-job's tests).
 //!
-//! Speed: estimation 54-84 ms of CPU per 2-megapixel frame; the bicubic warp of a
-//! 24-megapixel RGB frame is the expensive part (see `warp.rs`'s source docs).
+//! Speed: estimation about 50-90 ms of CPU per 2-megapixel frame, of which the
+//! patch field 10-20 ms; the bicubic warp of a 24-megapixel RGB frame is the
+//! expensive part (see `warp.rs`'s source docs). [`AlignedFrames`] aligns two frames
+//! at once by default (the estimation is mostly sequential work).
 #![deny(missing_docs)]
 
 mod aligner;

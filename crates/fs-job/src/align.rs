@@ -116,7 +116,11 @@ where
     F: FnOnce(AlignedFrames<'_, Source<'_>>) -> std::result::Result<Stacked, StackerError>,
 {
     let run = |source: Source<'_>| {
-        let aligned = AlignedFrames::starting_at(source, &prepared.aligner, offset);
+        // Two frames aligned at once keep both cores busy; the memory-bounded tiled
+        // stackers (no decode-ahead) take one at a time.
+        let at_once = if decode_ahead { 2 } else { 1 };
+        let aligned =
+            AlignedFrames::starting_at(source, &prepared.aligner, offset).frames_at_once(at_once);
         let log = aligned.log();
         (log, stack(aligned))
     };

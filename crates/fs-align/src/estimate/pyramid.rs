@@ -37,6 +37,19 @@ impl Level {
         Some(top + fy * (bottom - top))
     }
 
+    /// Bilinear sample at (x, y), which must lie in `[0, w-1) x [0, h-1)`.
+    #[inline]
+    pub fn bilinear_inside(&self, x: f64, y: f64) -> f32 {
+        debug_assert!(x >= 0.0 && y >= 0.0);
+        let (x0, y0) = (x as usize, y as usize);
+        let (fx, fy) = ((x - x0 as f64) as f32, (y - y0 as f64) as f32);
+        let i = y0 * self.width + x0;
+        let d = &self.data;
+        let top = d[i] + fx * (d[i + 1] - d[i]);
+        let bottom = d[i + self.width] + fx * (d[i + self.width + 1] - d[i + self.width]);
+        top + fy * (bottom - top)
+    }
+
     /// Blurred copy (separable `kernel`, reflect-101 borders).
     pub fn blurred(&self, kernel: &[f32]) -> Level {
         // Allocation: once per level and frame.

@@ -388,3 +388,37 @@ fn moving_options_are_checked() {
         assert!(e.contains(name), "{e}");
     }
 }
+
+#[test]
+fn lens_blur_softens_frames_and_truth_alike_and_is_checked() {
+    let sharp = SynthStack::new(small(Scene::Objects)).unwrap();
+    let soft = SynthStack::new(SynthOptions { lens_blur: 1.0, ..small(Scene::Objects) }).unwrap();
+    // The truth is the scene through the lens disc: softer than the pixel-sharp one,
+    // and each frame's in-focus region is exactly that truth (no noise here).
+    assert!(energy(&soft.truth(), None) < 0.8 * energy(&sharp.truth(), None));
+    let (truth, erode) = (soft.truth(), 6 + 2);
+    let mut tested = 0;
+    for k in 0..soft.options().frames {
+        let mask = region(&soft, soft.focus_depth(k), erode);
+        if mask.iter().filter(|&&m| m).count() < 50 {
+            continue;
+        }
+        tested += 1;
+        let frame = soft.frame(k);
+        for (i, _) in mask.iter().enumerate().filter(|(_, m)| **m) {
+            assert_eq!(u8s(&frame)[3 * i..3 * i + 3], u8s(&truth)[3 * i..3 * i + 3], "pixel {i}");
+        }
+        // The defocus disc combines with the lens disc.
+        assert!((soft.blur_radius(k, soft.focus_depth(k)) - 1.0).abs() < 1e-12);
+        let far = if k == 0 { 1.0 } else { 0.0 };
+        let r = soft.blur_radius(k, far);
+        assert!((r - (6.0f64 * (far - soft.focus_depth(k))).hypot(1.0)).abs() < 1e-9, "{r}");
+    }
+    assert!(tested >= 4, "only {tested} focus depths have a region");
+    for bad in [-0.5, 8.5, f64::NAN] {
+        let e = SynthStack::new(SynthOptions { lens_blur: bad, ..small(Scene::Objects) })
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lens_blur") && e.contains("0..=8"), "{e}");
+    }
+}

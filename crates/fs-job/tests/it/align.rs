@@ -15,8 +15,18 @@ use fs_job::{
 
 const FRAMES: usize = 7;
 
+/// The lens's own 1-px disc keeps in-focus detail band-limited, as a real camera's
+/// is: without it, single-pixel full-contrast detail cannot survive any resampling
+/// (the generator's own and the aligner's), and the comparison with the still stack
+/// would measure that rather than alignment.
 fn options(moving: bool) -> SynthOptions {
-    let o = SynthOptions { width: 480, height: 360, frames: FRAMES, ..SynthOptions::default() };
+    let o = SynthOptions {
+        width: 480,
+        height: 360,
+        frames: FRAMES,
+        lens_blur: 1.0,
+        ..SynthOptions::default()
+    };
     if moving { SynthOptions { breathing: 0.03, rotation: 0.3, shift: 5.0, ..o } } else { o }
 }
 
@@ -94,14 +104,13 @@ fn aligned_moving_stack_is_close_to_the_still_stack() {
     eprintln!(
         "PSNR still {p_still:.2} dB, aligned {p_aligned:.2} dB, unaligned {p_unaligned:.2} dB"
     );
-    // Reached: still 26.8 dB, aligned 20.6 dB, unaligned 12.4 dB. The target
-    // (within 1 dB of the still stack) is not met yet: the frames focused farthest
-    // from the reference are estimated 0.5-1.4 px off at the corners (their sharp
-    // detail is blurred in the reference), and even the true transform loses 1-3 dB
-    // per frame to the two resamplings of single-pixel detail (generator, warp).
-    // These floors keep what is reached, with a margin.
-    assert!(p_aligned > p_still - 7.0, "aligned {p_aligned:.2} dB, still {p_still:.2} dB");
-    assert!(p_aligned > p_unaligned + 7.0, "aligned {p_aligned:.2}, unaligned {p_unaligned:.2}");
+    // The target: within 1 dB of the still stack. Reached: still 31.83 dB,
+    // aligned 31.06 dB (0.77 below), unaligned 15.10 dB. Of the 0.77 dB, stacking the
+    // frames warped with their *true* transforms already loses about 0.65 (two
+    // resamplings: the generator's and the warp's); the estimates cost the rest
+    // (examples/stack_check.rs in fs-align).
+    assert!(p_aligned > p_still - 1.0, "aligned {p_aligned:.2} dB, still {p_still:.2} dB");
+    assert!(p_aligned > p_unaligned + 12.0, "aligned {p_aligned:.2}, unaligned {p_unaligned:.2}");
 }
 
 /// The frame with every sample scaled by `gain`.
@@ -151,10 +160,12 @@ fn combined_actions_write_aligned_balanced_frames_for_a_following_stack() {
     let before: Image<f32> = moving.frame(0).to_image();
     let p_after = psnr(&crop(&got, margin), &crop(&want, margin), 255.0);
     let p_before = psnr(&crop(&before, margin), &crop(&want, margin), 255.0);
-    // Reached: 27.9 dB after, 19.3 before (frame 0 is focused farthest from the
-    // reference: its estimate is about 1 px off at the corners).
+    eprintln!("frame 0: {p_after:.2} dB after, {p_before:.2} before");
+    // Reached: 38.6 dB after, 21.6 before. Frame 0 is focused farthest from the
+    // reference (its estimate is about 0.5 px off at the corners, as far as the
+    // generator's layered defocus moves its content).
     assert!(
-        p_after > 26.0 && p_after > p_before + 7.0,
+        p_after > 37.0 && p_after > p_before + 15.0,
         "{p_after:.1} dB after, {p_before:.1} before"
     );
 
