@@ -38,6 +38,8 @@ const TOLERANCE: f64 = 0.01;
 /// patches' own warp is then closer, and outliers are judged against a better
 /// transform; 0.16 -> 0.14 px at the corners on the worst generated frame).
 const ROUNDS: usize = 2;
+/// A round that moves the corners less than this (pixels) ends the refinement.
+const SETTLED: f64 = 0.05;
 /// A patch that moves further than this from the prediction (pixels) is not used.
 const MAX_MOVE: f64 = 2.5;
 
@@ -157,7 +159,13 @@ impl PatchField {
                     Some((c, (x + d.0, y + d.1)))
                 })
                 .collect();
-            t = robust_fit(kind, &matches)?;
+            let fitted = robust_fit(kind, &matches)?;
+            let moved = fitted.corner_distance(&t, frame.width, frame.height);
+            t = fitted;
+            if moved < SETTLED {
+                // The patches were matched where this fit puts them already.
+                break;
+            }
         }
         Some(t)
     }
