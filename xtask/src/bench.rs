@@ -1119,16 +1119,23 @@ mod tests {
                 AlignSummary { scale_change: "1.63 %".into(), crop: "2014x1509".into() },
             )),
         }];
+        let old_range = crate::report::find_section(&doc, "align").unwrap();
+        let old_rows = crate::report::table_rows(&doc[old_range]);
         let new = update_section(&doc, &align_section(&align, &info()));
         let range = crate::report::find_section(&new, "align").unwrap();
         let rows = crate::report::table_rows(&new[range]);
-        assert_eq!(rows.len(), 2, "{rows:?}");
-        assert_eq!(
-            rows[0],
-            "| jpg-2048x1536-10-moving | 10 | 1.00 | 1.80 | 0.50 | 2.00 | 73 | 1.63 % | 2014x1509 \
-             | 2026-11-28 10:00 UTC, load 0.50, median of 3 |"
-        );
-        assert!(rows[1].starts_with("| jpg-6000x4000-32, first 16 frames (still) | 16 |"));
+        // The measured stack's row is replaced in place; every other row is kept.
+        assert_eq!(rows.len(), old_rows.len(), "{rows:?}");
+        let measured = "| jpg-2048x1536-10-moving | 10 | 1.00 | 1.80 | 0.50 | 2.00 | 73 | 1.63 % \
+                        | 2014x1509 | 2026-11-28 10:00 UTC, load 0.50, median of 3 |";
+        for (old, new) in old_rows.iter().zip(&rows) {
+            if old.starts_with("| jpg-2048x1536-10-moving |") {
+                assert_eq!(new, measured);
+            } else {
+                assert_eq!(new, old);
+            }
+        }
+        assert_eq!(rows.iter().filter(|r| *r == measured).count(), 1, "{rows:?}");
     }
 
     #[test]
