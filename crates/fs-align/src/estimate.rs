@@ -256,17 +256,19 @@ impl Estimator {
             return Err(AlignFailure::FeaturelessReference { found, needed });
         }
         if options.refine {
-            this.patch_field = Some(PatchField::new(levels[0].clone()));
+            let mut levels = levels;
+            levels.truncate(REFINE_TOP + 1);
             this.refine_levels = levels
-                .into_iter()
-                .take(REFINE_TOP + 1)
+                .iter()
                 .enumerate()
                 .map(|(i, l)| {
-                    let s = select(&l, REFINE_SAMPLES[i]);
+                    let s = select(l, REFINE_SAMPLES[i]);
                     // Only the size is needed later.
                     (Level { width: l.width, height: l.height, data: Vec::new() }, s)
                 })
                 .collect();
+            // Level 0 itself goes to the patch field (matched against it).
+            this.patch_field = Some(PatchField::new(levels.swap_remove(0)));
         }
         Ok(this)
     }
