@@ -262,6 +262,12 @@ pub struct PyramidArgs {
     /// Parameter `a` of the 5-tap generating kernel [default: 0.4].
     #[arg(long, value_name = "A", help_heading = PYRAMID)]
     pub gen_kernel: Option<f64>,
+    /// Noise guard of the two finest pyramid levels: where no frame's detail stands
+    /// out of the noise (best energy below G times the noise energy), average the
+    /// frames instead of picking the loudest; 0 = the spec's plain maximum-energy rule
+    /// [default: 3].
+    #[arg(long, value_name = "G", allow_negative_numbers = true, help_heading = PYRAMID)]
+    pub noise_guard: Option<f64>,
 }
 
 /// PyramidTilesStack / PyramidAutoStack options.
@@ -369,6 +375,9 @@ impl PyramidArgs {
         }
         if self.gen_kernel.is_some() {
             v.push("--gen-kernel");
+        }
+        if self.noise_guard.is_some() {
+            v.push("--noise-guard");
         }
         v
     }
@@ -504,6 +513,9 @@ pub struct InfoArgs {
     /// Smallest pyramid level assumed for the memory estimate.
     #[arg(long, value_name = "PX", default_value_t = 32)]
     pub pyramid_min_size: usize,
+    /// Noise guard assumed for the memory estimate (0: off, no running sums).
+    #[arg(long, value_name = "G", default_value_t = 3.0, allow_negative_numbers = true)]
+    pub noise_guard: f64,
 }
 
 /// `fstack completions`.

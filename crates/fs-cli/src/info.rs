@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::cli::{FloatTypeArg, InfoArgs};
 use crate::report::{self, FramesSummary, Summary, Timings, human_bytes};
-use crate::{Context, inputs};
+use crate::{Context, inputs, usage};
 
 /// The EXIF fields a photographer looks at first. Absent fields are `None`.
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
@@ -111,6 +111,15 @@ pub fn run(ctx: &Context, args: InfoArgs) -> anyhow::Result<()> {
         FloatTypeArg::F32 => FloatType::F32,
         FloatTypeArg::F64 => FloatType::F64,
     };
+    let options = PyramidOptions {
+        float_type: float,
+        pyramid_min_size: args.pyramid_min_size,
+        noise_guard: args.noise_guard,
+        ..PyramidOptions::default()
+    };
+    if let Err(fs_pyramid::PyramidError::InvalidOption { name, reason }) = options.validate() {
+        usage!("invalid value for --{}: {reason}", name.replace('_', "-"));
+    }
 
     let mut first: Option<FrameInfo> = None;
     let mut problems = Vec::new();
@@ -149,11 +158,6 @@ pub fn run(ctx: &Context, args: InfoArgs) -> anyhow::Result<()> {
         frames.push(r);
     }
 
-    let options = PyramidOptions {
-        float_type: float,
-        pyramid_min_size: args.pyramid_min_size,
-        ..PyramidOptions::default()
-    };
     let estimate = first.map(|info| memory_estimate(info, &options, inputs.frames.len()));
     if ctx.global.json {
         let results = serde_json::json!({
@@ -171,6 +175,7 @@ pub fn run(ctx: &Context, args: InfoArgs) -> anyhow::Result<()> {
             options: serde_json::json!({
                 "float_type": format!("{float:?}"),
                 "pyramid_min_size": args.pyramid_min_size,
+                "noise_guard": args.noise_guard,
             }),
             frames: first.map(|info| FramesSummary::new(inputs.frames.len(), info)),
             timings: Timings { phases: Vec::new(), total_seconds: start.elapsed().as_secs_f64() },

@@ -29,6 +29,7 @@ fn stacker(args: &StackArgs, float_type: FloatType) -> Stacker {
         kernel_size: p.kernel_size.unwrap_or(d.kernel_size),
         gen_kernel: p.gen_kernel.unwrap_or(d.gen_kernel),
         float_type,
+        noise_guard: p.noise_guard.unwrap_or(d.noise_guard),
     };
     let t = &args.tiles;
     let dt = PyramidTilesOptions::default();

@@ -88,6 +88,7 @@ fn help_groups_flags_by_purpose_and_version_works() {
         "--pyramid-min-size",
         "--kernel-size",
         "--gen-kernel",
+        "--noise-guard",
         "--float-type",
         "--energy",
         "--map-type",
@@ -129,6 +130,10 @@ fn unknown_values_and_inapplicable_flags_are_usage_errors() {
         (vec!["stack", s, "--energy", "sobel"], "--stacker depthmap"),
         (vec!["stack", s, "--tile-size", "256"], "--stacker tiles or auto"),
         (vec!["stack", s, "--stacker", "depthmap", "--gen-kernel", "0.3"], "pyramid"),
+        (vec!["stack", s, "--stacker", "depthmap", "--noise-guard", "0"], "--noise-guard"),
+        (vec!["stack", s, "--noise-guard", "-1"], "--noise-guard: must be 0 (off) to 100, got -1"),
+        (vec!["stack", s, "--stacker", "tiles", "--noise-guard", "101"], "--noise-guard"),
+        (vec!["info", s, "--noise-guard", "-1"], "--noise-guard: must be 0 (off) to 100"),
         (vec!["stack", s, "--stacker", "auto", "--memory-limit", "1M"], "--memory-limit"),
         (vec!["stack", s, "--stacker", "depthmap", "--depth-map", "d.jpg"], ".png"),
         (vec!["stack", s, "--stacker", "depthmap", "--blur-size", "4"], "--blur-size"),
@@ -215,6 +220,7 @@ fn info_lists_frames_in_natural_order_with_memory_estimate() {
     let options = fs_pyramid::PyramidOptions {
         float_type: fs_core::FloatType::F64,
         pyramid_min_size: 8,
+        noise_guard: 0.0,
         ..Default::default()
     };
     let o = run(&[
@@ -225,9 +231,13 @@ fn info_lists_frames_in_natural_order_with_memory_estimate() {
         "f64",
         "--pyramid-min-size",
         "8",
+        "--noise-guard",
+        "0",
     ]);
     assert_code(&o, 0);
     let v8: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v8["options"]["noise_guard"], 0.0);
+    assert_eq!(v["options"]["noise_guard"], 3.0, "the default");
     let expected = fs_pyramid::memory_estimate(info, &options, 11);
     assert_eq!(v8["results"]["memory_estimate_bytes"].as_u64(), Some(expected));
     assert!(v["results"]["memory_estimate_bytes"].as_u64().unwrap() < expected, "f32 < f64");
@@ -364,6 +374,8 @@ fn json_summary_has_the_fields_and_options_reach_the_output() {
         "16",
         "--float-type",
         "f64",
+        "--noise-guard",
+        "0",
         "--threads",
         "1",
     ]);
@@ -376,6 +388,7 @@ fn json_summary_has_the_fields_and_options_reach_the_output() {
     assert_eq!(v["stacker"], "PyramidStack");
     assert_eq!(v["options"]["pyramid_min_size"], 16);
     assert_eq!(v["options"]["kernel_size"], 5);
+    assert_eq!(v["options"]["noise_guard"], 0.0);
     assert_eq!(v["options"]["float_type"], "FLOAT_64");
     assert_eq!(v["options"]["exif"], false);
     assert_eq!(v["frames"]["width"], 96);
@@ -401,6 +414,7 @@ fn files_are_stacked_in_natural_order_and_bunches_fill_a_folder() {
     let inputs: Vec<&str> =
         v["inputs"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
     assert_eq!(inputs, [f(1), f(2), f(3)]);
+    assert_eq!(v["options"]["noise_guard"], 3.0, "the default");
     assert!(out.is_file());
 
     let bunches = s.tmp.path().join("bunches");

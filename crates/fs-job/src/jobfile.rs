@@ -157,6 +157,7 @@ pub(crate) struct StackerSpec {
     pub kernel_size: Option<usize>,
     pub gen_kernel: Option<f64>,
     pub float_type: Option<FloatTypeName>,
+    pub noise_guard: Option<f64>,
     // PyramidTilesStack
     pub tile_size: Option<usize>,
     pub n_tiled_layers: Option<usize>,
@@ -204,6 +205,7 @@ impl StackerSpec {
         add(self.kernel_size.is_some(), "kernel_size");
         add(self.gen_kernel.is_some(), "gen_kernel");
         add(self.float_type.is_some(), "float_type");
+        add(self.noise_guard.is_some(), "noise_guard");
         add(self.tile_size.is_some(), "tile_size");
         add(self.n_tiled_layers.is_some(), "n_tiled_layers");
         add(self.max_threads.is_some(), "max_threads");
@@ -251,6 +253,7 @@ impl StackerSpec {
             kernel_size: self.kernel_size.unwrap_or(d.kernel_size),
             gen_kernel: self.gen_kernel.unwrap_or(d.gen_kernel),
             float_type: self.float_type.map(Into::into).unwrap_or(d.float_type),
+            noise_guard: self.noise_guard.unwrap_or(d.noise_guard),
         };
         let t = PyramidTilesOptions::default();
         let tiles = PyramidTilesOptions {
@@ -370,23 +373,26 @@ fn stacker_spec<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Stacker
     d.deserialize_any(Visitor)
 }
 
-const PYRAMID: [&str; 4] = ["pyramid_min_size", "kernel_size", "gen_kernel", "float_type"];
-const TILES: [&str; 9] = [
+const PYRAMID: [&str; 5] =
+    ["pyramid_min_size", "kernel_size", "gen_kernel", "float_type", "noise_guard"];
+const TILES: [&str; 10] = [
     "pyramid_min_size",
     "kernel_size",
     "gen_kernel",
     "float_type",
+    "noise_guard",
     "tile_size",
     "n_tiled_layers",
     "max_threads",
     "chunk_submit",
     "temp_dir",
 ];
-const AUTO: [&str; 11] = [
+const AUTO: [&str; 12] = [
     "pyramid_min_size",
     "kernel_size",
     "gen_kernel",
     "float_type",
+    "noise_guard",
     "tile_size",
     "n_tiled_layers",
     "max_threads",

@@ -7,6 +7,7 @@
 //!   --decode-only      only decode every frame once (the decode-only floor)
 //!   --repeat N         feed the folder's frames N times over (memory vs frame count)
 //!   --f64              compute in f64
+//!   --noise-guard G    the noise guard (default 3; 0: the spec's plain rule)
 //!   --generate W H N   first render a synthetic N-frame WxH JPEG stack into DIR
 //!                      (fs_core::synth) if DIR has no frames yet
 //! ```
@@ -43,12 +44,14 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut dir = None;
     let (mut out, mut decode_only, mut repeat, mut f64, mut generate) =
         (None, false, 1usize, false, None);
+    let mut noise_guard = PyramidOptions::default().noise_guard;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a file")?)),
             "--decode-only" => decode_only = true,
             "--repeat" => repeat = args.next().ok_or("--repeat needs N")?.parse()?,
             "--f64" => f64 = true,
+            "--noise-guard" => noise_guard = args.next().ok_or("--noise-guard needs G")?.parse()?,
             "--generate" => {
                 let mut n = || -> Result<usize, Box<dyn std::error::Error>> {
                     Ok(args.next().ok_or("--generate needs W H N")?.parse()?)
@@ -59,7 +62,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             other => return Err(format!("unexpected argument {other}").into()),
         }
     }
-    let dir = dir.ok_or("usage: pyramid_stack_folder DIR [--out FILE] [--decode-only] [--repeat N] [--f64] [--generate W H N]")?;
+    let dir = dir.ok_or(
+        "usage: pyramid_stack_folder DIR [--out FILE] [--decode-only] [--repeat N] [--f64] \
+         [--noise-guard G] [--generate W H N]",
+    )?;
     if let Some((width, height, frames)) = generate {
         if fs_core::list_frames(&dir).is_err() {
             let t = Instant::now();
@@ -97,7 +103,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     let float_type = if f64 { FloatType::F64 } else { FloatType::F32 };
-    let stacker = PyramidStack::new(PyramidOptions { float_type, ..Default::default() })?;
+    let stacker =
+        PyramidStack::new(PyramidOptions { float_type, noise_guard, ..Default::default() })?;
     let t = Instant::now();
     let frame = stacker.stack(PathFrames::new(paths.clone()), &Timeline(t))?;
     let s = t.elapsed().as_secs_f64();

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use fs_core::{Frame, FrameInfo, Progress};
 use fs_tiles::format_bytes;
 
+use crate::noise::NOISE_LEVELS;
 use crate::pyramid::{level_sizes, pyramid_levels};
 use crate::tiled::{PyramidTilesOptions, PyramidTilesStack};
 use crate::{PyramidError, PyramidOptions, PyramidStack};
@@ -182,12 +183,16 @@ pub fn tiled_memory_estimate_with(
     let n = pyramid_levels(info.width, info.height, options.pyramid_min_size);
     let sizes = level_sizes(info.width, info.height, n);
     let t = n_tiled_layers.min(n);
-    let best = (c + 1) * pixels(&sizes, t..n);
+    // The noise guard's sums (energy + coefficients) on its levels that stay in memory.
+    let guarded = if options.noise_guard > 0.0 { NOISE_LEVELS.min(n) } else { 0 };
+    let sums = (c + 1) * pixels(&sizes, t.min(guarded)..guarded);
+    let best = (c + 1) * pixels(&sizes, t..n) + sums;
     let gauss = c * pixels(&sizes, t.max(1).min(n + 1)..n + 1);
     let bases = frames as u64 * c * pixels(&sizes, n..n + 1);
     let bands = if t > 0 {
         let rows = tile_size.min(sizes[0].1) as u64 + 4;
-        2 * sizes[0].0 as u64 * rows * (2 * c + 1)
+        let guard = if guarded > 0 { c + 1 } else { 0 };
+        2 * sizes[0].0 as u64 * rows * (2 * c + 1 + guard)
     } else {
         0
     };
@@ -218,6 +223,8 @@ pub fn tiled_memory_estimate_with(
 ///
 /// ```text
 /// S * ((c + 1) * sum(N_i, i < n)       running best: energy + coefficients
+///      + (c + 1) * sum(N_i, i < g)      noise guard sums: energy + coefficients
+///                                       (g = 2, 0 with noise_guard 0)
 ///      + c * sum(N_i, 1 <= i <= n)      the current frame's Gaussian levels
 ///      + F * c * N_n)                   every frame's base level
 /// + 3 * c * N_0 * B                     decoded frames: the one being folded, the
@@ -235,13 +242,15 @@ pub fn tiled_memory_estimate_with(
 /// The tiled stacker's estimate replaces the sums over the `t` disk levels by
 /// what is resident while a band of `tile_size` rows is worked on: at most two
 /// bands of a disk level (the one in work and the one just released)
-/// `2 * S * w_i * (tile_size + 4) * (2c + 1)` for the widest disk level (best
-/// energy and coefficients, the fine and the coarse Gaussian rows).
+/// `2 * S * w_i * (tile_size + 4) * (2c + 1 + c + 1)` for the widest disk level
+/// (best energy and coefficients, the fine and the coarse Gaussian rows, and the
+/// noise guard's sums; without the guard `2c + 1`).
 ///
 /// Checked against a measurement (16 frames of 6000x4000 RGB JPEG, 2-core
 /// machine): in memory estimated 851 MiB, measured 801 MB peak RSS; tiled (2
-/// levels, 512-row tiles) estimated 490 MiB, measured 335 MB. The estimate errs
-/// on the safe side.
+/// levels, 512-row tiles) estimated 490 MiB, measured 335 MB (both without the
+/// noise guard). With the noise guard: in memory estimated 1308 MiB, measured
+/// 1239 MiB. The estimate errs on the safe side.
 ///
 /// [`PyramidAutoStack::choose`] keeps the in-memory path when its estimate is at
 /// most `memory_limit`; otherwise it tries `n_tiled_layers` = the option's value up

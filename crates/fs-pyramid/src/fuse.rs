@@ -20,6 +20,7 @@ use std::sync::Mutex;
 use fs_core::{Float, LUMA_WEIGHTS, reflect101};
 use rayon::prelude::*;
 
+use crate::noise::{EnergyHistogram, SAMPLE_ROWS, accumulate};
 use crate::reduce::{expand_horizontal, expand_vertical, reduce_horizontal, vertical5};
 use crate::rows::RowSource;
 
@@ -28,22 +29,34 @@ fn strip_rows(height: usize) -> usize {
     (height / 16).clamp(8, 64)
 }
 
-/// The running best of one detail level: per-pixel energy and coefficients.
+/// The running best of one detail level: per-pixel energy and coefficients, and,
+/// on the levels the noise guard acts on, the running sum of every frame's
+/// coefficients and the current frame's energy histogram.
 #[derive(Debug)]
 pub(crate) struct BestLevel<T> {
     pub(crate) width: usize,
     pub(crate) energy: Vec<T>,
     pub(crate) coeffs: Vec<Vec<T>>,
+    /// Per channel; empty where the level is not guarded.
+    pub(crate) sum: Vec<Vec<T>>,
+    /// The sum of every frame's energy; empty where the level is not guarded.
+    pub(crate) energy_sum: Vec<T>,
+    /// The current frame's energies (guarded levels only).
+    pub(crate) histogram: Option<Mutex<EnergyHistogram>>,
 }
 
 impl<T: Float> BestLevel<T> {
-    /// A level no frame has been folded into yet: energy -inf, so the first frame wins.
-    pub(crate) fn new(width: usize, height: usize, channels: usize) -> Self {
+    /// A level no frame has been folded into yet: energy -inf, so the first frame
+    /// wins; with `guarded`, a zero sum and an empty histogram.
+    pub(crate) fn new(width: usize, height: usize, channels: usize, guarded: bool) -> Self {
         // Allocation: once per stack and level.
         Self {
             width,
             energy: vec![T::neg_infinity(); width * height],
             coeffs: vec![vec![T::zero(); width * height]; channels],
+            sum: if guarded { vec![vec![T::zero(); width * height]; channels] } else { Vec::new() },
+            energy_sum: if guarded { vec![T::zero(); width * height] } else { Vec::new() },
+            histogram: guarded.then(|| Mutex::new(EnergyHistogram::new())),
         }
     }
 }
@@ -109,6 +122,7 @@ pub(crate) struct Scratch<T> {
     lum2: Vec<T>,
     vt: Vec<T>,
     energy: Vec<T>,
+    histogram: EnergyHistogram,
 }
 
 fn fit<T: Float>(v: &mut Vec<T>, n: usize) -> &mut [T] {
@@ -165,9 +179,10 @@ impl<T> std::ops::DerefMut for Pooled<'_, T> {
 /// so its cache lines of the running pyramid stay clean.
 const BLOCK: usize = 16;
 
-/// One strip of a level: its first row, its running energy rows, and its rows of
-/// every channel's running coefficients.
-type StripTask<'a, T> = (usize, &'a mut [T], Vec<&'a mut [T]>);
+/// One strip of a level: its first row, its running energy rows, its rows of every
+/// channel's running coefficients and (guarded levels) of the running energy sum
+/// and coefficient sums.
+type StripTask<'a, T> = (usize, &'a mut [T], Vec<&'a mut [T]>, Vec<&'a mut [T]>);
 
 /// Folds one frame's Laplacian level `G_i - expand(G_{i+1})` into `best`.
 /// `fine` yields the rows of `G_i`, `coarse` holds the planes of `G_{i+1}`
@@ -184,18 +199,27 @@ pub(crate) fn fold_level<T: Float, S: RowSource<T>>(
     debug_assert_eq!(best.width, w);
     let strip = strip_rows(h);
     let mut channels: Vec<_> = best.coeffs.iter_mut().map(|p| p.chunks_mut(strip * w)).collect();
+    let mut sums: Vec<_> = (!best.energy_sum.is_empty())
+        .then_some(&mut best.energy_sum)
+        .into_iter()
+        .chain(best.sum.iter_mut())
+        .map(|p| p.chunks_mut(strip * w))
+        .collect();
+    let histogram = best.histogram.as_ref();
     // Allocation: one task list per level and frame.
     let tasks: Vec<StripTask<'_, T>> = best
         .energy
         .chunks_mut(strip * w)
         .enumerate()
         .map(|(i, e)| {
-            (i * strip, e, channels.iter_mut().map(|it| it.next().expect("same size")).collect())
+            let cs = channels.iter_mut().map(|it| it.next().expect("same size")).collect();
+            let ss = sums.iter_mut().map(|it| it.next().expect("same size")).collect();
+            (i * strip, e, cs, ss)
         })
         .collect();
     tasks.into_par_iter().for_each_init(
         || pool.take(),
-        |s, (y0, best_e, mut best_c)| {
+        |s, (y0, best_e, mut best_c, mut sum_c)| {
             let rows = best_e.len() / w;
             let s = &mut **s;
             let src = fit(&mut s.src, c * w);
@@ -228,6 +252,15 @@ pub(crate) fn fold_level<T: Float, S: RowSource<T>>(
                 horizontal5(vt, kernel, energy);
                 let be = &mut best_e[j * w..(j + 1) * w];
                 let lap = &lap_all[(j + 2) * c * w..(j + 3) * c * w];
+                if let [es, sum_c @ ..] = &mut sum_c[..] {
+                    if (y0 + j) % SAMPLE_ROWS == 0 {
+                        s.histogram.add(energy);
+                    }
+                    accumulate(&mut es[j * w..(j + 1) * w], energy);
+                    for (ch_i, sc) in sum_c.iter_mut().enumerate() {
+                        accumulate(&mut sc[j * w..(j + 1) * w], &lap[ch_i * w..(ch_i + 1) * w]);
+                    }
+                }
                 for x0 in (0..w).step_by(BLOCK) {
                     let x1 = (x0 + BLOCK).min(w);
                     let (e, b) = (&energy[x0..x1], &be[x0..x1]);
@@ -247,6 +280,9 @@ pub(crate) fn fold_level<T: Float, S: RowSource<T>>(
                         *b = if e > *b { e } else { *b };
                     }
                 }
+            }
+            if let Some(h) = histogram {
+                h.lock().expect("histogram poisoned").merge_from(&mut s.histogram);
             }
         },
     );

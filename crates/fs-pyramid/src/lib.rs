@@ -6,7 +6,11 @@
 //! each detail coefficient is taken from the frame whose local energy (the square
 //! of the luma of the Laplacian, smoothed by the generating kernel) is largest
 //! there; the base level by the local entropy + variance rule; the fused pyramid is
-//! collapsed back to an image. See the spec, section PyramidStack.
+//! collapsed back to an image. See the spec, section PyramidStack. One addition of
+//! ours, on by default: the [noise guard](noise) averages the frames, instead of
+//! picking the loudest, where nothing on the two finest levels stands out of the
+//! noise, so flat areas come out quieter than any frame rather than noisier
+//! (`noise_guard: 0.0` gives the spec's plain rule).
 //!
 //! ```
 //! use fs_core::{BitDepth, ChannelLayout, Frame, FrameInfo, NoProgress, PixelFormat, Samples};
@@ -54,6 +58,18 @@
 //! - Base level: Shannon-form local entropy, see [`base`].
 //! - Output: collapsed, clipped to `[0, max]`, rounded half away from zero.
 //!
+//! # Beyond the spec: the noise guard
+//! The spec's maximum-energy rule makes flat areas noisier than the noisiest frame
+//! (it picks the loudest noise pixel by pixel). [`PyramidOptions::noise_guard`]
+//! (default 3) blends the two finest levels towards the frames' mean where the best
+//! frame's energy does not stand out of the stack's measured noise, nor out of the
+//! other frames' energies; the method, the noise measurement and the figures are
+//! in [`noise`]. On the real stacks the flattest 5 % of the pixels come out at
+//! 0.28x to 0.84x the quietest frame's gradient energy (the plain rule: 1.7x to
+//! 2.2x the noisiest's), the textured quarter keeps 99.2 % to 100 % of its
+//! gradient energy, and the generated stacks' PSNR is unchanged. It costs a
+//! running sum of the two finest levels (see the figures below).
+//!
 //! # Streaming and determinism
 //! Frames are folded in one at a time ([`stack`](PyramidStack::stack) takes any
 //! iterator of frames; a producer thread decodes the next frame while the current
@@ -62,7 +78,28 @@
 //! of threads and identical to a plain whole-pyramid reference (kept in the tests).
 //!
 //! # Figures reached
-//! On the 2-core CI-class machine, release build, `examples/pyramid_stack_folder.rs` under
+//! With the noise guard (the default since 2026-11-28): 2-core CI-class machine, idle,
+//! release `examples/pyramid_stack_folder.rs` on the bench stack
+//! `target/bench-stacks/jpg-6000x4000-16` (16 frames of 6000x4000 RGB JPEG, quality
+//! 92), whole-process figures, 5 runs of each command in turn, medians; ratios pair
+//! by pair:
+//!
+//! | run | wall | peak RSS | ratio |
+//! |---|---|---|---|
+//! | decode-only floor (`--decode-only`) | 4.45 s | 99 MiB | |
+//! | PyramidStack, noise guard 3 (default) | 9.80 s | 1239 MiB (1.30 GB) | 2.15x the floor (1.94x to 2.44x) |
+//! | PyramidStack, noise guard 0 (the spec's plain rule) | 8.36 s | 781 MiB | guard 3 / guard 0: 1.17x |
+//! | PyramidStack, guard 3, 32 frames (the 16 twice) | 15.9 s | 1.30 GB (+0.5 %) | |
+//!
+//! Targets (issue): at most 2.5x the decode-only floor, at most 1.5 GB, within 10 %
+//! from 16 to 32 frames: met. The guard's cost is its running sums (energy and
+//! three channels on levels 0 and 1: 480 MB in f32) and the memory traffic of
+//! adding every frame into them. (This machine decoded the 16 frames in 4.45 s
+//! here, against the 2.7 s quoted below from session 1: its speed drifts, hence
+//! ratios.)
+//!
+//! Earlier figures, without the noise guard (session 1): on the 2-core CI-class
+//! machine, release build, `examples/pyramid_stack_folder.rs` under
 //! `/usr/bin/time -v`, 16 frames of 6000x4000 RGB JPEG (synthetic, `fs_core::synth`,
 //! quality 95), measured back to back while the machine was shared (load average
 //! 11 to 12.5, so wall times are about 3.5x those of an idle machine, where decoding
@@ -100,6 +137,11 @@
 //! | stacker only (`--no-align --no-balance --no-crop`) | tiled, 2 of 7 levels on disk in 64-row tiles, no decode-ahead (estimated peak 1008.1 MiB) | 1.13 GB (1.05 GiB) | 5 min 45 s (58 s) |
 //! | default (align, balance, crop) | the same | 1.50 GB | 9 min 13 s (96 s) |
 //!
+//! With the noise guard (2026-11-28, idle machine, `cargo xtask bench --big-tiff`):
+//! the auto stacker chooses 3 of 7 levels on disk in 128-row tiles without
+//! decode-ahead (estimate 937 MiB); stacker only 1106 MB peak, 43.5 s (56 s CPU);
+//! the default pipeline 1353 MB, 53.2 s.
+//!
 //! The issue's target (under 1.2 GB at `memory_limit` 1 GiB) is met by the
 //! stacker. What made it fit: TIFF frames are decoded straight into the frame's
 //! buffer (fs-core read the whole file, then the image crate decoded into a buffer
@@ -117,6 +159,7 @@ mod auto;
 pub mod base;
 mod error;
 mod fuse;
+pub mod noise;
 mod options;
 mod pyramid;
 mod reduce;

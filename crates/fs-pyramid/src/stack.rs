@@ -19,6 +19,7 @@ use fs_core::{Float, FloatType, Frame, FrameInfo, Image, Metadata, Progress, gen
 use crate::alpha::unpremultiply;
 use crate::base::fuse_base;
 use crate::fuse::{BestLevel, ScratchPool, fold_level, reduce_rows};
+use crate::noise::{NOISE_LEVELS, blend_rows, frame_noise_energy, ramp};
 use crate::pyramid::{level_sizes, pyramid_levels};
 use crate::reduce::{expand_add, reduce_into};
 use crate::rows::{FrameRows, PlaneRows, RowSource};
@@ -102,6 +103,10 @@ struct State<T> {
     bases: Vec<Vec<Vec<T>>>,
     /// Strip scratch, reused across levels and frames.
     pool: ScratchPool<T>,
+    /// The noise guard (0: off).
+    noise_guard: f64,
+    /// Per guarded level, the smallest frame noise energy so far.
+    noise: Vec<f64>,
 }
 
 impl<T: Float> State<T> {
@@ -112,7 +117,12 @@ impl<T: Float> State<T> {
         let sizes = level_sizes(info.width, info.height, n);
         // Allocation: once per stack.
         let gauss = sizes[1..].iter().map(|&(w, h)| vec![vec![T::zero(); w * h]; c]).collect();
-        let best = sizes[..n].iter().map(|&(w, h)| BestLevel::new(w, h, c)).collect();
+        let guarded = |i: usize| options.noise_guard > 0.0 && i < NOISE_LEVELS;
+        let best = sizes[..n]
+            .iter()
+            .enumerate()
+            .map(|(i, &(w, h))| BestLevel::new(w, h, c, guarded(i)))
+            .collect();
         Self {
             info,
             metadata: first.metadata.clone(),
@@ -122,6 +132,8 @@ impl<T: Float> State<T> {
             best,
             bases: Vec::new(),
             pool: ScratchPool::default(),
+            noise_guard: options.noise_guard,
+            noise: vec![f64::INFINITY; n.min(NOISE_LEVELS)],
         }
     }
 
@@ -170,13 +182,34 @@ impl<T: Float> State<T> {
             };
             fold_level(&fine, &self.gauss[i], self.sizes[i + 1], k, &mut self.best[i], &self.pool);
         }
+        for (noise, level) in self.noise.iter_mut().zip(&self.best) {
+            if let Some(h) = &level.histogram {
+                let mut h = h.lock().expect("histogram poisoned");
+                *noise = noise.min(frame_noise_energy(&h));
+                h.clear();
+            }
+        }
     }
 
     fn finish(self, kernel_size: usize) -> Result<Frame, PyramidError> {
-        let State { info, metadata, kernel, sizes, gauss, best, bases, pool } = self;
+        let State {
+            info,
+            metadata,
+            kernel,
+            sizes,
+            gauss,
+            mut best,
+            bases,
+            pool,
+            noise_guard,
+            noise,
+        } = self;
         drop(pool);
         drop(gauss);
         let n = sizes.len() - 1;
+        for (level, &noise) in best.iter_mut().zip(&noise) {
+            guard_level(level, bases.len(), ramp(noise_guard, noise));
+        }
         let max = info.format.depth.max_value();
         let (bw, bh) = sizes[n];
         let mut upper = fuse_base(&bases, bw, bh, kernel_size, max);
@@ -184,7 +217,8 @@ impl<T: Float> State<T> {
         // Collapse from the top, each level in place: level i = expand(level i+1) + L_i.
         for (i, level) in best.into_iter().enumerate().rev() {
             let (w, h) = sizes[i];
-            let BestLevel { energy, mut coeffs, .. } = level;
+            let BestLevel { energy, mut coeffs, sum, .. } = level;
+            drop(sum);
             drop(energy);
             for (fine, coarse) in coeffs.iter_mut().zip(&upper) {
                 let (cw, ch) = sizes[i + 1];
@@ -201,5 +235,16 @@ impl<T: Float> State<T> {
         }
         let image = Image::from_planes(info.width, info.height, upper)?;
         Ok(Frame::from_image(&image, info.format)?.with_metadata(metadata))
+    }
+}
+
+/// Applies the noise guard to one level (see [`crate::noise`]) and frees its sums.
+fn guard_level<T: Float>(level: &mut BestLevel<T>, frames: usize, ramp: Option<(f64, f64)>) {
+    let sum = std::mem::take(&mut level.sum);
+    let energy_sum = std::mem::take(&mut level.energy_sum);
+    if let (Some(ramp), false) = (ramp, sum.is_empty()) {
+        let sums: Vec<&[T]> = sum.iter().map(|p| p.as_slice()).collect();
+        let mut best: Vec<&mut [T]> = level.coeffs.iter_mut().map(|p| p.as_mut_slice()).collect();
+        blend_rows(&level.energy, &energy_sum, &sums, &mut best, level.width, frames, ramp);
     }
 }

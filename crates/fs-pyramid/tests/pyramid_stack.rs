@@ -93,6 +93,24 @@ fn reference_base<T: Float>(
     out
 }
 
+/// A frame's noise energy on one level (`w` pixels wide), as `fs_pyramid::noise`
+/// defines it: the 20th percentile of its energies on every 4th row, each taken as
+/// the middle of its 1/16-octave bin (the f32 bit pattern without its low 19
+/// bits), divided by 0.65.
+fn reference_noise_energy<T: Float>(energies: &[T], w: usize) -> f64 {
+    let mut bins: Vec<u32> = energies
+        .chunks(w)
+        .step_by(4)
+        .flatten()
+        .map(|&e| (Float::to_f64(e) as f32).max(0.0).to_bits() >> 19)
+        .collect();
+    bins.sort_unstable();
+    let k = ((0.2 * bins.len() as f64).ceil() as usize).clamp(1, bins.len()) - 1;
+    let bin = bins[k];
+    let mid = if bin == 0 { 0.0 } else { f32::from_bits((bin << 19) | (1 << 18)) as f64 };
+    mid / 0.65
+}
+
 fn reference_stack<T: Float>(frames: &[Frame], o: &PyramidOptions) -> Frame {
     let info = frames[0].info();
     let (w, h) = (info.width, info.height);
@@ -134,6 +152,15 @@ fn reference_stack<T: Float>(frames: &[Frame], o: &PyramidOptions) -> Frame {
                 e
             })
             .collect();
+        // The noise guard (fs_pyramid::noise) on the two finest levels: the noise
+        // energy from each frame's binned 20th percentile, the smallest over frames.
+        let ramp = (i < 2 && o.noise_guard > 0.0)
+            .then(|| {
+                energies.iter().map(|e| reference_noise_energy(e, lw)).fold(f64::INFINITY, f64::min)
+            })
+            .map(|noise| o.noise_guard * noise)
+            .filter(|&lo| lo > 0.0)
+            .map(|lo| (T::from_f64(lo), T::from_f64(1.0 / (2.0 * lo))));
         for px in 0..lw * lh {
             let mut best = 0;
             for f in 1..frames.len() {
@@ -142,7 +169,33 @@ fn reference_stack<T: Float>(frames: &[Frame], o: &PyramidOptions) -> Frame {
                 }
             }
             for ch in 0..c {
-                fused[ch].level_mut(i).as_mut_slice()[px] = pyrs[best][ch].level(i).as_slice()[px];
+                let mut v = pyrs[best][ch].level(i).as_slice()[px];
+                if let Some((lo, inv)) = ramp {
+                    let mut sum = T::zero();
+                    for p in &pyrs {
+                        sum += p[ch].level(i).as_slice()[px];
+                    }
+                    let mut esum = T::zero();
+                    for e in &energies {
+                        esum += e[px];
+                    }
+                    let mean = sum / T::from_f64(frames.len() as f64);
+                    let e = energies[best][px];
+                    let by_noise = ((e - lo) * inv).max(T::zero()).min(T::one());
+                    // Louder than the other frames' mean by RELATIVE_LO x and more:
+                    // stands out anyway.
+                    let ratio = e * T::from_f64(frames.len() as f64 - 1.0) / (esum - e);
+                    let (r_lo, r_hi) =
+                        (fs_pyramid::noise::RELATIVE_LO, fs_pyramid::noise::RELATIVE_HI);
+                    let by_others = ((ratio - T::from_f64(r_lo))
+                        * T::from_f64(1.0 / (r_hi - r_lo)))
+                    .max(T::zero())
+                    .min(T::one());
+                    let t = by_noise.max(by_others);
+                    let w = t * t * (T::from_f64(3.0) - T::from_f64(2.0) * t);
+                    v = mean + w * (v - mean);
+                }
+                fused[ch].level_mut(i).as_mut_slice()[px] = v;
             }
         }
     }
@@ -477,56 +530,93 @@ fn max_local_gradient(planes: &[Vec<f32>], w: usize, h: usize) -> Vec<f32> {
     best
 }
 
-/// Stacks a real stack; returns (mean gradient energy of the result, of each frame)
-/// over the most textured quarter of the pixels and over the flattest quarter (by
-/// the inputs' largest local gradient, so the masks do not depend on the result).
-fn real_stack_sharpness(dir: &std::path::Path) -> ((f64, Vec<f64>), (f64, Vec<f64>)) {
+/// The mean gradient energy of a result and of each frame, over some pixels.
+type Measured = (f64, Vec<f64>);
+
+/// Stacks a real stack with default options and with the noise guard off; returns
+/// the mean gradient energy of the results and of each frame over the most textured
+/// quarter of the pixels and over the flattest 5 % (by the inputs' largest local
+/// gradient, so the masks do not depend on the result), and over the flattest
+/// quarter: `(textured, flat, flattest quarter)` with the guard, then without.
+fn real_stack_sharpness(dir: &std::path::Path) -> [(Measured, Measured, Measured); 2] {
     use fs_core::metrics::mean_gradient_energy;
     let paths = fs_core::list_frames(dir).unwrap();
     let info = fs_core::check_stack(&paths).unwrap();
     let (w, h) = (info.width, info.height);
-    let t = std::time::Instant::now();
-    let out = PyramidStack::new(PyramidOptions::default())
-        .unwrap()
-        .stack(fs_core::PathFrames::new(paths.clone()), &NoProgress)
-        .unwrap();
-    println!("{}: stacked in {:.2} s", dir.display(), t.elapsed().as_secs_f64());
-    assert_eq!(out.info(), info);
     let lumas: Vec<Vec<f32>> =
         paths.iter().map(|p| luma(&fs_core::read_frame(p).unwrap().to_image::<f32>())).collect();
-    let result = luma(&out.to_image::<f32>());
     let local = max_local_gradient(&lumas, w, h);
     let mut sorted = local.clone();
     sorted.sort_by(f32::total_cmp);
-    let (low, high) = (sorted[sorted.len() / 4], sorted[sorted.len() * 3 / 4]);
+    let (low, high) = (sorted[sorted.len() / 20], sorted[sorted.len() * 3 / 4]);
     let textured: Vec<bool> = local.iter().map(|&v| v >= high).collect();
     let flat: Vec<bool> = local.iter().map(|&v| v <= low).collect();
-    let measure = |mask: &[bool]| {
-        let frames = lumas.iter().map(|l| mean_gradient_energy(l, w, h, Some(mask))).collect();
-        (mean_gradient_energy(&result, w, h, Some(mask)), frames)
-    };
-    let r = (measure(&textured), measure(&flat));
-    println!("{}: textured {:?}, flat {:?}", dir.display(), r.0, r.1);
-    r
+    let quarter = sorted[sorted.len() / 4];
+    let flat_quarter: Vec<bool> = local.iter().map(|&v| v <= quarter).collect();
+    [3.0, 0.0].map(|noise_guard| {
+        let t = std::time::Instant::now();
+        let out = PyramidStack::new(PyramidOptions { noise_guard, ..Default::default() })
+            .unwrap()
+            .stack(fs_core::PathFrames::new(paths.clone()), &NoProgress)
+            .unwrap();
+        println!("{}: stacked in {:.2} s", dir.display(), t.elapsed().as_secs_f64());
+        assert_eq!(out.info(), info);
+        let result = luma(&out.to_image::<f32>());
+        let measure = |mask: &[bool]| {
+            let frames = lumas.iter().map(|l| mean_gradient_energy(l, w, h, Some(mask))).collect();
+            (mean_gradient_energy(&result, w, h, Some(mask)), frames)
+        };
+        let r = (measure(&textured), measure(&flat), measure(&flat_quarter));
+        println!(
+            "{} (noise_guard {noise_guard}): textured {:?}, flat {:?}, flattest quarter {:?}",
+            dir.display(),
+            r.0,
+            r.1,
+            r.2
+        );
+        r
+    })
 }
 
 #[test]
 fn real_stacks_come_out_sharper_and_not_noisier() {
-    for name in ["amber", "pcb"] {
+    for name in ["amber", "pcb", "noisy"] {
         let Some(dir) = real_stack(name) else { continue };
-        let ((sharp, frames), (flat, flat_frames)) = real_stack_sharpness(&dir);
+        let [((sharp, frames), (flat, flat_frames), (quarter, quarter_frames)), off] =
+            real_stack_sharpness(&dir);
+        let ((sharp_off, _), (flat_off, _), _) = off;
+        let quietest = flat_frames.iter().copied().fold(f64::INFINITY, f64::min);
+        let noisiest = flat_frames.iter().copied().fold(0.0, f64::max);
+        // Flat areas (the flattest 5 %): quieter than every frame with the noise
+        // guard; the spec's plain maximum-energy rule picks the loudest frame's
+        // noise there and comes out noisier than the noisiest frame.
+        // Reached (mean squared gradient, guard / off / frames):
+        //   amber 0.53 / 3.51 / 1.62-1.94, pcb 1.30 / 3.57 / 1.55-2.13,
+        //   noisy 1.22 / 7.16 / 3.78-3.86.
+        assert!(flat < quietest, "{name}: flat areas {flat:.2}, quietest frame {quietest:.2}");
+        assert!(flat_off > noisiest, "{name}: guard off {flat_off:.2}, noisiest {noisiest:.2}");
+        // The flattest quarter: flat on amber and noisy (quieter than every frame:
+        // reached 0.65 vs 1.91-2.32 and 1.54 vs 4.51-4.65); on pcb, a circuit board
+        // filling the frame, it holds the board's fine texture (frames 7.7-13.2,
+        // result 20.1, 21.6 unguarded): picking the sharpest texture there is the
+        // stacker's job, so only the flattest 5 % is held to "not noisier" on pcb.
+        let quietest_quarter = quarter_frames.iter().copied().fold(f64::INFINITY, f64::min);
+        if name != "pcb" {
+            assert!(quarter < quietest_quarter, "{name}: {quarter:.2} vs {quietest_quarter:.2}");
+        }
+        if name == "noisy" {
+            // Near-identical frames: no focus series, nothing to be sharper than.
+            continue;
+        }
+        // Textured areas: sharper than every frame, and the guard keeps (nearly)
+        // all the detail: reached 222.6 vs 224.3 (amber; part of what goes is noise),
+        // 1844.4 vs 1844.4 (pcb).
         for (k, f) in frames.iter().enumerate() {
             assert!(sharp > *f, "{name}: result {sharp:.1} not sharper than frame {k} ({f:.1})");
         }
-        // The maximum-energy rule picks, in flat areas, the frame whose noise is
-        // locally strongest, so some noise gain there is inherent to the spec's rule
-        // (reached: amber 4.17 against 2.32 for the noisiest frame, pcb 21.6 against
-        // 13.2, i.e. 1.8x and 1.6x in gradient energy, 1.3x in amplitude). Bound it:
-        // no more than 2x the noisiest frame's gradient energy, 1.41x its amplitude.
-        let noisiest = flat_frames.iter().copied().fold(0.0, f64::max);
         assert!(
-            flat <= 2.0 * noisiest,
-            "{name}: flat areas {flat:.2}, noisiest frame {noisiest:.2}"
+            sharp >= 0.98 * sharp_off,
+            "{name}: textured {sharp:.1} vs {sharp_off:.1} unguarded"
         );
     }
 }

@@ -200,19 +200,33 @@ fn info(w: usize, h: usize, layout: ChannelLayout, depth: BitDepth) -> FrameInfo
 #[test]
 fn the_memory_estimate_follows_the_documented_formula() {
     // 64x64 gray 8-bit, pyramid_min_size 16: 2 levels, 64x64, 32x32, 16x16.
+    // First without the noise guard, then with it (its sums: energy + 1 channel on
+    // levels 0 and 1).
     let i = info(64, 64, ChannelLayout::Gray, BitDepth::Eight);
-    let p = PyramidOptions { pyramid_min_size: 16, ..Default::default() };
+    let p = PyramidOptions { pyramid_min_size: 16, noise_guard: 0.0, ..Default::default() };
+    let pg = PyramidOptions { noise_guard: 3.0, ..p };
     let best = 2 * (4096 + 1024); // energy + 1 channel, levels 0 and 1
+    let sums = 2 * (4096 + 1024);
     let gauss = 1024 + 256; // levels 1 and 2
     let bases = 3 * 256; // 3 frames
     let decoded = 3 * 4096;
     assert_eq!(memory_estimate(i, &p, 3), 4 * (best + gauss + bases) + decoded + (64 << 20));
+    assert_eq!(
+        memory_estimate(i, &pg, 3),
+        4 * (best + sums + gauss + bases) + decoded + (64 << 20)
+    );
     let p64 = PyramidOptions { float_type: FloatType::F64, ..p };
     assert_eq!(memory_estimate(i, &p64, 3), 8 * (best + gauss + bases) + decoded + (64 << 20));
     // Level 0 on disk, 16-row tiles: level 1, G_1 and G_2 in memory, plus two bands.
     let bands = 2 * 64 * (16 + 4) * 3;
     let mem = 2 * 1024 + 1024 + 256 + bases;
     assert_eq!(tiled_memory_estimate(i, &p, 3, 1, 16), 4 * (mem + bands) + decoded + (64 << 20));
+    // With the guard: level 1's sums in memory, the bands carry level 0's sums.
+    let (bands_g, mem_g) = (2 * 64 * (16 + 4) * 5, mem + 2 * 1024);
+    assert_eq!(
+        tiled_memory_estimate(i, &pg, 3, 1, 16),
+        4 * (mem_g + bands_g) + decoded + (64 << 20)
+    );
     assert_eq!(
         tiled_memory_estimate_with(i, &p, 3, 1, 16, true),
         tiled_memory_estimate(i, &p, 3, 1, 16)
@@ -223,11 +237,14 @@ fn the_memory_estimate_follows_the_documented_formula() {
         tiled_memory_estimate_with(i, &p, 3, 1, 16, false),
         4 * (mem + bands) + one + (64 << 20)
     );
-    // The disk need: level 0 (energy + channel); with 2 levels, also level 1 and G_1.
+    // The disk need: level 0 (energy + channel); with 2 levels, also level 1 and G_1;
+    // with the guard, the sums of the disk levels.
     let o = PyramidTilesOptions { pyramid: p, n_tiled_layers: 1, ..Default::default() };
     assert_eq!(tiled_disk_bytes(i, &o), 4 * (2 * 4096));
     let o = PyramidTilesOptions { n_tiled_layers: 2, ..o };
     assert_eq!(tiled_disk_bytes(i, &o), 4 * (2 * 4096 + 2 * 1024 + 1024));
+    let o = PyramidTilesOptions { pyramid: pg, ..o };
+    assert_eq!(tiled_disk_bytes(i, &o), 4 * (2 * 4096 + 2 * 1024 + 1024 + 2 * 4096 + 2 * 1024));
 }
 
 #[test]
@@ -237,7 +254,8 @@ fn auto_chooses_memory_when_it_fits_and_tiles_that_fit_when_not() {
     let s = PyramidAutoStack::new(PyramidAutoOptions::default()).unwrap();
     let c = s.choose(i, 16);
     assert!(!c.tiled && c.estimate == c.in_memory_estimate, "{c:?}");
-    assert!(c.in_memory_estimate > 700 << 20 && c.in_memory_estimate < 1 << 30, "{c:?}");
+    // 1308 MiB with the noise guard's sums (851 MiB without; measured: see the docs).
+    assert!(c.in_memory_estimate > 1200 << 20 && c.in_memory_estimate < 1400 << 20, "{c:?}");
     assert!(c.to_string().starts_with("in memory: estimated peak "), "{c}");
 
     let limit = 512 << 20;
@@ -245,9 +263,10 @@ fn auto_chooses_memory_when_it_fits_and_tiles_that_fit_when_not() {
         .unwrap();
     let c = s.choose(i, 16);
     assert!(c.tiled && c.estimate <= limit, "{c:?}");
-    assert_eq!((c.n_tiled_layers, c.tile_size, c.levels, c.prefetch), (2, 512, 6, true));
+    // 256-row tiles: the noise guard's sums travel in the bands too.
+    assert_eq!((c.n_tiled_layers, c.tile_size, c.levels, c.prefetch), (2, 256, 6, true));
     assert!(
-        c.to_string().starts_with("tiled, 2 of 6 levels on disk in 512-row tiles (estimated peak "),
+        c.to_string().starts_with("tiled, 2 of 6 levels on disk in 256-row tiles (estimated peak "),
         "{c}"
     );
     assert!(c.to_string().ends_with("over memory_limit 512.0 MiB"), "{c}");
@@ -257,7 +276,7 @@ fn auto_chooses_memory_when_it_fits_and_tiles_that_fit_when_not() {
     let s = PyramidAutoStack::new(PyramidAutoOptions { memory_limit: limit, ..Default::default() })
         .unwrap();
     let c = s.choose(i, 16);
-    assert!(c.tiled && c.estimate <= limit && c.tile_size < 512, "{c:?}");
+    assert!(c.tiled && c.estimate <= limit && c.tile_size < 256, "{c:?}");
 
     // Impossible: the decoded frames alone are over the limit.
     let s =

@@ -70,6 +70,7 @@ fn the_documented_example_says_what_the_rust_api_says() {
     assert_eq!(s.options.plot_path, Path::new("plots"));
     assert_eq!(pyramid(&job.actions[1]).pyramid_min_size, 64);
     assert_eq!(pyramid(&job.actions[1]).gen_kernel, 0.4);
+    assert_eq!(pyramid(&job.actions[0]).noise_guard, 3.0);
     let Stacker::DepthMap(dm) = job.actions[2].stacker().unwrap() else {
         panic!("not a depth map")
     };
@@ -139,6 +140,52 @@ fn options_of_another_action_or_stacker_and_missing_stackers_are_named() {
 }
 
 #[test]
+fn noise_guard_reaches_every_pyramid_stacker_and_is_checked() {
+    let base =
+        "name = \"j\"\ninput_path = \"src\"\n[[action]]\nname = \"s\"\ntype = \"FocusStack\"\n";
+    let parse = |stacker: &str| {
+        parse_job_toml(&format!("{base}stacker = {stacker}\n"), Path::new("."), Path::new("j.toml"))
+    };
+    // Not set: the default 3; set: it reaches the options of all three stackers.
+    let job = parse("\"PyramidStack\"").unwrap();
+    assert_eq!(pyramid(&job.actions[0]).noise_guard, 3.0);
+    let job = parse("{ type = \"PyramidStack\", noise_guard = 0 }").unwrap();
+    assert_eq!(pyramid(&job.actions[0]).noise_guard, 0.0);
+    let job = parse("{ type = \"PyramidTilesStack\", noise_guard = 1.5 }").unwrap();
+    let Stacker::Tiles(t) = job.actions[0].stacker().unwrap() else { panic!("not tiles") };
+    assert_eq!(t.pyramid.noise_guard, 1.5);
+    let job = parse("{ type = \"PyramidAutoStack\", noise_guard = 0.0 }").unwrap();
+    let Stacker::Auto(a) = job.actions[0].stacker().unwrap() else { panic!("not auto") };
+    assert_eq!(a.tiles.pyramid.noise_guard, 0.0);
+    // Not an option of the depth-map stacker.
+    let msg = parse("{ type = \"DepthMapStack\", noise_guard = 0 }").unwrap_err().to_string();
+    assert!(
+        msg.starts_with(
+            "action `s`: invalid option `noise_guard`: is not an option of DepthMapStack"
+        ),
+        "{msg}"
+    );
+    // Out of range: the validate error naming the option, and the file when loaded.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("guard.toml");
+    std::fs::write(
+        &file,
+        format!("{base}[action.stacker]\ntype = \"PyramidStack\"\nnoise_guard = -1\n"),
+    )
+    .unwrap();
+    let msg = load_job_file(&file, ProjectOptions::default()).unwrap_err().to_string();
+    assert_eq!(
+        msg,
+        format!(
+            "{}: action `s`: invalid option `noise_guard`: must be 0 (off) to 100, got -1",
+            file.display()
+        )
+    );
+    let msg = parse("{ type = \"PyramidAutoStack\", noise_guard = 101 }").unwrap_err().to_string();
+    assert!(msg.contains("`noise_guard`") && msg.contains("got 101"), "{msg}");
+}
+
+#[test]
 fn a_toml_job_file_runs_with_paths_inside_its_folder() {
     let (_tmp, work) = workspace(5);
     let file = work.join("job.toml");
@@ -192,6 +239,8 @@ fn a_shinestacker_project_maps_its_parameters() {
     assert_eq!(b.options.output_path, None);
     assert_eq!(pyramid(&job.actions[0]).pyramid_min_size, 16);
     assert_eq!(pyramid(&job.actions[0]).float_type, FloatType::F64);
+    // ShineStacker has no noise guard: imported projects keep fstack's default.
+    assert_eq!(pyramid(&job.actions[0]).noise_guard, 3.0);
     let Action::FocusStack(s) = &job.actions[1] else { panic!("not a stack") };
     assert_eq!(s.options.prefix, "stack_");
     assert_eq!(s.options.exif_path, None);

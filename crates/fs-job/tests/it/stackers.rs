@@ -251,6 +251,7 @@ name = "tiles"
 [action.stacker]
 type = "PyramidTilesStack"
 pyramid_min_size = 16
+noise_guard = 0.5
 tile_size = 64
 n_tiled_layers = 3
 max_threads = 2
@@ -292,7 +293,11 @@ tile_size = 128
     assert_eq!(
         *t,
         PyramidTilesOptions {
-            pyramid: PyramidOptions { pyramid_min_size: 16, ..Default::default() },
+            pyramid: PyramidOptions {
+                pyramid_min_size: 16,
+                noise_guard: 0.5,
+                ..Default::default()
+            },
             tile_size: 64,
             n_tiled_layers: 3,
             max_threads: 2,
@@ -342,6 +347,10 @@ fn bad_stacker_options_in_a_job_file_name_the_action_and_the_option() {
     assert_eq!(
         parse("{ type = \"PyramidAutoStack\", memory_limit = \"1M\" }"),
         "action `depth`: invalid option `memory_limit`: must be at least 16 MiB, got 1048576 bytes"
+    );
+    assert_eq!(
+        parse("{ type = \"PyramidTilesStack\", noise_guard = -1 }"),
+        "action `depth`: invalid option `noise_guard`: must be 0 (off) to 100, got -1"
     );
     assert_eq!(
         parse("{ type = \"PyramidTilesStack\", tile_size = 8 }"),
