@@ -119,7 +119,13 @@ struct Usage {
 /// The outcome of one (stack, tool) cell.
 #[derive(Debug, Clone)]
 enum Outcome {
-    Done { usage: Usage, psnr: Option<f64> },
+    /// `ratio`: the median of wall / decode floor over back-to-back pairs of runs
+    /// (None: the tool's wall over the floor's median).
+    Done {
+        usage: Usage,
+        psnr: Option<f64>,
+        ratio: Option<f64>,
+    },
     Failed(String),
     Missing(String),
 }
@@ -326,7 +332,7 @@ pub fn run(args: &BenchArgs, root: &Path) -> Result<()> {
                     .args(["--force", "--quiet", "--stacker", stacker])
                     .args(extra);
                 eprintln!("bench: {}: fstack --stacker {stacker} {}", spec.name, extra.join(" "));
-                let outcome = cell(&mut cmd, runs, &out, &truth, spec);
+                let outcome = cell(&mut cmd, &mut floor_cmd, runs, &out, &truth, spec);
                 rows.push(Row {
                     stack: spec.name.clone(),
                     tool: format!("fstack {stacker} ({label})"),
@@ -395,13 +401,59 @@ fn write_report(root: &Path, args: &BenchArgs, sections: &[Section<'_>]) -> Resu
     Ok(())
 }
 
-/// Runs a command `runs` times (after checking it once) and gives the medians.
-fn cell(cmd: &mut Command, runs: usize, out: &Path, truth: &Path, spec: &StackSpec) -> Outcome {
+/// Runs a command `runs` times, each run right after a run of the decode-only
+/// floor, and gives the medians and the median of the pairwise ratios (the machine's
+/// speed drifts between batches; a pair of neighbouring runs shares it).
+fn cell(
+    cmd: &mut Command,
+    floor: &mut Command,
+    runs: usize,
+    out: &Path,
+    truth: &Path,
+    spec: &StackSpec,
+) -> Outcome {
+    let _ = std::fs::remove_file(out);
+    let mut all = Vec::with_capacity(runs);
+    let mut ratios = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let pair = run_once(floor).and_then(|f| run_once(cmd).map(|u| (f, u)));
+        match pair {
+            Ok((f, u)) => {
+                ratios.push(u.wall / f.wall);
+                all.push(u);
+            }
+            Err(e) => return Outcome::Failed(e),
+        }
+    }
+    ratios.sort_by(f64::total_cmp);
+    Outcome::Done {
+        usage: median_usage(&all),
+        psnr: psnr_against(out, truth, spec).ok(),
+        ratio: ratios.get(ratios.len() / 2).copied(),
+    }
+}
+
+/// Runs a command `runs` times and gives the medians (the peers' cells: their ratio
+/// is to the floor row).
+fn cell_unpaired(
+    cmd: &mut Command,
+    runs: usize,
+    out: &Path,
+    truth: &Path,
+    spec: &StackSpec,
+) -> Outcome {
     let _ = std::fs::remove_file(out);
     match measure(cmd, runs) {
-        Ok(usage) => Outcome::Done { usage, psnr: psnr_against(out, truth, spec).ok() },
+        Ok(usage) => {
+            Outcome::Done { usage, psnr: psnr_against(out, truth, spec).ok(), ratio: None }
+        }
         Err(e) => Outcome::Failed(e),
     }
+}
+
+/// One run of `cmd`: its usage, or the failure's message.
+fn run_once(cmd: &mut Command) -> Result<Usage, String> {
+    run_once_text(cmd).map(|(u, _)| u)
 }
 
 /// Runs `cmd` `runs` times; the median of each figure, or the first failure's
@@ -752,7 +804,7 @@ impl Peers {
                 }
                 cmd.arg("-o").arg(&out).args(frames);
                 eprintln!("bench: {}: enfuse", spec.name);
-                rows.push(("enfuse".into(), cell(&mut cmd, runs, &out, truth, spec)));
+                rows.push(("enfuse".into(), cell_unpaired(&mut cmd, runs, &out, truth, spec)));
             }
             Err(e) => rows.push(("enfuse".into(), Outcome::Missing(e.clone()))),
         }
@@ -777,7 +829,7 @@ impl Peers {
                                 .ok()
                                 .and_then(|v| v.into_iter().next());
                             let psnr = out.and_then(|o| psnr_against(&o, truth, spec).ok());
-                            Outcome::Done { usage, psnr }
+                            Outcome::Done { usage, psnr, ratio: None }
                         }
                         Err(e) => Outcome::Failed(e),
                     };
@@ -886,10 +938,10 @@ fn table_section(rows: &[Row], info: &RunInfo) -> Section<'static> {
             last_stack = &r.stack;
         }
         let cells = match &r.outcome {
-            Outcome::Done { usage, psnr } => vec![
+            Outcome::Done { usage, psnr, ratio } => vec![
                 f2(usage.wall),
                 f2(usage.cpu),
-                f2(usage.wall / r.floor),
+                f2(ratio.unwrap_or(usage.wall / r.floor)),
                 format!("{:.0}", usage.peak_rss_mb),
                 psnr.map_or_else(|| "n/a".into(), f2),
             ],
@@ -917,8 +969,10 @@ fn table_section(rows: &[Row], info: &RunInfo) -> Section<'static> {
          - Each cell: the median of the runs of a separate process (the count is in the\n  \
          `measured` column); CPU = user + sys; peak RSS from the child's rusage. The\n  \
          decode-only floor is a process that just decodes every frame once, measured in\n  \
-         the same run; each row's ratio is to the floor of its own run. PSNR is against\n  \
-         the generator's known all-in-focus truth.\n\
+         the same run; an fstack row's ratio is the median of its runs' ratios to a floor\n  \
+         run made just before each (pairs share the machine's speed, which drifts); a\n  \
+         peer's ratio is to the floor row. PSNR is against the generator's known\n  \
+         all-in-focus truth.\n\
          - fstack rows labelled \"no align\" (still stacks) run the stacker alone, `--no-align\n  \
          --no-balance --no-crop`, like the peers (which never align). Rows labelled \"align,\n  \
          no crop\" (moving stacks, `*-moving`) run the default pipeline (alignment and balance)\n  \
@@ -1153,7 +1207,7 @@ mod tests {
             stack: "s".into(),
             tool: "fstack pyramid (no align)".into(),
             floor: 0.75,
-            outcome: Outcome::Done { usage, psnr: Some(27.123) },
+            outcome: Outcome::Done { usage, psnr: Some(27.123), ratio: None },
         }];
         let new = update_section(old, &table_section(&rows, &info()));
         let m = "2026-11-28 10:00 UTC, load 0.50, median of 3";

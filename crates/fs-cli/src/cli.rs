@@ -262,10 +262,10 @@ pub struct PyramidArgs {
     /// Parameter `a` of the 5-tap generating kernel [default: 0.4].
     #[arg(long, value_name = "A", help_heading = PYRAMID)]
     pub gen_kernel: Option<f64>,
-    /// Noise guard of the two finest pyramid levels: where no frame's detail stands
-    /// out of the noise (best energy below G times the noise energy), average the
-    /// frames instead of picking the loudest; 0 = the spec's plain maximum-energy rule
-    /// [default: 3].
+    /// Noise guard of the finest pyramid level: where no frame's detail stands out
+    /// of the noise (best energy below G times the noise energy), average the frames
+    /// instead of picking the loudest; 0 = the spec's plain maximum-energy rule
+    /// [default: 2].
     #[arg(long, value_name = "G", allow_negative_numbers = true, help_heading = PYRAMID)]
     pub noise_guard: Option<f64>,
 }
@@ -514,7 +514,7 @@ pub struct InfoArgs {
     #[arg(long, value_name = "PX", default_value_t = 32)]
     pub pyramid_min_size: usize,
     /// Noise guard assumed for the memory estimate (0: off, no running sums).
-    #[arg(long, value_name = "G", default_value_t = 3.0, allow_negative_numbers = true)]
+    #[arg(long, value_name = "G", default_value_t = fs_pyramid::PyramidOptions::default().noise_guard, allow_negative_numbers = true)]
     pub noise_guard: f64,
 }
 

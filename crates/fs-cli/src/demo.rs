@@ -131,7 +131,7 @@ fn demo_in(ctx: &Context, synth: &SynthStack, dir: &Path, start: Instant) -> any
             stacker: Some("PyramidStack".into()),
             options: serde_json::json!({
                 "pyramid_min_size": 32, "kernel_size": 5, "gen_kernel": 0.4,
-                "noise_guard": 3.0, "float_type": "FLOAT_32",
+                "noise_guard": 2.0, "float_type": "FLOAT_32",
             }),
             frames: Some(FramesSummary::new(frames.len(), synth.info())),
             timings: Timings { phases, total_seconds: elapsed.as_secs_f64() },

@@ -322,7 +322,8 @@ fn options_json(args: &StackArgs, float_type: FloatType) -> serde_json::Value {
         o["pyramid_min_size"] = p.pyramid_min_size.unwrap_or(32).into();
         o["kernel_size"] = p.kernel_size.unwrap_or(5).into();
         o["gen_kernel"] = p.gen_kernel.unwrap_or(0.4).into();
-        o["noise_guard"] = p.noise_guard.unwrap_or(3.0).into();
+        o["noise_guard"] =
+            p.noise_guard.unwrap_or(fs_pyramid::PyramidOptions::default().noise_guard).into();
     }
     let t = &args.tiles;
     if matches!(args.stacker, StackerKind::Tiles | StackerKind::Auto) {

@@ -237,7 +237,7 @@ fn info_lists_frames_in_natural_order_with_memory_estimate() {
     assert_code(&o, 0);
     let v8: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v8["options"]["noise_guard"], 0.0);
-    assert_eq!(v["options"]["noise_guard"], 3.0, "the default");
+    assert_eq!(v["options"]["noise_guard"], 2.0, "the default");
     let expected = fs_pyramid::memory_estimate(info, &options, 11);
     assert_eq!(v8["results"]["memory_estimate_bytes"].as_u64(), Some(expected));
     assert!(v["results"]["memory_estimate_bytes"].as_u64().unwrap() < expected, "f32 < f64");
@@ -414,7 +414,7 @@ fn files_are_stacked_in_natural_order_and_bunches_fill_a_folder() {
     let inputs: Vec<&str> =
         v["inputs"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
     assert_eq!(inputs, [f(1), f(2), f(3)]);
-    assert_eq!(v["options"]["noise_guard"], 3.0, "the default");
+    assert_eq!(v["options"]["noise_guard"], 2.0, "the default");
     assert!(out.is_file());
 
     let bunches = s.tmp.path().join("bunches");

@@ -10,7 +10,7 @@
 //! | `stacker`: `"Pyramid"` / `"Depth map"` (`"DepthMap"`) / `"Pyramid tiles"` / `"Pyramid auto"` | PyramidStack / DepthMapStack / PyramidTilesStack / PyramidAutoStack |
 //! | `pyramid_mode` (with `"Pyramid"`): absent or `"memory"` / `"tiled"` / `"auto"` | PyramidStack / PyramidTilesStack / PyramidAutoStack (mode auto) |
 //! | `pyramid_min_size`, `pyramid_kernel_size`, `pyramid_gen_kernel`, `pyramid_float_type` | the pyramid stackers' `pyramid_min_size`, `kernel_size`, `gen_kernel`, `float_type` |
-//! | (none: ShineStacker has no noise guard) | the pyramid stackers' `noise_guard` keeps fstack's default 3 (ShineStacker's behaviour is `noise_guard` 0) |
+//! | (none: ShineStacker has no noise guard) | the pyramid stackers' `noise_guard` keeps fstack's default 2 (ShineStacker's behaviour is `noise_guard` 0) |
 //! | `pyramid_tile_size`, `pyramid_n_tiled_layers`, `pyramid_max_threads` | tiles and auto: `tile_size`, `n_tiled_layers`, `max_threads` |
 //! | `pyramid_memory_limit` (GBytes, a number; or a size text such as `"512M"`) | auto: `memory_limit` |
 //! | `depthmap_energy`, `depthmap_map_type` (older files: `map_type`), `depthmap_kernel_size`, `depthmap_blur_size`, `depthmap_weight_power`, `depthmap_energy_smooth_size`, `depthmap_energy_sigma_color`, `depthmap_energy_sigma_space`, `depthmap_pyramid_levels`, `depthmap_pyramid_smooth_size`, `depthmap_temperature`, `depthmap_float_type`, `plot_depth_map` (or `depthmap_plot_depth_map`) | DepthMapStack's options without the prefix |

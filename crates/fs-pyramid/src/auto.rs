@@ -224,7 +224,7 @@ pub fn tiled_memory_estimate_with(
 /// ```text
 /// S * ((c + 1) * sum(N_i, i < n)       running best: energy + coefficients
 ///      + (c + 1) * sum(N_i, i < g)      noise guard sums: energy + coefficients
-///                                       (g = 2, 0 with noise_guard 0)
+///                                       (g = 1, 0 with noise_guard 0)
 ///      + c * sum(N_i, 1 <= i <= n)      the current frame's Gaussian levels
 ///      + F * c * N_n)                   every frame's base level
 /// + 3 * c * N_0 * B                     decoded frames: the one being folded, the
@@ -249,8 +249,8 @@ pub fn tiled_memory_estimate_with(
 /// Checked against a measurement (16 frames of 6000x4000 RGB JPEG, 2-core
 /// machine): in memory estimated 851 MiB, measured 801 MB peak RSS; tiled (2
 /// levels, 512-row tiles) estimated 490 MiB, measured 335 MB (both without the
-/// noise guard). With the noise guard: in memory estimated 1308 MiB, measured
-/// 1239 MiB. The estimate errs on the safe side.
+/// noise guard). With the noise guard: in memory estimated 1217 MiB, measured
+/// 1150 MiB. The estimate errs on the safe side.
 ///
 /// [`PyramidAutoStack::choose`] keeps the in-memory path when its estimate is at
 /// most `memory_limit`; otherwise it tries `n_tiled_layers` = the option's value up

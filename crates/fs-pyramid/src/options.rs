@@ -18,14 +18,15 @@ pub struct PyramidOptions {
     pub gen_kernel: f64,
     /// Float type of the computation (the seed's `float_type`). Default F32.
     pub float_type: FloatType,
-    /// Noise guard of the two finest detail levels (not in the seed; 0 turns it off
+    /// Noise guard of the finest detail level (not in the seed; 0 turns it off
     /// and leaves the spec's plain maximum-energy rule). Where the best frame's
     /// energy is at most `noise_guard` times the stack's noise energy, nothing stands
     /// out of the noise, and the coefficient is the mean over all frames instead of
     /// the best frame's (the maximum of several frames' noise is louder than any one
     /// frame's noise; the mean is quieter); from `3 * noise_guard` times on it is the
-    /// best frame's, as the spec says, with a smooth ramp between. See
-    /// [`crate::noise`]. Default 3.
+    /// best frame's, as the spec says, with a smooth ramp between (and a frame 5x
+    /// louder than the others' mean there is kept whatever the noise). See
+    /// [`crate::noise`]. Default 2.
     pub noise_guard: f64,
 }
 
@@ -36,7 +37,7 @@ impl Default for PyramidOptions {
             kernel_size: 5,
             gen_kernel: 0.4,
             float_type: FloatType::F32,
-            noise_guard: 3.0,
+            noise_guard: 2.0,
         }
     }
 }
@@ -88,7 +89,7 @@ mod tests {
         assert!(e.to_string().contains("`pyramid_min_size`"), "{e}");
         let e = PyramidOptions { gen_kernel: f64::NAN, ..o }.validate().unwrap_err();
         assert!(e.to_string().contains("`gen_kernel`"), "{e}");
-        assert_eq!(o.noise_guard, 3.0);
+        assert_eq!(o.noise_guard, 2.0);
         let e = PyramidOptions { noise_guard: -1.0, ..o }.validate().unwrap_err();
         assert_eq!(e.to_string(), "invalid option `noise_guard`: must be 0 (off) to 100, got -1");
         let e = PyramidOptions { noise_guard: f64::INFINITY, ..o }.validate().unwrap_err();

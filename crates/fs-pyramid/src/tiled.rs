@@ -36,12 +36,12 @@
 //! the in-memory wall time: met (0.95x and 0.77x; the mapped files stayed in the
 //! page cache, 24 GB RAM, so no disk reads were needed).
 //!
-//! With the noise guard (default since 2026-11-28; its sums of levels 0 and 1 are
-//! disk planes too), the same stack (quality 92 bench copy), release `fstack stack
+//! With the noise guard (default since 2026-11-28; its sums of level 0 are disk
+//! planes too), the same stack (quality 92 bench copy), release `fstack stack
 //! --stacker auto --memory-limit 512M --no-align --no-balance --no-crop`, idle
 //! machine, one run each: the auto stacker chose 2 of 6 levels on disk in 256-row
-//! tiles (estimate 455 MiB); peak RSS 367 MB, 11.2 s, against `--stacker pyramid`
-//! in memory 1.27 GB, 8.3 s (1.34x); the two PNGs byte-identical.
+//! tiles (estimate 455 MiB); peak RSS 366 MB, 12.0 s, against `--stacker pyramid`
+//! in memory 1.18 GB, 8.4 s (1.43x); the two PNGs byte-identical.
 //!
 //! 6 frames of 12000x8000 RGB 16-bit TIFF (576 MB decoded each, Deflate files of
 //! about 500 MB, `cargo xtask bench --big-tiff`), `fstack stack --stacker auto

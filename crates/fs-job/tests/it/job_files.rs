@@ -70,7 +70,7 @@ fn the_documented_example_says_what_the_rust_api_says() {
     assert_eq!(s.options.plot_path, Path::new("plots"));
     assert_eq!(pyramid(&job.actions[1]).pyramid_min_size, 64);
     assert_eq!(pyramid(&job.actions[1]).gen_kernel, 0.4);
-    assert_eq!(pyramid(&job.actions[0]).noise_guard, 3.0);
+    assert_eq!(pyramid(&job.actions[0]).noise_guard, 2.0);
     let Stacker::DepthMap(dm) = job.actions[2].stacker().unwrap() else {
         panic!("not a depth map")
     };
@@ -148,7 +148,7 @@ fn noise_guard_reaches_every_pyramid_stacker_and_is_checked() {
     };
     // Not set: the default 3; set: it reaches the options of all three stackers.
     let job = parse("\"PyramidStack\"").unwrap();
-    assert_eq!(pyramid(&job.actions[0]).noise_guard, 3.0);
+    assert_eq!(pyramid(&job.actions[0]).noise_guard, 2.0);
     let job = parse("{ type = \"PyramidStack\", noise_guard = 0 }").unwrap();
     assert_eq!(pyramid(&job.actions[0]).noise_guard, 0.0);
     let job = parse("{ type = \"PyramidTilesStack\", noise_guard = 1.5 }").unwrap();
@@ -240,7 +240,7 @@ fn a_shinestacker_project_maps_its_parameters() {
     assert_eq!(pyramid(&job.actions[0]).pyramid_min_size, 16);
     assert_eq!(pyramid(&job.actions[0]).float_type, FloatType::F64);
     // ShineStacker has no noise guard: imported projects keep fstack's default.
-    assert_eq!(pyramid(&job.actions[0]).noise_guard, 3.0);
+    assert_eq!(pyramid(&job.actions[0]).noise_guard, 2.0);
     let Action::FocusStack(s) = &job.actions[1] else { panic!("not a stack") };
     assert_eq!(s.options.prefix, "stack_");
     assert_eq!(s.options.exif_path, None);
