@@ -332,7 +332,7 @@ pub fn run(args: &BenchArgs, root: &Path) -> Result<()> {
                     .args(["--force", "--quiet", "--stacker", stacker])
                     .args(extra);
                 eprintln!("bench: {}: fstack --stacker {stacker} {}", spec.name, extra.join(" "));
-                let outcome = cell(&mut cmd, &mut floor_cmd, runs, &out, &truth, spec);
+                let outcome = cell(&mut cmd, Some(&mut floor_cmd), runs, &out, &truth, spec);
                 rows.push(Row {
                     stack: spec.name.clone(),
                     tool: format!("fstack {stacker} ({label})"),
@@ -401,12 +401,14 @@ fn write_report(root: &Path, args: &BenchArgs, sections: &[Section<'_>]) -> Resu
     Ok(())
 }
 
-/// Runs a command `runs` times, each run right after a run of the decode-only
-/// floor, and gives the medians and the median of the pairwise ratios (the machine's
-/// speed drifts between batches; a pair of neighbouring runs shares it).
+/// Runs a command `runs` times and gives the medians. With `floor` (fstack's cells),
+/// each run comes right after a run of the decode-only floor, and the ratio is the
+/// median of the pairs' ratios (the machine's speed drifts between batches; a pair
+/// of neighbouring runs shares it); without (the peers), their ratio is to the floor
+/// row.
 fn cell(
     cmd: &mut Command,
-    floor: &mut Command,
+    mut floor: Option<&mut Command>,
     runs: usize,
     out: &Path,
     truth: &Path,
@@ -416,10 +418,10 @@ fn cell(
     let mut all = Vec::with_capacity(runs);
     let mut ratios = Vec::with_capacity(runs);
     for _ in 0..runs {
-        let pair = run_once(floor).and_then(|f| run_once(cmd).map(|u| (f, u)));
-        match pair {
+        let floor_run = floor.as_deref_mut().map(run_once).transpose();
+        match floor_run.and_then(|f| run_once(cmd).map(|u| (f, u))) {
             Ok((f, u)) => {
-                ratios.push(u.wall / f.wall);
+                ratios.extend(f.map(|f| u.wall / f.wall));
                 all.push(u);
             }
             Err(e) => return Outcome::Failed(e),
@@ -430,24 +432,6 @@ fn cell(
         usage: median_usage(&all),
         psnr: psnr_against(out, truth, spec).ok(),
         ratio: ratios.get(ratios.len() / 2).copied(),
-    }
-}
-
-/// Runs a command `runs` times and gives the medians (the peers' cells: their ratio
-/// is to the floor row).
-fn cell_unpaired(
-    cmd: &mut Command,
-    runs: usize,
-    out: &Path,
-    truth: &Path,
-    spec: &StackSpec,
-) -> Outcome {
-    let _ = std::fs::remove_file(out);
-    match measure(cmd, runs) {
-        Ok(usage) => {
-            Outcome::Done { usage, psnr: psnr_against(out, truth, spec).ok(), ratio: None }
-        }
-        Err(e) => Outcome::Failed(e),
     }
 }
 
@@ -804,7 +788,7 @@ impl Peers {
                 }
                 cmd.arg("-o").arg(&out).args(frames);
                 eprintln!("bench: {}: enfuse", spec.name);
-                rows.push(("enfuse".into(), cell_unpaired(&mut cmd, runs, &out, truth, spec)));
+                rows.push(("enfuse".into(), cell(&mut cmd, None, runs, &out, truth, spec)));
             }
             Err(e) => rows.push(("enfuse".into(), Outcome::Missing(e.clone()))),
         }
