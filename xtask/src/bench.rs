@@ -929,20 +929,13 @@ fn table_section(rows: &[Row], info: &RunInfo) -> Section<'static> {
                 format!("{:.0}", usage.peak_rss_mb),
                 psnr.map_or_else(|| "n/a".into(), f2),
             ],
-            Outcome::Failed(e) => vec![
-                format!("failed: {}", cell_text(e)),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ],
-            Outcome::Missing(e) => vec![
-                format!("missing: {}", cell_text(e)),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ],
+            Outcome::Failed(e) | Outcome::Missing(e) => {
+                let what =
+                    if matches!(r.outcome, Outcome::Failed(_)) { "failed" } else { "missing" };
+                let mut cells = vec![String::new(); 5];
+                cells[0] = format!("{what}: {}", cell_text(e));
+                cells
+            }
         };
         out.push(row(
             &[vec![r.stack.clone(), r.tool.clone()], cells, vec![measured.clone()]].concat()

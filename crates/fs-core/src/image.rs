@@ -209,6 +209,24 @@ impl<T: Float> Image<T> {
         Ok(Self { width, height, planes })
     }
 
+    /// The `width x height` part whose top-left pixel is `(x0, y0)`, every channel; a
+    /// rectangle reaching outside the image is an error naming both sizes.
+    pub fn crop(&self, x0: usize, y0: usize, width: usize, height: usize) -> Result<Self> {
+        if x0.saturating_add(width) > self.width || y0.saturating_add(height) > self.height {
+            return Err(CoreError::Dimensions(format!(
+                "crop {width}x{height} at ({x0}, {y0}) reaches outside the {}x{} image",
+                self.width, self.height
+            )));
+        }
+        let planes = (0..self.channels())
+            .map(|c| {
+                let p = self.plane(c);
+                (y0..y0 + height).flat_map(|y| p.row(y)[x0..x0 + width].iter().copied()).collect()
+            })
+            .collect();
+        Self::from_planes(width, height, planes)
+    }
+
     /// Converts every sample to another float type.
     pub fn convert<U: Float>(&self) -> Image<U> {
         Image {
@@ -284,5 +302,21 @@ mod tests {
         assert_eq!(img.shape(), (2, 2, 3));
         let d: Image<f64> = img.convert();
         assert_eq!(d.plane(2).as_slice(), &[1.5f64; 4]);
+    }
+
+    #[test]
+    fn crop_takes_the_rectangle_of_every_channel_and_checks_bounds() {
+        let a: Vec<f32> = (0..12).map(|v| v as f32).collect();
+        let b: Vec<f32> = a.iter().map(|v| -v).collect();
+        let img = Image::from_planes(4, 3, vec![a, b]).unwrap();
+        let c = img.crop(1, 1, 2, 2).unwrap();
+        assert_eq!(c.shape(), (2, 2, 2));
+        assert_eq!(c.plane(0).as_slice(), &[5.0, 6.0, 9.0, 10.0]);
+        assert_eq!(c.plane(1).as_slice(), &[-5.0, -6.0, -9.0, -10.0]);
+        let err = img.crop(3, 0, 2, 1).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid dimensions: crop 2x1 at (3, 0) reaches outside the 4x3 image"
+        );
     }
 }

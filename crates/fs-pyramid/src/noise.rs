@@ -206,7 +206,8 @@ pub const RELATIVE_HI: f64 = 10.0;
 
 /// Blends one row of a level in place: `best[c][x] = mean + w (best - mean)` with
 /// `mean = sum[c][x] / frames` and `w` the smooth step of the larger of
-/// `(energy[x] - lo) * inv` and `(r - 3) / 3`, each clamped to 0..=1, where
+/// `(energy[x] - lo) * inv` and `(r - RELATIVE_LO) / (RELATIVE_HI - RELATIVE_LO)`,
+/// each clamped to 0..=1, where
 /// `r = energy[x] (frames - 1) / (energy_sum[x] - energy[x])` (see the module docs).
 pub(crate) fn blend_row<T: Float>(
     energy: &[T],

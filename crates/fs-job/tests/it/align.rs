@@ -44,13 +44,7 @@ fn workspace(stack: &SynthStack) -> (tempfile::TempDir, PathBuf) {
 
 /// The part of `frame` in the rectangle (x, y, w, h).
 fn crop(img: &Image<f32>, (x0, y0, w, h): (usize, usize, usize, usize)) -> Image<f32> {
-    let planes = (0..img.channels())
-        .map(|c| {
-            let p = img.plane(c);
-            (y0..y0 + h).flat_map(|y| p.row(y)[x0..x0 + w].to_vec()).collect()
-        })
-        .collect();
-    Image::from_planes(w, h, planes).unwrap()
+    img.crop(x0, y0, w, h).unwrap()
 }
 
 /// "cropped to WxH at (X, Y)" from the notes.
