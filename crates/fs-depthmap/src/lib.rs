@@ -161,7 +161,6 @@ mod energy;
 mod error;
 mod options;
 mod smooth;
-mod spill;
 mod stack;
 mod weights;
 

@@ -27,7 +27,7 @@ use crate::energy::{RowEnergy, energy_map};
 use crate::error::{DepthMapError, Result};
 use crate::options::DepthMapOptions;
 use crate::smooth::smooth_weights;
-use crate::spill::{Spill, SpillReader};
+use fs_tiles::{FrameSpill, SpillReader};
 use crate::weights::{WeightAccumulator, WeightRule};
 use fs_filters::{BilateralOptions, bilateral_filter};
 
@@ -129,7 +129,7 @@ impl DepthMapStack {
         I::IntoIter: Send,
     {
         self.options.validate()?;
-        let spill = Mutex::new(Spill::new(scratch_dir)?);
+        let spill = Mutex::new(FrameSpill::new(scratch_dir)?);
         let pass2 = |info, recycled| -> Result<SpillReader> {
             Ok(spill.lock().expect("scratch file lock").reader(info, recycled)?)
         };
@@ -146,7 +146,7 @@ impl DepthMapStack {
     fn run<T: Float, P, Q>(
         &self,
         pass1: P,
-        spill: Option<&Mutex<Spill>>,
+        spill: Option<&Mutex<FrameSpill>>,
         pass2: impl FnOnce(FrameInfo, mpsc::Receiver<Samples>) -> Result<Q>,
         progress: &dyn Progress,
     ) -> Result<DepthMapResult>

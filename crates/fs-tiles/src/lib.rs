@@ -58,9 +58,11 @@ mod grid;
 mod map;
 mod plane;
 mod size;
+mod spill;
 
 pub use crate::error::{Result, TilesError};
 pub use crate::grid::{Rect, Tile, TileGrid};
 pub use crate::map::{Element, available_space};
 pub use crate::plane::{DiskPlane, ScratchDir, TMPDIR_ENV, check_space, temp_root};
 pub use crate::size::{format_bytes, parse_byte_size};
+pub use crate::spill::{FrameSpill, SpillReader};

@@ -1,6 +1,7 @@
-//! The scratch file that lets [`crate::DepthMapStack::stack`] read its frame source
-//! only once: pass 1 appends every decoded frame's raw samples (as stored: 1 or 2
-//! bytes a sample), pass 2 reads them back in order instead of decoding again.
+//! A scratch file of frames, for two-pass stackers (fs-depthmap's `DepthMapStack`,
+//! fs-focusmap's `FocusMapStack`) that read their frame source only once: pass 1
+//! appends every decoded frame's raw samples (as stored: 1 or 2 bytes a sample),
+//! pass 2 reads them back in order instead of decoding again.
 //!
 //! The file is created unlinked (`tempfile::tempfile_in`), so it disappears when the
 //! stack ends, fails, is cancelled or the process dies; it takes
@@ -16,21 +17,21 @@ use std::sync::mpsc::Receiver;
 use fs_core::{CoreError, Frame, FrameInfo, Samples};
 
 fn io_err(e: std::io::Error) -> CoreError {
-    CoreError::io(PathBuf::from("<depth-map scratch file>"), e)
+    CoreError::io(PathBuf::from("<frame scratch file>"), e)
 }
 
 /// An unlinked scratch file holding the raw samples of the frames, in order.
 #[derive(Debug)]
-pub(crate) struct Spill {
+pub struct FrameSpill {
     file: File,
     frames: usize,
     /// Reused byte buffer for 16-bit frames.
     bytes: Vec<u8>,
 }
 
-impl Spill {
+impl FrameSpill {
     /// A new scratch file in `dir`, or in the system's temporary folder.
-    pub(crate) fn new(dir: Option<&Path>) -> fs_core::Result<Self> {
+    pub fn new(dir: Option<&Path>) -> fs_core::Result<Self> {
         let file = match dir {
             Some(d) => tempfile::tempfile_in(d).map_err(|e| CoreError::io(d, e))?,
             None => tempfile::tempfile().map_err(io_err)?,
@@ -39,7 +40,7 @@ impl Spill {
     }
 
     /// Appends a frame's samples.
-    pub(crate) fn write(&mut self, frame: &Frame) -> fs_core::Result<()> {
+    pub fn write(&mut self, frame: &Frame) -> fs_core::Result<()> {
         match frame.samples() {
             Samples::U8(s) => self.file.write_all(s).map_err(io_err)?,
             Samples::U16(s) => {
@@ -56,7 +57,7 @@ impl Spill {
     /// The reader fills the sample buffers it gets back through `recycled` (sent by
     /// the consumer once it is done with a frame, see [`fs_core::Frame::into_samples`])
     /// and allocates only when none is waiting.
-    pub(crate) fn reader(
+    pub fn reader(
         &mut self,
         info: FrameInfo,
         recycled: Receiver<Samples>,
@@ -70,7 +71,7 @@ impl Spill {
 
 /// Yields the spilled frames in order.
 #[derive(Debug)]
-pub(crate) struct SpillReader {
+pub struct SpillReader {
     file: File,
     info: FrameInfo,
     left: usize,

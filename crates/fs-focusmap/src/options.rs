@@ -1,0 +1,82 @@
+//! The options of the focus-map stacker, their defaults and their checks.
+
+use crate::error::{Result, invalid};
+
+/// Options of [`crate::FocusMapStack`]; `Default` gives fstack's defaults.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FocusMapOptions {
+    /// Standard deviation, in pixels, of the Gaussian that pools the focus measure
+    /// (the squared Laplacian of luma) around each pixel: larger is steadier and
+    /// coarser. 0.5..=16; default 2.
+    pub focus_sigma: f64,
+    /// Radius of the consistency vote (a confidence-weighted median of the decision
+    /// over a `(2r + 1)^2` window of the half-resolution map; isolated decisions and
+    /// small islands are voted out), 0..=8; 0 is off; default 2.
+    pub consistency: usize,
+    /// A pixel's decision is trusted when its best frame's focus measure is at least
+    /// this many times the mean over the frames there; below it the decision comes
+    /// from confident neighbours and more frames are averaged. > 1 and <= 1000;
+    /// default 3.
+    pub confidence_ratio: f64,
+    /// Where no frame stands out (flat areas), up to this many frames on either side
+    /// of the decision are averaged (less noise than any frame); 0..=16; default 2.
+    pub flat_average: usize,
+    /// Blend the frames in linear light (the sRGB transfer curve undone before and
+    /// redone after), as defocus happens; `false` blends the stored values. Default
+    /// true.
+    pub linear_blend: bool,
+    /// Also return the depth map (16-bit gray, the sub-frame index of the decision
+    /// scaled to 0..=65535). Default false.
+    pub depth_map: bool,
+    /// Also return the confidence map (16-bit gray, 0 = not trusted, 65535 = fully).
+    /// Default false.
+    pub confidence_map: bool,
+}
+
+impl Default for FocusMapOptions {
+    fn default() -> Self {
+        Self {
+            focus_sigma: 2.0,
+            consistency: 2,
+            confidence_ratio: 3.0,
+            flat_average: 2,
+            linear_blend: true,
+            depth_map: false,
+            confidence_map: false,
+        }
+    }
+}
+
+impl FocusMapOptions {
+    /// Checks every option; the error names the first bad one and its allowed range.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.focus_sigma.is_finite() && (0.5..=16.0).contains(&self.focus_sigma)) {
+            return Err(invalid(
+                "focus_sigma",
+                format!("must be in 0.5..=16, got {}", self.focus_sigma),
+            ));
+        }
+        if self.consistency > 8 {
+            return Err(invalid(
+                "consistency",
+                format!("must be in 0..=8, got {}", self.consistency),
+            ));
+        }
+        if !(self.confidence_ratio.is_finite()
+            && self.confidence_ratio > 1.0
+            && self.confidence_ratio <= 1000.0)
+        {
+            return Err(invalid(
+                "confidence_ratio",
+                format!("must be > 1 and <= 1000, got {}", self.confidence_ratio),
+            ));
+        }
+        if self.flat_average > 16 {
+            return Err(invalid(
+                "flat_average",
+                format!("must be in 0..=16, got {}", self.flat_average),
+            ));
+        }
+        Ok(())
+    }
+}
