@@ -4,8 +4,19 @@
 //! under `target/bench-stacks/`) and each stacker, the release `fstack` runs as a
 //! child process several times; the report gives the median wall time, user+sys CPU
 //! and peak RSS of the child (from `wait4`'s rusage), the decode-only floor (a child
-//! that just decodes every frame once, measured in the same run), the ratio wall /
-//! floor, and the PSNR of the result against the generator's known truth.
+//! that just decodes every frame once, the frames in parallel on every core: the
+//! fastest anything that reads the frames can be), the ratio wall / floor, and the
+//! quality of the result against the generator's exact truth (rebuilt in memory, not
+//! the JPEG-saved `truth.jpg`): PSNR, the PSNR over the edge band
+//! ([`fs_core::synth::SynthStack::edge_band_mask`]), the glow ([`fs_core::metrics::glow`])
+//! and the mean error. fstack writes TIFF here, so its figures are the stacker's and
+//! not a JPEG encoder's.
+//!
+//! Beside the tools, two measurement references ([`fs_core::reference`]) are computed
+//! in this process from the frames of every still stack: the per-pixel pick and the
+//! depth-oracle pick (their results are written beside the tools' outputs, under
+//! `bench-out/<stack>/reference-*.tif`). `--quality-only` measures just the quality: each
+//! fstack stacker once, no floor, on the quality stacks ([`QUALITY_STACKS`]).
 //!
 //! On still stacks the fstack cells run the stacker alone (`--no-align --no-balance
 //! --no-crop`), as the peers do; on moving stacks (`*-moving`) they run the default
@@ -30,10 +41,14 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use fs_core::synth::SynthOptions;
-use fs_core::{BitDepth, FileFormat, WriteOptions};
+use fs_core::reference::{DepthOraclePick, PerPixelPick};
+use fs_core::synth::{SynthOptions, SynthStack};
+use fs_core::{BitDepth, FileFormat, Frame, Image, WriteOptions};
+use rayon::prelude::*;
 
-use crate::gen_testdata::{BENCH_JPEG_QUALITY, StackSpec, bench_dir, bench_set, generate, moving};
+use crate::gen_testdata::{
+    BENCH_JPEG_QUALITY, QUALITY_STACKS, StackSpec, bench_dir, bench_set, generate, moving,
+};
 use crate::report::{Section, row, update_section};
 
 /// Options of `cargo xtask bench`.
@@ -52,6 +67,12 @@ pub struct BenchArgs {
     /// Timed runs per (stack, tool); the median is reported.
     #[arg(long)]
     pub runs: Option<usize>,
+    /// Quality only, quickly: each fstack stacker run once without the decode floor,
+    /// and the references, on the quality stacks (2048x1536: the plain, noisy-photo,
+    /// glow and tilted-plane stacks) unless --stack says otherwise. Prints the table;
+    /// writes no report unless --report names one.
+    #[arg(long, conflicts_with_all = ["quick", "runs", "align_only", "big_tiff"])]
+    pub quality_only: bool,
     /// Only the stacks whose name contains one of these strings.
     #[arg(long = "stack", value_name = "NAME")]
     pub stacks: Vec<String>,
@@ -90,7 +111,11 @@ fn quick_set() -> Vec<StackSpec> {
     ]
 }
 
-const FSTACK_STACKERS: &[&str] = &["pyramid", "tiles", "auto", "depthmap"];
+const FSTACK_STACKERS: &[&str] = &["pyramid", "tiles", "auto", "depthmap", "focusmap"];
+
+/// The reference rows' names (see [`fs_core::reference`]), and their output files.
+const REFERENCES: [(&str, &str); 2] =
+    [("per-pixel pick", "per-pixel-pick"), ("depth-oracle pick", "depth-oracle-pick")];
 
 /// fstack's options and row label for a stack: the stacker alone on still stacks,
 /// the default pipeline without the crop on moving ones.
@@ -116,6 +141,94 @@ struct Usage {
     peak_rss_mb: f64,
 }
 
+/// A result's quality against the generator's truth.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Quality {
+    /// PSNR, dB.
+    psnr: f64,
+    /// PSNR over the edge band, dB (NaN: the stack has no depth steps).
+    edge_psnr: f64,
+    /// [`fs_core::metrics::glow`], a fraction of full scale.
+    glow: f64,
+    /// [`fs_core::metrics::mean_error`], a fraction of full scale.
+    mean_error: f64,
+}
+
+/// What results are compared with: the generator's exact truth (colour channels), its
+/// edge band, both without the interior margin of a moving stack, and the true depth.
+struct Truth {
+    image: Image<f32>,
+    edge_band: Vec<bool>,
+    depths: Vec<f32>,
+    max: f64,
+    margin: usize,
+}
+
+impl Truth {
+    /// Renders the truth of `spec` (the scene set-up again: a few seconds at 24
+    /// megapixels).
+    fn new(spec: &StackSpec) -> Result<Self> {
+        let stack = SynthStack::new(spec.options)?;
+        let full: Image<f32> = stack.truth().to_image();
+        let colour = spec.options.layout.color_channels();
+        let full = Image::from_planes(
+            full.width(),
+            full.height(),
+            full.into_planes().into_iter().take(colour).collect(),
+        )?;
+        let margin = interior_margin(&spec.options);
+        let edge_band = stack.edge_band_mask();
+        let (image, edge_band) = if margin == 0 {
+            (full, edge_band)
+        } else {
+            let (w, h) = (full.width(), full.height());
+            let image = interior(&full, margin)?; // checks the margin leaves something
+            let band = edge_band
+                .chunks_exact(w)
+                .skip(margin)
+                .take(h - 2 * margin)
+                .flat_map(|r| &r[margin..w - margin])
+                .copied()
+                .collect();
+            (image, band)
+        };
+        Ok(Self {
+            image,
+            edge_band,
+            depths: stack.depths(),
+            max: spec.options.depth.max_value(),
+            margin,
+        })
+    }
+
+    /// The quality of a result image (extra channels, e.g. enfuse's alpha, left out).
+    fn measure(&self, result: Image<f32>) -> Result<Quality> {
+        let (w, h, c) = self.image.shape();
+        let full = (w + 2 * self.margin, h + 2 * self.margin);
+        if (result.width(), result.height()) != full || result.channels() < c {
+            bail!("output is {:?}, truth {:?}", result.shape(), (full.0, full.1, c));
+        }
+        let result = if result.channels() > c {
+            let planes = result.into_planes().into_iter().take(c).collect();
+            Image::from_planes(full.0, full.1, planes)?
+        } else {
+            result
+        };
+        let result = if self.margin > 0 { interior(&result, self.margin)? } else { result };
+        let (t, max) = (&self.image, self.max);
+        Ok(Quality {
+            psnr: fs_core::metrics::psnr(&result, t, max),
+            edge_psnr: fs_core::metrics::psnr_masked(&result, t, max, &self.edge_band),
+            glow: fs_core::metrics::glow(&result, t, max),
+            mean_error: fs_core::metrics::mean_error(&result, t, max),
+        })
+    }
+
+    fn measure_file(&self, path: &Path) -> Result<Quality> {
+        self.measure(fs_core::read_frame(path)?.to_image())
+    }
+}
+
 /// The outcome of one (stack, tool) cell.
 #[derive(Debug, Clone)]
 enum Outcome {
@@ -123,9 +236,11 @@ enum Outcome {
     /// (None: the tool's wall over the floor's median).
     Done {
         usage: Usage,
-        psnr: Option<f64>,
+        quality: Option<Quality>,
         ratio: Option<f64>,
     },
+    /// A reference computed in this process: no timing.
+    Reference(Quality),
     Failed(String),
     Missing(String),
 }
@@ -134,7 +249,8 @@ enum Outcome {
 struct Row {
     stack: String,
     tool: String,
-    floor: f64,
+    /// The decode-only floor's median wall time (None with --quality-only).
+    floor: Option<f64>,
     outcome: Outcome,
 }
 
@@ -185,6 +301,7 @@ impl RunInfo {
         let mut command = String::from("cargo xtask bench");
         for (on, flag) in [
             (args.quick, " --quick"),
+            (args.quality_only, " --quality-only"),
             (args.peers, " --peers"),
             (args.align_only, " --align-only"),
             (args.big_tiff, " --big-tiff"),
@@ -253,12 +370,16 @@ pub fn run(args: &BenchArgs, root: &Path) -> Result<()> {
         .unwrap_or_else(|| root.join("target"));
     let specs: Vec<StackSpec> = if args.quick { quick_set() } else { bench_set() }
         .into_iter()
-        .filter(|s| args.stacks.is_empty() || args.stacks.iter().any(|f| s.name.contains(f)))
+        .filter(|s| match (args.stacks.is_empty(), args.quality_only) {
+            (false, _) => args.stacks.iter().any(|f| s.name.contains(f)),
+            (true, true) => QUALITY_STACKS.contains(&s.name.as_str()),
+            (true, false) => true,
+        })
         .collect();
     if specs.is_empty() {
         bail!("no benchmark stack matches {:?}", args.stacks);
     }
-    let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
+    let runs = args.runs.unwrap_or(if args.quick || args.quality_only { 1 } else { 3 }).max(1);
     // Read before anything of ours runs.
     let info = RunInfo::new(args, if args.big_tiff { args.runs.unwrap_or(1).max(1) } else { runs });
     let stackers: Vec<&str> = if args.stackers.is_empty() {
@@ -267,7 +388,7 @@ pub fn run(args: &BenchArgs, root: &Path) -> Result<()> {
         args.stackers.iter().map(String::as_str).collect()
     };
     let do_table = !args.align_only;
-    let do_align = args.align_only || args.stackers.is_empty();
+    let do_align = args.align_only || (args.stackers.is_empty() && !args.quality_only);
     if args.align_only && !specs.iter().any(|s| s.options.moves()) {
         bail!(
             "--align-only: no moving stack among {:?}",
@@ -305,25 +426,36 @@ pub fn run(args: &BenchArgs, root: &Path) -> Result<()> {
         let dir = bench_dir().join(&spec.name);
         let write = WriteOptions { jpeg_quality: BENCH_JPEG_QUALITY, ..WriteOptions::default() };
         generate(spec, &dir, &write, false)?;
-        let ext = spec.format.extension();
-        let truth = dir.join(format!("truth.{ext}"));
         // Pass the frames as files (the way a user lists them on the command line).
         let frames: Vec<PathBuf> = fs_core::list_frames(&dir.join("frames"))?;
         let out_dir = target.join("bench-out").join(&spec.name);
         std::fs::create_dir_all(&out_dir)?;
 
-        eprintln!("bench: {}: decode-only floor", spec.name);
         let mut floor_cmd = Command::new(&xtask);
         floor_cmd.arg("decode-floor").args(&frames);
-        let floor = match measure(&mut floor_cmd, runs) {
-            Ok(u) => u.wall,
-            Err(e) => bail!("decode floor of {}: {e}", spec.name),
+        let floor = if args.quality_only {
+            None
+        } else {
+            eprintln!("bench: {}: decode-only floor", spec.name);
+            match measure(&mut floor_cmd, runs) {
+                Ok(u) => Some(u.wall),
+                Err(e) => bail!("decode floor of {}: {e}", spec.name),
+            }
         };
 
         if do_table {
+            eprintln!("bench: {}: the truth and the references", spec.name);
+            let truth = Truth::new(spec)?;
+            // The references pick from unaligned frames: meaningless on moving stacks.
+            if !moves {
+                for (tool, outcome) in references(&frames, &truth, &out_dir) {
+                    rows.push(Row { stack: spec.name.clone(), tool, floor, outcome });
+                }
+            }
             let (extra, label) = fstack_pipeline(moves);
             for stacker in &stackers {
-                let out = out_dir.join(format!("fstack-{stacker}.{ext}"));
+                // TIFF: lossless, so the figures are the stacker's, not an encoder's.
+                let out = out_dir.join(format!("fstack-{stacker}.tif"));
                 let mut cmd = Command::new(&fstack);
                 cmd.arg("stack")
                     .args(&frames)
@@ -332,7 +464,8 @@ pub fn run(args: &BenchArgs, root: &Path) -> Result<()> {
                     .args(["--force", "--quiet", "--stacker", stacker])
                     .args(extra);
                 eprintln!("bench: {}: fstack --stacker {stacker} {}", spec.name, extra.join(" "));
-                let outcome = cell(&mut cmd, Some(&mut floor_cmd), runs, &out, &truth, spec);
+                let paired = (!args.quality_only).then_some(&mut floor_cmd);
+                let outcome = cell(&mut cmd, paired, runs, &out, &truth);
                 rows.push(Row {
                     stack: spec.name.clone(),
                     tool: format!("fstack {stacker} ({label})"),
@@ -346,7 +479,7 @@ pub fn run(args: &BenchArgs, root: &Path) -> Result<()> {
                 }
             }
         }
-        if do_align && moves {
+        if let (true, true, Some(floor)) = (do_align, moves, floor) {
             let mut cmd = Command::new(&xtask);
             cmd.arg("align-run").args(&frames);
             eprintln!("bench: {}: align-run", spec.name);
@@ -378,10 +511,11 @@ pub fn run(args: &BenchArgs, root: &Path) -> Result<()> {
 
 /// Merges `sections` into the report file (unless `--report -`).
 fn write_report(root: &Path, args: &BenchArgs, sections: &[Section<'_>]) -> Result<()> {
-    // A quick run's figures do not belong in the real report unless asked for.
+    // A quick or quality-only run's figures do not belong in the real report unless
+    // asked for.
     let report = match &args.report {
         Some(r) => r.as_str(),
-        None if args.quick => "-",
+        None if args.quick || args.quality_only => "-",
         None => "docs/benchmarks.md",
     };
     if report == "-" || sections.is_empty() {
@@ -411,8 +545,7 @@ fn cell(
     mut floor: Option<&mut Command>,
     runs: usize,
     out: &Path,
-    truth: &Path,
-    spec: &StackSpec,
+    truth: &Truth,
 ) -> Outcome {
     let _ = std::fs::remove_file(out);
     let mut all = Vec::with_capacity(runs);
@@ -430,8 +563,44 @@ fn cell(
     ratios.sort_by(f64::total_cmp);
     Outcome::Done {
         usage: median_usage(&all),
-        psnr: psnr_against(out, truth, spec).ok(),
+        quality: truth.measure_file(out).ok(),
         ratio: ratios.get(ratios.len() / 2).copied(),
+    }
+}
+
+/// The reference rows of a still stack: both picks computed from the frames (each
+/// decoded once), written into `out_dir` as TIFF and measured.
+fn references(frames: &[PathBuf], truth: &Truth, out_dir: &Path) -> Vec<(String, Outcome)> {
+    let picks = || -> Result<[Frame; 2]> {
+        let mut pick = PerPixelPick::new();
+        let mut oracle = DepthOraclePick::new(&truth.depths, frames.len())?;
+        for path in frames {
+            let frame = fs_core::read_frame(path)?;
+            pick.add(&frame)?;
+            oracle.add(&frame)?;
+        }
+        Ok([pick.finish()?, oracle.finish()?])
+    };
+    match picks() {
+        Ok(results) => REFERENCES
+            .iter()
+            .zip(results)
+            .map(|(&(tool, file), frame)| {
+                let out = out_dir.join(format!("reference-{file}.tif"));
+                let outcome = fs_core::write_frame(&out, &frame, &WriteOptions::default())
+                    .map_err(anyhow::Error::from)
+                    .and_then(|()| truth.measure(frame.to_image()));
+                let outcome = match outcome {
+                    Ok(q) => Outcome::Reference(q),
+                    Err(e) => Outcome::Failed(format!("{e:#}")),
+                };
+                (tool.to_string(), outcome)
+            })
+            .collect(),
+        Err(e) => REFERENCES
+            .iter()
+            .map(|&(t, _)| (t.to_string(), Outcome::Failed(format!("{e:#}"))))
+            .collect(),
     }
 }
 
@@ -698,26 +867,6 @@ fn wait4(pid: libc::pid_t) -> std::io::Result<(i32, libc::rusage)> {
     }
 }
 
-fn psnr_against(out: &Path, truth: &Path, spec: &StackSpec) -> Result<f64> {
-    let a: fs_core::Image<f32> = fs_core::read_frame(out)?.to_image();
-    let b: fs_core::Image<f32> = fs_core::read_frame(truth)?.to_image();
-    // enfuse adds an alpha channel: compare the colour channels the truth has.
-    let a = if a.channels() > b.channels() && a.width() == b.width() && a.height() == b.height() {
-        let planes = a.planes().take(b.channels()).map(<[f32]>::to_vec).collect();
-        fs_core::Image::from_planes(a.width(), a.height(), planes)?
-    } else {
-        a
-    };
-    if a.shape() != b.shape() {
-        bail!("output is {:?}, truth {:?}", a.shape(), b.shape());
-    }
-    let max = spec.options.depth.max_value();
-    match interior_margin(&spec.options) {
-        0 => Ok(fs_core::metrics::psnr(&a, &b, max)),
-        m => Ok(fs_core::metrics::psnr(&interior(&a, m)?, &interior(&b, m)?, max)),
-    }
-}
-
 /// `img` without a border of `m` pixels on every side.
 fn interior(img: &fs_core::Image<f32>, m: usize) -> Result<fs_core::Image<f32>> {
     let (w, h) = (img.width(), img.height());
@@ -733,14 +882,20 @@ fn interior(img: &fs_core::Image<f32>, m: usize) -> Result<fs_core::Image<f32>> 
     Ok(fs_core::Image::from_planes(w - 2 * m, h - 2 * m, planes)?)
 }
 
-/// The decode-only floor: decode every frame once (run as a child).
+/// The decode-only floor: decode every frame once, the frames in parallel on every
+/// core (the decoders themselves run on one thread each), holding one decoded frame per
+/// thread. Run as a child.
 pub fn decode_floor(paths: &[PathBuf]) -> Result<()> {
-    let mut pixels = 0usize;
-    for p in paths {
-        let f = fs_core::read_frame(p)?;
-        pixels += f.width() * f.height();
-    }
-    println!("decoded {} frames, {:.1} megapixels", paths.len(), pixels as f64 / 1e6);
+    let pixels = paths
+        .par_iter()
+        .map(|p| fs_core::read_frame(p).map(|f| f.width() * f.height()))
+        .try_reduce(|| 0, |a, b| Ok(a + b))?;
+    println!(
+        "decoded {} frames, {:.1} megapixels, on {} threads",
+        paths.len(),
+        pixels as f64 / 1e6,
+        rayon::current_num_threads()
+    );
     Ok(())
 }
 
@@ -766,7 +921,7 @@ impl Peers {
         frames: &[PathBuf],
         out_dir: &Path,
         runs: usize,
-        truth: &Path,
+        truth: &Truth,
         spec: &StackSpec,
     ) -> Vec<(String, Outcome)> {
         let mut rows = Vec::new();
@@ -788,7 +943,7 @@ impl Peers {
                 }
                 cmd.arg("-o").arg(&out).args(frames);
                 eprintln!("bench: {}: enfuse", spec.name);
-                rows.push(("enfuse".into(), cell(&mut cmd, None, runs, &out, truth, spec)));
+                rows.push(("enfuse".into(), cell(&mut cmd, None, runs, &out, truth)));
             }
             Err(e) => rows.push(("enfuse".into(), Outcome::Missing(e.clone()))),
         }
@@ -812,8 +967,8 @@ impl Peers {
                             let out = fs_core::list_frames(&work.join(&sub))
                                 .ok()
                                 .and_then(|v| v.into_iter().next());
-                            let psnr = out.and_then(|o| psnr_against(&o, truth, spec).ok());
-                            Outcome::Done { usage, psnr, ratio: None }
+                            let quality = out.and_then(|o| truth.measure_file(&o).ok());
+                            Outcome::Done { usage, quality, ratio: None }
                         }
                         Err(e) => Outcome::Failed(e),
                     };
@@ -901,6 +1056,20 @@ fn prepare_shinestacker(target: &Path) -> Result<(PathBuf, PathBuf), String> {
     if ok(&python) { Ok((python, script)) } else { Err("shinestacker does not import".into()) }
 }
 
+/// The stacker table's quality cells: PSNR, edge-band PSNR, glow and mean error (the
+/// last two in % of full scale).
+fn quality_cells(q: Option<&Quality>) -> Vec<String> {
+    match q {
+        Some(q) => vec![
+            format!("{:.2}", q.psnr),
+            if q.edge_psnr.is_nan() { "no steps".into() } else { format!("{:.2}", q.edge_psnr) },
+            format!("{:.3}", 100.0 * q.glow),
+            format!("{:+.3}", 100.0 * q.mean_error),
+        ],
+        None => vec!["n/a".into(), String::new(), String::new(), String::new()],
+    }
+}
+
 /// The stacker table: a decode-floor row per stack, then a row per tool.
 fn table_section(rows: &[Row], info: &RunInfo) -> Section<'static> {
     let measured = info.measured();
@@ -909,56 +1078,77 @@ fn table_section(rows: &[Row], info: &RunInfo) -> Section<'static> {
     let mut last_stack = "";
     for r in rows {
         if r.stack != last_stack {
-            out.push(row(&[
-                r.stack.clone(),
-                "decode-only floor".into(),
-                f2(r.floor),
-                String::new(),
-                "1.00".into(),
-                String::new(),
-                String::new(),
-                measured.clone(),
-            ]));
+            if let Some(floor) = r.floor {
+                out.push(row(&[
+                    vec![r.stack.clone(), "decode-only floor".into(), f2(floor), String::new()],
+                    vec!["1.00".into()],
+                    vec![String::new(); 5],
+                    vec![measured.clone()],
+                ]
+                .concat()));
+            }
             last_stack = &r.stack;
         }
-        let cells = match &r.outcome {
-            Outcome::Done { usage, psnr, ratio } => vec![
-                f2(usage.wall),
-                f2(usage.cpu),
-                f2(ratio.unwrap_or(usage.wall / r.floor)),
-                format!("{:.0}", usage.peak_rss_mb),
-                psnr.map_or_else(|| "n/a".into(), f2),
-            ],
+        let (cells, when) = match &r.outcome {
+            Outcome::Done { usage, quality, ratio } => {
+                let ratio = ratio.or(r.floor.map(|f| usage.wall / f));
+                let timing = vec![
+                    f2(usage.wall),
+                    f2(usage.cpu),
+                    ratio.map_or_else(String::new, f2),
+                    format!("{:.0}", usage.peak_rss_mb),
+                ];
+                ([timing, quality_cells(quality.as_ref())].concat(), measured.clone())
+            }
+            Outcome::Reference(q) => {
+                let cells = [vec![String::new(); 4], quality_cells(Some(q))].concat();
+                (cells, format!("{}, reference, computed in the bench", info.date))
+            }
             Outcome::Failed(e) | Outcome::Missing(e) => {
                 let what =
                     if matches!(r.outcome, Outcome::Failed(_)) { "failed" } else { "missing" };
-                let mut cells = vec![String::new(); 5];
+                let mut cells = vec![String::new(); 8];
                 cells[0] = format!("{what}: {}", cell_text(e));
-                cells
+                (cells, measured.clone())
             }
         };
-        out.push(row(
-            &[vec![r.stack.clone(), r.tool.clone()], cells, vec![measured.clone()]].concat()
-        ));
+        out.push(row(&[vec![r.stack.clone(), r.tool.clone()], cells, vec![when]].concat()));
     }
     let intro = format!(
         "{}- Machine: {}\n\
          - Each cell: the median of the runs of a separate process (the count is in the\n  \
          `measured` column); CPU = user + sys; peak RSS from the child's rusage. The\n  \
-         decode-only floor is a process that just decodes every frame once, measured in\n  \
-         the same run; an fstack row's ratio is the median of its runs' ratios to a floor\n  \
-         run made just before each (pairs share the machine's speed, which drifts); a\n  \
-         peer's ratio is to the floor row. PSNR is against the generator's known\n  \
-         all-in-focus truth.\n\
+         decode-only floor is a process that just decodes every frame once, the frames in\n  \
+         parallel on every core (rows measured before 2026-12-03 had a floor on one core,\n  \
+         about twice as slow, so their ratios are about half what they would be now),\n  \
+         measured in the same run; an fstack row's ratio is the median of its runs' ratios\n  \
+         to a floor run made just before each (pairs share the machine's speed, which\n  \
+         drifts); a peer's ratio is to the floor row.\n\
+         - Quality is against the generator's exact all-in-focus truth (rebuilt in memory;\n  \
+         rows before 2026-12-03 were against the saved truth, JPEG for JPEG stacks, and\n  \
+         fstack wrote its result as JPEG there; it writes TIFF now): PSNR over the image;\n  \
+         edge-band PSNR over the pixels within half the largest blur radius of a depth\n  \
+         step (neighbours more than one focus step apart; `SynthStack::edge_band_mask`;\n  \
+         \"no steps\" on the tilted plane); glow, the RMS of the error low-passed by a\n  \
+         Gaussian of sigma 8 px (halos, glow, brightness shifts), and the mean error\n  \
+         (result minus truth), both in % of full scale.\n\
+         - Reference rows (measurement references of `fs_core::reference`, not products;\n  \
+         computed in the bench from the frames, still stacks only): \"per-pixel pick\" takes\n  \
+         per pixel the frame whose Gaussian-smoothed (sigma 2 px) squared Laplacian of luma\n  \
+         is largest; \"depth-oracle pick\" the frame focused nearest the true depth.\n\
          - fstack rows labelled \"no align\" (still stacks) run the stacker alone, `--no-align\n  \
          --no-balance --no-crop`, like the peers (which never align). Rows labelled \"align,\n  \
          no crop\" (moving stacks, `*-moving`) run the default pipeline (alignment and balance)\n  \
-         with `--no-crop`, so they include the alignment. On moving stacks the PSNR of every\n  \
+         with `--no-crop`, so they include the alignment. On moving stacks the quality of every\n  \
          tool is over the interior only: a margin of 2 % of the width is left out on every\n  \
          side, where aligned frames have replicated borders. Rows without a label are from\n  \
          before this split (the stacker alone).\n\
          - Stacks are synthetic (`cargo xtask gen-testdata --bench`, JPEG quality\n  \
-         {BENCH_JPEG_QUALITY}), cached under `target/bench-stacks/`.\n",
+         {BENCH_JPEG_QUALITY}), cached under `target/bench-stacks/`: `jpg-noisy-*` is the\n  \
+         objects scene with read noise 2 and shot noise 8 (a phone or high-ISO photo),\n  \
+         `tif16-glow-*` the high-contrast scene (bright objects on a near-black ground, 16-bit,\n  \
+         12 px largest blur), `jpg-tilted-*` the tilted plane; the others the objects scene\n  \
+         with read noise 1.\n",
         info.updated(),
         machine()
     );
@@ -966,8 +1156,8 @@ fn table_section(rows: &[Row], info: &RunInfo) -> Section<'static> {
         name: "table",
         heading: "Stackers",
         intro,
-        header: "| stack | tool | wall s | CPU s | wall / decode floor | peak RSS MB | PSNR dB | measured |\n\
-                 |---|---|---:|---:|---:|---:|---:|---|\n"
+        header: "| stack | tool | wall s | CPU s | wall / decode floor | peak RSS MB | PSNR dB | edge-band PSNR dB | glow % | mean error % | measured |\n\
+                 |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
             .into(),
         rows: out,
         key_columns: 2,
@@ -1180,24 +1370,43 @@ mod tests {
                    | s | enfuse | 5.00 | 6.00 | 5.00 | 300 | 30.00 | old |\n\
                    <!-- /bench:table -->\n\nhand notes\n";
         let usage = Usage { wall: 1.5, cpu: 2.25, peak_rss_mb: 120.4 };
-        let rows = [Row {
-            stack: "s".into(),
-            tool: "fstack pyramid (no align)".into(),
-            floor: 0.75,
-            outcome: Outcome::Done { usage, psnr: Some(27.123), ratio: None },
-        }];
+        let quality = Quality { psnr: 27.123, edge_psnr: 21.5, glow: 0.00123, mean_error: -0.0004 };
+        let rows = [
+            Row {
+                stack: "s".into(),
+                tool: "per-pixel pick".into(),
+                floor: Some(0.75),
+                outcome: Outcome::Reference(Quality { edge_psnr: f64::NAN, ..quality }),
+            },
+            Row {
+                stack: "s".into(),
+                tool: "fstack pyramid (no align)".into(),
+                floor: Some(0.75),
+                outcome: Outcome::Done { usage, quality: Some(quality), ratio: None },
+            },
+            Row {
+                stack: "s".into(),
+                tool: "fstack focusmap (no align)".into(),
+                floor: Some(0.75),
+                outcome: Outcome::Failed("exit code 2: error: invalid value 'focusmap'".into()),
+            },
+        ];
         let new = update_section(old, &table_section(&rows, &info()));
         let m = "2026-11-28 10:00 UTC, load 0.50, median of 3";
         let table = &new[new.find("| stack |").unwrap()..];
+        // Old rows keep their cells, laid out in the new columns; new rows go after
+        // the stack's last row.
         assert_eq!(
             table,
             format!(
-                "| stack | tool | wall s | CPU s | wall / decode floor | peak RSS MB | PSNR dB | measured |\n\
-                 |---|---|---:|---:|---:|---:|---:|---|\n\
-                 | s | decode-only floor | 0.75 | | 1.00 | | | {m} |\n\
-                 | s | fstack pyramid (no align) | 1.50 | 2.25 | 2.00 | 120 | 27.12 | {m} |\n\
-                 | s | fstack tiles | 2.50 | 3.50 | 2.50 | 90 | 27.00 | old |\n\
-                 | s | enfuse | 5.00 | 6.00 | 5.00 | 300 | 30.00 | old |\n\
+                "| stack | tool | wall s | CPU s | wall / decode floor | peak RSS MB | PSNR dB | edge-band PSNR dB | glow % | mean error % | measured |\n\
+                 |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n\
+                 | s | decode-only floor | 0.75 | | 1.00 | | | | | | {m} |\n\
+                 | s | fstack pyramid (no align) | 1.50 | 2.25 | 2.00 | 120 | 27.12 | 21.50 | 0.123 | -0.040 | {m} |\n\
+                 | s | fstack tiles | 2.50 | 3.50 | 2.50 | 90 | 27.00 | | | | old |\n\
+                 | s | enfuse | 5.00 | 6.00 | 5.00 | 300 | 30.00 | | | | old |\n\
+                 | s | per-pixel pick | | | | | 27.12 | no steps | 0.123 | -0.040 | 2026-11-28 10:00 UTC, reference, computed in the bench |\n\
+                 | s | fstack focusmap (no align) | failed: exit code 2: error: invalid value 'focusmap' | | | | | | | | {m} |\n\
                  <!-- /bench:table -->\n\nhand notes\n"
             )
         );
@@ -1206,5 +1415,14 @@ mod tests {
         );
         assert!(new.contains("(1, 5, 15 min): 0.50 0.40 0.30."));
         assert!(!new.contains("old intro"));
+        // A quality-only run has no floor: no floor row, no ratio.
+        let quality_only = [Row { floor: None, ..rows[1].clone() }];
+        let section = table_section(&quality_only, &info());
+        assert_eq!(
+            section.rows,
+            [format!(
+                "| s | fstack pyramid (no align) | 1.50 | 2.25 | | 120 | 27.12 | 21.50 | 0.123 | -0.040 | {m} |"
+            )]
+        );
     }
 }

@@ -24,8 +24,9 @@ pub struct Args {
     #[arg(long, value_name = "DIR", conflicts_with = "bench")]
     out: Option<PathBuf>,
     /// Write the benchmark stacks into target/bench-stacks/ (10x 2048x1536 JPEG, 16x and
-    /// 32x 6000x4000 JPEG, 8x 6000x4000 16-bit TIFF, and moving (unaligned) versions of
-    /// the 10- and 16-frame JPEG stacks).
+    /// 32x 6000x4000 JPEG, 8x 6000x4000 16-bit TIFF, moving (unaligned) versions of
+    /// the 10- and 16-frame JPEG stacks, and the 2048x1536 quality stacks: a noisy
+    /// photo JPEG, a 16-bit high-contrast TIFF, a tilted-plane JPEG).
     #[arg(long)]
     bench: bool,
     /// Frame size, WIDTHxHEIGHT [default: 640x480].
@@ -43,16 +44,21 @@ pub struct Args {
     /// Channel layout: rgb, gray, gray-alpha or rgba [default: rgb].
     #[arg(long, value_parser = parse_layout)]
     layout: Option<ChannelLayout>,
-    /// Noise standard deviation in 8-bit units [default: 1].
+    /// Read noise: standard deviation in 8-bit units [default: 1].
     #[arg(long)]
     noise: Option<f64>,
+    /// Shot (photon) noise: standard deviation at full-scale white in 8-bit units of
+    /// linear light, growing as the square root of the signal (8: a phone or high-ISO
+    /// photo) [default: 0].
+    #[arg(long)]
+    shot_noise: Option<f64>,
     /// Blur radius in pixels at the largest depth difference [default: 8].
     #[arg(long)]
     max_blur: Option<f64>,
     /// Seed of the scene and the noise [default: 1].
     #[arg(long)]
     seed: Option<u64>,
-    /// Scene: objects or tilted-plane [default: objects].
+    /// Scene: objects, tilted-plane or high-contrast [default: objects].
     #[arg(long)]
     scene: Option<Scene>,
     /// Focus breathing: magnification change from the first frame to the last, as a
@@ -118,6 +124,7 @@ pub fn bench_dir() -> PathBuf {
 pub fn default_set() -> Vec<StackSpec> {
     let d = SynthOptions::default();
     let small = SynthOptions { width: 320, height: 240, frames: 6, ..d };
+    let quality = SynthOptions { width: 640, height: 480, frames: 8, ..d };
     vec![
         StackSpec::new("default-8bit", d, FileFormat::Jpeg),
         StackSpec::new(
@@ -141,8 +148,51 @@ pub fn default_set() -> Vec<StackSpec> {
             FileFormat::Png,
         ),
         StackSpec::new("moving-8bit", moving(d), FileFormat::Jpeg),
+        StackSpec::new("noisy-photo-8bit", noisy_photo(quality), FileFormat::Jpeg),
+        StackSpec::new("high-contrast-16bit", high_contrast(quality), FileFormat::Tiff),
+        StackSpec::new(
+            "tilted-plane-jpeg",
+            SynthOptions { scene: Scene::TiltedPlane, ..quality },
+            FileFormat::Jpeg,
+        ),
     ]
 }
+
+/// `options` as a noisy 8-bit photo: the objects scene with read noise of 2 levels
+/// and shot noise of 8 (about 1000 photo-electrons at white: a phone or a high-ISO
+/// shot).
+pub fn noisy_photo(options: SynthOptions) -> SynthOptions {
+    SynthOptions {
+        scene: Scene::Objects,
+        depth: BitDepth::Eight,
+        noise_sigma: 2.0,
+        shot_noise: 8.0,
+        ..options
+    }
+}
+
+/// `options` as the glow case: the high-contrast scene in 16 bits, a 12-pixel largest
+/// blur (bright objects spill far), read noise of 1 level (8-bit units) and the shot
+/// noise of a base-ISO camera (2: about 16000 photo-electrons at white).
+pub fn high_contrast(options: SynthOptions) -> SynthOptions {
+    SynthOptions {
+        scene: Scene::HighContrast,
+        depth: BitDepth::Sixteen,
+        max_blur_radius: 12.0,
+        noise_sigma: 1.0,
+        shot_noise: 2.0,
+        ..options
+    }
+}
+
+/// Names of the benchmark stacks made to measure quality (small, at 2048x1536): what
+/// `cargo xtask bench --quality-only` runs by default.
+pub const QUALITY_STACKS: &[&str] = &[
+    "jpg-2048x1536-10",
+    "jpg-noisy-2048x1536-12",
+    "tif16-glow-2048x1536-10",
+    "jpg-tilted-2048x1536-10",
+];
 
 /// `options` with focus breathing (3 % first to last), a little rotation (0.3 degrees)
 /// and shake (up to 5 pixels): a stack that needs aligning.
@@ -176,6 +226,28 @@ pub fn bench_set() -> Vec<StackSpec> {
             SynthOptions { frames: 8, depth: BitDepth::Sixteen, ..big },
             FileFormat::Tiff,
         ),
+        // The quality stacks: what users shoot, small enough to run often.
+        StackSpec::new(
+            "jpg-noisy-2048x1536-12",
+            noisy_photo(SynthOptions { width: 2048, height: 1536, frames: 12, ..big }),
+            FileFormat::Jpeg,
+        ),
+        StackSpec::new(
+            "tif16-glow-2048x1536-10",
+            high_contrast(SynthOptions { width: 2048, height: 1536, frames: 10, ..big }),
+            FileFormat::Tiff,
+        ),
+        StackSpec::new(
+            "jpg-tilted-2048x1536-10",
+            SynthOptions {
+                width: 2048,
+                height: 1536,
+                frames: 10,
+                scene: Scene::TiltedPlane,
+                ..big
+            },
+            FileFormat::Jpeg,
+        ),
     ]
 }
 
@@ -192,6 +264,7 @@ pub fn run(args: Args) -> Result<()> {
         || args.format.is_some()
         || args.layout.is_some()
         || args.noise.is_some()
+        || args.shot_noise.is_some()
         || args.max_blur.is_some()
         || args.seed.is_some()
         || args.scene.is_some()
@@ -239,6 +312,7 @@ fn custom_spec(args: &Args) -> Result<StackSpec> {
         depth,
         layout: args.layout.unwrap_or(d.layout),
         noise_sigma: args.noise.unwrap_or(d.noise_sigma),
+        shot_noise: args.shot_noise.unwrap_or(d.shot_noise),
         max_blur_radius: args.max_blur.unwrap_or(d.max_blur_radius),
         seed: args.seed.unwrap_or(d.seed),
         scene: args.scene.unwrap_or(d.scene),
@@ -264,7 +338,11 @@ fn stamp_text(spec: &StackSpec, write: &WriteOptions) -> String {
         .filter(|l| {
             !matches!(
                 l.trim(),
-                "breathing: 0.0," | "rotation: 0.0," | "shift: 0.0," | "lens_blur: 0.0,"
+                "breathing: 0.0,"
+                    | "rotation: 0.0,"
+                    | "shift: 0.0,"
+                    | "lens_blur: 0.0,"
+                    | "shot_noise: 0.0,"
             )
         })
         .map(|l| format!("{l}\n"))
@@ -280,7 +358,7 @@ fn stamp_text(spec: &StackSpec, write: &WriteOptions) -> String {
 fn describe(spec: &StackSpec) -> String {
     let o = &spec.options;
     format!(
-        "{} frames {}x{} {} {} (scene {}, seed {}, noise {}, max blur {} px{}{})",
+        "{} frames {}x{} {} {} (scene {}, seed {}, noise {}{}, max blur {} px{}{})",
         o.frames,
         o.width,
         o.height,
@@ -289,6 +367,7 @@ fn describe(spec: &StackSpec) -> String {
         o.scene,
         o.seed,
         o.noise_sigma,
+        if o.shot_noise > 0.0 { format!(", shot noise {}", o.shot_noise) } else { String::new() },
         o.max_blur_radius,
         if o.moves() {
             format!(
@@ -459,12 +538,32 @@ mod tests {
         let write = WriteOptions { jpeg_quality: BENCH_JPEG_QUALITY, ..WriteOptions::default() };
         let stamp = stamp_text(&spec, &write);
         assert!(stamp.contains("jpeg quality: 92\n"), "{stamp}");
-        for off in ["breathing", "rotation", "shift", "lens_blur"] {
+        for off in ["breathing", "rotation", "shift", "lens_blur", "shot_noise"] {
             assert!(!stamp.contains(off), "{off} in {stamp}");
         }
         let moving = bench_set().into_iter().find(|s| s.name.ends_with("16-moving")).unwrap();
         let stamp = stamp_text(&moving, &write);
         assert!(stamp.contains("breathing: 0.03,") && !stamp.contains("lens_blur"), "{stamp}");
+        let noisy = bench_set().into_iter().find(|s| s.name.starts_with("jpg-noisy")).unwrap();
+        let stamp = stamp_text(&noisy, &write);
+        assert!(stamp.contains("shot_noise: 8.0,") && stamp.contains("noise_sigma: 2.0,"));
+    }
+
+    #[test]
+    fn the_quality_stacks_are_benchmark_stacks_and_cover_the_scenes() {
+        let set = bench_set();
+        for name in QUALITY_STACKS {
+            assert!(set.iter().any(|s| s.name == *name), "{name}");
+        }
+        let quality: Vec<&StackSpec> =
+            set.iter().filter(|s| QUALITY_STACKS.contains(&s.name.as_str())).collect();
+        for scene in Scene::ALL {
+            assert!(quality.iter().any(|s| s.options.scene == scene), "{scene}");
+        }
+        assert!(quality.iter().any(|s| s.options.shot_noise > 0.0 && s.format == FileFormat::Jpeg));
+        assert!(quality.iter().any(|s| {
+            s.options.scene == Scene::HighContrast && s.options.depth == BitDepth::Sixteen
+        }));
     }
 
     #[test]

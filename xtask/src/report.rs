@@ -5,7 +5,9 @@
 //! measured: the text between the markers becomes the new intro, and the section's
 //! table is merged by row key (the first `key_columns` cells, each without a trailing
 //! ` (...)` label), so rows the run did not re-measure stay with their own date. Text
-//! outside the markers is never touched. A section whose markers are missing or
+//! outside the markers is never touched. When a section's columns change (a new column),
+//! the kept rows are laid out again by column name, empty in the new columns. A section
+//! whose markers are missing or
 //! malformed (a start without an end after it) is appended at the end with a heading,
 //! and whatever was in the file stays as it was.
 //!
@@ -61,6 +63,48 @@ pub fn cells(line: &str) -> Vec<&str> {
 /// Whether a table line is a separator (`|---|---:|`).
 fn is_separator(line: &str) -> bool {
     cells(line).iter().all(|c| !c.is_empty() && c.chars().all(|ch| matches!(ch, '-' | ':' | ' ')))
+}
+
+/// The header line of the first table in `text`.
+fn table_header(text: &str) -> Option<&str> {
+    text.lines().find(|l| l.trim_start().starts_with('|'))
+}
+
+/// A column name without a trailing ` (...)` label.
+fn column_name(cell: &str) -> &str {
+    match cell.find(" (") {
+        Some(i) if cell.ends_with(')') => &cell[..i],
+        _ => cell,
+    }
+}
+
+/// `rows` of a table with header `old` laid out for header `new`: each cell goes to the
+/// column of the same name (labels aside), columns `old` lacks are empty, columns `new`
+/// lacks are dropped. Rows are unchanged when the names agree.
+pub fn relayout_rows(rows: &[String], old: &str, new: &str) -> Vec<String> {
+    fn names(h: &str) -> Vec<&str> {
+        cells(h).into_iter().map(column_name).collect()
+    }
+    let (old_names, new_names) = (names(old), names(new));
+    if old_names == new_names {
+        return rows.to_vec();
+    }
+    rows.iter()
+        .map(|r| {
+            let values = cells(r);
+            let laid: Vec<String> = new_names
+                .iter()
+                .map(|n| {
+                    old_names
+                        .iter()
+                        .position(|o| o == n)
+                        .and_then(|i| values.get(i))
+                        .map_or_else(String::new, |v| (*v).to_string())
+                })
+                .collect();
+            row(&laid)
+        })
+        .collect()
 }
 
 /// A row's key: its first `n` cells, each without a trailing ` (...)` label, so
@@ -121,6 +165,12 @@ pub fn merge_rows(old: &[String], new: &[String], key_columns: usize) -> Vec<Str
 pub fn update_section(doc: &str, section: &Section<'_>) -> String {
     let range = find_section(doc, section.name);
     let old_rows = range.as_ref().map(|r| table_rows(&doc[r.clone()])).unwrap_or_default();
+    let old_header = range.as_ref().and_then(|r| table_header(&doc[r.clone()]));
+    let new_header = section.header.lines().next().unwrap_or_default();
+    let old_rows = match old_header {
+        Some(h) => relayout_rows(&old_rows, h, new_header),
+        None => old_rows,
+    };
     let rows = merge_rows(&old_rows, &section.rows, section.key_columns);
     let mut body = section.intro.clone();
     if !body.is_empty() && !body.ends_with("\n\n") {
@@ -206,6 +256,31 @@ mod tests {
             out2.contains("| b | floor | 4.0 |\n| c | floor | 7 |\n<!-- /bench:t -->"),
             "{out2}"
         );
+    }
+
+    #[test]
+    fn kept_rows_follow_new_columns_by_name() {
+        let new = Section {
+            header: "| stack | tool | s | extra | note |\n|---|---|---:|---:|---|\n".into(),
+            ..section(&["| a | fstack x | 2.5 | 7 | n |"])
+        };
+        let out = update_section(OLD, &new);
+        assert_eq!(
+            table_rows(&out),
+            [
+                "| a | floor | 1.0 | | |",
+                "| a | fstack x | 2.5 | 7 | n |",
+                "| a | peer | 3.0 | | |",
+                "| b | floor | 4.0 | | |"
+            ]
+        );
+        // A column dropped, one moved.
+        let rows = relayout_rows(
+            &["| a | 1 | 2 | 3 |".to_string()],
+            "| k | x | y (px) | z |",
+            "| k | z | y |",
+        );
+        assert_eq!(rows, ["| a | 3 | 2 |"]);
     }
 
     #[test]

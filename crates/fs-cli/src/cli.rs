@@ -7,14 +7,18 @@
 //!
 //! Stacker-specific flags are `Option`s without clap defaults, so the command can tell
 //! "given" from "left at its default" and refuse a flag that does not apply to the
-//! chosen stacker instead of silently ignoring it.
+//! chosen stacker instead of silently ignoring it. The focus-map flags show their
+//! `[default: ..]` from `FocusMapOptions::default()` ([`defaulted`]), so their
+//! defaults are written in one place.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use fs_job::FocusMapOptions;
 
 const OUTPUT: &str = "Output";
 const STACKER: &str = "Stacker";
+const FOCUSMAP: &str = "Focus map options (--stacker focusmap)";
 const PYRAMID: &str = "Pyramid options (--stacker pyramid, tiles, auto)";
 const TILES: &str = "Tiled pyramid options (--stacker tiles, auto)";
 const DEPTHMAP: &str = "Depth map options (--stacker depthmap)";
@@ -123,13 +127,29 @@ pub struct StackArgs {
     #[arg(long, value_name = "PATH", help_heading = OUTPUT)]
     pub exif_path: Option<PathBuf>,
 
-    /// The stacking algorithm.
-    #[arg(long, value_enum, default_value_t = StackerKind::Pyramid, help_heading = STACKER)]
+    /// Also write the depth map to FILE: with --stacker focusmap a 16-bit gray PNG or
+    /// TIFF (the sub-frame index of the decision scaled to 0..=65535), with --stacker
+    /// depthmap the weighted mean frame index, 8-bit gray (seed: plot_depth_map;
+    /// FocusMapStack: depth_map).
+    #[arg(long, value_name = "FILE", help_heading = OUTPUT)]
+    pub depth_map: Option<PathBuf>,
+    /// Also write the confidence map to FILE, a 16-bit gray PNG or TIFF (0 = not
+    /// trusted, 65535 = fully) (--stacker focusmap).
+    #[arg(long, value_name = "FILE", help_heading = OUTPUT)]
+    pub confidence_map: Option<PathBuf>,
+
+    /// The stacking algorithm: focusmap is fstack's own; pyramid (or auto) gives
+    /// ShineStacker-compatible output, depthmap the seed's depth-map blend, tiles (or
+    /// auto) stacks frames too big for memory.
+    #[arg(long, value_enum, default_value_t = StackerKind::Focusmap, help_heading = STACKER)]
     pub stacker: StackerKind,
-    /// Precision of the internal float samples (seed: float_type).
+    /// Precision of the internal float samples of the pyramid and depth-map stackers
+    /// (seed: float_type).
     #[arg(long, value_enum, value_name = "TYPE", help_heading = STACKER)]
     pub float_type: Option<FloatTypeArg>,
 
+    #[command(flatten)]
+    pub focusmap: FocusMapArgs,
     #[command(flatten)]
     pub pyramid: PyramidArgs,
     #[command(flatten)]
@@ -199,6 +219,10 @@ pub enum InterpolationArg {
 /// Which stacker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StackerKind {
+    /// fstack's own (the default): a per-pixel focus decision composed from the
+    /// frames' own pixels (FocusMapStack).
+    #[value(alias = "FocusMapStack")]
+    Focusmap,
     /// Laplacian pyramid, maximum-energy rule, all in memory (PyramidStack).
     #[value(alias = "PyramidStack")]
     Pyramid,
@@ -217,6 +241,7 @@ impl StackerKind {
     /// The seed's class name.
     pub fn seed_name(self) -> &'static str {
         match self {
+            StackerKind::Focusmap => "FocusMapStack",
             StackerKind::Pyramid => "PyramidStack",
             StackerKind::Tiles => "PyramidTilesStack",
             StackerKind::Auto => "PyramidAutoStack",
@@ -226,6 +251,7 @@ impl StackerKind {
     /// The flag value.
     pub fn flag(self) -> &'static str {
         match self {
+            StackerKind::Focusmap => "focusmap",
             StackerKind::Pyramid => "pyramid",
             StackerKind::Tiles => "tiles",
             StackerKind::Auto => "auto",
@@ -234,7 +260,7 @@ impl StackerKind {
     }
     /// Whether the stacker is a pyramid stacker (uses the pyramid options).
     pub fn is_pyramid(self) -> bool {
-        !matches!(self, StackerKind::Depthmap)
+        matches!(self, StackerKind::Pyramid | StackerKind::Tiles | StackerKind::Auto)
     }
 }
 
@@ -247,6 +273,62 @@ pub enum FloatTypeArg {
     /// 64-bit floats.
     #[value(alias = "FLOAT_64")]
     F64,
+}
+
+/// `text [default: value]`: a help text whose default is taken from the options'
+/// `Default` (clap shows `[default: ..]` only for flags with a clap default, and the
+/// stacker flags have none, see the module docs).
+fn defaulted(text: &str, value: impl std::fmt::Display) -> String {
+    format!("{text} [default: {value}]")
+}
+
+/// FocusMapStack options; the texts are fs-focusmap's option docs.
+#[derive(Debug, Args, Clone, Default)]
+pub struct FocusMapArgs {
+    #[arg(long, value_name = "PX", allow_negative_numbers = true, help_heading = FOCUSMAP,
+          help = defaulted("Standard deviation, in pixels, of the Gaussian that pools the \
+              focus measure (the squared Laplacian of luma) around each pixel: larger is \
+              steadier and coarser; 0.5 to 16", FocusMapOptions::default().focus_sigma))]
+    pub focus_sigma: Option<f64>,
+    #[arg(long, value_name = "R", help_heading = FOCUSMAP,
+          help = defaulted("Radius of the consistency vote (a weighted median of \
+              the decision over a (2R + 1)^2 window of the half-resolution map; isolated \
+              decisions and small islands are voted out), 0 to 8; 0 is off",
+              FocusMapOptions::default().consistency))]
+    pub consistency: Option<usize>,
+    #[arg(long, value_name = "RATIO", allow_negative_numbers = true, help_heading = FOCUSMAP,
+          help = defaulted("A pixel's decision is trusted when its best frame's focus \
+              measure is at least this many times the mean over the frames there; below it \
+              the decision comes from confident neighbours and more frames are averaged; \
+              > 1 and <= 1000", FocusMapOptions::default().confidence_ratio))]
+    pub confidence_ratio: Option<f64>,
+    #[arg(long, value_name = "N", help_heading = FOCUSMAP,
+          help = defaulted("Where no frame stands out (flat areas), up to this many frames \
+              on either side of the decision are averaged (less noise than any frame); 0 to \
+              16", FocusMapOptions::default().flat_average))]
+    pub flat_average: Option<usize>,
+    /// Blend the stored values instead of blending the frames in linear light (the sRGB
+    /// transfer curve undone before and redone after), as defocus happens.
+    #[arg(long, help_heading = FOCUSMAP)]
+    pub no_linear_blend: bool,
+}
+
+impl FocusMapArgs {
+    /// The flags given, by their command-line names.
+    pub fn given(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        let mut add = |given: bool, name| {
+            if given {
+                v.push(name);
+            }
+        };
+        add(self.focus_sigma.is_some(), "--focus-sigma");
+        add(self.consistency.is_some(), "--consistency");
+        add(self.confidence_ratio.is_some(), "--confidence-ratio");
+        add(self.flat_average.is_some(), "--flat-average");
+        add(self.no_linear_blend, "--no-linear-blend");
+        v
+    }
 }
 
 /// PyramidStack options (shared by the tiled and auto variants).
@@ -337,9 +419,6 @@ pub struct DepthMapArgs {
     /// Softmax temperature of --map-type max (0 = hard choice) [default: 0].
     #[arg(long, value_name = "T", help_heading = DEPTHMAP)]
     pub temperature: Option<f64>,
-    /// Also write the depth map (grayscale, mean frame index) to this file.
-    #[arg(long, value_name = "FILE", help_heading = DEPTHMAP)]
-    pub depth_map: Option<PathBuf>,
 }
 
 impl DepthMapArgs {
@@ -361,7 +440,6 @@ impl DepthMapArgs {
         add(self.pyramid_levels.is_some(), "--pyramid-levels");
         add(self.pyramid_smooth_size.is_some(), "--pyramid-smooth-size");
         add(self.temperature.is_some(), "--temperature");
-        add(self.depth_map.is_some(), "--depth-map");
         v
     }
 }
@@ -594,5 +672,13 @@ mod tests {
         assert_eq!(s.depthmap.energy, Some(EnergyArg::ModLaplacian));
         assert_eq!(s.float_type, Some(FloatTypeArg::F64));
         assert_eq!(s.stacker, StackerKind::Depthmap);
+        let cli =
+            Cli::try_parse_from(["fstack", "stack", "d", "--stacker", "FocusMapStack"]).unwrap();
+        let Command::Stack(s) = cli.command else { panic!("not stack") };
+        assert_eq!(s.stacker, StackerKind::Focusmap);
+        let cli = Cli::try_parse_from(["fstack", "stack", "d"]).unwrap();
+        let Command::Stack(s) = cli.command else { panic!("not stack") };
+        assert_eq!(s.stacker, StackerKind::Focusmap, "the default");
+        assert_eq!(s.stacker.seed_name(), fs_job::Stacker::default().name());
     }
 }

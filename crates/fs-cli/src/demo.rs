@@ -1,7 +1,8 @@
 //! `fstack demo`: the main job on an embedded default.
 //!
 //! Renders the default synthetic stack of `fs_core::synth` (a scene with a known
-//! all-in-focus truth) as PNG frames, stacks them with the default PyramidStack, and
+//! all-in-focus truth) as PNG frames, stacks them with fstack's default stacker
+//! (`fs_job::Stacker::default()`, FocusMapStack, with its default options), and
 //! reports the PSNR of the result and of the best single frame against the truth: a
 //! stacker that works beats every frame.
 //!
@@ -14,10 +15,8 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use fs_core::synth::{SynthOptions, SynthStack};
-use fs_core::{
-    FileFormat, Frame, PathFrames, Progress, WriteOptions, metrics, read_frame, write_frame,
-};
-use fs_pyramid::{PyramidOptions, PyramidStack};
+use fs_core::{FileFormat, Frame, Progress, WriteOptions, metrics, read_frame, write_frame};
+use fs_job::Stacker;
 
 use crate::cli::DemoArgs;
 use crate::report::{self, FramesSummary, Summary, Timings};
@@ -92,8 +91,7 @@ fn demo_in(ctx: &Context, synth: &SynthStack, dir: &Path, start: Instant) -> any
             report::set_default_permissions(f)?;
         }
         let stack_start = Instant::now();
-        let stacker = PyramidStack::new(PyramidOptions::default())?;
-        let stacked = stacker.stack(PathFrames::new(files.frames.clone()), &reporter)?;
+        let stacked = Stacker::default().stack_paths(&files.frames, &reporter)?;
         let stack_seconds = stack_start.elapsed().as_secs_f64();
         let output = dir.join("stacked.png");
         write_frame(&output, &stacked, &WriteOptions::default())?;
@@ -121,6 +119,7 @@ fn demo_in(ctx: &Context, synth: &SynthStack, dir: &Path, start: Instant) -> any
     let (output, frames, result_psnr, best_psnr, best_frame, stack_seconds) = result?;
     let phases = reporter.finish();
     let elapsed = start.elapsed();
+    let stacker = Stacker::default();
 
     if ctx.global.json {
         Summary {
@@ -128,11 +127,11 @@ fn demo_in(ctx: &Context, synth: &SynthStack, dir: &Path, start: Instant) -> any
             command: "demo",
             inputs: frames.clone(),
             outputs: vec![output.clone()],
-            stacker: Some("PyramidStack".into()),
-            options: serde_json::json!({
-                "pyramid_min_size": 32, "kernel_size": 5, "gen_kernel": 0.4,
-                "noise_guard": 2.0, "float_type": "FLOAT_32",
-            }),
+            stacker: Some(stacker.name().into()),
+            options: match &stacker {
+                Stacker::FocusMap(o) => crate::stack::focus_map_json(o),
+                _ => serde_json::json!({}),
+            },
             frames: Some(FramesSummary::new(frames.len(), synth.info())),
             timings: Timings { phases, total_seconds: elapsed.as_secs_f64() },
             peak_memory_bytes: report::peak_memory_bytes(),
@@ -154,7 +153,8 @@ fn demo_in(ctx: &Context, synth: &SynthStack, dir: &Path, start: Instant) -> any
             dir.join("frames").display()
         );
         println!(
-            "stacked with PyramidStack in {} (reading frames included; whole demo {}): {}",
+            "stacked with {} in {} (reading frames included; whole demo {}): {}",
+            stacker.name(),
             progress::seconds(std::time::Duration::from_secs_f64(stack_seconds)),
             progress::seconds(elapsed),
             output.display()

@@ -1,8 +1,9 @@
 //! `fstack info`: what a stack is made of, read from the headers only.
 //!
 //! Lists the frames in the order they would be stacked, their size, bit depth and
-//! channels, an EXIF summary (camera, lens, focus distance, exposure), and the memory
-//! the in-memory pyramid stacker would need. A frame that cannot be read or does not
+//! channels, an EXIF summary (camera, lens, focus distance, exposure), the stacker
+//! `fstack stack` uses by default (FocusMapStack), and the memory the in-memory
+//! pyramid stacker (`--stacker pyramid`) would need. A frame that cannot be read or does not
 //! match the first is listed with the problem, and the command then fails (exit 1),
 //! so `fstack info` doubles as a check before a long run.
 
@@ -164,6 +165,8 @@ pub fn run(ctx: &Context, args: InfoArgs) -> anyhow::Result<()> {
             "frames": frames,
             "stackable": problems.is_empty(),
             "problems": problems,
+            "default_stacker": fs_job::Stacker::default().name(),
+            "memory_estimate_stacker": "PyramidStack",
             "memory_estimate_bytes": estimate,
         });
         Summary {
@@ -242,9 +245,14 @@ fn print_text(
         }
         println!("{line}");
     }
+    println!(
+        "stacker: `fstack stack` uses {} by default (--stacker chooses another)",
+        fs_job::Stacker::default().name()
+    );
     if let Some(bytes) = estimate {
         println!(
-            "memory: the in-memory pyramid stacker (PyramidStack, {float:?}) needs about {}",
+            "memory: the in-memory pyramid stacker (PyramidStack, {float:?}; --stacker \
+             pyramid) needs about {}",
             human_bytes(bytes)
         );
     }

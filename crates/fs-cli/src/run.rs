@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context as _, bail};
-use fs_core::FloatType;
+use anyhow::{Context as _, anyhow, bail};
+use fs_core::{FileFormat, FloatType, WriteOptions, read_frame, write_frame};
 use fs_job::{
-    ActionOptions, AlignOptions, BalanceOptions, DepthMapOptions, Energy, FocusStack,
-    FocusStackBunch, Interpolation, JobError, MapType, OnFailure, ProjectOptions,
+    ActionOptions, AlignOptions, BalanceOptions, DepthMapOptions, Energy, FocusMapOptions,
+    FocusStack, FocusStackBunch, Interpolation, JobError, MapType, OnFailure, ProjectOptions,
     PyramidAutoOptions, PyramidOptions, PyramidTilesOptions, ReferenceFrame, StackJob, StackMode,
     Stacker, TransformKind, load_job_file,
 };
@@ -18,6 +18,21 @@ use crate::progress::Reporter;
 use crate::report::{self, Summary, Timings};
 use crate::stack::{Plan, absolute, parent_of};
 use crate::{Context, UsageError};
+
+/// FocusMapStack's options from the flags, each one not given at its default.
+pub fn focus_map_options(args: &StackArgs) -> FocusMapOptions {
+    let f = &args.focusmap;
+    let d = FocusMapOptions::default();
+    FocusMapOptions {
+        focus_sigma: f.focus_sigma.unwrap_or(d.focus_sigma),
+        consistency: f.consistency.unwrap_or(d.consistency),
+        confidence_ratio: f.confidence_ratio.unwrap_or(d.confidence_ratio),
+        flat_average: f.flat_average.unwrap_or(d.flat_average),
+        linear_blend: d.linear_blend && !f.no_linear_blend,
+        depth_map: args.depth_map.is_some(),
+        confidence_map: args.confidence_map.is_some(),
+    }
+}
 
 /// The fs-job stacker the flags ask for, with every option not given at the seed's
 /// default (`check_flags` has refused the flags of other stackers).
@@ -42,6 +57,7 @@ fn stacker(args: &StackArgs, float_type: FloatType) -> Stacker {
         ..dt
     };
     match args.stacker {
+        StackerKind::Focusmap => Stacker::FocusMap(focus_map_options(args)),
         StackerKind::Pyramid => Stacker::Pyramid(pyramid),
         StackerKind::Tiles => Stacker::Tiles(tiles),
         StackerKind::Auto => {
@@ -80,7 +96,7 @@ fn stacker(args: &StackArgs, float_type: FloatType) -> Stacker {
                 pyramid_levels: m.pyramid_levels.unwrap_or(dd.pyramid_levels),
                 pyramid_smooth_size: m.pyramid_smooth_size.unwrap_or(dd.pyramid_smooth_size),
                 temperature: m.temperature.unwrap_or(dd.temperature),
-                plot_depth_map: m.depth_map.is_some(),
+                plot_depth_map: args.depth_map.is_some(),
                 float_type,
             })
         }
@@ -198,10 +214,13 @@ pub fn stack_plan(
     }
     let action = summary.actions.first();
     let notes = action.map(|a| a.notes.clone()).unwrap_or_default();
-    if let (Some(target), Some(plot)) =
-        (&args.depthmap.depth_map, action.and_then(|a| a.plots.first()))
-    {
-        place(plot, target)?;
+    if let Some(target) = &args.depth_map {
+        let plot = action.and_then(|a| a.depth_maps().next());
+        place_map(plot, target, "depth map")?;
+    }
+    if let Some(target) = &args.confidence_map {
+        let plot = action.and_then(|a| a.confidence_maps().next());
+        place_map(plot, target, "confidence map")?;
     }
     if bunch.is_some() {
         return Ok((outputs, notes));
@@ -237,6 +256,21 @@ fn link_folder(dir: &Path, files: &[PathBuf]) -> anyhow::Result<PathBuf> {
             .with_context(|| format!("{}: cannot copy", link.display()))?;
     }
     Ok(dir.to_path_buf())
+}
+
+/// Puts a map the job wrote (a PNG in its plot folder) at `target`, converted to TIFF
+/// when `target` names one. A map asked for but not written is an error, not a
+/// silent success.
+fn place_map(plot: Option<&Path>, target: &Path, what: &str) -> anyhow::Result<()> {
+    let plot =
+        plot.ok_or_else(|| anyhow!("{}: the stacker returned no {what}", target.display()))?;
+    if FileFormat::from_path(target) == Some(FileFormat::Png) {
+        return place(plot, target);
+    }
+    let map = read_frame(plot)?;
+    write_frame(target, &map, &WriteOptions::default())?;
+    report::set_default_permissions(target)?;
+    Ok(())
 }
 
 /// Moves the finished output into place: a rename when on the same file system, else

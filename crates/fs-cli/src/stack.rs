@@ -52,6 +52,7 @@ pub fn run(ctx: &Context, args: StackArgs) -> anyhow::Result<()> {
     } else {
         single_output(&args, &inputs, info, ctx.global.quiet)?
     };
+    check_map_targets(&args, &inputs.frames, &output)?;
     let plan = Plan {
         folder: inputs.from_folder.then(|| inputs.folder.clone()),
         frames: inputs.frames.clone(),
@@ -86,7 +87,8 @@ pub fn run(ctx: &Context, args: StackArgs) -> anyhow::Result<()> {
             peak_memory_bytes: report::peak_memory_bytes(),
             results: serde_json::json!({
                 "notes": notes,
-                "depth_map": args.depthmap.depth_map,
+                "depth_map": args.depth_map,
+                "confidence_map": args.confidence_map,
             }),
         }
         .print()?;
@@ -112,7 +114,7 @@ pub fn run(ctx: &Context, args: StackArgs) -> anyhow::Result<()> {
 }
 
 /// Refuses, as usage errors, flags that do not apply to the chosen stacker, and checks
-/// the depth-map file.
+/// the depth-map and confidence-map files.
 fn check_flags(args: &StackArgs) -> anyhow::Result<()> {
     let stacker = args.stacker;
     let refuse = |flags: Vec<&'static str>, applies_to: &str| -> anyhow::Result<()> {
@@ -125,10 +127,36 @@ fn check_flags(args: &StackArgs) -> anyhow::Result<()> {
         }
         Ok(())
     };
+    let pyramid_only = "the pyramid stackers (pyramid, tiles, auto)";
+    let pyramid_and_depthmap =
+        "the pyramid and depth-map stackers (pyramid, tiles, auto, depthmap)";
     if stacker != StackerKind::Depthmap {
         refuse(args.depthmap.given(), "--stacker depthmap")?;
-    } else {
-        refuse(args.pyramid.given_pyramid_only(), "the pyramid stackers (pyramid, tiles, auto)")?;
+    }
+    if stacker != StackerKind::Focusmap {
+        refuse(args.focusmap.given(), "--stacker focusmap")?;
+        if args.confidence_map.is_some() {
+            refuse(vec!["--confidence-map"], "--stacker focusmap")?;
+        }
+    }
+    match stacker {
+        StackerKind::Focusmap => {
+            refuse(args.pyramid.given_pyramid_only(), pyramid_only)?;
+            let shared = [
+                ("--kernel-size", args.pyramid.kernel_size.is_some()),
+                ("--float-type", args.float_type.is_some()),
+            ];
+            refuse(
+                shared.into_iter().filter_map(|(f, set)| set.then_some(f)).collect(),
+                pyramid_and_depthmap,
+            )?;
+        }
+        StackerKind::Depthmap => refuse(args.pyramid.given_pyramid_only(), pyramid_only)?,
+        _ => {
+            if args.depth_map.is_some() {
+                refuse(vec!["--depth-map"], "--stacker focusmap or depthmap")?;
+            }
+        }
     }
     let (tiled, auto) = args.tiles.given();
     if !matches!(stacker, StackerKind::Tiles | StackerKind::Auto) {
@@ -137,16 +165,16 @@ fn check_flags(args: &StackArgs) -> anyhow::Result<()> {
     if stacker != StackerKind::Auto {
         refuse(auto, "--stacker auto")?;
     }
-    if let Some(map) = &args.depthmap.depth_map {
+    for (flag, map) in map_targets(args) {
         if args.bunch.bunch_frames.is_some() {
-            usage!("--depth-map writes one file; it cannot be used with --bunch-frames");
+            usage!("{flag} writes one file; it cannot be used with --bunch-frames");
         }
-        if FileFormat::from_path(map) != Some(FileFormat::Png) {
-            usage!("--depth-map {}: the depth map is a PNG image; name a .png file", map.display());
+        if !matches!(FileFormat::from_path(map), Some(FileFormat::Png | FileFormat::Tiff)) {
+            usage!("{flag} {}: the map is a gray image; name a .png or .tif file", map.display());
         }
         if map.exists() && !args.force {
             bail!(
-                "{}: already exists; use --force to overwrite it, or name another --depth-map",
+                "{}: already exists; use --force to overwrite it, or name another {flag}",
                 map.display()
             );
         }
@@ -169,6 +197,36 @@ fn check_flags(args: &StackArgs) -> anyhow::Result<()> {
         && p.contains(['/', '\\'])
     {
         usage!("--prefix {p:?} must not contain a path separator");
+    }
+    Ok(())
+}
+
+/// The map files asked for, with their flags.
+fn map_targets(args: &StackArgs) -> impl Iterator<Item = (&'static str, &PathBuf)> {
+    [("--depth-map", &args.depth_map), ("--confidence-map", &args.confidence_map)]
+        .into_iter()
+        .filter_map(|(flag, map)| map.as_ref().map(|m| (flag, m)))
+}
+
+/// A map file must not be an input frame (not even with --force) nor the output, and
+/// the two maps must be two files (compared as absolute paths).
+fn check_map_targets(args: &StackArgs, frames: &[PathBuf], output: &Path) -> anyhow::Result<()> {
+    let out = absolute(output)?;
+    let mut seen: Vec<(&str, PathBuf)> = Vec::new();
+    for (flag, map) in map_targets(args) {
+        let abs = absolute(map)?;
+        for f in frames {
+            if absolute(f)? == abs {
+                bail!("{}: is one of the input frames; choose another {flag}", map.display());
+            }
+        }
+        if abs == out {
+            bail!("{}: is the output; choose another {flag}", map.display());
+        }
+        if let Some((other, _)) = seen.iter().find(|(_, p)| *p == abs) {
+            usage!("{flag} and {other} name the same file {}", map.display());
+        }
+        seen.push((flag, abs));
     }
     Ok(())
 }
@@ -337,6 +395,12 @@ fn options_json(args: &StackArgs, float_type: FloatType) -> serde_json::Value {
         o["mode"] = mode.unwrap_or_else(|| "auto".into()).into();
         o["memory_limit"] = t.memory_limit.map_or(8 << 30, |m| m.0).into();
     }
+    if args.stacker == StackerKind::Focusmap
+        && let serde_json::Value::Object(focus) =
+            focus_map_json(&crate::run::focus_map_options(args))
+    {
+        o.as_object_mut().expect("an object").extend(focus);
+    }
     if args.stacker == StackerKind::Depthmap {
         let m = &args.depthmap;
         let name = |v: Option<String>, d: &str| v.unwrap_or_else(|| d.to_string());
@@ -351,11 +415,24 @@ fn options_json(args: &StackArgs, float_type: FloatType) -> serde_json::Value {
         o["pyramid_levels"] = m.pyramid_levels.unwrap_or(5).into();
         o["pyramid_smooth_size"] = m.pyramid_smooth_size.unwrap_or(1).into();
         o["temperature"] = m.temperature.unwrap_or(0.0).into();
-        o["plot_depth_map"] = m.depth_map.is_some().into();
+        o["plot_depth_map"] = args.depth_map.is_some().into();
     }
     if let Some(frames) = args.bunch.bunch_frames {
         o["frames"] = frames.into();
         o["overlap"] = args.bunch.bunch_overlap.unwrap_or(0).into();
     }
     o
+}
+
+/// FocusMapStack's options by their names, as `--json` and the job files spell them.
+pub fn focus_map_json(o: &fs_job::FocusMapOptions) -> serde_json::Value {
+    serde_json::json!({
+        "focus_sigma": o.focus_sigma,
+        "consistency": o.consistency,
+        "confidence_ratio": o.confidence_ratio,
+        "flat_average": o.flat_average,
+        "linear_blend": o.linear_blend,
+        "depth_map": o.depth_map,
+        "confidence_map": o.confidence_map,
+    })
 }

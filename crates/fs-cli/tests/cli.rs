@@ -75,6 +75,7 @@ fn help_groups_flags_by_purpose_and_version_works() {
     for heading in [
         "Output:",
         "Stacker:",
+        "Focus map options (--stacker focusmap):",
         "Pyramid options",
         "Tiled pyramid options",
         "Depth map options",
@@ -85,6 +86,12 @@ fn help_groups_flags_by_purpose_and_version_works() {
         assert!(help.contains(heading), "missing heading {heading}");
     }
     for flag in [
+        "--focus-sigma",
+        "--consistency",
+        "--confidence-ratio",
+        "--flat-average",
+        "--no-linear-blend",
+        "--confidence-map",
         "--pyramid-min-size",
         "--kernel-size",
         "--gen-kernel",
@@ -109,6 +116,21 @@ fn help_groups_flags_by_purpose_and_version_works() {
     ] {
         assert!(help.contains(flag), "missing flag {flag}");
     }
+    // The focus-map defaults shown are the options' own.
+    let d = fs_job::FocusMapOptions::default();
+    // Help text wraps, also inside `[default: 2]`: compare with whitespace collapsed.
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    let shown = |flag: &str| {
+        let at = flat.find(&format!("{flag} <")).unwrap_or_else(|| panic!("{flag}"));
+        let rest = &flat[at..];
+        let start = rest.find("[default: ").unwrap() + "[default: ".len();
+        rest[start..].split(']').next().unwrap().to_string()
+    };
+    assert_eq!(shown("--focus-sigma"), d.focus_sigma.to_string());
+    assert_eq!(shown("--consistency"), d.consistency.to_string());
+    assert_eq!(shown("--confidence-ratio"), d.confidence_ratio.to_string());
+    assert_eq!(shown("--flat-average"), d.flat_average.to_string());
+    assert_eq!(shown("--stacker"), "focusmap");
     let o = run(&["--version"]);
     assert_code(&o, 0);
     assert!(stdout(&o).starts_with("fstack "));
@@ -131,11 +153,76 @@ fn unknown_values_and_inapplicable_flags_are_usage_errors() {
         (vec!["stack", s, "--tile-size", "256"], "--stacker tiles or auto"),
         (vec!["stack", s, "--stacker", "depthmap", "--gen-kernel", "0.3"], "pyramid"),
         (vec!["stack", s, "--stacker", "depthmap", "--noise-guard", "0"], "--noise-guard"),
-        (vec!["stack", s, "--noise-guard", "-1"], "--noise-guard: must be 0 (off) to 100, got -1"),
+        (
+            vec!["stack", s, "--stacker", "pyramid", "--noise-guard", "-1"],
+            "--noise-guard: must be 0 (off) to 100, got -1",
+        ),
         (vec!["stack", s, "--stacker", "tiles", "--noise-guard", "101"], "--noise-guard"),
         (vec!["info", s, "--noise-guard", "-1"], "--noise-guard: must be 0 (off) to 100"),
         (vec!["stack", s, "--stacker", "auto", "--memory-limit", "1M"], "--memory-limit"),
         (vec!["stack", s, "--stacker", "depthmap", "--depth-map", "d.jpg"], ".png"),
+        // Pyramid and depth-map flags with the default stacker, FocusMapStack.
+        (vec!["stack", s, "--noise-guard", "0"], "--noise-guard applies to the pyramid stackers"),
+        (vec!["stack", s, "--gen-kernel", "0.3"], "not to --stacker focusmap"),
+        (vec!["stack", s, "--kernel-size", "5"], "--kernel-size applies to the pyramid and depth"),
+        (vec!["stack", s, "--float-type", "f64"], "--float-type applies to the pyramid and depth"),
+        (vec!["stack", s, "--stacker", "focusmap", "--temperature", "0"], "--stacker depthmap"),
+        // Focus-map flags with the other stackers.
+        (
+            vec!["stack", s, "--stacker", "pyramid", "--focus-sigma", "3"],
+            "--focus-sigma applies to --stacker focusmap only, not to --stacker pyramid",
+        ),
+        (
+            vec!["stack", s, "--stacker", "depthmap", "--consistency", "1"],
+            "--consistency applies to --stacker focusmap",
+        ),
+        (
+            vec!["stack", s, "--stacker", "tiles", "--confidence-ratio", "4"],
+            "--confidence-ratio applies to --stacker focusmap",
+        ),
+        (
+            vec!["stack", s, "--stacker", "auto", "--flat-average", "1"],
+            "--flat-average applies to --stacker focusmap",
+        ),
+        (
+            vec!["stack", s, "--stacker", "pyramid", "--no-linear-blend"],
+            "--no-linear-blend applies to --stacker focusmap",
+        ),
+        (
+            vec!["stack", s, "--stacker", "depthmap", "--confidence-map", "c.png"],
+            "--confidence-map applies to --stacker focusmap",
+        ),
+        (
+            vec!["stack", s, "--stacker", "pyramid", "--depth-map", "d.png"],
+            "--depth-map applies to --stacker focusmap or depthmap",
+        ),
+        // Focus-map values out of range: the option's own check, naming the flag.
+        (
+            vec!["stack", s, "--focus-sigma", "0.1"],
+            "invalid value for --focus-sigma: must be in 0.5..=16, got 0.1",
+        ),
+        (vec!["stack", s, "--focus-sigma", "-1"], "--focus-sigma: must be in 0.5..=16, got -1"),
+        (
+            vec!["stack", s, "--consistency", "9"],
+            "invalid value for --consistency: must be in 0..=8, got 9",
+        ),
+        (
+            vec!["stack", s, "--confidence-ratio", "1"],
+            "invalid value for --confidence-ratio: must be > 1 and <= 1000, got 1",
+        ),
+        (
+            vec!["stack", s, "--flat-average", "17"],
+            "invalid value for --flat-average: must be in 0..=16, got 17",
+        ),
+        (vec!["stack", s, "--consistency", "-1"], "-1"),
+        // Map files: PNG or TIFF, one file each, not with bunches.
+        (vec!["stack", s, "--depth-map", "d.jpg"], "name a .png or .tif file"),
+        (vec!["stack", s, "--confidence-map", "c.bmp"], "--confidence-map c.bmp"),
+        (vec!["stack", s, "--depth-map", "d.png", "--bunch-frames", "2"], "--bunch-frames"),
+        (
+            vec!["stack", s, "--depth-map", "m.png", "--confidence-map", "m.png"],
+            "name the same file",
+        ),
         (vec!["stack", s, "--stacker", "depthmap", "--blur-size", "4"], "--blur-size"),
         (vec!["stack", s, "--bunch-frames", "3", "--bunch-overlap", "3"], "less than"),
         (vec!["stack"], "DIR | FILES"),
@@ -207,6 +294,7 @@ fn info_lists_frames_in_natural_order_with_memory_estimate() {
     assert!(pos("frame2.png") < pos("frame10.png"), "natural order: {out}");
     assert!(out.contains("(no EXIF)"), "{out}");
     assert!(out.contains("memory: the in-memory pyramid stacker"), "{out}");
+    assert!(out.contains("stacker: `fstack stack` uses FocusMapStack by default"), "{out}");
 
     let o = run(&["info", "--json", s.to_str().unwrap()]);
     assert_code(&o, 0);
@@ -242,6 +330,8 @@ fn info_lists_frames_in_natural_order_with_memory_estimate() {
     assert_eq!(v8["results"]["memory_estimate_bytes"].as_u64(), Some(expected));
     assert!(v["results"]["memory_estimate_bytes"].as_u64().unwrap() < expected, "f32 < f64");
     assert_eq!(v["results"]["stackable"], true);
+    assert_eq!(v["results"]["default_stacker"], "FocusMapStack");
+    assert_eq!(v["results"]["memory_estimate_stacker"], "PyramidStack");
     assert!(v["results"]["frames"][1]["path"].as_str().unwrap().ends_with("frame2.png"));
 }
 
@@ -310,20 +400,31 @@ fn exif_field(path: &Path, tag: exif::Tag) -> Option<String> {
     Some(f.display_value().to_string())
 }
 
+/// Image quality of the default stacker, FocusMapStack (the method is fs-focusmap's).
 #[test]
-fn default_stack_is_sharper_than_every_frame_keeps_exif_and_never_overwrites() {
+fn default_stack_is_sharper_than_every_frame() {
+    let s = synth(320, 240, 5);
+    let o = run(&["stack", "--no-align", s.frames.to_str().unwrap()]);
+    assert_code(&o, 0);
+    let result = read_frame(&s.tmp.path().join("frames-stacked.png")).unwrap();
+    let best = best_frame_psnr(&s);
+    let got = psnr(&result, &s.truth);
+    assert!(got > best + 1.0, "stacked {got:.2} dB, best frame {best:.2} dB");
+}
+
+#[test]
+fn default_stack_uses_focus_map_keeps_exif_and_never_overwrites() {
     let s = synth(320, 240, 5);
     let o = run(&["stack", "--no-align", s.frames.to_str().unwrap()]);
     assert_code(&o, 0);
     let out = s.tmp.path().join("frames-stacked.png");
     assert!(stdout(&o).contains(out.to_str().unwrap()), "says where: {}", stdout(&o));
+    assert!(stdout(&o).contains("with FocusMapStack in"), "says which: {}", stdout(&o));
     // No progress off a terminal: only notes (what balance did).
     assert!(stderr(&o).lines().all(|l| l.starts_with("fstack: ")), "{}", stderr(&o));
 
     let result = read_frame(&out).unwrap();
-    let best = best_frame_psnr(&s);
-    let got = psnr(&result, &s.truth);
-    assert!(got > best + 1.0, "stacked {got:.2} dB, best frame {best:.2} dB");
+    assert_eq!(result.info(), read_frame(&s.frames.join("frame_001.png")).unwrap().info());
     assert_eq!(exif_field(&out, exif::Tag::Model).as_deref(), Some("\"synthetic\""));
     // Readable like any new file (0666 less the umask), not private like a temp file.
     // SAFETY: umask swaps the process's mask and is restored at once.
@@ -370,6 +471,8 @@ fn json_summary_has_the_fields_and_options_reach_the_output() {
         out.to_str().unwrap(),
         "--json",
         "--no-exif",
+        "--stacker",
+        "pyramid",
         "--pyramid-min-size",
         "16",
         "--float-type",
@@ -407,8 +510,18 @@ fn files_are_stacked_in_natural_order_and_bunches_fill_a_folder() {
     let f = |k: usize| s.frames.join(format!("frame_00{k}.png")).to_str().unwrap().to_string();
     // Files given out of order: sorted naturally, output named after the folder.
     let out = s.tmp.path().join("three.png");
-    let o =
-        run(&["stack", "--no-align", &f(3), &f(1), &f(2), "-o", out.to_str().unwrap(), "--json"]);
+    let o = run(&[
+        "stack",
+        "--no-align",
+        "--stacker",
+        "pyramid",
+        &f(3),
+        &f(1),
+        &f(2),
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
     assert_code(&o, 0);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let inputs: Vec<&str> =
@@ -510,6 +623,7 @@ fn run_executes_a_job_file() {
     assert_code(&o, 1);
 }
 
+/// Image quality of the default stacker, FocusMapStack, in the demo.
 #[test]
 fn demo_beats_the_best_frame_against_the_truth() {
     let dir = tempfile::tempdir().unwrap();
@@ -529,7 +643,33 @@ fn demo_beats_the_best_frame_against_the_truth() {
     let result = v["results"]["psnr_result_db"].as_f64().unwrap();
     let best = v["results"]["psnr_best_frame_db"].as_f64().unwrap();
     assert!(result > best, "{result} <= {best}");
+}
+
+#[test]
+fn demo_uses_the_default_stacker_writes_its_files_and_refuses_a_used_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let o = run(&[
+        "demo",
+        "--out",
+        out.to_str().unwrap(),
+        "--size",
+        "160x120",
+        "--frames",
+        "4",
+        "--json",
+    ]);
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["stacker"], "FocusMapStack");
+    let d = fs_job::FocusMapOptions::default();
+    assert_eq!(v["options"]["focus_sigma"], d.focus_sigma);
+    assert_eq!(v["options"]["consistency"], d.consistency);
+    assert_eq!(v["options"]["linear_blend"], d.linear_blend);
+    assert!(v["results"]["psnr_result_db"].as_f64().is_some(), "{v}");
     assert!(out.join("stacked.png").is_file() && out.join("truth.png").is_file());
+    let stacked = read_frame(&out.join("stacked.png")).unwrap();
+    assert_eq!((stacked.width(), stacked.height()), (160, 120));
 
     // Text mode says where, how long and the PSNR values; a used folder is refused.
     let o = run(&["demo", "--out", out.to_str().unwrap(), "--size", "64x48", "--frames", "3"]);
@@ -548,6 +688,7 @@ fn demo_beats_the_best_frame_against_the_truth() {
     assert_code(&o, 0);
     let text = stdout(&o);
     assert!(text.contains("PSNR") && text.contains("dB") && text.contains(" s"), "{text}");
+    assert!(text.contains("stacked with FocusMapStack in"), "{text}");
     assert!(text.contains(out.to_str().unwrap()), "{text}");
 }
 
@@ -651,13 +792,14 @@ fn sixteen_bit_stacks_keep_their_depth_unless_written_as_jpeg() {
 fn every_stacker_beats_the_best_frame() {
     let s = synth(96, 64, 4);
     let best = best_frame_psnr(&s);
-    for stacker in ["pyramid", "tiles", "auto", "depthmap"] {
+    // FocusMapStack last: its quality is fs-focusmap's, the others' come first.
+    for stacker in ["pyramid", "tiles", "auto", "depthmap", "focusmap"] {
         let out = s.tmp.path().join(format!("{stacker}.png"));
         let mut args =
             vec!["stack", "--no-align", s.frames.to_str().unwrap(), "-o", out.to_str().unwrap()];
         args.extend(["--stacker", stacker, "--json"]);
-        let map = s.tmp.path().join("depth-map.png");
-        if stacker == "depthmap" {
+        let map = s.tmp.path().join(format!("{stacker}-depth-map.png"));
+        if stacker == "depthmap" || stacker == "focusmap" {
             args.extend(["--depth-map", map.to_str().unwrap()]);
         }
         if stacker == "tiles" {
@@ -699,12 +841,28 @@ fn stack_aligns_a_moving_stack_by_default_and_crops() {
     let frames = tmp.path().join("frames");
     let aligned = tmp.path().join("aligned.png");
     let plain = tmp.path().join("plain.png");
-    let o = run(&["stack", frames.to_str().unwrap(), "-o", aligned.to_str().unwrap()]);
+    // PyramidStack on both: this measures alignment, not the stacker.
+    let o = run(&[
+        "stack",
+        "--stacker",
+        "pyramid",
+        frames.to_str().unwrap(),
+        "-o",
+        aligned.to_str().unwrap(),
+    ]);
     assert_code(&o, 0);
     let err = stderr(&o);
     assert!(err.contains("fstack: aligned 5 frames to frame_003.png"), "{err}");
     assert!(err.contains("fstack: cropped to "), "{err}");
-    let o = run(&["stack", "--no-align", frames.to_str().unwrap(), "-o", plain.to_str().unwrap()]);
+    let o = run(&[
+        "stack",
+        "--stacker",
+        "pyramid",
+        "--no-align",
+        frames.to_str().unwrap(),
+        "-o",
+        plain.to_str().unwrap(),
+    ]);
     assert_code(&o, 0);
     assert!(!stderr(&o).contains("aligned"), "{}", stderr(&o));
 
@@ -730,4 +888,174 @@ fn stack_aligns_a_moving_stack_by_default_and_crops() {
     let p_aligned = psnr(&a, &truth);
     let p_plain = psnr(&crop(&read_frame(&plain).unwrap()), &truth);
     assert!(p_aligned > p_plain + 3.0, "aligned {p_aligned:.2} dB, unaligned {p_plain:.2} dB");
+}
+
+#[test]
+fn focus_map_flags_reach_the_options_and_the_json() {
+    let s = synth(64, 48, 3);
+    let out = s.tmp.path().join("fm.png");
+    let base = ["stack", "--no-align", s.frames.to_str().unwrap(), "-o", out.to_str().unwrap()];
+    let o = run(&[&base[..], &["--json"]].concat());
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["stacker"], "FocusMapStack");
+    let d = fs_job::FocusMapOptions::default();
+    assert_eq!(v["options"]["stacker"], "FocusMapStack");
+    assert_eq!(v["options"]["focus_sigma"], d.focus_sigma);
+    assert_eq!(v["options"]["consistency"], d.consistency);
+    assert_eq!(v["options"]["confidence_ratio"], d.confidence_ratio);
+    assert_eq!(v["options"]["flat_average"], d.flat_average);
+    assert_eq!(v["options"]["linear_blend"], d.linear_blend);
+    assert_eq!(v["options"]["depth_map"], false);
+    assert_eq!(v["options"]["confidence_map"], false);
+    assert!(v["options"].get("noise_guard").is_none(), "no pyramid options: {v}");
+    assert!(v["options"].get("map_type").is_none(), "no depth-map options: {v}");
+
+    let flags = [
+        "--focus-sigma",
+        "3.5",
+        "--consistency",
+        "4",
+        "--confidence-ratio",
+        "10",
+        "--flat-average",
+        "5",
+        "--no-linear-blend",
+        "--force",
+        "--json",
+    ];
+    let o = run(&[&base[..], &flags[..]].concat());
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["options"]["focus_sigma"], 3.5);
+    assert_eq!(v["options"]["consistency"], 4);
+    assert_eq!(v["options"]["confidence_ratio"], 10.0);
+    assert_eq!(v["options"]["flat_average"], 5);
+    assert_eq!(v["options"]["linear_blend"], false);
+    let result = read_frame(&out).unwrap();
+    assert_eq!((result.width(), result.height()), (64, 48));
+    // `--stacker FocusMapStack` (the seed-style name) is the same stacker.
+    let o = run(&[&base[..], &["--stacker", "FocusMapStack", "--force", "--json"]].concat());
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["stacker"], "FocusMapStack");
+}
+
+/// Needs the method: fs-focusmap's placeholder returned no maps.
+#[test]
+fn depth_and_confidence_maps_are_16_bit_gray_files_of_the_inputs_size() {
+    let s = synth(96, 64, 4);
+    let out = s.tmp.path().join("out.png");
+    let depth = s.tmp.path().join("depth.png");
+    let confidence = s.tmp.path().join("confidence.tif");
+    let o = run(&[
+        "stack",
+        "--no-align",
+        s.frames.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--depth-map",
+        depth.to_str().unwrap(),
+        "--confidence-map",
+        confidence.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["options"]["depth_map"], true);
+    assert_eq!(v["options"]["confidence_map"], true);
+    assert_eq!(v["results"]["depth_map"], depth.to_str().unwrap());
+    assert_eq!(v["results"]["confidence_map"], confidence.to_str().unwrap());
+    for (path, format) in [(&depth, FileFormat::Png), (&confidence, FileFormat::Tiff)] {
+        let head = std::fs::read(path).unwrap()[..4].to_vec();
+        let magic: &[&[u8]] = match format {
+            FileFormat::Png => &[b"\x89PNG"],
+            _ => &[b"II*\0", b"MM\0*"],
+        };
+        assert!(magic.contains(&head.as_slice()), "{}: {head:?}", path.display());
+        let map = read_frame(path).unwrap();
+        assert_eq!((map.width(), map.height()), (96, 64), "{}", path.display());
+        assert_eq!(map.format().layout, ChannelLayout::Gray, "{}", path.display());
+        assert_eq!(map.format().depth, BitDepth::Sixteen, "{}", path.display());
+    }
+    assert_eq!(files_in(s.tmp.path()), ["confidence.tif", "depth.png", "frames", "out.png"]);
+    // Aligned (the default) and written as TIFF: the depth map keeps the result's size.
+    let depth_tif = s.tmp.path().join("depth.tif");
+    let o = run(&[
+        "stack",
+        s.frames.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--force",
+        "--depth-map",
+        depth_tif.to_str().unwrap(),
+    ]);
+    assert_code(&o, 0);
+    let result = read_frame(&out).unwrap();
+    let map = read_frame(&depth_tif).unwrap();
+    assert_eq!((map.width(), map.height()), (result.width(), result.height()));
+    assert_eq!(map.format().depth, BitDepth::Sixteen);
+}
+
+#[test]
+fn map_files_must_not_be_an_input_frame_the_output_or_each_other() {
+    let s = synth(32, 24, 2);
+    let frame = s.frames.join("frame_001.png");
+    let before = std::fs::read(&frame).unwrap();
+    let cases: [(&[&str], i32, &str); 6] = [
+        (&["--depth-map", "frames/frame_001.png", "--force"], 1, "is one of the input frames"),
+        (&["--confidence-map", "frames/frame_002.png", "--force"], 1, "is one of the input frames"),
+        (&["-o", "out.png", "--depth-map", "out.png"], 1, "is the output"),
+        (&["-o", "out.tif", "--confidence-map", "./out.tif"], 1, "is the output"),
+        (&["--depth-map", "m.png", "--confidence-map", "./m.png"], 2, "name the same file"),
+        (&["--stacker", "depthmap", "--depth-map", "frames/frame_001.png", "--force"], 1, "input"),
+    ];
+    for (extra, code, needle) in cases {
+        let mut args = vec!["stack", "--no-align", "frames"];
+        args.extend_from_slice(extra);
+        let o = run_in(s.tmp.path(), &args);
+        assert_code(&o, code);
+        assert!(stderr(&o).contains(needle), "{extra:?}: {}", stderr(&o));
+    }
+    assert_eq!(files_in(s.tmp.path()), ["frames"], "nothing written");
+    assert_eq!(std::fs::read(&frame).unwrap(), before, "the input is untouched");
+    // An existing map file needs --force.
+    std::fs::write(s.tmp.path().join("c.png"), b"keep").unwrap();
+    let o = run_in(s.tmp.path(), &["stack", "--no-align", "frames", "--confidence-map", "c.png"]);
+    assert_code(&o, 1);
+    assert!(stderr(&o).contains("already exists") && stderr(&o).contains("--force"));
+    assert_eq!(std::fs::read(s.tmp.path().join("c.png")).unwrap(), b"keep");
+}
+
+#[test]
+fn bunches_and_post_filters_run_with_the_default_stacker() {
+    let s = synth(64, 48, 5);
+    let bunches = s.tmp.path().join("bunches");
+    let o = run(&[
+        "stack",
+        "--no-align",
+        s.frames.to_str().unwrap(),
+        "--bunch-frames",
+        "3",
+        "--bunch-overlap",
+        "1",
+        "-o",
+        bunches.to_str().unwrap(),
+        "--sharpen-amount-percent",
+        "50",
+        "--denoise-amount",
+        "1",
+        "--json",
+    ]);
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["stacker"], "FocusMapStack");
+    assert_eq!(v["options"]["frames"], 3);
+    let images: Vec<String> =
+        files_in(&bunches).into_iter().filter(|n| !n.starts_with('.')).collect();
+    assert_eq!(images, ["frame_001.png", "frame_003.png"]);
+    for name in images {
+        let frame = read_frame(&bunches.join(name)).unwrap();
+        assert_eq!((frame.width(), frame.height()), (64, 48));
+    }
 }

@@ -9,7 +9,9 @@
 //!   with atomic writes and metadata carry-over;
 //! - the shared kernels: [`convolve_separable`] (reflect-101 borders), Gaussian and
 //!   pyramid generating kernels, [`sobel`], [`luma`];
-//! - the error type [`CoreError`] and the [`Progress`] / cancel hook.
+//! - the error type [`CoreError`] and the [`Progress`] / cancel hook;
+//! - for tests and benchmarks: the synthetic stack generator ([`synth`]), quality
+//!   measures ([`metrics`]) and measurement references ([`mod@reference`]).
 //!
 //! ```
 //! use fs_core::{Image, PlaneMut, convolve_separable, generating_kernel};
@@ -62,9 +64,11 @@ mod kernels;
 mod metadata;
 pub mod metrics;
 mod progress;
+pub mod reference;
 mod source;
 pub mod synth;
 mod tiff_write;
+pub mod transfer;
 
 pub use crate::convolve::{
     convolve_columns, convolve_rows, convolve_separable, convolve_separable_reference, reflect101,
@@ -81,4 +85,6 @@ pub use crate::kernels::{
     luma, luma_into, sobel,
 };
 pub use crate::progress::{CancelFlag, NoProgress, Progress};
-pub use crate::source::{PathFrames, check_frame, check_stack, frame_mismatch, with_prefetch};
+pub use crate::source::{
+    DecodeAhead, PathFrames, check_frame, check_stack, frame_mismatch, with_prefetch,
+};

@@ -83,6 +83,72 @@ impl Iterator for PathFrames {
 
 impl ExactSizeIterator for PathFrames {}
 
+/// Decodes the frames of a list of files in order like [`PathFrames`], but up to
+/// `threads` files at a time on threads of their own, so decoding uses every core
+/// (one JPEG decode is single-threaded). At most `threads` decoded frames wait
+/// beside the one the consumer holds. Dropping it waits for the decodes under way.
+#[derive(Debug)]
+pub struct DecodeAhead {
+    paths: Vec<PathBuf>,
+    next: usize,
+    threads: usize,
+    queue: std::collections::VecDeque<std::thread::JoinHandle<Result<Frame>>>,
+    expected: Option<FrameInfo>,
+}
+
+impl DecodeAhead {
+    /// Frames from these files, in this order, `threads` (at least 1) decoded at once.
+    pub fn new(paths: Vec<PathBuf>, threads: usize) -> Self {
+        Self {
+            paths,
+            next: 0,
+            threads: threads.max(1),
+            queue: std::collections::VecDeque::new(),
+            expected: None,
+        }
+    }
+
+    /// As many decodes at once as the machine has cores.
+    pub fn all_cores(paths: Vec<PathBuf>) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::new(paths, cores)
+    }
+}
+
+impl Iterator for DecodeAhead {
+    type Item = Result<Frame>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.queue.len() < self.threads && self.next < self.paths.len() {
+            let path = self.paths[self.next].clone();
+            self.next += 1;
+            self.queue.push_back(std::thread::spawn(move || read_frame(&path)));
+        }
+        let handle = self.queue.pop_front()?;
+        let frame = handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        Some(frame.and_then(|frame| {
+            let expected = *self.expected.get_or_insert(frame.info());
+            check_frame(expected, &frame)?;
+            Ok(frame)
+        }))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.paths.len() - self.next + self.queue.len();
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for DecodeAhead {}
+
+impl Drop for DecodeAhead {
+    fn drop(&mut self) {
+        for handle in self.queue.drain(..) {
+            let _ = handle.join();
+        }
+    }
+}
+
 /// Runs `consume` over the frames while a second thread decodes one frame ahead.
 ///
 /// The channel is a rendezvous: the producer decodes frame k + 1 while frame k is

@@ -27,9 +27,9 @@ use crate::energy::{RowEnergy, energy_map};
 use crate::error::{DepthMapError, Result};
 use crate::options::DepthMapOptions;
 use crate::smooth::smooth_weights;
-use fs_tiles::{FrameSpill, SpillReader};
 use crate::weights::{WeightAccumulator, WeightRule};
 use fs_filters::{BilateralOptions, bilateral_filter};
+use fs_tiles::{FrameSpill, SpillReader};
 
 /// The depth-map focus stacker (the seed's `DepthMapStack`).
 #[derive(Debug, Clone, Default)]

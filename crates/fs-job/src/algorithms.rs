@@ -1,5 +1,6 @@
-//! The algorithm crates fs-job drives, in one place: the stackers (fs-pyramid, fs-depthmap),
-//! alignment and balance (fs-align) and the post-filters (fs-filters).
+//! The algorithm crates fs-job drives, in one place: the stackers (fs-focusmap,
+//! fs-pyramid, fs-depthmap), alignment and balance (fs-align) and the post-filters
+//! (fs-filters).
 
 pub use fs_align::{
     AlignError, AlignOptions, AlignSettings, BalanceChannel, BalanceOptions, BorderMode,
@@ -9,6 +10,7 @@ pub use fs_depthmap::{DepthMapError, DepthMapOptions, DepthMapStack, Energy, Map
 pub use fs_filters::{
     FilterError, NlMeansOptions, UnsharpOptions, nl_means_denoise_with_progress, unsharp_mask,
 };
+pub use fs_focusmap::{FocusMapError, FocusMapOptions, FocusMapStack};
 pub use fs_pyramid::{
     PyramidAutoOptions, PyramidAutoStack, PyramidError, PyramidOptions, PyramidStack,
     PyramidTilesOptions, PyramidTilesStack, StackMode,

@@ -101,7 +101,7 @@ fn settings_aligner(
 }
 
 /// Aligns the frames of a stack or bunch (starting at frame `offset` of the action's
-/// stack) on their way into `stack`, then crops the result (and the depth map) to the
+/// stack) on their way into `stack`, then crops the result (and its maps) to the
 /// area every kept frame covers when `crop`.
 pub(crate) fn stack_aligned<F>(
     prepared: &Prepared,
@@ -146,8 +146,10 @@ where
         })?;
         if (rect.width, rect.height) != (w, h) {
             stacked.frame = crop_frame(&stacked.frame, rect).map_err(|e| align_error(name, e))?;
-            if let Some(map) = stacked.depth_map.take() {
-                stacked.depth_map = Some(crop_frame(&map, rect).map_err(|e| align_error(name, e))?);
+            for map in [&mut stacked.depth_map, &mut stacked.confidence_map] {
+                if let Some(m) = map.take() {
+                    *map = Some(crop_frame(&m, rect).map_err(|e| align_error(name, e))?);
+                }
             }
             notes.push(format!(
                 "cropped to {}x{} at ({}, {}), the area every frame covers (--no-crop / crop = false keeps {w}x{h})",

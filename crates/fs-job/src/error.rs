@@ -9,6 +9,9 @@ use fs_core::CoreError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StackerError {
+    /// From the focus-map stacker (fs-focusmap).
+    #[error(transparent)]
+    FocusMap(#[from] crate::algorithms::FocusMapError),
     /// From the pyramid stackers (fs-pyramid).
     #[error(transparent)]
     Pyramid(#[from] crate::algorithms::PyramidError),

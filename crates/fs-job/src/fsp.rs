@@ -7,7 +7,7 @@
 //!
 //! | .fsp parameter | fstack option |
 //! | --- | --- |
-//! | `stacker`: `"Pyramid"` / `"Depth map"` (`"DepthMap"`) / `"Pyramid tiles"` / `"Pyramid auto"` | PyramidStack / DepthMapStack / PyramidTilesStack / PyramidAutoStack |
+//! | `stacker`: absent or `"Pyramid"` / `"Depth map"` (`"DepthMap"`) / `"Pyramid tiles"` / `"Pyramid auto"` | PyramidStack / DepthMapStack / PyramidTilesStack / PyramidAutoStack (a project keeps ShineStacker's stacker: absent is ShineStacker's default, PyramidStack, not fstack's FocusMapStack) |
 //! | `pyramid_mode` (with `"Pyramid"`): absent or `"memory"` / `"tiled"` / `"auto"` | PyramidStack / PyramidTilesStack / PyramidAutoStack (mode auto) |
 //! | `pyramid_min_size`, `pyramid_kernel_size`, `pyramid_gen_kernel`, `pyramid_float_type` | the pyramid stackers' `pyramid_min_size`, `kernel_size`, `gen_kernel`, `float_type` |
 //! | (none: ShineStacker has no noise guard) | the pyramid stackers' `noise_guard` keeps fstack's default 2 (ShineStacker's behaviour is `noise_guard` 0) |
@@ -467,6 +467,7 @@ fn convert_action(node: &Node<'_>) -> Result<(crate::Action, Vec<String>)> {
     }
 
     let kind = match p.str("stacker")? {
+        // ShineStacker's default, not fstack's: a project gives what ShineStacker gives.
         None => StackerKind::PyramidStack,
         Some(s) => match s.to_ascii_lowercase().replace([' ', '_', '-'], "").as_str() {
             "pyramid" | "pyramidstack" => StackerKind::PyramidStack,

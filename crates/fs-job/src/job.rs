@@ -297,22 +297,10 @@ impl StackJob {
             let context = StackContext { working_dir: &p.working_dir };
             let group = Group { paths, offset: range.start, aligner: aligner.as_ref() };
             let crop = o.crop && action.kind() == ActionKind::FocusStack;
-            let stacked = stack_group(action, &context, name, &phase, group, crop, progress)?;
-            notes.extend(stacked.note);
-            if let Some(map) = &stacked.depth_map {
-                let file = match action.kind() {
-                    ActionKind::FocusStackBunch => {
-                        let stem = paths[0].file_stem().unwrap_or_default().to_string_lossy();
-                        format!("{name}-{stem}-depth-map.png")
-                    }
-                    _ => format!("{name}-depth-map.png"),
-                };
-                std::fs::create_dir_all(&p.plot_dir).map_err(|e| JobError::io(&p.plot_dir, e))?;
-                let path = p.plot_dir.join(file);
-                write_frame(&path, map, &WriteOptions::default())
-                    .map_err(|e| JobError::frames(name, e))?;
-                plots.push(path);
-            }
+            let mut stacked = stack_group(action, &context, name, &phase, group, crop, progress)?;
+            notes.extend(stacked.note.take());
+            let bunch = (action.kind() == ActionKind::FocusStackBunch).then_some(&paths[0]);
+            plots.extend(write_plots(&mut stacked, name, bunch, &p.plot_dir)?);
             notes.extend(stacked.align_notes);
             let float_type = action.stacker().map(Stacker::float_type).unwrap_or_default();
             let mut frame = filters.apply(stacked.frame, float_type, name, progress)?;
@@ -512,11 +500,56 @@ fn stack_group(
         let mut frames = frames;
         let frame = frames.next().expect("one path gives one frame");
         let frame = frame.map_err(|e| JobError::frames(name, e))?;
-        return Ok(Stacked { frame, note: None, depth_map: None, align_notes: Vec::new() });
+        return Ok(Stacked::plain(frame));
+    }
+    if matches!(stacker, Stacker::FocusMap(_)) {
+        // Its work per frame is small next to decoding one: decode on every core
+        // (the other stackers hold more per frame in flight, or bound their memory).
+        let inner = fs_core::DecodeAhead::all_cores(paths.to_vec());
+        let frames = CountingFrames { inner, progress, done: 0 };
+        return stacker
+            .stack(frames, context, &CancelOnly(progress))
+            .map_err(|e| crate::stacker::job_error(name, e));
     }
     stacker
         .stack(frames, context, &CancelOnly(progress))
         .map_err(|e| crate::stacker::job_error(name, e))
+}
+
+/// What a plot file is: the last part of its name.
+const DEPTH_MAP_SUFFIX: &str = "-depth-map.png";
+const CONFIDENCE_MAP_SUFFIX: &str = "-confidence-map.png";
+
+/// Writes the maps of one stack (or bunch) into `plot_dir` (created if missing) and
+/// returns their paths, depth map first: `<action><suffix>`, or for a bunch
+/// (`bunch` = its first frame) `<action>-<stem of the first frame><suffix>`.
+fn write_plots(
+    stacked: &mut Stacked,
+    name: &str,
+    bunch: Option<&PathBuf>,
+    plot_dir: &Path,
+) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    let maps = [
+        (stacked.depth_map.take(), DEPTH_MAP_SUFFIX),
+        (stacked.confidence_map.take(), CONFIDENCE_MAP_SUFFIX),
+    ];
+    for (map, suffix) in maps {
+        let Some(map) = map else { continue };
+        let file = match bunch {
+            Some(first) => {
+                let stem = first.file_stem().unwrap_or_default().to_string_lossy();
+                format!("{name}-{stem}{suffix}")
+            }
+            None => format!("{name}{suffix}"),
+        };
+        std::fs::create_dir_all(plot_dir).map_err(|e| JobError::io(plot_dir, e))?;
+        let path = plot_dir.join(file);
+        write_frame(&path, &map, &WriteOptions::default())
+            .map_err(|e| JobError::frames(name, e))?;
+        written.push(path);
+    }
+    Ok(written)
 }
 
 /// Frames of a stack that report each frame read and stop when cancelled.
@@ -657,10 +690,15 @@ pub struct ActionSummary {
     pub frames_read: usize,
     /// The files it wrote, in order.
     pub outputs: Vec<PathBuf>,
-    /// The plots it wrote (depth maps of DepthMapStack with `plot_depth_map`), in order:
-    /// `<plot folder>/<action>-depth-map.png`, or for a FocusStackBunch one per bunch,
-    /// `<plot folder>/<action>-<first frame's stem>-depth-map.png`. They stay when the
-    /// output folder is deleted.
+    /// The plots it wrote, in order (per stack or bunch its depth map, then its
+    /// confidence map): depth maps of DepthMapStack with `plot_depth_map` and of
+    /// FocusMapStack with `depth_map`, `<plot folder>/<action>-depth-map.png`, and
+    /// confidence maps of FocusMapStack with `confidence_map`,
+    /// `<plot folder>/<action>-confidence-map.png`; for a FocusStackBunch one per
+    /// bunch, `<plot folder>/<action>-<first frame's stem>-depth-map.png` (and
+    /// `-confidence-map.png`). [`ActionSummary::depth_maps`] and
+    /// [`ActionSummary::confidence_maps`] tell them apart. They stay when the output
+    /// folder is deleted.
     pub plots: Vec<PathBuf>,
     /// One line per stack (or bunch) about how it was stacked, for the caller to
     /// print: what PyramidAutoStack chose and why. Empty for the other stackers.
@@ -672,6 +710,23 @@ pub struct ActionSummary {
 }
 
 impl ActionSummary {
+    /// The depth maps among [`ActionSummary::plots`], in order.
+    pub fn depth_maps(&self) -> impl Iterator<Item = &Path> {
+        self.plots_named(DEPTH_MAP_SUFFIX)
+    }
+
+    /// The confidence maps among [`ActionSummary::plots`], in order.
+    pub fn confidence_maps(&self) -> impl Iterator<Item = &Path> {
+        self.plots_named(CONFIDENCE_MAP_SUFFIX)
+    }
+
+    fn plots_named(&self, suffix: &'static str) -> impl Iterator<Item = &Path> {
+        self.plots
+            .iter()
+            .map(PathBuf::as_path)
+            .filter(move |p| p.file_name().is_some_and(|n| n.to_string_lossy().ends_with(suffix)))
+    }
+
     fn skipped(p: &ActionPlan) -> Self {
         Self {
             name: p.name.clone(),
@@ -700,6 +755,67 @@ mod tests {
         assert_eq!(output_name("pyr_", first, None), "pyr_img_0003.JPG");
         assert_eq!(output_name("", first, Some(FileFormat::Jpeg)), "img_0003.JPG");
         assert_eq!(output_name("s-", first, Some(FileFormat::Tiff)), "s-img_0003.tif");
+    }
+
+    /// A 16-bit gray map of `w`x`h` holding `v` everywhere.
+    fn map16(w: usize, h: usize, v: u16) -> Frame {
+        let format = PixelFormat { layout: fs_core::ChannelLayout::Gray, depth: BitDepth::Sixteen };
+        Frame::new(FrameInfo { width: w, height: h, format }, Samples::U16(vec![v; w * h])).unwrap()
+    }
+
+    #[test]
+    fn plots_are_named_after_the_action_and_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let plots = dir.path().join("plots");
+        let image = map16(3, 2, 0);
+        // A stack: both maps, depth map first; the folder is created.
+        let mut stacked = Stacked {
+            depth_map: Some(map16(3, 2, 65535)),
+            confidence_map: Some(map16(3, 2, 1234)),
+            ..Stacked::plain(image.clone())
+        };
+        let written = write_plots(&mut stacked, "fm", None, &plots).unwrap();
+        let depth = plots.join("fm-depth-map.png");
+        let confidence = plots.join("fm-confidence-map.png");
+        assert_eq!(written, [depth.clone(), confidence.clone()]);
+        assert!(stacked.depth_map.is_none() && stacked.confidence_map.is_none(), "taken");
+        for (path, value) in [(&depth, 65535), (&confidence, 1234)] {
+            let map = fs_core::read_frame(path).unwrap();
+            assert_eq!((map.width(), map.height()), (3, 2));
+            assert_eq!(map.format().layout, fs_core::ChannelLayout::Gray);
+            assert_eq!(map.samples(), &Samples::U16(vec![value; 6]), "16 bits kept");
+        }
+        // A bunch: named after its first frame; only the maps that exist.
+        let mut stacked =
+            Stacked { confidence_map: Some(map16(3, 2, 7)), ..Stacked::plain(image.clone()) };
+        let first = PathBuf::from("/in/img_0004.tif");
+        let bunch = write_plots(&mut stacked, "b", Some(&first), &plots).unwrap();
+        assert_eq!(bunch, [plots.join("b-img_0004-confidence-map.png")]);
+        assert!(write_plots(&mut Stacked::plain(image), "none", None, &plots).unwrap().is_empty());
+
+        // The summary picks them apart by name, also for an action named like a map.
+        let odd = plots.join("x-confidence-map-depth-map.png");
+        let summary = ActionSummary {
+            plots: vec![depth.clone(), confidence.clone(), bunch[0].clone(), odd.clone()],
+            ..ActionSummary::skipped(&ActionPlan {
+                index: 0,
+                name: "fm".into(),
+                kind: ActionKind::FocusStack,
+                enabled: true,
+                working_dir: dir.path().into(),
+                input_dir: dir.path().into(),
+                input_from: None,
+                output_dir: dir.path().into(),
+                plot_dir: plots.clone(),
+                exif_dir: None,
+                frames: None,
+            })
+        };
+        assert_eq!(summary.depth_maps().collect::<Vec<_>>(), [depth.as_path(), odd.as_path()]);
+        assert_eq!(
+            summary.confidence_maps().collect::<Vec<_>>(),
+            [confidence.as_path(), bunch[0].as_path()]
+        );
     }
 
     #[test]

@@ -10,8 +10,8 @@ use fs_core::{FileFormat, FloatType};
 use serde::Deserialize;
 
 use crate::algorithms::{
-    DepthMapOptions, Energy, MapType, PyramidAutoOptions, PyramidOptions, PyramidTilesOptions,
-    StackMode,
+    DepthMapOptions, Energy, FocusMapOptions, MapType, PyramidAutoOptions, PyramidOptions,
+    PyramidTilesOptions, StackMode,
 };
 use crate::alignspec::{AlignSpec, BalanceSpec};
 use crate::{
@@ -128,6 +128,7 @@ impl From<FloatTypeName> for FloatType {
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[allow(clippy::enum_variant_names)] // the seed's names
 enum StackerType {
+    FocusMapStack,
     PyramidStack,
     PyramidTilesStack,
     PyramidAutoStack,
@@ -137,6 +138,7 @@ enum StackerType {
 impl From<StackerType> for StackerKind {
     fn from(t: StackerType) -> Self {
         match t {
+            StackerType::FocusMapStack => StackerKind::FocusMapStack,
             StackerType::PyramidStack => StackerKind::PyramidStack,
             StackerType::PyramidTilesStack => StackerKind::PyramidTilesStack,
             StackerType::PyramidAutoStack => StackerKind::PyramidAutoStack,
@@ -146,7 +148,8 @@ impl From<StackerType> for StackerKind {
 }
 
 /// The `stacker` table: its `type` and every option any stacker has, by the seed's
-/// names. Options of another stacker are refused when converting.
+/// names (FocusMapStack's by its own). Options of another stacker are refused when
+/// converting; a table without `type` is the default stacker.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StackerSpec {
@@ -179,16 +182,25 @@ pub(crate) struct StackerSpec {
     pub pyramid_smooth_size: Option<usize>,
     pub temperature: Option<f64>,
     pub plot_depth_map: Option<bool>,
+    // FocusMapStack
+    pub focus_sigma: Option<f64>,
+    pub consistency: Option<usize>,
+    pub confidence_ratio: Option<f64>,
+    pub flat_average: Option<usize>,
+    pub linear_blend: Option<bool>,
+    pub depth_map: Option<bool>,
+    pub confidence_map: Option<bool>,
 }
 
 impl StackerSpec {
     /// A spec for `kind` with no options set.
     pub(crate) fn of_kind(kind: StackerKind) -> Self {
         let kind = match kind {
+            StackerKind::FocusMapStack => StackerType::FocusMapStack,
+            StackerKind::PyramidStack => StackerType::PyramidStack,
             StackerKind::PyramidTilesStack => StackerType::PyramidTilesStack,
             StackerKind::PyramidAutoStack => StackerType::PyramidAutoStack,
             StackerKind::DepthMapStack => StackerType::DepthMapStack,
-            _ => StackerType::PyramidStack,
         };
         Self { kind: Some(kind), ..Self::default() }
     }
@@ -224,17 +236,26 @@ impl StackerSpec {
         add(self.pyramid_smooth_size.is_some(), "pyramid_smooth_size");
         add(self.temperature.is_some(), "temperature");
         add(self.plot_depth_map.is_some(), "plot_depth_map");
+        add(self.focus_sigma.is_some(), "focus_sigma");
+        add(self.consistency.is_some(), "consistency");
+        add(self.confidence_ratio.is_some(), "confidence_ratio");
+        add(self.flat_average.is_some(), "flat_average");
+        add(self.linear_blend.is_some(), "linear_blend");
+        add(self.depth_map.is_some(), "depth_map");
+        add(self.confidence_map.is_some(), "confidence_map");
         out
     }
 
     /// The stacker, or an error naming the action and the option.
     pub(crate) fn to_stacker(&self, action: &str) -> Result<Stacker> {
-        let kind: StackerKind = self.kind.unwrap_or(StackerType::PyramidStack).into();
+        // No `type`: the default stacker, as when the action names no stacker at all.
+        let kind: StackerKind = self.kind.map_or_else(|| Stacker::default().kind(), Into::into);
         let allowed: &[&str] = match kind {
+            StackerKind::FocusMapStack => &FOCUS_MAP,
             StackerKind::PyramidStack => &PYRAMID,
             StackerKind::PyramidTilesStack => &TILES,
             StackerKind::PyramidAutoStack => &AUTO,
-            _ => &DEPTH_MAP,
+            StackerKind::DepthMapStack => &DEPTH_MAP,
         };
         if let Some(other) = self.given().into_iter().find(|o| !allowed.contains(o)) {
             return Err(JobError::option(
@@ -265,6 +286,18 @@ impl StackerSpec {
             temp_dir: self.temp_dir.clone(),
         };
         Ok(match kind {
+            StackerKind::FocusMapStack => {
+                let d = FocusMapOptions::default();
+                Stacker::FocusMap(FocusMapOptions {
+                    focus_sigma: self.focus_sigma.unwrap_or(d.focus_sigma),
+                    consistency: self.consistency.unwrap_or(d.consistency),
+                    confidence_ratio: self.confidence_ratio.unwrap_or(d.confidence_ratio),
+                    flat_average: self.flat_average.unwrap_or(d.flat_average),
+                    linear_blend: self.linear_blend.unwrap_or(d.linear_blend),
+                    depth_map: self.depth_map.unwrap_or(d.depth_map),
+                    confidence_map: self.confidence_map.unwrap_or(d.confidence_map),
+                })
+            }
             StackerKind::PyramidStack => Stacker::Pyramid(pyramid),
             StackerKind::PyramidTilesStack => Stacker::Tiles(tiles),
             StackerKind::PyramidAutoStack => {
@@ -285,7 +318,7 @@ impl StackerSpec {
                     memory_limit: self.memory_limit.map_or(a.memory_limit, |b| b.0),
                 })
             }
-            _ => {
+            StackerKind::DepthMapStack => {
                 let d = DepthMapOptions::default();
                 let map_type = match &self.map_type {
                     None => d.map_type,
@@ -360,7 +393,7 @@ fn stacker_spec<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Stacker
     impl<'de> serde::de::Visitor<'de> for Visitor {
         type Value = Option<StackerSpec>;
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a stacker name such as \"PyramidStack\", or a table with `type`")
+            f.write_str("a stacker name such as \"FocusMapStack\", or a table with `type`")
         }
         fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
             let kind = StackerType::deserialize(serde::de::value::StrDeserializer::<E>::new(v))?;
@@ -373,6 +406,15 @@ fn stacker_spec<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Stacker
     d.deserialize_any(Visitor)
 }
 
+const FOCUS_MAP: [&str; 7] = [
+    "focus_sigma",
+    "consistency",
+    "confidence_ratio",
+    "flat_average",
+    "linear_blend",
+    "depth_map",
+    "confidence_map",
+];
 const PYRAMID: [&str; 5] =
     ["pyramid_min_size", "kernel_size", "gen_kernel", "float_type", "noise_guard"];
 const TILES: [&str; 10] = [

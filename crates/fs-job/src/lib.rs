@@ -53,8 +53,10 @@
 //! and an owned output folder with them unless it holds files fstack did not write.
 //!
 //! # Stackers
-//! [`Stacker`] picks the algorithm: `Pyramid` (PyramidStack), `Tiles`
-//! (PyramidTilesStack: the same pixels with the finest levels on disk; a relative
+//! [`Stacker`] picks the algorithm: `FocusMap` (FocusMapStack, fstack's own and the
+//! default, [`Stacker::default`], also of job files that name no stacker), `Pyramid`
+//! (PyramidStack), `Tiles` (PyramidTilesStack: the same pixels with the finest levels
+//! on disk; a relative
 //! `temp_dir` is inside the action's working folder), `Auto` (PyramidAutoStack: in
 //! memory or tiled by `memory_limit`; its choice, one line per stack or bunch, is in
 //! [`ActionSummary::notes`]) and `DepthMap` (DepthMapStack). With `plot_depth_map`,
@@ -64,6 +66,13 @@
 //! files are listed in [`ActionSummary::plots`]; a one-frame stack (or bunch) then
 //! runs through the stacker too, so it gets its depth map. That plot folder must not
 //! be an input, EXIF or output folder of the job (checked by [`StackJob::plan`]).
+//! FocusMapStack writes its maps the same way and in the same folder: with
+//! `depth_map`, `<action>-depth-map.png`, with `confidence_map`,
+//! `<action>-confidence-map.png` (both 16-bit gray PNG; per bunch
+//! `<action>-<stem>-depth-map.png` and `<action>-<stem>-confidence-map.png`);
+//! [`ActionSummary::depth_maps`] and [`ActionSummary::confidence_maps`] pick them
+//! out of the plots. FocusMapStack has no float type: post-filters after it run in
+//! f32.
 //!
 //! # Progress
 //! Phases reported through [`fs_core::Progress`] are named `"<action>: <phase>"`:
@@ -103,8 +112,8 @@ pub use crate::algorithms::{
     OnFailure, ReferenceFrame, TransformKind,
 };
 pub use crate::algorithms::{
-    DepthMapOptions, Energy, MapType, PyramidAutoOptions, PyramidOptions, PyramidTilesOptions,
-    StackMode,
+    DepthMapOptions, Energy, FocusMapOptions, MapType, PyramidAutoOptions, PyramidOptions,
+    PyramidTilesOptions, StackMode,
 };
 pub use crate::error::{JOB_SCOPE, JobError, Result, StackerError};
 pub use crate::fsp::{LoadedJobs, ProjectOptions, parse_project};

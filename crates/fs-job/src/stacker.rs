@@ -5,18 +5,25 @@
 
 use std::path::{Path, PathBuf};
 
-use fs_core::{FloatType, Frame, Progress};
+use fs_core::{FloatType, Frame, PathFrames, Progress};
 
 use crate::algorithms::{
-    DepthMapOptions, DepthMapStack, PyramidAutoOptions, PyramidAutoStack, PyramidOptions,
-    PyramidStack, PyramidTilesOptions, PyramidTilesStack,
+    DepthMapOptions, DepthMapStack, FocusMapOptions, FocusMapStack, PyramidAutoOptions,
+    PyramidAutoStack, PyramidOptions, PyramidStack, PyramidTilesOptions, PyramidTilesStack,
 };
 use crate::{JobError, Result, StackerError};
 
 /// A focus-stacking algorithm with its options (the seed's `stacker` argument).
+/// [`Stacker::default`] is [`Stacker::FocusMap`] with its defaults.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Stacker {
+    /// `FocusMapStack`, fstack's own stacker and its default: a per-pixel focus
+    /// decision (sub-frame precision, confidence-aware, flat areas filled and averaged) composed
+    /// from the frames' own pixels (fs-focusmap). With `depth_map` / `confidence_map`
+    /// it also writes those maps (16-bit gray) as plots (see the crate docs). Its
+    /// scratch file goes where DepthMapStack's goes.
+    FocusMap(FocusMapOptions),
     /// `PyramidStack`: Laplacian pyramid, maximum-energy rule, all in memory.
     Pyramid(PyramidOptions),
     /// `PyramidTilesStack`: the same pyramid, its finest levels in disk-backed tiles;
@@ -34,8 +41,9 @@ pub enum Stacker {
 }
 
 impl Default for Stacker {
+    /// FocusMapStack with its defaults: what a job file that names no stacker gets.
     fn default() -> Self {
-        Stacker::Pyramid(PyramidOptions::default())
+        Stacker::FocusMap(FocusMapOptions::default())
     }
 }
 
@@ -46,13 +54,21 @@ pub(crate) struct Stacked {
     pub frame: Frame,
     /// One line for the user about how it was stacked (PyramidAutoStack's choice).
     pub note: Option<String>,
-    /// The depth-map image (DepthMapStack with `plot_depth_map`).
+    /// The depth-map image (DepthMapStack with `plot_depth_map`, FocusMapStack with
+    /// `depth_map`).
     pub depth_map: Option<Frame>,
+    /// The confidence-map image (FocusMapStack with `confidence_map`).
+    pub confidence_map: Option<Frame>,
     /// What alignment did (one line each), when the frames were aligned.
     pub align_notes: Vec<String>,
 }
 
 impl Stacker {
+    /// `FocusMapStack()` with its defaults (the same as [`Stacker::default`]).
+    pub fn focus_map() -> Self {
+        Stacker::FocusMap(FocusMapOptions::default())
+    }
+
     /// `PyramidStack()` with the spec's defaults.
     pub fn pyramid() -> Self {
         Stacker::Pyramid(PyramidOptions::default())
@@ -81,6 +97,7 @@ impl Stacker {
     /// Which algorithm this is.
     pub fn kind(&self) -> StackerKind {
         match self {
+            Stacker::FocusMap(_) => StackerKind::FocusMapStack,
             Stacker::Pyramid(_) => StackerKind::PyramidStack,
             Stacker::Tiles(_) => StackerKind::PyramidTilesStack,
             Stacker::Auto(_) => StackerKind::PyramidAutoStack,
@@ -89,8 +106,10 @@ impl Stacker {
     }
 
     /// The float type the algorithm computes in; the post-filters use the same.
+    /// FocusMapStack has no float-type option: its post-filters compute in f32.
     pub fn float_type(&self) -> FloatType {
         match self {
+            Stacker::FocusMap(_) => FloatType::default(),
             Stacker::Pyramid(o) => o.float_type,
             Stacker::Tiles(o) => o.pyramid.float_type,
             Stacker::Auto(o) => o.tiles.pyramid.float_type,
@@ -98,15 +117,20 @@ impl Stacker {
         }
     }
 
-    /// Whether the stacker writes a plot (a depth map): then even a one-frame stack
-    /// runs through it.
+    /// Whether the stacker writes a plot (a depth map, a confidence map): then even a
+    /// one-frame stack runs through it.
     pub fn plots(&self) -> bool {
-        matches!(self, Stacker::DepthMap(o) if o.plot_depth_map)
+        match self {
+            Stacker::DepthMap(o) => o.plot_depth_map,
+            Stacker::FocusMap(o) => o.depth_map || o.confidence_map,
+            _ => false,
+        }
     }
 
     /// Checks the options; the error names `action` and the option.
     pub fn validate(&self, action: &str) -> Result<()> {
         match self {
+            Stacker::FocusMap(o) => o.validate().map_err(|e| focusmap_option(action, e)),
             Stacker::Pyramid(o) => o.validate().map_err(|e| pyramid_option(action, e)),
             Stacker::Tiles(o) => o.validate().map_err(|e| pyramid_option(action, e)),
             Stacker::Auto(o) => o.validate().map_err(|e| pyramid_option(action, e)),
@@ -125,13 +149,25 @@ impl Stacker {
         I: IntoIterator<Item = fs_core::Result<Frame>>,
         I::IntoIter: Send,
     {
-        let plain = |frame| Stacked { frame, note: None, depth_map: None, align_notes: Vec::new() };
         match self {
-            Stacker::Pyramid(o) => Ok(plain(PyramidStack::new(*o)?.stack(frames, progress)?)),
+            Stacker::FocusMap(o) => {
+                // Like DepthMapStack's, its scratch file goes to $FSTACK_TMPDIR, else the
+                // system's temporary folder.
+                let scratch = fs_tiles::temp_root(None);
+                let result = FocusMapStack::new(*o)?.stack_in(frames, &scratch, progress)?;
+                Ok(Stacked {
+                    depth_map: result.depth_map,
+                    confidence_map: result.confidence_map,
+                    ..Stacked::plain(result.image)
+                })
+            }
+            Stacker::Pyramid(o) => {
+                Ok(Stacked::plain(PyramidStack::new(*o)?.stack(frames, progress)?))
+            }
             Stacker::Tiles(o) => {
                 let mut o = o.clone();
                 o.temp_dir = context.temp_dir(o.temp_dir.as_deref());
-                Ok(plain(PyramidTilesStack::new(o)?.stack(frames, progress)?))
+                Ok(Stacked::plain(PyramidTilesStack::new(o)?.stack(frames, progress)?))
             }
             Stacker::Auto(o) => {
                 let mut o = o.clone();
@@ -139,10 +175,8 @@ impl Stacker {
                 let (frame, choice) =
                     PyramidAutoStack::new(o)?.stack_explained(frames, progress)?;
                 Ok(Stacked {
-                    frame,
                     note: Some(format!("PyramidAutoStack: {choice}")),
-                    depth_map: None,
-                    align_notes: Vec::new(),
+                    ..Stacked::plain(frame)
                 })
             }
             Stacker::DepthMap(o) => {
@@ -150,20 +184,60 @@ impl Stacker {
                 // where the tiled stackers' files go: $FSTACK_TMPDIR, else the system's.
                 let scratch = fs_tiles::temp_root(None);
                 let result = DepthMapStack::new(*o)?.stack_in(frames, &scratch, progress)?;
-                Ok(Stacked {
-                    frame: result.image,
-                    note: None,
-                    depth_map: result.depth_map,
-                    align_notes: Vec::new(),
-                })
+                Ok(Stacked { depth_map: result.depth_map, ..Stacked::plain(result.image) })
             }
         }
+    }
+
+    /// Stacks the image files `paths` (at least one), in this order, outside any job:
+    /// one image, without alignment, post-filters or plots (what `fstack demo`
+    /// needs). Progress is one phase, `stack`, counting the frames read; a relative
+    /// `temp_dir` is inside the current folder.
+    pub fn stack_paths(
+        &self,
+        paths: &[PathBuf],
+        progress: &dyn Progress,
+    ) -> std::result::Result<Frame, StackerError> {
+        progress.phase("stack", paths.len() as u64);
+        let frames = crate::job::CountingFrames {
+            inner: PathFrames::new(paths.to_vec()),
+            progress,
+            done: 0,
+        };
+        let context = StackContext { working_dir: Path::new(".") };
+        let stacker = match self {
+            Stacker::FocusMap(o) => {
+                Stacker::FocusMap(FocusMapOptions { depth_map: false, confidence_map: false, ..*o })
+            }
+            Stacker::DepthMap(o) => {
+                Stacker::DepthMap(DepthMapOptions { plot_depth_map: false, ..*o })
+            }
+            other => other.clone(),
+        };
+        let stacked = stacker.stack(frames, &context, &crate::job::CancelOnly(progress))?;
+        Ok(stacked.frame)
+    }
+}
+
+impl Stacked {
+    /// A stacked image and nothing else.
+    pub(crate) fn plain(frame: Frame) -> Self {
+        Self { frame, note: None, depth_map: None, confidence_map: None, align_notes: Vec::new() }
     }
 }
 
 fn pyramid_option(action: &str, e: crate::algorithms::PyramidError) -> JobError {
     match e {
         crate::algorithms::PyramidError::InvalidOption { name, reason } => {
+            JobError::option(action, name, reason)
+        }
+        other => JobError::Stacker { action: action.to_string(), source: other.into() },
+    }
+}
+
+fn focusmap_option(action: &str, e: crate::algorithms::FocusMapError) -> JobError {
+    match e {
+        crate::algorithms::FocusMapError::InvalidOption { name, reason } => {
             JobError::option(action, name, reason)
         }
         other => JobError::Stacker { action: action.to_string(), source: other.into() },
@@ -193,10 +267,12 @@ impl StackContext<'_> {
     }
 }
 
-/// Every stacker the seed names.
+/// Every stacker: fstack's own and the ones the seed names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum StackerKind {
+    /// `FocusMapStack` (fstack's own, the default).
+    FocusMapStack,
     /// `PyramidStack`.
     PyramidStack,
     /// `PyramidTilesStack`.
@@ -208,17 +284,19 @@ pub enum StackerKind {
 }
 
 impl StackerKind {
-    /// All kinds, in the seed's order.
-    pub const ALL: [StackerKind; 4] = [
+    /// All kinds: the default first, then the seed's in its order.
+    pub const ALL: [StackerKind; 5] = [
+        StackerKind::FocusMapStack,
         StackerKind::PyramidStack,
         StackerKind::PyramidTilesStack,
         StackerKind::PyramidAutoStack,
         StackerKind::DepthMapStack,
     ];
 
-    /// The seed's name.
+    /// The seed's name (for fstack's own stacker, a name in the seed's style).
     pub fn name(self) -> &'static str {
         match self {
+            StackerKind::FocusMapStack => "FocusMapStack",
             StackerKind::PyramidStack => "PyramidStack",
             StackerKind::PyramidTilesStack => "PyramidTilesStack",
             StackerKind::PyramidAutoStack => "PyramidAutoStack",
@@ -226,7 +304,7 @@ impl StackerKind {
         }
     }
 
-    /// The kind a (case-insensitive) seed name names.
+    /// The kind a (case-insensitive) name names.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.name().eq_ignore_ascii_case(name))
     }
@@ -236,6 +314,9 @@ impl StackerKind {
 /// cancellation keeps its kind.
 pub(crate) fn job_error(action: &str, e: StackerError) -> JobError {
     match e {
+        StackerError::FocusMap(crate::algorithms::FocusMapError::Core(core)) => {
+            JobError::frames(action, core)
+        }
         StackerError::Pyramid(crate::algorithms::PyramidError::Core(core)) => {
             JobError::frames(action, core)
         }

@@ -6,27 +6,99 @@
 //! The file is created unlinked (`tempfile::tempfile_in`), so it disappears when the
 //! stack ends, fails, is cancelled or the process dies; it takes
 //! `width * height * channels * bytes` per frame of disk (1.15 GB for 16 frames of
-//! 24 MP RGB 8-bit), mostly served from the page cache, not counted in the process's
-//! resident memory.
+//! 24 MP RGB 8-bit), rounded up to 4 KiB a frame.
+//!
+//! On Linux the file is written and read with direct I/O (`O_DIRECT`, through
+//! `/proc/self/fd`), in 4 MiB chunks through an aligned staging buffer: the data
+//! goes between the process and the disk without the page cache. Buffered writes
+//! into the page cache cost more CPU than the rest of a focus-map pass on the
+//! virtual machines we measure on (ext4: 185 MB/s of kernel copying, against
+//! 1.0 GB/s written and 0.75 GB/s read direct, mostly DMA). Where direct I/O is
+//! refused (tmpfs, other systems) the same chunks go through the page cache.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 
 use fs_core::{CoreError, Frame, FrameInfo, Samples};
 
+/// Direct I/O wants offsets, lengths and buffer addresses in multiples of this.
+const ALIGN: usize = 4096;
+/// Bytes moved per system call.
+const CHUNK: usize = 4 << 20;
+
 fn io_err(e: std::io::Error) -> CoreError {
     CoreError::io(PathBuf::from("<frame scratch file>"), e)
+}
+
+/// A `CHUNK`-byte buffer whose start is `ALIGN`-aligned (a slice of a larger
+/// vector, so no unsafe allocation is needed).
+#[derive(Debug)]
+struct Staging {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl Staging {
+    fn new() -> Self {
+        // Allocation: once per scratch file or reader.
+        let buf = vec![0u8; CHUNK + ALIGN];
+        let start = buf.as_ptr().align_offset(ALIGN);
+        Self { buf, start }
+    }
+
+    fn get(&mut self) -> &mut [u8] {
+        &mut self.buf[self.start..self.start + CHUNK]
+    }
+}
+
+/// The bytes a frame takes in the file (its samples, rounded up to `ALIGN`).
+fn stride(info: FrameInfo) -> u64 {
+    let bytes = info.width
+        * info.height
+        * info.format.layout.channels()
+        * (info.format.depth.bits() as usize / 8);
+    bytes.next_multiple_of(ALIGN) as u64
+}
+
+/// The file again, opened for direct I/O, if the system allows it.
+fn reopen_direct(file: &File) -> Option<File> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
+            .ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        None
+    }
+}
+
+fn write_at(file: &File, buf: &[u8], offset: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.write_all_at(buf, offset)
+}
+
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.read_exact_at(buf, offset)
 }
 
 /// An unlinked scratch file holding the raw samples of the frames, in order.
 #[derive(Debug)]
 pub struct FrameSpill {
     file: File,
+    /// Whether `file` does direct I/O.
+    direct: bool,
     frames: usize,
-    /// Reused byte buffer for 16-bit frames.
-    bytes: Vec<u8>,
+    staging: Staging,
 }
 
 impl FrameSpill {
@@ -36,18 +108,31 @@ impl FrameSpill {
             Some(d) => tempfile::tempfile_in(d).map_err(|e| CoreError::io(d, e))?,
             None => tempfile::tempfile().map_err(io_err)?,
         };
-        Ok(Self { file, frames: 0, bytes: Vec::new() })
+        let (file, direct) = match reopen_direct(&file) {
+            Some(direct) => (direct, true),
+            None => (file, false),
+        };
+        Ok(Self { file, direct, frames: 0, staging: Staging::new() })
     }
 
-    /// Appends a frame's samples.
+    /// Whether the file is written and read with direct I/O.
+    pub fn is_direct(&self) -> bool {
+        self.direct
+    }
+
+    /// Appends a frame's samples. Every frame must have the first one's shape.
     pub fn write(&mut self, frame: &Frame) -> fs_core::Result<()> {
-        match frame.samples() {
-            Samples::U8(s) => self.file.write_all(s).map_err(io_err)?,
-            Samples::U16(s) => {
-                self.bytes.clear();
-                self.bytes.extend(s.iter().flat_map(|v| v.to_ne_bytes()));
-                self.file.write_all(&self.bytes).map_err(io_err)?;
-            }
+        let base = self.frames as u64 * stride(frame.info());
+        let total = stride(frame.info()) as usize;
+        let mut done = 0usize;
+        let mut src = SampleBytes::new(frame.samples());
+        while done < total {
+            let len = (total - done).min(CHUNK);
+            let chunk = &mut self.staging.get()[..len];
+            let filled = src.fill(chunk);
+            chunk[filled..].fill(0);
+            write_at(&self.file, chunk, base + done as u64).map_err(io_err)?;
+            done += len;
         }
         self.frames += 1;
         Ok(())
@@ -62,10 +147,52 @@ impl FrameSpill {
         info: FrameInfo,
         recycled: Receiver<Samples>,
     ) -> fs_core::Result<SpillReader> {
-        self.file.flush().map_err(io_err)?;
-        let mut file = self.file.try_clone().map_err(io_err)?;
-        file.seek(SeekFrom::Start(0)).map_err(io_err)?;
-        Ok(SpillReader { file, info, left: self.frames, recycled, bytes: Vec::new() })
+        let file = self.file.try_clone().map_err(io_err)?;
+        Ok(SpillReader {
+            file,
+            info,
+            next: 0,
+            left: self.frames,
+            recycled,
+            staging: Staging::new(),
+        })
+    }
+}
+
+/// A frame's samples as native-endian bytes, handed out chunk by chunk.
+struct SampleBytes<'a> {
+    samples: &'a Samples,
+    /// Bytes handed out so far.
+    pos: usize,
+}
+
+impl<'a> SampleBytes<'a> {
+    fn new(samples: &'a Samples) -> Self {
+        Self { samples, pos: 0 }
+    }
+
+    /// Fills the start of `out` with the next bytes; returns how many.
+    fn fill(&mut self, out: &mut [u8]) -> usize {
+        let n = match self.samples {
+            Samples::U8(s) => {
+                let rest = &s[self.pos.min(s.len())..];
+                let n = rest.len().min(out.len());
+                out[..n].copy_from_slice(&rest[..n]);
+                n
+            }
+            Samples::U16(s) => {
+                // Chunks are even-sized, so a sample never straddles two.
+                let first = self.pos / 2;
+                let rest = &s[first.min(s.len())..];
+                let n = rest.len().min(out.len() / 2);
+                for (o, v) in out.chunks_exact_mut(2).zip(&rest[..n]) {
+                    o.copy_from_slice(&v.to_ne_bytes());
+                }
+                2 * n
+            }
+        };
+        self.pos += n;
+        n
     }
 }
 
@@ -74,40 +201,55 @@ impl FrameSpill {
 pub struct SpillReader {
     file: File,
     info: FrameInfo,
+    next: usize,
     left: usize,
     recycled: Receiver<Samples>,
-    /// Reused byte buffer for 16-bit frames.
-    bytes: Vec<u8>,
+    staging: Staging,
 }
 
 impl SpillReader {
     fn read(&mut self) -> std::io::Result<Samples> {
         let n = self.info.width * self.info.height * self.info.format.layout.channels();
         let old = self.recycled.try_recv().ok();
-        Ok(match self.info.format.depth {
-            fs_core::BitDepth::Eight => {
-                let mut v = match old {
-                    Some(Samples::U8(v)) if v.len() == n => v,
-                    // Allocation: a sample buffer, only until buffers come back.
-                    _ => vec![0u8; n],
-                };
-                self.file.read_exact(&mut v)?;
-                Samples::U8(v)
-            }
-            fs_core::BitDepth::Sixteen => {
-                let mut v = match old {
-                    Some(Samples::U16(v)) if v.len() == n => v,
-                    // Allocation: a sample buffer, only until buffers come back.
-                    _ => vec![0u16; n],
-                };
-                self.bytes.resize(2 * n, 0);
-                self.file.read_exact(&mut self.bytes)?;
-                for (v, b) in v.iter_mut().zip(self.bytes.chunks_exact(2)) {
-                    *v = u16::from_ne_bytes([b[0], b[1]]);
+        let base = self.next as u64 * stride(self.info);
+        let total = stride(self.info) as usize;
+        let mut samples = match self.info.format.depth {
+            fs_core::BitDepth::Eight => Samples::U8(match old {
+                Some(Samples::U8(v)) if v.len() == n => v,
+                // Allocation: a sample buffer, only until buffers come back.
+                _ => vec![0u8; n],
+            }),
+            fs_core::BitDepth::Sixteen => Samples::U16(match old {
+                Some(Samples::U16(v)) if v.len() == n => v,
+                // Allocation: a sample buffer, only until buffers come back.
+                _ => vec![0u16; n],
+            }),
+        };
+        let mut done = 0usize;
+        while done < total {
+            let len = (total - done).min(CHUNK);
+            let chunk = &mut self.staging.get()[..len];
+            read_at(&self.file, chunk, base + done as u64)?;
+            match &mut samples {
+                Samples::U8(v) => {
+                    let end = (done + len).min(v.len());
+                    if done < end {
+                        v[done..end].copy_from_slice(&chunk[..end - done]);
+                    }
                 }
-                Samples::U16(v)
+                Samples::U16(v) => {
+                    let (first, end) = (done / 2, ((done + len) / 2).min(v.len()));
+                    if first < end {
+                        for (d, b) in v[first..end].iter_mut().zip(chunk.chunks_exact(2)) {
+                            *d = u16::from_ne_bytes([b[0], b[1]]);
+                        }
+                    }
+                }
             }
-        })
+            done += len;
+        }
+        self.next += 1;
+        Ok(samples)
     }
 }
 
@@ -120,5 +262,46 @@ impl Iterator for SpillReader {
         }
         self.left -= 1;
         Some(self.read().map_err(io_err).and_then(|s| Frame::new(self.info, s)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fs_core::{BitDepth, ChannelLayout, PixelFormat};
+
+    fn frame(depth: BitDepth, seed: u32, w: usize, h: usize) -> Frame {
+        let format = PixelFormat { layout: ChannelLayout::Rgb, depth };
+        let n = w * h * 3;
+        let samples = match depth {
+            BitDepth::Eight => Samples::U8(
+                (0..n).map(|i| (i as u32).wrapping_mul(7).wrapping_add(seed) as u8).collect(),
+            ),
+            BitDepth::Sixteen => Samples::U16(
+                (0..n).map(|i| (i as u32).wrapping_mul(7919).wrapping_add(seed) as u16).collect(),
+            ),
+        };
+        Frame::new(FrameInfo { width: w, height: h, format }, samples).unwrap()
+    }
+
+    #[test]
+    fn frames_come_back_as_written_in_order() {
+        // Sizes below, at and above one chunk, odd byte counts, both depths.
+        for depth in [BitDepth::Eight, BitDepth::Sixteen] {
+            for (w, h) in [(1, 1), (33, 7), (1200, 1200)] {
+                let frames: Vec<Frame> = (0..3).map(|k| frame(depth, k, w, h)).collect();
+                let mut spill = FrameSpill::new(None).unwrap();
+                for f in &frames {
+                    spill.write(f).unwrap();
+                }
+                let (_tx, rx) = std::sync::mpsc::channel();
+                let back: Vec<Frame> =
+                    spill.reader(frames[0].info(), rx).unwrap().map(|f| f.unwrap()).collect();
+                assert_eq!(back.len(), 3);
+                for (a, b) in frames.iter().zip(&back) {
+                    assert_eq!(a.samples(), b.samples(), "{depth:?} {w}x{h}");
+                }
+            }
+        }
     }
 }

@@ -10,7 +10,9 @@
 //! spills over the background: depth layers are blurred with their own disc and
 //! composited back to front) and done in linear light (sRGB decoded before, encoded
 //! after). Gaussian-like noise (sum of four uniforms, standard deviation
-//! [`SynthOptions::noise_sigma`] in 8-bit units) is added per frame, seeded.
+//! [`SynthOptions::noise_sigma`] in 8-bit units) is added per frame, seeded; with
+//! [`SynthOptions::shot_noise`] also signal-dependent (photon) noise, see
+//! [Noise](#noise).
 //!
 //! Everything is deterministic for a seed and independent of the number of threads.
 //!
@@ -47,12 +49,32 @@
 //! - [`Scene::TiltedPlane`]: one plane whose depth grows linearly from 0 at the left
 //!   column to 1 at the right column, with bands of every texture, for testing that a
 //!   depth map orders depth correctly.
+//! - [`Scene::HighContrast`]: bright (near-white, finely textured) objects on a dark
+//!   ground (near-black, faintly textured, farthest): plates, discs and a narrow bar
+//!   at six snapped depths, overlapping so that there are depth steps between bright
+//!   objects and between bright and dark. Meant for 16-bit: a defocused bright object
+//!   spills a glow over the dark ground, the case where fusing stackers leave halos.
 //!
 //! Textures have detail down to single pixels (multi-scale value noise, 3-pixel
 //! checkers, hatching, glyph strokes, dots, star spokes), so a stacker has something to
 //! find in every region at any image size. The objects include pure black and white,
 //! so 16-bit output spans the full range. With an alpha channel, a disc in the lower
 //! left corner is transparent (alpha 0, 3-pixel soft edge).
+//!
+//! # Noise
+//! Two sources, both seeded per frame and sample (independent of threads):
+//! - read noise, [`SynthOptions::noise_sigma`]: added to the display (sRGB-encoded)
+//!   value, the same standard deviation at every brightness;
+//! - shot (photon) noise, [`SynthOptions::shot_noise`]: added in linear light before
+//!   the encoding, with a variance proportional to the linear signal `L` (`0..=1`): a
+//!   standard deviation of `shot_noise * sqrt(L)` in 8-bit units of linear light, so
+//!   `shot_noise` is the value at full-scale white. A sensor that collects `N`
+//!   photo-electrons at white has `shot_noise = 255 / sqrt(N)`: 8 is about 1000
+//!   electrons, what a phone or a high-ISO shot shows (after the sRGB curve about 4
+//!   levels in the mid-tones, more in the shadows). Values are clipped to `0..=1`
+//!   like a camera's, which lifts the mean of the darkest pixels a little.
+//!
+//! Alpha gets no noise. The truth has none.
 //!
 //! # Moving frames
 //! Real stacks are not aligned: focus breathing changes the magnification from frame
@@ -83,6 +105,16 @@
 //! region farther than the largest blur radius from other layers equals the truth
 //! exactly (before noise).
 //!
+//! # The edge band
+//! [`SynthStack::edge_band_mask`] marks the pixels near a depth step, for measuring a
+//! stacker where stackers differ most (the bench's edge-band PSNR). A *step* is a pair
+//! of 4-neighbours whose rendered depths differ by more than the spacing of the focus
+//! depths, `1 / (frames - 1)` (their in-focus frames are at least two apart); the band
+//! is every pixel within half the largest blur radius, `max_blur_radius / 2` pixels
+//! (Euclidean, centre to centre), of a pixel of a step. Half the radius: the defocused
+//! side's spill is strongest there (a disc's edge-spread falls off linearly across its
+//! diameter). Smooth depth (the tilted plane, the ramped strip of dots) has no steps.
+//!
 //! # Speed and memory
 //! The scene is held as `f32` linear planes plus a `u16` level per pixel: 14 bytes a
 //! pixel for RGB (340 MB at 24 megapixels); frames are rendered in bands of 32 rows and
@@ -109,6 +141,7 @@
 //! second apart).
 
 mod breathing;
+mod edge_band;
 mod exif;
 mod render;
 mod scene;
@@ -123,6 +156,7 @@ use rayon::prelude::*;
 
 use self::render::{Band, Disc, Layers};
 use self::scene::{SceneDesc, mix64};
+use crate::transfer::srgb_to_linear as srgb_to_linear_exact;
 use crate::{
     BitDepth, ChannelLayout, CoreError, FileFormat, Frame, FrameInfo, Metadata, NoProgress,
     PixelFormat, Progress, Result, Samples, WriteOptions, write_frame,
@@ -145,17 +179,21 @@ pub enum Scene {
     Objects,
     /// A plane whose depth grows linearly from left (nearest) to right (farthest).
     TiltedPlane,
+    /// Bright textured objects at several depths on a near-black ground (see the
+    /// module docs): the glow case, meant for 16-bit.
+    HighContrast,
 }
 
 impl Scene {
     /// Every scene.
-    pub const ALL: [Scene; 2] = [Scene::Objects, Scene::TiltedPlane];
+    pub const ALL: [Scene; 3] = [Scene::Objects, Scene::TiltedPlane, Scene::HighContrast];
 
-    /// The scene's name: "objects", "tilted-plane".
+    /// The scene's name: "objects", "tilted-plane", "high-contrast".
     pub fn name(self) -> &'static str {
         match self {
             Scene::Objects => "objects",
             Scene::TiltedPlane => "tilted-plane",
+            Scene::HighContrast => "high-contrast",
         }
     }
 }
@@ -170,9 +208,12 @@ impl FromStr for Scene {
     type Err = CoreError;
 
     fn from_str(s: &str) -> Result<Self> {
-        Scene::ALL.into_iter().find(|sc| sc.name() == s).ok_or_else(|| CoreError::InvalidOption {
-            name: "scene",
-            reason: format!("unknown scene {s:?} (use objects or tilted-plane)"),
+        Scene::ALL.into_iter().find(|sc| sc.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Scene::ALL.iter().map(|sc| sc.name()).collect();
+            CoreError::InvalidOption {
+                name: "scene",
+                reason: format!("unknown scene {s:?} (use {})", names.join(", ")),
+            }
         })
     }
 }
@@ -191,8 +232,14 @@ pub struct SynthOptions {
     /// Channel layout. Default RGB; gray, gray+alpha and RGBA are supported.
     pub layout: ChannelLayout,
     /// Standard deviation of the per-frame noise, in 8-bit units (scaled by 256 for
-    /// 16-bit frames); 0 for none. Default 1.0.
+    /// 16-bit frames); 0 for none. Default 1.0. Read noise: the same at every
+    /// brightness, added to the display value (see [Noise](crate::synth#noise)).
     pub noise_sigma: f64,
+    /// Shot (photon) noise: its standard deviation at full-scale white, in 8-bit units
+    /// of linear light; at a linear signal `L` it is `shot_noise * sqrt(L)` (variance
+    /// proportional to the signal), added before the sRGB encoding (see
+    /// [Noise](crate::synth#noise)). 8 is a phone or high-ISO photo. 0..=255. Default 0.
+    pub shot_noise: f64,
     /// Blur radius in pixels at the largest depth difference (a depth range of 1);
     /// 0..=64. Default 8.
     pub max_blur_radius: f64,
@@ -228,6 +275,7 @@ impl Default for SynthOptions {
             depth: BitDepth::Eight,
             layout: ChannelLayout::Rgb,
             noise_sigma: 1.0,
+            shot_noise: 0.0,
             max_blur_radius: 8.0,
             seed: 1,
             scene: Scene::Objects,
@@ -260,6 +308,9 @@ impl SynthOptions {
         }
         if !(self.noise_sigma.is_finite() && self.noise_sigma >= 0.0) {
             return bad("noise_sigma", format!("must be >= 0, got {}", self.noise_sigma));
+        }
+        if !(0.0..=255.0).contains(&self.shot_noise) {
+            return bad("shot_noise", format!("must be 0..=255, got {}", self.shot_noise));
         }
         if !(0.0..=64.0).contains(&self.max_blur_radius) {
             return bad(
@@ -322,9 +373,10 @@ pub struct StackFiles {
 pub struct SynthStack {
     options: SynthOptions,
     layers: Layers,
-    /// Linear light to display value, 65537 entries over `0..=1`, interpolated.
-    encode_lut: Vec<f32>,
+    /// Linear light to display value.
+    encoder: crate::transfer::SrgbEncoder,
     noise_key: u64,
+    shot_key: u64,
 }
 
 impl SynthStack {
@@ -383,12 +435,12 @@ impl SynthStack {
                 *r = (0, 0);
             }
         }
-        let encode_lut = (0..=65536).map(|i| linear_to_srgb(i as f64 / 65536.0) as f32).collect();
         Ok(Self {
             options,
             layers: Layers { width: w, height: h, values, level, ranges },
-            encode_lut,
+            encoder: crate::transfer::SrgbEncoder::new(),
             noise_key: mix64(options.seed ^ 0x6e6f_6973_6521),
+            shot_key: mix64(options.seed ^ 0x7368_6f74_6e6f_6973),
         })
     }
 
@@ -433,6 +485,29 @@ impl SynthStack {
     pub fn depth_at(&self, x: usize, y: usize) -> f64 {
         let l = self.layers.level[y * self.options.width + x];
         l as f64 / (self.depth_levels() - 1) as f64
+    }
+
+    /// The rendered (quantised) depth of every pixel, row by row, `0..=1`, 0 the
+    /// nearest: the true depth (what [`crate::reference::depth_oracle_pick`] picks by).
+    pub fn depths(&self) -> Vec<f32> {
+        let top = (self.depth_levels() - 1) as f64;
+        self.layers.level.par_iter().map(|&l| (l as f64 / top) as f32).collect()
+    }
+
+    /// The radius of the edge band: `max_blur_radius / 2` pixels.
+    pub fn edge_band_radius(&self) -> f64 {
+        self.options.max_blur_radius / 2.0
+    }
+
+    /// The edge band, a flag per pixel, row by row: the pixels within
+    /// [`SynthStack::edge_band_radius`] of a depth step, a step being two 4-neighbours
+    /// whose depths differ by more than `1 / (frames - 1)` (see
+    /// [the module docs](crate::synth#the-edge-band)). All false for smooth depth.
+    pub fn edge_band_mask(&self) -> Vec<bool> {
+        let o = &self.options;
+        // Depth levels per focus step: "more than one focus step" in levels.
+        let jump = ((self.depth_levels() - 1) / (o.frames - 1)) as u16;
+        edge_band::mask(&self.layers.level, o.width, o.height, jump, self.edge_band_radius())
     }
 
     /// Frame `k` (`0..frames`), with a synthetic EXIF block in its metadata.
@@ -685,6 +760,11 @@ impl SynthStack {
             Some(_) => (o.noise_sigma * o.depth.scale_from_8bit()) as f32,
             None => 0.0,
         };
+        // Linear light in 0..=1, so the same relative noise at either depth.
+        let shot = match noise_frame {
+            Some(_) => (o.shot_noise / 255.0) as f32,
+            None => 0.0,
+        };
         let k = noise_frame.unwrap_or(0) as u64;
         // Allocation: once per band.
         let mut inverse_coverage = vec![1.0f32; w];
@@ -700,7 +780,11 @@ impl SynthStack {
             for (x, (px, &inv)) in orow.chunks_exact_mut(c).zip(&inverse_coverage).enumerate() {
                 let i = t * w + x;
                 for (ch, s) in px.iter_mut().enumerate() {
-                    let v = colour[ch][i] * inv;
+                    let mut v = colour[ch][i] * inv;
+                    if shot > 0.0 && ch < cc {
+                        let n = unit_noise(self.shot_key, counter + (x * c + ch) as u64);
+                        v += shot * v.max(0.0).sqrt() * n;
+                    }
                     let value = if ch >= cc {
                         v * max // alpha: straight, linear, no noise
                     } else if sigma > 0.0 {
@@ -718,11 +802,7 @@ impl SynthStack {
     /// Linear light to display value (sRGB), `0..=1`.
     #[inline]
     fn encode(&self, linear: f32) -> f32 {
-        let t = linear.clamp(0.0, 1.0) * 65536.0;
-        // i32 casts: cheaper than the saturating unsigned ones on x86-64.
-        let i = (t as i32).min(65535) as usize;
-        let (a, b) = (self.encode_lut[i], self.encode_lut[i + 1]);
-        a + (b - a) * (t - i as f32)
+        self.encoder.encode(linear)
     }
 }
 
@@ -769,12 +849,6 @@ impl Sample for u16 {
     }
 }
 
-/// The sRGB transfer function, display value to linear light (exact).
-fn srgb_to_linear_exact(v: f64) -> f64 {
-    let v = v.clamp(0.0, 1.0);
-    if v <= 0.04045 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
-}
-
 /// The sRGB transfer function from a 4097-entry table, interpolated (error below 1e-7;
 /// `powf` per sample made the scene set-up several times slower).
 fn srgb_to_linear(v: f32) -> f32 {
@@ -785,10 +859,4 @@ fn srgb_to_linear(v: f32) -> f32 {
     let t = v.clamp(0.0, 1.0) * 4096.0;
     let i = (t as usize).min(4095);
     table[i] + (table[i + 1] - table[i]) * (t - i as f32)
-}
-
-/// The inverse sRGB transfer function, linear light to display value.
-fn linear_to_srgb(v: f64) -> f64 {
-    let v = v.clamp(0.0, 1.0);
-    if v <= 0.003_130_8 { v * 12.92 } else { 1.055 * v.powf(1.0 / 2.4) - 0.055 }
 }

@@ -113,6 +113,10 @@ enum Material {
     Grid,
     /// Horizontal bands of all the above (for the tilted plane).
     Bands { height: f32 },
+    /// Near-white with fine dark hatching and pits (the high-contrast scene's objects).
+    Bright,
+    /// Near-black with a faint multi-scale texture (the high-contrast scene's ground).
+    DarkGround,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -209,6 +213,97 @@ impl SceneDesc {
                     },
                 ]
             }
+            Scene::HighContrast => {
+                let bright = |shape, depth, key, tint| Object {
+                    shape,
+                    material: Material::Bright,
+                    depth: Depth::Flat(depth),
+                    key,
+                    tint,
+                };
+                let warm = [1.0, 0.97, 0.92];
+                let cool = [0.93, 0.97, 1.0];
+                let white = [1.0, 1.0, 1.0];
+                vec![
+                    Object {
+                        shape: Shape::Full,
+                        material: Material::DarkGround,
+                        depth: Depth::Flat(snap(1.0)),
+                        key: key(),
+                        tint: [0.9, 0.95, 1.0],
+                    },
+                    // A plate, partly covered by a nearer disc: a bright-on-bright step.
+                    bright(
+                        Shape::Rect {
+                            x0: jitter(0.06) * w,
+                            y0: jitter(0.08) * h,
+                            x1: jitter(0.40) * w,
+                            y1: jitter(0.50) * h,
+                        },
+                        snap(0.8),
+                        key(),
+                        warm,
+                    ),
+                    bright(
+                        Shape::Disc(Disc {
+                            cx: jitter(0.36) * w,
+                            cy: jitter(0.50) * h,
+                            r: 0.15 * s,
+                        }),
+                        snap(0.4),
+                        key(),
+                        white,
+                    ),
+                    bright(
+                        Shape::Disc(Disc {
+                            cx: jitter(0.72) * w,
+                            cy: jitter(0.28) * h,
+                            r: 0.17 * s,
+                        }),
+                        snap(0.6),
+                        key(),
+                        cool,
+                    ),
+                    bright(
+                        Shape::Rect {
+                            x0: jitter(0.56) * w,
+                            y0: jitter(0.60) * h,
+                            x1: jitter(0.94) * w,
+                            y1: jitter(0.90) * h,
+                        },
+                        snap(0.2),
+                        key(),
+                        white,
+                    ),
+                    // Small, one focus step in front of the ground.
+                    bright(
+                        Shape::Disc(Disc {
+                            cx: jitter(0.16) * w,
+                            cy: jitter(0.80) * h,
+                            r: 0.09 * s,
+                        }),
+                        snap(0.9),
+                        key(),
+                        warm,
+                    ),
+                    // The nearest: a bar from top to bottom, over the ground and the
+                    // near rectangle. Not thinner: nothing is rendered behind an
+                    // object, so a defocused foreground much thinner than its blur disc
+                    // would keep looking sharp (its coverage is normalised).
+                    bright(
+                        Shape::Capsule {
+                            ax: jitter(0.47) * w,
+                            ay: -0.05 * h,
+                            bx: jitter(0.62) * w,
+                            by: 1.05 * h,
+                            half_width: (0.012 * s).max(1.5),
+                        },
+                        snap(0.0),
+                        key(),
+                        white,
+                    ),
+                ]
+            }
             Scene::TiltedPlane => vec![Object {
                 shape: Shape::Full,
                 material: Material::Bands { height: (h / 5.0).max(8.0) },
@@ -297,6 +392,17 @@ fn material(o: &Object, x: f32, y: f32) -> [f32; 3] {
                 tinted(v)
             }
         }
+        Material::Bright => {
+            let mut v = 0.8 + 0.2 * fbm(key, x, y);
+            if modulo(x - 0.7 * y, 7.0) < 1.0 {
+                v *= 0.62;
+            }
+            if dot(key ^ 13, x, y, 5.0, 0.25) {
+                v *= 0.45;
+            }
+            tinted(v)
+        }
+        Material::DarkGround => tinted(0.015 + 0.05 * fbm(key, x, y)),
         Material::Bands { height } => {
             let band = floor(y / height) as i64;
             let sub = Object {

@@ -422,3 +422,127 @@ fn lens_blur_softens_frames_and_truth_alike_and_is_checked() {
         assert!(e.contains("lens_blur") && e.contains("0..=8"), "{e}");
     }
 }
+
+#[test]
+fn shot_noise_variance_grows_with_the_linear_signal() {
+    let u16s = |f: &Frame| match f.samples() {
+        Samples::U16(s) => s.clone(),
+        Samples::U8(_) => panic!("expected 16-bit samples"),
+    };
+    let opts = SynthOptions { depth: BitDepth::Sixteen, shot_noise: 8.0, ..small(Scene::Objects) };
+    let noisy = u16s(&SynthStack::new(opts).unwrap().frame(2));
+    let clean = u16s(&SynthStack::new(SynthOptions { shot_noise: 0.0, ..opts }).unwrap().frame(2));
+    assert_ne!(noisy, clean);
+    let lin = |v: u16| srgb_to_linear_exact(v as f64 / 65535.0);
+    // Per brightness band: sum of squared linear errors over the sum of the signal,
+    // which is (shot / 255)^2 when the variance is shot^2 L (in 8-bit units).
+    let bands = [(0.02, 0.06), (0.06, 0.15), (0.15, 0.35), (0.35, 0.7)];
+    let mut sd_per_band = Vec::new();
+    for (lo, hi) in bands {
+        let (mut d2, mut sum_l, mut sum_d, mut n) = (0.0, 0.0, 0.0, 0usize);
+        for (&a, &b) in noisy.iter().zip(&clean) {
+            let l = lin(b);
+            if (lo..hi).contains(&l) {
+                let d = lin(a) - l;
+                d2 += d * d;
+                sum_d += d;
+                sum_l += l;
+                n += 1;
+            }
+        }
+        assert!(n > 1000, "band {lo}..{hi}: {n} samples");
+        let k = (d2 / sum_l).sqrt() * 255.0;
+        assert!((k - 8.0).abs() < 0.5, "band {lo}..{hi}: shot noise {k} at white, want 8");
+        assert!((sum_d / n as f64).abs() < 1e-3, "band {lo}..{hi}: biased");
+        sd_per_band.push((d2 / n as f64).sqrt());
+    }
+    // The standard deviation grows with the signal: about sqrt(L).
+    assert!(sd_per_band.windows(2).all(|p| p[0] < p[1]), "{sd_per_band:?}");
+    assert!(sd_per_band[3] > 2.5 * sd_per_band[0], "{sd_per_band:?}");
+    // The truth has no noise; shot noise is checked like every option.
+    let stack = SynthStack::new(opts).unwrap();
+    assert_eq!(
+        u16s(&stack.truth()),
+        u16s(&SynthStack::new(SynthOptions { shot_noise: 0.0, ..opts }).unwrap().truth())
+    );
+    let e = SynthStack::new(SynthOptions { shot_noise: -1.0, ..opts }).unwrap_err().to_string();
+    assert!(e.contains("shot_noise"), "{e}");
+}
+
+#[test]
+fn high_contrast_scene_has_bright_objects_on_a_dark_ground_with_depth_steps() {
+    let opts = SynthOptions {
+        depth: BitDepth::Sixteen,
+        frames: 12,
+        width: 256,
+        height: 192,
+        ..small(Scene::HighContrast)
+    };
+    let stack = SynthStack::new(opts).unwrap();
+    let truth = luma_of(&stack.truth());
+    let (mut ground, mut objects) = (Vec::new(), Vec::new());
+    for (i, &v) in truth.iter().enumerate() {
+        let d = stack.depth_at(i % 256, i / 256);
+        if d == 1.0 { ground.push(v / 65535.0) } else { objects.push(v / 65535.0) }
+    }
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    let max = |v: &[f32]| v.iter().copied().fold(0.0f32, f32::max);
+    assert!(ground.len() > truth.len() / 3 && objects.len() > truth.len() / 5);
+    assert!(
+        mean(&ground) < 0.06 && max(&ground) < 0.1,
+        "ground {} max {}",
+        mean(&ground),
+        max(&ground)
+    );
+    assert!(mean(&objects) > 0.75, "objects {}", mean(&objects));
+    // Faintly textured ground, textured objects: neither is flat.
+    let sd =
+        |v: &[f32]| (v.iter().map(|x| (x - mean(v)).powi(2)).sum::<f32>() / v.len() as f32).sqrt();
+    assert!(sd(&ground) > 0.005 && sd(&objects) > 0.05, "{} {}", sd(&ground), sd(&objects));
+    // Seven flat depths (the ground and six objects), with steps between them.
+    let mut depths: Vec<u8> = u8s(&stack.depth_map()).to_vec();
+    depths.sort_unstable();
+    depths.dedup();
+    assert_eq!(depths.len(), 7, "{depths:?}");
+    let band = stack.edge_band_mask().iter().filter(|&&b| b).count();
+    assert!(band > truth.len() / 20, "{band} edge-band pixels");
+    assert_eq!("high-contrast".parse::<Scene>().unwrap(), Scene::HighContrast);
+}
+
+#[test]
+fn edge_band_lies_along_the_depth_steps() {
+    let stack = SynthStack::new(SynthOptions { frames: 6, ..small(Scene::Objects) }).unwrap();
+    let (w, h) = (128, 96);
+    let band = stack.edge_band_mask();
+    assert_eq!(band.len(), w * h);
+    let r = stack.edge_band_radius();
+    assert_eq!(r, 3.0);
+    let step = 1.0 / 5.0 + 1e-9;
+    let d = |x: usize, y: usize| stack.depth_at(x, y);
+    // A pixel of a step (it differs from a 4-neighbour by more than a focus step).
+    let on_step = |x: usize, y: usize| {
+        let v = d(x, y);
+        (x > 0 && (d(x - 1, y) - v).abs() > step)
+            || (x + 1 < w && (d(x + 1, y) - v).abs() > step)
+            || (y > 0 && (d(x, y - 1) - v).abs() > step)
+            || (y + 1 < h && (d(x, y + 1) - v).abs() > step)
+    };
+    let mut steps = 0;
+    for y in 0..h {
+        for x in 0..w {
+            // In the band exactly when a step pixel is within r.
+            let near = (y.saturating_sub(3)..(y + 4).min(h)).any(|yy| {
+                (x.saturating_sub(3)..(x + 4).min(w)).any(|xx| {
+                    let dist2 = (xx as f64 - x as f64).powi(2) + (yy as f64 - y as f64).powi(2);
+                    dist2 <= r * r && on_step(xx, yy)
+                })
+            });
+            assert_eq!(band[y * w + x], near, "pixel ({x}, {y})");
+            steps += on_step(x, y) as usize;
+        }
+    }
+    assert!(steps > 300, "{steps} step pixels");
+    // Smooth depth has no steps.
+    let tilted = SynthStack::new(small(Scene::TiltedPlane)).unwrap();
+    assert!(tilted.edge_band_mask().iter().all(|&b| !b));
+}

@@ -378,3 +378,164 @@ proptest! {
         prop_assert!(parse_any(&garbage, true).is_err());
     }
 }
+
+fn focus_map(action: &Action) -> &fs_job::FocusMapOptions {
+    match action.stacker().unwrap() {
+        Stacker::FocusMap(o) => o,
+        other => panic!("not the focus-map stacker: {other:?}"),
+    }
+}
+
+#[test]
+fn a_job_file_that_names_no_stacker_gets_focus_map_stack() {
+    assert_eq!(Stacker::default().name(), "FocusMapStack");
+    let text = std::fs::read_to_string(corpus_dir().join("ok-minimal.toml")).unwrap();
+    let job = parse_job_toml(&text, Path::new("."), Path::new("j.toml")).unwrap();
+    assert_eq!(*focus_map(&job.actions[0]), fs_job::FocusMapOptions::default());
+    // So does a stacker table without `type`; the name works too.
+    let base = "name = \"j\"\ninput_path = \"src\"\n[[action]]\nname = \"s\"\n\
+                type = \"FocusStackBunch\"\n";
+    for stacker in ["stacker = { consistency = 0 }", "stacker = \"FocusMapStack\""] {
+        let text = format!("{base}{stacker}\n");
+        let job = parse_job_toml(&text, Path::new("."), Path::new("j.toml")).unwrap();
+        assert_eq!(job.actions[0].stacker().unwrap().name(), "FocusMapStack", "{stacker}");
+    }
+    // The documented example's disabled action names none.
+    let job =
+        parse_job_toml(&documented_example(), Path::new("/jobs"), Path::new("doc.toml")).unwrap();
+    assert_eq!(job.actions[3].stacker().unwrap().name(), "FocusMapStack");
+}
+
+#[test]
+fn focus_map_keys_reach_the_options_and_bad_values_name_the_option() {
+    let text = r#"
+name = "j"
+input_path = "src"
+
+[[action]]
+type = "FocusStack"
+name = "fm"
+[action.stacker]
+type = "FocusMapStack"
+focus_sigma = 3.5
+consistency = 4
+confidence_ratio = 10.0
+flat_average = 5
+linear_blend = false
+depth_map = true
+confidence_map = true
+"#;
+    let job = parse_job_toml(text, Path::new("/w"), Path::new("j.toml")).unwrap();
+    assert_eq!(
+        *focus_map(&job.actions[0]),
+        fs_job::FocusMapOptions {
+            focus_sigma: 3.5,
+            consistency: 4,
+            confidence_ratio: 10.0,
+            flat_average: 5,
+            linear_blend: false,
+            depth_map: true,
+            confidence_map: true,
+        }
+    );
+    let base =
+        "name = \"j\"\ninput_path = \"src\"\n[[action]]\nname = \"fm\"\ntype = \"FocusStack\"\n";
+    let parse = |stacker: &str| {
+        parse_job_toml(&format!("{base}stacker = {stacker}\n"), Path::new("."), Path::new("j.toml"))
+            .unwrap_err()
+            .to_string()
+    };
+    for (key, value) in [
+        ("focus_sigma", "0.25"),
+        ("consistency", "9"),
+        ("confidence_ratio", "1"),
+        ("flat_average", "17"),
+    ] {
+        let msg = parse(&format!("{{ type = \"FocusMapStack\", {key} = {value} }}"));
+        assert!(
+            msg.starts_with(&format!("action `fm`: invalid option `{key}`: must be "))
+                && msg.ends_with(&format!("got {value}")),
+            "{key}: {msg}"
+        );
+    }
+    // Also when the table has no type (the default stacker).
+    assert!(parse("{ focus_sigma = 20 }").contains("`focus_sigma`"));
+    let msg = parse("{ type = \"FocusMapStack\", depth_map = \"yes\" }");
+    assert!(msg.contains("line 6") && msg.contains("bool"), "{msg}");
+}
+
+#[test]
+fn focus_map_keys_and_other_stackers_keys_are_refused_across() {
+    let base =
+        "name = \"j\"\ninput_path = \"src\"\n[[action]]\nname = \"s\"\ntype = \"FocusStack\"\n";
+    let parse = |stacker: &str| {
+        parse_job_toml(&format!("{base}stacker = {stacker}\n"), Path::new("."), Path::new("j.toml"))
+            .unwrap_err()
+            .to_string()
+    };
+    for key in
+        ["noise_guard = 0", "pyramid_min_size = 16", "float_type = \"f64\"", "tile_size = 64"]
+    {
+        for table in [format!("{{ type = \"FocusMapStack\", {key} }}"), format!("{{ {key} }}")] {
+            let msg = parse(&table);
+            let name = key.split(' ').next().unwrap();
+            assert_eq!(
+                msg,
+                format!(
+                    "action `s`: invalid option `{name}`: is not an option of FocusMapStack (its \
+                     options: focus_sigma, consistency, confidence_ratio, flat_average, \
+                     linear_blend, depth_map, confidence_map)"
+                ),
+                "{table}"
+            );
+        }
+    }
+    for (kind, key) in [
+        ("PyramidStack", "focus_sigma = 2.0"),
+        ("PyramidTilesStack", "consistency = 1"),
+        ("PyramidAutoStack", "confidence_map = true"),
+        ("DepthMapStack", "depth_map = true"),
+        ("DepthMapStack", "linear_blend = false"),
+    ] {
+        let msg = parse(&format!("{{ type = \"{kind}\", {key} }}"));
+        let name = key.split(' ').next().unwrap();
+        assert!(
+            msg.starts_with(&format!(
+                "action `s`: invalid option `{name}`: is not an option of {kind}"
+            )),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn a_shinestacker_project_keeps_shinestackers_stacker() {
+    // No `stacker`: ShineStacker's default, PyramidStack, not fstack's.
+    let project = r#"{"version": 1, "project": [{"type_name": "Job", "params": {"name": "j",
+        "input_path": "src"}, "sub_actions": [{"type_name": "FocusStack", "params":
+        {"name": "s"}}]}]}"#;
+    let loaded =
+        parse_project(project, Path::new("/p"), Path::new("p.fsp"), ProjectOptions::default())
+            .unwrap();
+    assert_eq!(loaded.jobs[0].actions[0].stacker().unwrap().name(), "PyramidStack");
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    // fstack's own stacker is not a ShineStacker stacker.
+    let err = parse_project(
+        &project.replace("{\"name\": \"s\"}", "{\"name\": \"s\", \"stacker\": \"Focus map\"}"),
+        Path::new("/p"),
+        Path::new("p.fsp"),
+        ProjectOptions::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("unknown stacker \"Focus map\""), "{err}");
+    // Focus-map keys in a project are not known to fstack there: warned about, ignored.
+    let loaded = parse_project(
+        &project.replace("{\"name\": \"s\"}", "{\"name\": \"s\", \"focus_sigma\": 4}"),
+        Path::new("/p"),
+        Path::new("p.fsp"),
+        ProjectOptions::default(),
+    )
+    .unwrap();
+    assert!(loaded.warnings.iter().any(|w| w.contains("`focus_sigma`")), "{:?}", loaded.warnings);
+    assert_eq!(loaded.jobs[0].actions[0].stacker().unwrap().name(), "PyramidStack");
+}

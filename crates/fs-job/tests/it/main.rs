@@ -4,6 +4,7 @@
 mod align;
 mod common;
 mod end_to_end;
+mod focusmap;
 mod job_files;
 mod safety;
 mod stackers;

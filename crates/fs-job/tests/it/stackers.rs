@@ -16,15 +16,15 @@ use fs_job::{
 
 use crate::common::Recorder;
 
-const FRAMES: usize = 6;
+pub(crate) const FRAMES: usize = 6;
 
 /// A working folder with a 128x96 synthetic stack in `src` (`frame0.png`...), and
 /// the stack itself (for the truth).
-fn synth_workspace() -> (tempfile::TempDir, PathBuf, SynthStack) {
+pub(crate) fn synth_workspace() -> (tempfile::TempDir, PathBuf, SynthStack) {
     synth_workspace_of(128, 96, FRAMES)
 }
 
-fn synth_workspace_of(
+pub(crate) fn synth_workspace_of(
     width: usize,
     height: usize,
     frames: usize,
@@ -47,13 +47,13 @@ fn synth_workspace_of(
     (tmp, work, synth)
 }
 
-fn psnr_of(path: &Path, synth: &SynthStack) -> f64 {
+pub(crate) fn psnr_of(path: &Path, synth: &SynthStack) -> f64 {
     let truth: Image<f32> = synth.truth().to_image();
     let out: Image<f32> = read_frame(path).unwrap().to_image();
     psnr(&out, &truth, 255.0)
 }
 
-fn best_frame_psnr(synth: &SynthStack) -> f64 {
+pub(crate) fn best_frame_psnr(synth: &SynthStack) -> f64 {
     let truth: Image<f32> = synth.truth().to_image();
     (0..FRAMES).map(|k| psnr(&synth.frame(k).to_image(), &truth, 255.0)).fold(0.0, f64::max)
 }
