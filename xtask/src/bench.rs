@@ -653,9 +653,9 @@ fn big_tiff_spec() -> StackSpec {
     StackSpec { name: "tif16-12000x8000-6".into(), options, format: FileFormat::Tiff }
 }
 
-/// `--big-tiff`: generates the stack if missing, runs `fstack --stacker auto
+/// `--big-tiff`: generates the stack if missing, runs `fstack --stacker focusmap|auto
 /// --memory-limit 1G` on it `runs` times per pipeline, prints each run's figures and
-/// the choice line the auto stacker logged, and gives the report section (medians).
+/// the choice line the stacker logged, and gives the report section (medians).
 fn run_big_tiff(fstack: &Path, target: &Path, info: &RunInfo) -> Result<Section<'static>> {
     let spec = big_tiff_spec();
     let dir = bench_dir().join(&spec.name);
@@ -664,8 +664,8 @@ fn run_big_tiff(fstack: &Path, target: &Path, info: &RunInfo) -> Result<Section<
     let frames: Vec<PathBuf> = fs_core::list_frames(&dir.join("frames"))?;
     let out_dir = target.join("bench-out").join(&spec.name);
     std::fs::create_dir_all(&out_dir)?;
-    let out = out_dir.join("fstack-auto-1G.tif");
-    println!("| stack | pipeline | run | wall | user+sys CPU | peak RSS | auto stacker's choice |");
+    let out = out_dir.join("fstack-1G.tif");
+    println!("| stack | pipeline | run | wall | user+sys CPU | peak RSS | stacker's choice |");
     println!("|---|---|---|---|---|---|---|");
     // The stacker alone (the issue's target), then the default pipeline (align,
     // balance and crop add their own frame copies).
@@ -677,14 +677,18 @@ fn run_big_tiff(fstack: &Path, target: &Path, info: &RunInfo) -> Result<Section<
         ("default (align, balance, crop)", &[]),
     ];
     let mut rows = Vec::new();
-    for (pipeline, extra) in pipelines {
+    let runs = ["focusmap", "auto"]
+        .into_iter()
+        .flat_map(|stacker| pipelines.into_iter().map(move |(p, extra)| (stacker, p, extra)));
+    for (stacker, pipeline, extra) in runs {
+        let pipeline = format!("`--stacker {stacker}`, {pipeline}");
         let mut cmd = Command::new(fstack);
         cmd.arg("stack").args(&frames).arg("-o").arg(&out).args([
             "--force",
             "--progress",
             "plain",
             "--stacker",
-            "auto",
+            stacker,
             "--memory-limit",
             "1G",
         ]);
@@ -692,7 +696,7 @@ fn run_big_tiff(fstack: &Path, target: &Path, info: &RunInfo) -> Result<Section<
         let mut usages = Vec::new();
         let mut choice = String::from("(not printed)");
         for run in 1..=info.runs {
-            eprintln!("bench: {}: fstack --stacker auto --memory-limit 1G, {pipeline}", spec.name);
+            eprintln!("bench: {}: fstack --memory-limit 1G, {pipeline}", spec.name);
             let (usage, text) = match run_once_text(&mut cmd) {
                 Ok(r) => r,
                 Err(e) => {
@@ -704,8 +708,9 @@ fn run_big_tiff(fstack: &Path, target: &Path, info: &RunInfo) -> Result<Section<
                     break;
                 }
             };
-            if let Some(c) = text.lines().find(|l| l.contains("tiled,") || l.contains("in memory"))
-            {
+            if let Some(c) = text.lines().find(|l| {
+                l.contains("FocusMapStack:") || l.contains("tiled,") || l.contains("in memory")
+            }) {
                 choice = cell_text(c.trim());
             }
             println!(
@@ -716,7 +721,7 @@ fn run_big_tiff(fstack: &Path, target: &Path, info: &RunInfo) -> Result<Section<
         }
         let cells = if usages.is_empty() {
             vec![
-                pipeline.to_string(),
+                pipeline.clone(),
                 "failed (see the bench output)".into(),
                 String::new(),
                 String::new(),
@@ -725,7 +730,7 @@ fn run_big_tiff(fstack: &Path, target: &Path, info: &RunInfo) -> Result<Section<
         } else {
             let u = median_usage(&usages);
             vec![
-                pipeline.to_string(),
+                pipeline.clone(),
                 choice,
                 format!("{:.2} GB", u.peak_rss_mb / 1e3),
                 minutes(u.wall),
@@ -742,18 +747,17 @@ fn run_big_tiff(fstack: &Path, target: &Path, info: &RunInfo) -> Result<Section<
 fn big_tiff_section(stack: &str, rows: Vec<String>, info: &RunInfo) -> Section<'static> {
     let intro = format!(
         "{}- `cargo xtask bench --big-tiff`: the stack `target/bench-stacks/{stack}` (576 MB per\n  \
-         decoded frame); release `fstack stack --stacker auto --memory-limit 1G`, peak RSS\n  \
-         from the child's rusage; median of the runs.\n",
+         decoded frame); release `fstack stack --stacker focusmap|auto --memory-limit 1G`,\n  \
+         peak RSS from the child's rusage; median of the runs.\n",
         info.updated(),
     );
     Section {
         name: "big-tiff",
         heading: "Out of core: 6 x 12000x8000 16-bit TIFF at memory_limit 1 GiB",
         intro,
-        header:
-            "| pipeline | auto stacker's choice | peak RSS | wall | user+sys CPU | measured |\n\
+        header: "| pipeline | stacker's choice | peak RSS | wall | user+sys CPU | measured |\n\
                  |---|---|---|---|---|---|\n"
-                .into(),
+            .into(),
         rows,
         key_columns: 1,
     }
@@ -1317,8 +1321,10 @@ mod tests {
         let path = crate::gen_testdata::workspace_root().join("docs/benchmarks.md");
         let doc = std::fs::read_to_string(path).unwrap();
         let rows = vec![
-            "| stacker only (`--no-align --no-balance --no-crop`) | c | 1.00 GB | 5 min 0 s | 50 s | m |".into(),
-            "| default (align, balance, crop) | c | 1.40 GB | 9 min 0 s | 90 s | m |".into(),
+            "| `--stacker focusmap`, stacker only (`--no-align --no-balance --no-crop`) | c | 1.00 GB | 5 min 0 s | 50 s | m |".into(),
+            "| `--stacker focusmap`, default (align, balance, crop) | c | 1.40 GB | 9 min 0 s | 90 s | m |".into(),
+            "| `--stacker auto`, stacker only (`--no-align --no-balance --no-crop`) | c | 1.00 GB | 5 min 0 s | 50 s | m |".into(),
+            "| `--stacker auto`, default (align, balance, crop) | c | 1.40 GB | 9 min 0 s | 90 s | m |".into(),
         ];
         let new =
             update_section(&doc, &big_tiff_section("tif16-12000x8000-6", rows.clone(), &info()));

@@ -370,7 +370,7 @@ pub struct TilesArgs {
     /// Auto stacker: force in-memory or tiled, or choose [default: auto].
     #[arg(long, value_enum, help_heading = TILES)]
     pub mode: Option<AutoMode>,
-    /// Auto stacker: memory to stay under, e.g. 2G, 512M [default: 8G].
+    /// Focusmap and auto stackers: memory to stay under, e.g. 2G, 512M [default: 8G].
     #[arg(long, value_name = "SIZE", value_parser = parse_bytes, help_heading = TILES)]
     pub memory_limit: Option<fs_job::ByteSize>,
 }
@@ -480,9 +480,6 @@ impl TilesArgs {
         }
         if self.mode.is_some() {
             auto.push("--mode");
-        }
-        if self.memory_limit.is_some() {
-            auto.push("--memory-limit");
         }
         (tiled, auto)
     }

@@ -31,6 +31,7 @@ pub fn focus_map_options(args: &StackArgs) -> FocusMapOptions {
         linear_blend: d.linear_blend && !f.no_linear_blend,
         depth_map: args.depth_map.is_some(),
         confidence_map: args.confidence_map.is_some(),
+        memory_limit: args.tiles.memory_limit.map_or(d.memory_limit, |m| m.0),
     }
 }
 

@@ -165,6 +165,11 @@ fn check_flags(args: &StackArgs) -> anyhow::Result<()> {
     if stacker != StackerKind::Auto {
         refuse(auto, "--stacker auto")?;
     }
+    if args.tiles.memory_limit.is_some()
+        && !matches!(stacker, StackerKind::Auto | StackerKind::Focusmap)
+    {
+        refuse(vec!["--memory-limit"], "--stacker focusmap or auto")?;
+    }
     for (flag, map) in map_targets(args) {
         if args.bunch.bunch_frames.is_some() {
             usage!("{flag} writes one file; it cannot be used with --bunch-frames");
@@ -434,5 +439,6 @@ pub fn focus_map_json(o: &fs_job::FocusMapOptions) -> serde_json::Value {
         "linear_blend": o.linear_blend,
         "depth_map": o.depth_map,
         "confidence_map": o.confidence_map,
+        "memory_limit": o.memory_limit,
     })
 }

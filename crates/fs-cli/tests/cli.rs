@@ -160,6 +160,14 @@ fn unknown_values_and_inapplicable_flags_are_usage_errors() {
         (vec!["stack", s, "--stacker", "tiles", "--noise-guard", "101"], "--noise-guard"),
         (vec!["info", s, "--noise-guard", "-1"], "--noise-guard: must be 0 (off) to 100"),
         (vec!["stack", s, "--stacker", "auto", "--memory-limit", "1M"], "--memory-limit"),
+        (
+            vec!["stack", s, "--memory-limit", "1M"],
+            "invalid value for --memory-limit: must be at least 64 MiB",
+        ),
+        (
+            vec!["stack", s, "--stacker", "pyramid", "--memory-limit", "1G"],
+            "--memory-limit applies to --stacker focusmap or auto",
+        ),
         (vec!["stack", s, "--stacker", "depthmap", "--depth-map", "d.jpg"], ".png"),
         // Pyramid and depth-map flags with the default stacker, FocusMapStack.
         (vec!["stack", s, "--noise-guard", "0"], "--noise-guard applies to the pyramid stackers"),

@@ -2,7 +2,8 @@
 //!
 //! Each frame gets a weight per decision pixel: a smooth kernel in the frame index
 //! around the sub-frame depth, `(1 - t^2)^2` with `t = (k - depth) / reach`, and
-//! `reach = 1 + flat_average * (1 - confidence)`: where the decision is trusted, one
+//! `reach = r0 + (1 + flat_average - r0) * (1 - confidence)` (`r0` = [`PICK_REACH`],
+//! just over half a frame): where the decision is trusted, one
 //! frame (or the two around a depth between frames); where it is not, the frames
 //! around it, averaged (less noise than any frame). The weights of a pixel sum to 1
 //! over the frames. They are interpolated bilinearly to full resolution, so a
@@ -12,10 +13,18 @@
 //! accumulated in linear light (with `linear_blend`) and encoded once at the end. A
 //! weighted mean with non-negative weights stays inside the range of the frames it
 //! mixes: no overshoot, no invented colour.
+//!
+//! The result is composed band by band ([`BAND_ROWS`] rows, the bands in parallel):
+//! a band reads from the scratch file only the frames with a weight in it, and its
+//! sums stay in the cache. Per pixel the frames are added in order, so the result is
+//! the same for any number of threads.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use fs_core::{
-    BitDepth, ChannelLayout, Frame, FrameInfo, IntSample, PixelFormat, Samples, transfer,
+    BitDepth, ChannelLayout, Frame, FrameInfo, IntSample, PixelFormat, Progress, Samples, transfer,
 };
+use fs_tiles::{FrameSpill, RowSamples, RowsBuffer};
 use rayon::prelude::*;
 
 use crate::decision::{Decision, upsample_taps};
@@ -33,6 +42,10 @@ pub(crate) struct Plan {
     depth: Vec<f32>,
     reach: Vec<f32>,
     inv_norm: Vec<f32>,
+    /// Per decision row, a bit per frame: whether the frame has a weight in the row.
+    row_frames: Vec<u64>,
+    /// Words of `row_frames` per row.
+    words: usize,
     /// Half-resolution size.
     hw: usize,
     hh: usize,
@@ -56,47 +69,66 @@ impl Plan {
     ) -> Self {
         let last = (frames - 1) as f32;
         let fa = flat_average as f32;
-        let (depth, (reach, inv_norm)): (Vec<f32>, (Vec<f32>, Vec<f32>)) = decision
-            .depth
-            .par_iter()
-            .zip(&decision.confidence)
-            .map(|(&d, &c)| {
-                let d = d.clamp(0.0, last);
-                let reach = PICK_REACH + (1.0 + fa - PICK_REACH) * (1.0 - c.clamp(0.0, 1.0));
-                let (k0, k1) = ((d - reach).ceil().max(0.0), (d + reach).floor().min(last));
-                let mut norm = 0.0;
-                let mut k = k0;
-                while k <= k1 {
-                    norm += kernel(k, d, reach);
-                    k += 1.0;
+        let words = frames.div_ceil(64);
+        // Allocation: once per stack.
+        let mut depth = vec![0.0f32; hw * hh];
+        let mut reach = vec![0.0f32; hw * hh];
+        let mut inv_norm = vec![0.0f32; hw * hh];
+        let mut row_frames = vec![0u64; words * hh];
+        depth
+            .par_chunks_mut(hw)
+            .zip(reach.par_chunks_mut(hw))
+            .zip(inv_norm.par_chunks_mut(hw))
+            .zip(row_frames.par_chunks_mut(words))
+            .enumerate()
+            .for_each(|(y, (((depth, reach), inv_norm), bits))| {
+                let r = y * hw..(y + 1) * hw;
+                for ((((d_out, r_out), n_out), &d), &c) in depth
+                    .iter_mut()
+                    .zip(reach.iter_mut())
+                    .zip(inv_norm.iter_mut())
+                    .zip(&decision.depth[r.clone()])
+                    .zip(&decision.confidence[r])
+                {
+                    let d = d.clamp(0.0, last);
+                    let re = PICK_REACH + (1.0 + fa - PICK_REACH) * (1.0 - c.clamp(0.0, 1.0));
+                    let (k0, k1) = ((d - re).ceil().max(0.0), (d + re).floor().min(last));
+                    let mut norm = 0.0;
+                    let mut k = k0;
+                    while k <= k1 {
+                        let v = kernel(k, d, re);
+                        if v > 0.0 {
+                            let i = k as usize;
+                            bits[i / 64] |= 1 << (i % 64);
+                        }
+                        norm += v;
+                        k += 1.0;
+                    }
+                    // norm > 0: the frame nearest to d is within half a frame of it.
+                    (*d_out, *r_out, *n_out) = (d, re, 1.0 / norm);
                 }
-                // norm > 0: the frame nearest to d is within half a frame of it.
-                (d, (reach, 1.0 / norm))
-            })
-            .unzip();
-        Self { depth, reach, inv_norm, hw, hh, frames }
+            });
+        Self { depth, reach, inv_norm, row_frames, words, hw, hh, frames }
     }
 
-    /// The half-resolution weights of frame `k` into `out`, and per row whether any
-    /// weight in it is non-zero.
-    fn weights(&self, k: usize, out: &mut [f32], active: &mut [bool]) {
+    /// Whether frame `k` has a weight in decision row `y`.
+    #[inline]
+    fn has(&self, y: usize, k: usize) -> bool {
+        self.row_frames[y * self.words + k / 64] & (1 << (k % 64)) != 0
+    }
+
+    /// The weights of frame `k` in decision row `y` into `out`.
+    fn weights_row(&self, k: usize, y: usize, out: &mut [f32]) {
         let kf = k as f32;
-        out.par_chunks_mut(self.hw).zip(active.par_iter_mut()).enumerate().for_each(
-            |(y, (o, act))| {
-                let r = y * self.hw..(y + 1) * self.hw;
-                let mut any = false;
-                for (((o, &d), &reach), &inv) in o
-                    .iter_mut()
-                    .zip(&self.depth[r.clone()])
-                    .zip(&self.reach[r.clone()])
-                    .zip(&self.inv_norm[r])
-                {
-                    *o = kernel(kf, d, reach) * inv;
-                    any |= *o > 0.0;
-                }
-                *act = any;
-            },
-        );
+        let r = y * self.hw..(y + 1) * self.hw;
+        for (((o, &d), &reach), &inv) in out
+            .iter_mut()
+            .zip(&self.depth[r.clone()])
+            .zip(&self.reach[r.clone()])
+            .zip(&self.inv_norm[r])
+        {
+            *o = kernel(kf, d, reach) * inv;
+        }
     }
 
     /// The depth map at full resolution: 16-bit, frame `k` of `n` at
@@ -132,109 +164,196 @@ pub(crate) fn upsampled_frame(
     Frame::new(FrameInfo { width: w, height: h, format }, Samples::U16(out))
 }
 
-/// The running weighted sum of the frames.
-#[derive(Debug)]
-pub(crate) struct Composer {
-    info: FrameInfo,
+/// Rows of the result per band of pass 2: even, so a band covers whole decision
+/// rows; 32 rows of a 6000-pixel RGB frame are 0.6 MB of 8-bit samples to read and
+/// 2.3 MB of sums.
+pub(crate) const BAND_ROWS: usize = 32;
+
+/// How the stored values become the blend's units and back.
+struct Units {
     linear: bool,
     /// Stored value to the blend's units (linear light or value / max).
     table: Vec<f32>,
-    /// Interleaved sums, colour premultiplied by alpha.
-    acc: Vec<f32>,
-    weights: Vec<f32>,
-    active: Vec<bool>,
+    encoder: Option<transfer::SrgbEncoder>,
 }
 
-impl Composer {
-    pub(crate) fn new(info: FrameInfo, plan: &Plan, linear: bool) -> Self {
+impl Units {
+    fn new(info: FrameInfo, linear: bool) -> Self {
         let max = info.format.depth.max_value() as u32;
         let table = if linear {
             transfer::srgb_decode_table(max)
         } else {
             (0..=max).map(|v| v as f32 / max as f32).collect()
         };
-        let c = info.format.layout.channels();
-        Self {
-            info,
-            linear,
-            table,
-            // Allocation: once per stack (the sums, 4 bytes a sample).
-            acc: vec![0.0; info.width * info.height * c],
-            weights: vec![0.0; plan.hw * plan.hh],
-            active: vec![false; plan.hh],
-        }
+        Self { linear, table, encoder: linear.then(transfer::SrgbEncoder::new) }
     }
 
-    /// Adds frame `k`, weighted by the plan.
-    pub(crate) fn add(&mut self, plan: &Plan, k: usize, frame: &Frame) {
-        plan.weights(k, &mut self.weights, &mut self.active);
-        let args = Args {
-            w: self.info.width,
-            hw: plan.hw,
-            hh: plan.hh,
-            layout: self.info.format.layout,
-            weights: &self.weights,
-            active: &self.active,
-            table: &self.table,
-            alpha_scale: 1.0 / self.info.format.depth.max_value() as f32,
-        };
-        match frame.samples() {
-            Samples::U8(s) => accumulate(&args, s, &mut self.acc),
-            Samples::U16(s) => accumulate(&args, s, &mut self.acc),
+    #[inline]
+    fn encode(&self, v: f32) -> f32 {
+        match &self.encoder {
+            Some(e) if self.linear => e.encode(v),
+            _ => v,
         }
     }
+}
 
-    /// The stacked frame.
-    pub(crate) fn finish(self) -> fs_core::Result<Frame> {
-        let info = self.info;
-        let c = info.format.layout.channels();
-        let alpha = info.format.layout.has_alpha();
-        let max = info.format.depth.max_value() as f32;
-        let encoder = self.linear.then(transfer::SrgbEncoder::new);
-        let encode = |v: f32| match &encoder {
-            Some(e) => e.encode(v),
-            None => v,
-        };
-        let value = |px: &[f32], ch: usize| -> f32 {
-            if alpha {
+/// What one band's task reuses from band to band.
+struct Scratch {
+    acc: Vec<f32>,
+    /// The weights of one frame over the band's decision rows.
+    weights: Vec<f32>,
+    row_w: Vec<f32>,
+    /// Per decision row of the band, whether the frame has a weight in it.
+    active: Vec<bool>,
+    rows: RowsBuffer,
+}
+
+/// Pass 2: the result, composed band by band from the frames in `spill`.
+pub(crate) fn compose(
+    plan: &Plan,
+    spill: &FrameSpill,
+    info: FrameInfo,
+    linear: bool,
+    progress: &dyn Progress,
+) -> crate::Result<Frame> {
+    let (w, h) = (info.width, info.height);
+    let c = info.format.layout.channels();
+    let units = Units::new(info, linear);
+    let bands = h.div_ceil(BAND_ROWS);
+    progress.phase("composing", bands as u64);
+    let done = AtomicU64::new(0);
+    let band_len = BAND_ROWS * w * c;
+    let init = || Scratch {
+        // Allocation: one band's sums and weights per rayon task.
+        acc: vec![0.0; band_len],
+        weights: vec![0.0; (BAND_ROWS / 2 + 2) * plan.hw],
+        row_w: vec![0.0; plan.hw],
+        active: Vec::with_capacity(BAND_ROWS / 2 + 2),
+        rows: RowsBuffer::new(),
+    };
+    let run = |scratch: &mut Scratch, b: usize, out: OutRows<'_>| -> crate::Result<()> {
+        progress.check_cancelled()?;
+        let rows = b * BAND_ROWS..((b + 1) * BAND_ROWS).min(h);
+        band(plan, spill, info, &units, rows, scratch, out)?;
+        progress.step(done.fetch_add(1, Ordering::Relaxed) + 1);
+        Ok(())
+    };
+    // Twice as many threads as the caller's pool has: a band's task waits for its
+    // reads from the disk, and another one computes meanwhile.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2 * rayon::current_num_threads())
+        .thread_name(|i| format!("fs-focusmap compose {i}"))
+        .build()
+        .map_err(|e| fs_core::CoreError::io("<compose threads>", std::io::Error::other(e)))?;
+    let samples = pool.install(|| -> crate::Result<Samples> {
+        Ok(match info.format.depth {
+            BitDepth::Eight => {
+                // Allocation: the result.
+                let mut out = vec![0u8; w * h * c];
+                out.par_chunks_mut(band_len)
+                    .enumerate()
+                    .try_for_each_init(init, |s, (b, o)| run(s, b, OutRows::U8(o)))?;
+                Samples::U8(out)
+            }
+            BitDepth::Sixteen => {
+                // Allocation: the result.
+                let mut out = vec![0u16; w * h * c];
+                out.par_chunks_mut(band_len)
+                    .enumerate()
+                    .try_for_each_init(init, |s, (b, o)| run(s, b, OutRows::U16(o)))?;
+                Samples::U16(out)
+            }
+        })
+    })?;
+    Ok(Frame::new(info, samples)?)
+}
+
+/// A band's rows of the result.
+enum OutRows<'a> {
+    U8(&'a mut [u8]),
+    U16(&'a mut [u16]),
+}
+
+/// One band: the weighted sum of the frames with a weight in it, encoded into `out`.
+fn band(
+    plan: &Plan,
+    spill: &FrameSpill,
+    info: FrameInfo,
+    units: &Units,
+    rows: std::ops::Range<usize>,
+    s: &mut Scratch,
+    out: OutRows<'_>,
+) -> crate::Result<()> {
+    let (w, hw) = (info.width, plan.hw);
+    let c = info.format.layout.channels();
+    let acc = &mut s.acc[..rows.len() * w * c];
+    acc.fill(0.0);
+    // The decision rows the band's rows interpolate between.
+    let (ya, yb) = (upsample_taps(rows.start, plan.hh).0, upsample_taps(rows.end - 1, plan.hh).1);
+    let args = Args {
+        w,
+        hw,
+        hh: plan.hh,
+        ya,
+        y0: rows.start,
+        layout: info.format.layout,
+        table: &units.table,
+        alpha_scale: 1.0 / info.format.depth.max_value() as f32,
+    };
+    let Scratch { weights, row_w, active, rows: buf, .. } = s;
+    for k in 0..plan.frames {
+        active.clear();
+        active.extend((ya..=yb).map(|y| plan.has(y, k)));
+        if !active.iter().any(|&a| a) {
+            continue;
+        }
+        for (i, y) in (ya..=yb).enumerate() {
+            let o = &mut weights[i * hw..(i + 1) * hw];
+            if active[i] {
+                plan.weights_row(k, y, o);
+            } else {
+                o.fill(0.0);
+            }
+        }
+        let weights = &weights[..(yb - ya + 1) * hw];
+        match spill.read_rows(info, k, rows.clone(), buf)? {
+            RowSamples::U8(px) => accumulate(&args, active, weights, px, row_w, acc),
+            RowSamples::U16(px) => accumulate(&args, active, weights, px, row_w, acc),
+        }
+    }
+    let max = info.format.depth.max_value() as f32;
+    match out {
+        OutRows::U8(o) => encode_rows(acc, c, info.format.layout.has_alpha(), units, max, o),
+        OutRows::U16(o) => encode_rows(acc, c, info.format.layout.has_alpha(), units, max, o),
+    }
+    Ok(())
+}
+
+/// The sums of a band (colour premultiplied by alpha) to stored values.
+fn encode_rows<S: IntSample>(
+    acc: &[f32],
+    c: usize,
+    alpha: bool,
+    units: &Units,
+    max: f32,
+    out: &mut [S],
+) {
+    for (o, px) in out.chunks_exact_mut(c).zip(acc.chunks_exact(c)) {
+        for (ch, o) in o.iter_mut().enumerate() {
+            let v = if alpha {
                 let a = px[c - 1];
                 if ch == c - 1 {
                     a
                 } else if a > 0.0 {
-                    encode(px[ch] / a)
+                    units.encode(px[ch] / a)
                 } else {
                     0.0
                 }
             } else {
-                encode(px[ch])
-            }
-        };
-        let w = info.width;
-        let samples = match info.format.depth {
-            BitDepth::Eight => {
-                let mut out = vec![0u8; self.acc.len()];
-                out.par_chunks_mut(w * c).zip(self.acc.par_chunks(w * c)).for_each(|(o, a)| {
-                    for (o, px) in o.chunks_exact_mut(c).zip(a.chunks_exact(c)) {
-                        for (ch, o) in o.iter_mut().enumerate() {
-                            *o = round(value(px, ch) * max, max) as u8;
-                        }
-                    }
-                });
-                Samples::U8(out)
-            }
-            BitDepth::Sixteen => {
-                let mut out = vec![0u16; self.acc.len()];
-                out.par_chunks_mut(w * c).zip(self.acc.par_chunks(w * c)).for_each(|(o, a)| {
-                    for (o, px) in o.chunks_exact_mut(c).zip(a.chunks_exact(c)) {
-                        for (ch, o) in o.iter_mut().enumerate() {
-                            *o = round(value(px, ch) * max, max) as u16;
-                        }
-                    }
-                });
-                Samples::U16(out)
-            }
-        };
-        Frame::new(info, samples)
+                units.encode(px[ch])
+            };
+            *o = S::from_int(round(v * max, max) as i32);
+        }
     }
 }
 
@@ -248,48 +367,56 @@ struct Args<'a> {
     w: usize,
     hw: usize,
     hh: usize,
+    /// The band's first decision row and first row.
+    ya: usize,
+    y0: usize,
     layout: ChannelLayout,
-    weights: &'a [f32],
-    active: &'a [bool],
     table: &'a [f32],
     alpha_scale: f32,
 }
 
-fn accumulate<S: IntSample + Into<usize>>(a: &Args<'_>, samples: &[S], acc: &mut [f32]) {
+/// Adds one frame's band of samples, weighted, into the band's sums. `weights`
+/// holds the frame's weights over the band's decision rows from `ya` on, `active`
+/// whether each has any.
+fn accumulate<S: IntSample + Into<usize>>(
+    a: &Args<'_>,
+    active: &[bool],
+    weights: &[f32],
+    samples: &[S],
+    row_w: &mut [f32],
+    acc: &mut [f32],
+) {
     let c = a.layout.channels();
     let alpha = a.layout.has_alpha();
     let (w, hw) = (a.w, a.hw);
-    acc.par_chunks_mut(w * c).zip(samples.par_chunks(w * c)).enumerate().for_each_init(
-        // Allocation: one half-resolution row per rayon task.
-        || vec![0.0f32; hw],
-        |row_w, (y, (acc, s))| {
-            let (y0, y1, fy) = upsample_taps(y, a.hh);
-            if !a.active[y0] && !a.active[y1] {
-                return;
+    for (i, (acc, s)) in acc.chunks_exact_mut(w * c).zip(samples.chunks_exact(w * c)).enumerate() {
+        let (y0, y1, fy) = upsample_taps(a.y0 + i, a.hh);
+        let (i0, i1) = (y0 - a.ya, y1 - a.ya);
+        if !active[i0] && !active[i1] {
+            continue;
+        }
+        let (r0, r1) = (&weights[i0 * hw..(i0 + 1) * hw], &weights[i1 * hw..(i1 + 1) * hw]);
+        for ((o, &p), &q) in row_w.iter_mut().zip(r0).zip(r1) {
+            *o = p * (1.0 - fy) + q * fy;
+        }
+        for (x, (acc, s)) in acc.chunks_exact_mut(c).zip(s.chunks_exact(c)).enumerate() {
+            let (x0, x1, fx) = upsample_taps(x, hw);
+            let wt = row_w[x0] * (1.0 - fx) + row_w[x1] * fx;
+            if wt <= 0.0 {
+                continue;
             }
-            let (r0, r1) = (&a.weights[y0 * hw..(y0 + 1) * hw], &a.weights[y1 * hw..(y1 + 1) * hw]);
-            for ((o, &p), &q) in row_w.iter_mut().zip(r0).zip(r1) {
-                *o = p * (1.0 - fy) + q * fy;
-            }
-            for (x, (acc, s)) in acc.chunks_exact_mut(c).zip(s.chunks_exact(c)).enumerate() {
-                let (x0, x1, fx) = upsample_taps(x, hw);
-                let wt = row_w[x0] * (1.0 - fx) + row_w[x1] * fx;
-                if wt <= 0.0 {
-                    continue;
+            if alpha {
+                let al = s[c - 1].to_f32() * a.alpha_scale;
+                let wa = wt * al;
+                for ch in 0..c - 1 {
+                    acc[ch] += wa * a.table[s[ch].into()];
                 }
-                if alpha {
-                    let al = s[c - 1].to_f32() * a.alpha_scale;
-                    let wa = wt * al;
-                    for ch in 0..c - 1 {
-                        acc[ch] += wa * a.table[s[ch].into()];
-                    }
-                    acc[c - 1] += wa;
-                } else {
-                    for ch in 0..c {
-                        acc[ch] += wt * a.table[s[ch].into()];
-                    }
+                acc[c - 1] += wa;
+            } else {
+                for ch in 0..c {
+                    acc[ch] += wt * a.table[s[ch].into()];
                 }
             }
-        },
-    );
+        }
+    }
 }

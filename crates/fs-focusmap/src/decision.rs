@@ -2,6 +2,7 @@
 //! search over the frames, the sub-frame fit, the confidence, the consistency vote
 //! and the fill from confident neighbours.
 
+use fs_tiles::{DiskPlane, ScratchDir};
 use rayon::prelude::*;
 
 /// What the peak search keeps per decision pixel while frames stream by.
@@ -21,38 +22,120 @@ pub(crate) struct Peak {
     index: u32,
 }
 
+/// A [`Peak`] is stored as this many f32 (the index by its bits), so the search can
+/// live in a plain f32 plane, in memory or memory-mapped.
+const FIELDS: usize = 6;
+
+impl Peak {
+    #[inline]
+    fn load(v: &[f32]) -> Self {
+        Self { best: v[0], left: v[1], right: v[2], prev: v[3], sum: v[4], index: v[5].to_bits() }
+    }
+
+    #[inline]
+    fn store(self, v: &mut [f32]) {
+        v[..FIELDS].copy_from_slice(&[
+            self.best,
+            self.left,
+            self.right,
+            self.prev,
+            self.sum,
+            f32::from_bits(self.index),
+        ]);
+    }
+}
+
+/// Where the peak search lives.
+#[derive(Debug)]
+enum Store {
+    Memory(Vec<f32>),
+    /// A memory-mapped scratch file (dropped before its folder).
+    Disk {
+        plane: DiskPlane<f32>,
+        _dir: ScratchDir,
+    },
+}
+
+/// Decision rows per band when the search is on disk: the pages of a band are
+/// released once it is done, so about one band is resident.
+const DISK_BAND_ROWS: usize = 64;
+
 /// The streaming peak search: frame after frame, per decision pixel.
 #[derive(Debug)]
 pub(crate) struct Peaks {
-    peaks: Vec<Peak>,
+    store: Store,
+    /// Decision pixels per row, and rows.
+    width: usize,
+    height: usize,
     frames: u32,
 }
 
 impl Peaks {
-    pub(crate) fn new(len: usize) -> Self {
-        // Allocation: once per stack.
-        Self { peaks: vec![Peak::default(); len], frames: 0 }
+    /// The search over `width` x `height` decision pixels, in memory or (with
+    /// `disk`, the scratch folder's parent or `None` for the default) on disk.
+    pub(crate) fn new(
+        width: usize,
+        height: usize,
+        disk: Option<Option<&std::path::Path>>,
+    ) -> Result<Self, fs_tiles::TilesError> {
+        let store = match disk {
+            None => {
+                // Allocation: once per stack.
+                Store::Memory(vec![0.0; width * height * FIELDS])
+            }
+            Some(root) => {
+                let dir = ScratchDir::new(root)?;
+                dir.check_space((width * height * FIELDS * 4) as u64)?;
+                Store::Disk { plane: dir.plane(width * FIELDS, height)?, _dir: dir }
+            }
+        };
+        Ok(Self { store, width, height, frames: 0 })
     }
 
     pub(crate) fn frames(&self) -> usize {
         self.frames as usize
     }
 
-    /// Folds in the focus measure of the next frame.
-    pub(crate) fn add(&mut self, focus: &[f32]) {
-        let k = self.frames;
-        self.peaks.par_chunks_mut(4096).zip(focus.par_chunks(4096)).for_each(|(p, f)| {
-            for (p, &f) in p.iter_mut().zip(f) {
-                if k == 0 || f > p.best {
-                    (p.left, p.best, p.right, p.index) = (p.prev, f, 0.0, k);
-                } else if p.index + 1 == k {
-                    p.right = f;
+    /// Runs `f` over the search band by band (the first decision pixel of the band,
+    /// its stored peaks), releasing each band's pages when on disk.
+    fn for_bands(
+        &mut self,
+        mut f: impl FnMut(usize, &mut [f32]),
+    ) -> Result<(), fs_tiles::TilesError> {
+        match &mut self.store {
+            Store::Memory(v) => f(0, v),
+            Store::Disk { plane, .. } => {
+                for y0 in (0..self.height).step_by(DISK_BAND_ROWS) {
+                    let y1 = (y0 + DISK_BAND_ROWS).min(self.height);
+                    f(y0 * self.width, plane.rows_mut(y0, y1));
+                    plane.release_rows(y0, y1)?;
                 }
-                p.prev = f;
-                p.sum += f;
             }
-        });
+        }
+        Ok(())
+    }
+
+    /// Folds in the focus measure of the next frame.
+    pub(crate) fn add(&mut self, focus: &[f32]) -> Result<(), fs_tiles::TilesError> {
+        let k = self.frames;
+        self.for_bands(|start, peaks| {
+            let focus = &focus[start..start + peaks.len() / FIELDS];
+            peaks.par_chunks_mut(4096 * FIELDS).zip(focus.par_chunks(4096)).for_each(|(p, f)| {
+                for (v, &f) in p.chunks_exact_mut(FIELDS).zip(f) {
+                    let mut p = Peak::load(v);
+                    if k == 0 || f > p.best {
+                        (p.left, p.best, p.right, p.index) = (p.prev, f, 0.0, k);
+                    } else if p.index + 1 == k {
+                        p.right = f;
+                    }
+                    p.prev = f;
+                    p.sum += f;
+                    p.store(v);
+                }
+            });
+        })?;
         self.frames += 1;
+        Ok(())
     }
 }
 
@@ -78,37 +161,50 @@ const FLOOR: f32 = 1e-12;
 /// parabola), at most half a frame either way. Confidence: how far the best frame
 /// stands out of the mean of the others, `r = best / mean(others)`, on a log scale:
 /// 0 up to `sqrt(ratio)`, 1 from `ratio` on, a smooth step between.
-pub(crate) fn decide(peaks: &Peaks, ratio: f64) -> Decision {
+pub(crate) fn decide(peaks: &mut Peaks, ratio: f64) -> Result<Decision, fs_tiles::TilesError> {
     let n = peaks.frames;
     let lo = 0.5 * ratio.ln() as f32;
     let span = 0.5 * ratio.ln() as f32;
-    let (depth, (confidence, strength)): (Vec<f32>, (Vec<f32>, Vec<f32>)) = peaks
-        .peaks
-        .par_iter()
-        .map(|p| {
-            let k = p.index as f32;
-            if n == 1 {
-                return (0.0, (1.0, p.best));
-            }
-            let offset = if p.index > 0 && p.index + 1 < n && p.best > FLOOR {
-                let eps = FLOOR;
-                let (a, b, c) = ((p.left + eps).ln(), (p.best + eps).ln(), (p.right + eps).ln());
-                let denom = a - 2.0 * b + c;
-                if denom < 0.0 { (0.5 * (a - c) / denom).clamp(-0.5, 0.5) } else { 0.0 }
-            } else {
-                0.0
-            };
-            let others = (p.sum - p.best).max(0.0) / (n - 1) as f32;
-            let conf = if p.best <= FLOOR {
-                0.0
-            } else {
-                let r = (p.best / others.max(FLOOR)).ln();
-                smoothstep((r - lo) / span)
-            };
-            (k + offset, (conf, p.best))
-        })
-        .unzip();
-    Decision { depth, confidence, strength }
+    let len = peaks.width * peaks.height;
+    // Allocation: once per stack.
+    let (mut depth, mut confidence, mut strength) =
+        (vec![0.0f32; len], vec![0.0f32; len], vec![0.0f32; len]);
+    let one = |p: Peak| -> (f32, f32, f32) {
+        let k = p.index as f32;
+        if n == 1 {
+            return (0.0, 1.0, p.best);
+        }
+        let offset = if p.index > 0 && p.index + 1 < n && p.best > FLOOR {
+            let eps = FLOOR;
+            let (a, b, c) = ((p.left + eps).ln(), (p.best + eps).ln(), (p.right + eps).ln());
+            let denom = a - 2.0 * b + c;
+            if denom < 0.0 { (0.5 * (a - c) / denom).clamp(-0.5, 0.5) } else { 0.0 }
+        } else {
+            0.0
+        };
+        let others = (p.sum - p.best).max(0.0) / (n - 1) as f32;
+        let conf = if p.best <= FLOOR {
+            0.0
+        } else {
+            let r = (p.best / others.max(FLOOR)).ln();
+            smoothstep((r - lo) / span)
+        };
+        (k + offset, conf, p.best)
+    };
+    peaks.for_bands(|start, stored| {
+        let end = start + stored.len() / FIELDS;
+        stored
+            .par_chunks(4096 * FIELDS)
+            .zip(depth[start..end].par_chunks_mut(4096))
+            .zip(confidence[start..end].par_chunks_mut(4096))
+            .zip(strength[start..end].par_chunks_mut(4096))
+            .for_each(|(((p, d), c), s)| {
+                for (((v, d), c), s) in p.chunks_exact(FIELDS).zip(d).zip(c).zip(s) {
+                    (*d, *c, *s) = one(Peak::load(v));
+                }
+            });
+    })?;
+    Ok(Decision { depth, confidence, strength })
 }
 
 #[inline]
@@ -321,10 +417,10 @@ mod tests {
     fn peaks_of(curves: &[&[f32]]) -> Peaks {
         // curves[pixel][frame]
         let n = curves[0].len();
-        let mut p = Peaks::new(curves.len());
+        let mut p = Peaks::new(curves.len(), 1, None).unwrap();
         for k in 0..n {
             let f: Vec<f32> = curves.iter().map(|c| c[k]).collect();
-            p.add(&f);
+            p.add(&f).unwrap();
         }
         p
     }
@@ -335,8 +431,8 @@ mod tests {
         // so the fit finds the centre exactly.
         let curve: Vec<f32> = (0..6).map(|k| (-((k as f32 - 2.3).powi(2)) / 2.0).exp()).collect();
         let flat = [1.0f32; 6];
-        let p = peaks_of(&[&curve, &flat]);
-        let d = decide(&p, 3.0);
+        let mut p = peaks_of(&[&curve, &flat]);
+        let d = decide(&mut p, 3.0).unwrap();
         assert!((d.depth[0] - 2.3).abs() < 1e-4, "{}", d.depth[0]);
         // A flat curve: nothing stands out, no confidence.
         assert_eq!(d.confidence[1], 0.0);

@@ -22,6 +22,10 @@ pub enum FocusMapError {
     /// (the file is named).
     #[error(transparent)]
     Core(#[from] CoreError),
+    /// The peak search's scratch file (memory-limited runs) could not be made or
+    /// used (the folder is named).
+    #[error(transparent)]
+    Tiles(#[from] fs_tiles::TilesError),
 }
 
 /// Result alias for fs-focusmap.

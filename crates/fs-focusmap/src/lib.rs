@@ -61,7 +61,10 @@
 //!    full resolution: a transition between frames is two to four pixels wide and a
 //!    depth step mixes the two frames on either side, never one in between.
 //! 8. **Composition** (pass 2): the frames again, read back from an unlinked scratch
-//!    file (`fs_tiles::FrameSpill`, direct I/O), weighted into running sums in
+//!    file (`fs_tiles::FrameSpill`, direct I/O) band by band (32 rows; each band
+//!    reads only the frames with a weight in it, its sums stay in the cache, and the
+//!    bands run on twice as many threads as cores, so one computes while another
+//!    waits for the disk), weighted into sums in
 //!    linear light ([`FocusMapOptions::linear_blend`]; the sRGB curve undone by
 //!    table, redone once at the end). A mean with non-negative weights stays inside
 //!    the range of the frames it mixes: no overshoot, no invented colour, no glow.
@@ -86,22 +89,36 @@
 //!
 //! # Streaming, memory, determinism
 //! Frames are folded in one at a time; pass 1 keeps 24 bytes per decision pixel (6
-//! bytes a frame pixel) and the scratch file holds the samples (on disk, not in
-//! memory); pass 2 keeps the sums (4 bytes a sample). For 24-megapixel RGB frames
-//! that is about 150 MB in pass 1 and 290 MB in pass 2, plus the frames in flight,
-//! whatever the frame count. [`FocusMapStack::stack_paths`] decodes as many files at
-//! once as there are cores ([`fs_core::DecodeAhead`]). Every step is a per-pixel
-//! function of its inputs split over rows: the output is identical for any number
-//! of threads (tested). Speed and quality figures are in `docs/benchmarks.md`.
+//! bytes a frame pixel) for the peak search and 2 for the focus measure, and the
+//! scratch file holds the samples (on disk, not in memory); pass 2 keeps the result
+//! and the weights' parameters (3 bytes a pixel), and per thread one band's sums.
+//! For 24-megapixel RGB frames that is about 190 MB in pass 1 and 150 MB in pass 2
+//! plus the frames in flight, whatever the frame count.
+//! [`FocusMapStack::stack_paths`] decodes as many files at once as there are cores
+//! ([`fs_core::DecodeAhead`]).
+//!
+//! [`FocusMapOptions::memory_limit`] bounds it for very large frames: a
+//! [`MemoryPlan`] (from [`FocusMapStack::memory_plan`]) estimates the peak, and when
+//! the fastest way does not fit, frames are decoded one at a time, then the peak
+//! search moves to a memory-mapped scratch file worked through band by band. That
+//! leaves about one frame, the focus measure and the result: 6 frames of 12000x8000
+//! 16-bit RGB (576 MB each) stack within 1.2 GB at `memory_limit` 1 GiB. Callers
+//! that decode frames themselves (fs-job) ask the plan how many to decode ahead.
+//!
+//! Every step is a per-pixel function of its inputs split over rows or bands: the
+//! output is identical for any number of threads and in every memory mode (tested).
+//! Speed and quality figures are in `docs/benchmarks.md`.
 #![deny(missing_docs)]
 
 mod compose;
 mod decision;
 mod error;
 mod measure;
+mod memory;
 mod options;
 mod stack;
 
 pub use crate::error::{FocusMapError, Result};
+pub use crate::memory::MemoryPlan;
 pub use crate::options::FocusMapOptions;
 pub use crate::stack::{FocusMapResult, FocusMapStack};

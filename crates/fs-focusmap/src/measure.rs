@@ -63,9 +63,13 @@ impl Measure {
     }
 }
 
-/// The pooled squared Laplacian of the luma of interleaved samples: each task
-/// makes the luma of the (up to) four rows its two rows need, so no full-size luma
-/// plane is written or read.
+/// Decision rows per task of [`pooled_from_samples`]: its luma rows are made once
+/// (with two rows of border), not twice as with a task per decision row.
+const TASK_ROWS: usize = 8;
+
+/// The pooled squared Laplacian of the luma of interleaved samples: each task makes
+/// the luma of the rows its decision rows need (and one more on each side), so no
+/// full-size luma plane is written or read.
 fn pooled_from_samples<S: IntSample>(
     s: &[S],
     layout: ChannelLayout,
@@ -76,14 +80,18 @@ fn pooled_from_samples<S: IntSample>(
 ) {
     let c = layout.channels();
     let hw = half(w);
-    out.par_chunks_mut(hw).enumerate().for_each_init(
-        // Allocation: four luma rows and two Laplacian rows of scratch per rayon task.
-        || vec![0.0f32; 6 * w],
-        |buf, (yy, o)| {
-            let (luma, lap) = buf.split_at_mut(4 * w);
-            // Luma rows 2yy-1 ..= 2yy+2 (reflected at the borders) in slots 0..4.
-            for slot in 0..4 {
-                let y = reflect101(2 * yy as isize - 1 + slot as isize, h);
+    let slots = 2 * TASK_ROWS + 2;
+    out.par_chunks_mut(hw * TASK_ROWS).enumerate().for_each_init(
+        // Allocation: the task's luma rows and two Laplacian rows per rayon task.
+        || vec![0.0f32; (slots + 2) * w],
+        |buf, (t, o)| {
+            let (luma, lap) = buf.split_at_mut(slots * w);
+            let first = 2 * t * TASK_ROWS;
+            let decision_rows = o.len() / hw;
+            // Luma rows first-1 ..= first + 2 * decision_rows (reflected at the
+            // borders) in slots 0..
+            for slot in 0..2 * decision_rows + 2 {
+                let y = reflect101(first as isize - 1 + slot as isize, h);
                 luma_row(
                     &s[y * w * c..(y + 1) * w * c],
                     layout,
@@ -91,17 +99,20 @@ fn pooled_from_samples<S: IntSample>(
                     &mut luma[slot * w..(slot + 1) * w],
                 );
             }
-            let rows = if 2 * yy + 1 < h { 2 } else { 1 };
-            let (r0, r1) = lap.split_at_mut(w);
             let slot = |i: usize| &luma[i * w..(i + 1) * w];
-            laplacian_sq(slot(0), slot(1), slot(2), r0);
-            if rows == 2 {
-                laplacian_sq(slot(1), slot(2), slot(3), r1);
-                for (a, &b) in r0.iter_mut().zip(r1.iter()) {
-                    *a += b;
+            let (r0, r1) = lap.split_at_mut(w);
+            for (i, o) in o.chunks_exact_mut(hw).enumerate() {
+                let yy = t * TASK_ROWS + i;
+                let rows = if 2 * yy + 1 < h { 2 } else { 1 };
+                laplacian_sq(slot(2 * i), slot(2 * i + 1), slot(2 * i + 2), r0);
+                if rows == 2 {
+                    laplacian_sq(slot(2 * i + 1), slot(2 * i + 2), slot(2 * i + 3), r1);
+                    for (a, &b) in r0.iter_mut().zip(r1.iter()) {
+                        *a += b;
+                    }
                 }
+                pool_row(r0, rows, o);
             }
-            pool_row(r0, rows, o);
         },
     );
 }

@@ -35,6 +35,11 @@ pub struct FocusMapOptions {
     /// Also return the confidence map (16-bit gray, 0 = not trusted, 65535 = fully).
     /// Default false.
     pub confidence_map: bool,
+    /// The memory the stack may take, in bytes (at least 64 MiB; default 8 GiB).
+    /// When the estimate of the fastest way exceeds it, frames are decoded one at a
+    /// time, then the peak search moves to a scratch file too (see
+    /// [`crate::MemoryPlan`]); the result is the same either way.
+    pub memory_limit: u64,
 }
 
 impl Default for FocusMapOptions {
@@ -47,6 +52,7 @@ impl Default for FocusMapOptions {
             linear_blend: true,
             depth_map: false,
             confidence_map: false,
+            memory_limit: 8 << 30,
         }
     }
 }
@@ -73,6 +79,12 @@ impl FocusMapOptions {
             return Err(invalid(
                 "confidence_ratio",
                 format!("must be > 1 and <= 1000, got {}", self.confidence_ratio),
+            ));
+        }
+        if self.memory_limit < 64 << 20 {
+            return Err(invalid(
+                "memory_limit",
+                format!("must be at least 64 MiB, got {} bytes", self.memory_limit),
             ));
         }
         if self.flat_average > 16 {

@@ -3,16 +3,17 @@
 use std::path::{Path, PathBuf};
 
 use fs_core::{
-    BitDepth, ChannelLayout, DecodeAhead, Frame, FrameInfo, Metadata, PixelFormat, Progress,
+    BitDepth, ChannelLayout, DecodeAhead, Frame, FrameInfo, PathFrames, PixelFormat, Progress,
     Samples, check_frame, with_prefetch,
 };
-use fs_tiles::FrameSpill;
+use fs_tiles::{FrameSpill, RowSamples, RowsBuffer};
 
 use crate::FocusMapOptions;
-use crate::compose::{Composer, Plan, upsampled_frame};
+use crate::compose::{Plan, compose, upsampled_frame};
 use crate::decision::{Peaks, decide, fill, vote};
 use crate::error::{FocusMapError, Result};
 use crate::measure::{Measure, half};
+use crate::memory::MemoryPlan;
 
 /// The focus-map stacker (see the crate docs for the method).
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ pub struct FocusMapResult {
     pub confidence_map: Option<Frame>,
     /// How many frames were stacked.
     pub frames: usize,
+    /// How the stack fitted its memory limit.
+    pub memory: MemoryPlan,
 }
 
 impl FocusMapStack {
@@ -67,14 +70,31 @@ impl FocusMapStack {
         self.stack_inner(frames, Some(scratch_dir), progress)
     }
 
-    /// Stacks the image files `paths`, in this order, decoding each once, as many at
-    /// a time as there are cores ([`DecodeAhead`]).
+    /// How a stack of frames of shape `info` runs within
+    /// [`FocusMapOptions::memory_limit`] on this machine.
+    pub fn memory_plan(&self, info: FrameInfo) -> MemoryPlan {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let maps = u64::from(self.options.depth_map) + u64::from(self.options.confidence_map);
+        MemoryPlan::new(info, cores, maps, self.options.memory_limit)
+    }
+
+    /// Stacks the image files `paths`, in this order, decoding each once: as many at
+    /// a time as there are cores ([`DecodeAhead`]), or one at a time when the
+    /// [`MemoryPlan`] says so.
     pub fn stack_paths(
         &self,
         paths: &[PathBuf],
         progress: &dyn Progress,
     ) -> Result<FocusMapResult> {
-        self.stack(DecodeAhead::all_cores(paths.to_vec()), progress)
+        let Some(first) = paths.first() else {
+            return Err(FocusMapError::EmptyStack);
+        };
+        let plan = self.memory_plan(fs_core::read_frame_info(first)?);
+        if plan.decode_ahead > 0 {
+            self.stack(DecodeAhead::new(paths.to_vec(), plan.decode_ahead), progress)
+        } else {
+            self.stack(PathFrames::new(paths.to_vec()), progress)
+        }
     }
 
     fn stack_inner<I>(
@@ -88,68 +108,40 @@ impl FocusMapStack {
         I::IntoIter: Send,
     {
         let o = self.options;
+        let mut frames = frames.into_iter();
+        let first = frames.next().ok_or(FocusMapError::EmptyStack)??;
+        let info = first.info();
+        let memory = self.memory_plan(info);
+        let metadata = first.metadata.clone();
+        let frames = std::iter::once(Ok(first)).chain(frames);
         let mut spill = FrameSpill::new(scratch_dir)?;
         // Pass 1: the focus measure of every frame, folded into the peak search; the
-        // samples go to the scratch file meanwhile.
-        let pass1 = with_prefetch(frames, |frames| -> Result<Option<Pass1>> {
-            let mut state: Option<Pass1> = None;
-            for (k, frame) in frames.enumerate() {
-                let frame = frame?;
-                progress.check_cancelled()?;
-                let st = match &mut state {
-                    Some(st) => {
-                        check_frame(st.info, &frame)?;
-                        st
-                    }
-                    None => {
-                        let info = frame.info();
-                        progress.phase("focus map", 0);
-                        let (hw, hh) = (half(info.width), half(info.height));
-                        state.insert(Pass1 {
-                            info,
-                            measure: Measure::new(info.width, info.height, o.focus_sigma)?,
-                            focus: vec![0.0; hw * hh],
-                            peaks: Peaks::new(hw * hh),
-                            metadata: frame.metadata.clone(),
-                            first: None,
-                        })
-                    }
-                };
-                let (written, measured) = rayon::join(
-                    || spill.write(&frame),
-                    || -> fs_core::Result<()> {
-                        st.measure.focus(&frame, &mut st.focus)?;
-                        st.peaks.add(&st.focus);
-                        Ok(())
-                    },
-                );
-                written?;
-                measured?;
-                if k == 0 {
-                    st.first = Some(frame);
-                }
-                progress.step(k as u64 + 1);
-            }
-            Ok(state)
-        })?;
-        let Some(mut pass1) = pass1 else {
-            return Err(FocusMapError::EmptyStack);
+        // samples go to the scratch file meanwhile. The next frame is decoded
+        // meanwhile too, unless memory is short.
+        let disk = memory.peaks_on_disk.then_some(scratch_dir);
+        let mut peaks = if memory.is_fastest() {
+            with_prefetch(frames, |frames| pass1(frames, info, o, disk, &mut spill, progress))?
+        } else {
+            pass1(frames, info, o, disk, &mut spill, progress)?
         };
-        let n = pass1.peaks.frames();
-        let info = pass1.info;
+        let n = peaks.frames();
         let (w, h) = (info.width, info.height);
         let (hw, hh) = (half(w), half(h));
         if n == 1 {
-            let image = pass1.first.take().expect("the first frame is kept");
+            // The frame itself, back from the scratch file.
+            let mut buf = RowsBuffer::new();
+            let samples = match spill.read_rows(info, 0, 0..h, &mut buf)? {
+                RowSamples::U8(s) => Samples::U8(s.to_vec()),
+                RowSamples::U16(s) => Samples::U16(s.to_vec()),
+            };
+            let image = Frame::new(info, samples)?.with_metadata(metadata);
             let depth_map = o.depth_map.then(|| flat_frame(w, h, 0)).transpose()?;
             let confidence_map = o.confidence_map.then(|| flat_frame(w, h, 65535)).transpose()?;
-            return Ok(FocusMapResult { image, depth_map, confidence_map, frames: 1 });
+            return Ok(FocusMapResult { image, depth_map, confidence_map, frames: 1, memory });
         }
-        let metadata = pass1.metadata.clone();
-        let peaks = pass1.peaks;
-        drop((pass1.measure, pass1.focus, pass1.first));
         // The decision, on the half-resolution map.
-        let mut decision = decide(&peaks, o.confidence_ratio);
+        progress.phase("decision", 0);
+        let mut decision = decide(&mut peaks, o.confidence_ratio)?;
         drop(peaks);
         vote(&mut decision, hw, hh, o.consistency, n);
         let confidence_map = if o.confidence_map {
@@ -162,35 +154,45 @@ impl FocusMapStack {
         drop(decision);
         let depth_map = if o.depth_map { Some(plan.depth_frame(w, h)?) } else { None };
         // Pass 2: the frames again, from the scratch file, weighted into the result.
-        progress.phase("composing", n as u64);
-        let mut composer = Composer::new(info, &plan, o.linear_blend);
-        let (give_back, recycled) = std::sync::mpsc::channel();
-        let reader = spill.reader(info, recycled)?;
-        with_prefetch(reader, |frames| -> Result<()> {
-            for (k, frame) in frames.enumerate() {
-                let frame = frame?;
-                progress.check_cancelled()?;
-                composer.add(&plan, k, &frame);
-                // The consumer may be gone; then the buffer is just dropped.
-                let _ = give_back.send(frame.into_samples());
-                progress.step(k as u64 + 1);
-            }
-            Ok(())
-        })?;
-        let image = composer.finish()?.with_metadata(metadata);
-        Ok(FocusMapResult { image, depth_map, confidence_map, frames: n })
+        let image = compose(&plan, &spill, info, o.linear_blend, progress)?.with_metadata(metadata);
+        Ok(FocusMapResult { image, depth_map, confidence_map, frames: n, memory })
     }
 }
 
-/// What pass 1 keeps.
-struct Pass1 {
+/// Pass 1 over `frames` (of shape `info`): their focus measure folded into the peak
+/// search (in memory, or on disk under `disk`'s folder), their samples appended to
+/// `spill` meanwhile.
+fn pass1(
+    frames: impl Iterator<Item = fs_core::Result<Frame>>,
     info: FrameInfo,
-    measure: Measure,
-    focus: Vec<f32>,
-    peaks: Peaks,
-    metadata: Metadata,
-    /// The first frame, kept until the count is known (a one-frame stack is it).
-    first: Option<Frame>,
+    o: FocusMapOptions,
+    disk: Option<Option<&Path>>,
+    spill: &mut FrameSpill,
+    progress: &dyn Progress,
+) -> Result<Peaks> {
+    let (hw, hh) = (half(info.width), half(info.height));
+    progress.phase("focus map", 0);
+    let mut measure = Measure::new(info.width, info.height, o.focus_sigma)?;
+    // Allocation: once per stack.
+    let mut focus = vec![0.0; hw * hh];
+    let mut peaks = Peaks::new(hw, hh, disk)?;
+    for (k, frame) in frames.enumerate() {
+        let frame = frame?;
+        progress.check_cancelled()?;
+        check_frame(info, &frame)?;
+        let (written, measured) = rayon::join(
+            || spill.write(&frame),
+            || -> Result<()> {
+                measure.focus(&frame, &mut focus)?;
+                peaks.add(&focus)?;
+                Ok(())
+            },
+        );
+        written?;
+        measured?;
+        progress.step(k as u64 + 1);
+    }
+    Ok(peaks)
 }
 
 fn flat_frame(w: usize, h: usize, value: u16) -> fs_core::Result<Frame> {

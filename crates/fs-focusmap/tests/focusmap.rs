@@ -202,6 +202,30 @@ fn output_is_identical_for_any_thread_count_and_layout_is_kept() {
 }
 
 #[test]
+fn a_tight_memory_limit_gives_the_same_result_from_frames_and_from_files() {
+    // 150 decision rows: the peak search on disk is worked through in three bands.
+    let s = stack(SynthOptions { width: 200, height: 300, frames: 6, ..Default::default() });
+    let roomy = FocusMapOptions { depth_map: true, ..Default::default() };
+    let tight = FocusMapOptions { memory_limit: 64 << 20, ..roomy };
+    let fast = run(&s, roomy);
+    assert!(fast.memory.is_fastest() && !fast.memory.peaks_on_disk, "{}", fast.memory);
+    let lean = run(&s, tight);
+    assert!(!lean.memory.is_fastest() && lean.memory.peaks_on_disk, "{}", lean.memory);
+    assert_eq!(lean.image.samples(), fast.image.samples());
+    assert_eq!(lean.depth_map, fast.depth_map);
+    // From files, decoded one at a time (PNG: lossless, the same frames).
+    let dir = tempfile::tempdir().unwrap();
+    let files = s
+        .write_stack(dir.path(), fs_core::FileFormat::Png, &fs_core::WriteOptions::default())
+        .unwrap();
+    let paths = fs_core::list_frames(&dir.path().join("frames")).unwrap();
+    assert_eq!(paths.len(), 6, "{files:?}");
+    let from_files = FocusMapStack::new(tight).unwrap().stack_paths(&paths, &NoProgress).unwrap();
+    assert_eq!(from_files.image.samples(), fast.image.samples());
+    assert_eq!(from_files.memory, lean.memory);
+}
+
+#[test]
 fn a_frame_sharp_everywhere_wins_everywhere_and_one_frame_is_returned_as_it_is() {
     let s = stack(SynthOptions { width: 64, height: 48, frames: 4, ..Default::default() });
     let truth = s.truth();

@@ -24,9 +24,16 @@ pub(crate) struct Prepared {
     reference: PathBuf,
     /// The decoded reference until the stack (or bunch) holding it takes it.
     reference_frame: std::sync::Mutex<Option<Frame>>,
+    /// Whether the stacker bounds its memory (no frame decoded ahead for it).
+    memory_bounded: bool,
 }
 
 impl Prepared {
+    /// Whether the stacker bounds its memory (see [`prepare`]).
+    pub(crate) fn memory_bounded(&self) -> bool {
+        self.memory_bounded
+    }
+
     /// The frames of `paths` (frame `offset` onwards of the action's stack), decoded one
     /// at a time, except the reference, handed over already decoded (once).
     pub(crate) fn frames(&self, paths: &[PathBuf], offset: usize) -> Source<'static> {
@@ -66,9 +73,12 @@ pub(crate) fn prepare(
     memory_bounded: bool,
     progress: &dyn Progress,
 ) -> Result<Option<Prepared>> {
-    let prepared = settings_aligner(&o.align_settings(), files, name, progress)?;
-    if let (true, Some(p)) = (memory_bounded, &prepared) {
-        p.reference_frame.lock().expect("reference lock").take();
+    let mut prepared = settings_aligner(&o.align_settings(), files, name, progress)?;
+    if let Some(p) = &mut prepared {
+        p.memory_bounded = memory_bounded;
+        if memory_bounded {
+            p.reference_frame.lock().expect("reference lock").take();
+        }
     }
     Ok(prepared)
 }
@@ -97,6 +107,7 @@ fn settings_aligner(
         aligner,
         reference: files[r].clone(),
         reference_frame: std::sync::Mutex::new(Some(reference)),
+        memory_bounded: false,
     }))
 }
 

@@ -247,7 +247,14 @@ impl StackJob {
         }
         // Bunches are aligned to the reference of the whole stack, so all their
         // outputs share one geometry.
-        let bounded = matches!(action.stacker(), Some(Stacker::Tiles(_) | Stacker::Auto(_)));
+        let bounded = match (action.stacker(), files.first()) {
+            (Some(stacker), Some(first)) => {
+                let info =
+                    fs_core::read_frame_info(first).map_err(|e| JobError::frames(name, e))?;
+                stacker.memory_bounded(info)
+            }
+            _ => false,
+        };
         let aligner = crate::align::prepare(o, &files, name, bounded, progress)?;
 
         let exif = match &p.exif_dir {
@@ -490,7 +497,7 @@ fn stack_group(
             frames,
             group.offset,
             crop,
-            !matches!(stacker, Stacker::Tiles(_) | Stacker::Auto(_)),
+            !aligner.memory_bounded(),
             |frames| stacker.stack(frames, context, &CancelOnly(progress)),
             name,
         );
@@ -502,14 +509,19 @@ fn stack_group(
         let frame = frame.map_err(|e| JobError::frames(name, e))?;
         return Ok(Stacked::plain(frame));
     }
-    if matches!(stacker, Stacker::FocusMap(_)) {
+    if let Stacker::FocusMap(o) = stacker {
         // Its work per frame is small next to decoding one: decode on every core
-        // (the other stackers hold more per frame in flight, or bound their memory).
-        let inner = fs_core::DecodeAhead::all_cores(paths.to_vec());
-        let frames = CountingFrames { inner, progress, done: 0 };
-        return stacker
-            .stack(frames, context, &CancelOnly(progress))
-            .map_err(|e| crate::stacker::job_error(name, e));
+        // (the other stackers hold more per frame in flight, or bound their memory),
+        // unless its memory limit says one at a time.
+        let info = fs_core::read_frame_info(&paths[0]).map_err(|e| JobError::frames(name, e))?;
+        let ahead = crate::algorithms::FocusMapStack { options: *o }.memory_plan(info).decode_ahead;
+        if ahead > 0 {
+            let inner = fs_core::DecodeAhead::new(paths.to_vec(), ahead);
+            let frames = CountingFrames { inner, progress, done: 0 };
+            return stacker
+                .stack(frames, context, &CancelOnly(progress))
+                .map_err(|e| crate::stacker::job_error(name, e));
+        }
     }
     stacker
         .stack(frames, context, &CancelOnly(progress))

@@ -296,6 +296,7 @@ impl StackerSpec {
                     linear_blend: self.linear_blend.unwrap_or(d.linear_blend),
                     depth_map: self.depth_map.unwrap_or(d.depth_map),
                     confidence_map: self.confidence_map.unwrap_or(d.confidence_map),
+                    memory_limit: self.memory_limit.map_or(d.memory_limit, |b| b.0),
                 })
             }
             StackerKind::PyramidStack => Stacker::Pyramid(pyramid),
@@ -406,7 +407,7 @@ fn stacker_spec<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Stacker
     d.deserialize_any(Visitor)
 }
 
-const FOCUS_MAP: [&str; 7] = [
+const FOCUS_MAP: [&str; 8] = [
     "focus_sigma",
     "consistency",
     "confidence_ratio",
@@ -414,6 +415,7 @@ const FOCUS_MAP: [&str; 7] = [
     "linear_blend",
     "depth_map",
     "confidence_map",
+    "memory_limit",
 ];
 const PYRAMID: [&str; 5] =
     ["pyramid_min_size", "kernel_size", "gen_kernel", "float_type", "noise_guard"];

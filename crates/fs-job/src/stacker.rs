@@ -138,6 +138,19 @@ impl Stacker {
         }
     }
 
+    /// Whether the stacker bounds its memory for frames of shape `info` (the tiled
+    /// stackers always; FocusMapStack when its memory limit says so), so the
+    /// pipeline before it keeps no frame ahead either.
+    pub(crate) fn memory_bounded(&self, info: fs_core::FrameInfo) -> bool {
+        match self {
+            Stacker::Tiles(_) | Stacker::Auto(_) => true,
+            Stacker::FocusMap(o) => {
+                FocusMapStack { options: *o }.memory_plan(info).decode_ahead == 0
+            }
+            _ => false,
+        }
+    }
+
     /// Stacks `frames` (at least one) into one frame in the input's format.
     pub(crate) fn stack<I>(
         &self,
@@ -155,9 +168,13 @@ impl Stacker {
                 // system's temporary folder.
                 let scratch = fs_tiles::temp_root(None);
                 let result = FocusMapStack::new(*o)?.stack_in(frames, &scratch, progress)?;
+                // A note only when memory was short: the fast way is the usual one.
+                let note = (!result.memory.is_fastest())
+                    .then(|| format!("FocusMapStack: {}", result.memory));
                 Ok(Stacked {
                     depth_map: result.depth_map,
                     confidence_map: result.confidence_map,
+                    note,
                     ..Stacked::plain(result.image)
                 })
             }

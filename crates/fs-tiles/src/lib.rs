@@ -65,4 +65,4 @@ pub use crate::grid::{Rect, Tile, TileGrid};
 pub use crate::map::{Element, available_space};
 pub use crate::plane::{DiskPlane, ScratchDir, TMPDIR_ENV, check_space, temp_root};
 pub use crate::size::{format_bytes, parse_byte_size};
-pub use crate::spill::{FrameSpill, SpillReader};
+pub use crate::spill::{FrameSpill, RowSamples, RowsBuffer, SpillReader};

@@ -17,6 +17,7 @@
 //! refused (tmpfs, other systems) the same chunks go through the page cache.
 
 use std::fs::File;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 
@@ -155,6 +156,74 @@ impl FrameSpill {
             left: self.frames,
             recycled,
             staging: Staging::new(),
+        })
+    }
+}
+
+/// Rows of one spilled frame, borrowed from a [`RowsBuffer`].
+#[derive(Debug, Clone, Copy)]
+pub enum RowSamples<'a> {
+    /// 8-bit samples, interleaved.
+    U8(&'a [u8]),
+    /// 16-bit samples, interleaved.
+    U16(&'a [u16]),
+}
+
+/// The reusable buffer of [`FrameSpill::read_rows`] (one per thread).
+#[derive(Debug, Default)]
+pub struct RowsBuffer {
+    buf: Vec<u8>,
+}
+
+impl RowsBuffer {
+    /// An empty buffer; it grows to the largest band read through it.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `len` bytes starting at an `ALIGN`-aligned address.
+    fn aligned(&mut self, len: usize) -> &mut [u8] {
+        if self.buf.len() < len + ALIGN {
+            // Allocation: once per buffer, again only for a larger band.
+            self.buf = vec![0u8; len + ALIGN];
+        }
+        let start = self.buf.as_ptr().align_offset(ALIGN);
+        &mut self.buf[start..start + len]
+    }
+}
+
+impl FrameSpill {
+    /// How many frames the file holds.
+    pub fn frames(&self) -> usize {
+        self.frames
+    }
+
+    /// Rows `rows` of frame `k` (every frame has the shape `info`), read into `buf`.
+    /// Takes `&self`: threads may read bands at once, each through its own buffer.
+    pub fn read_rows<'b>(
+        &self,
+        info: FrameInfo,
+        k: usize,
+        rows: Range<usize>,
+        buf: &'b mut RowsBuffer,
+    ) -> fs_core::Result<RowSamples<'b>> {
+        assert!(k < self.frames && rows.start <= rows.end && rows.end <= info.height);
+        let bytes = info.format.depth.bits() as usize / 8;
+        let row = info.width * info.format.layout.channels() * bytes;
+        let offset = k as u64 * stride(info) + (rows.start * row) as u64;
+        let len = rows.len() * row;
+        // Direct I/O: the aligned span around the rows (inside the frame's stride,
+        // which is a multiple of ALIGN).
+        let start = offset - offset % ALIGN as u64;
+        let skip = (offset - start) as usize;
+        let span = (skip + len).next_multiple_of(ALIGN);
+        let data = buf.aligned(span);
+        read_at(&self.file, data, start).map_err(io_err)?;
+        let data = &data[skip..skip + len];
+        Ok(match info.format.depth {
+            fs_core::BitDepth::Eight => RowSamples::U8(data),
+            // `skip` is even and the buffer aligned: the cast cannot fail.
+            fs_core::BitDepth::Sixteen => RowSamples::U16(bytemuck::cast_slice(data)),
         })
     }
 }
@@ -302,6 +371,40 @@ mod tests {
                     assert_eq!(a.samples(), b.samples(), "{depth:?} {w}x{h}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn bands_of_rows_come_back_from_any_frame_in_any_order_and_thread() {
+        // Bands that start and end off the 4 KiB grid, the last row, one row, empty.
+        for depth in [BitDepth::Eight, BitDepth::Sixteen] {
+            let (w, h) = (333, 97);
+            let frames: Vec<Frame> = (0..4).map(|k| frame(depth, k, w, h)).collect();
+            let mut spill = FrameSpill::new(None).unwrap();
+            for f in &frames {
+                spill.write(f).unwrap();
+            }
+            assert_eq!(spill.frames(), 4);
+            let info = frames[0].info();
+            let row = w * 3;
+            let bands = [(3, 0..97), (1, 5..6), (0, 96..97), (2, 13..60), (1, 40..40)];
+            std::thread::scope(|scope| {
+                for (k, rows) in bands {
+                    let (spill, frames) = (&spill, &frames);
+                    scope.spawn(move || {
+                        let mut buf = RowsBuffer::new();
+                        let r = rows.start * row..rows.end * row;
+                        match (
+                            spill.read_rows(info, k, rows.clone(), &mut buf).unwrap(),
+                            frames[k].samples(),
+                        ) {
+                            (RowSamples::U8(got), Samples::U8(want)) => assert_eq!(got, &want[r]),
+                            (RowSamples::U16(got), Samples::U16(want)) => assert_eq!(got, &want[r]),
+                            _ => panic!("{depth:?}: wrong sample type"),
+                        }
+                    });
+                }
+            });
         }
     }
 }

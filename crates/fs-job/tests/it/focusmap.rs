@@ -69,6 +69,32 @@ fn the_default_stacker_stacks_a_job_and_its_bunches() {
 }
 
 #[test]
+fn a_tight_memory_limit_decodes_one_frame_at_a_time_says_so_and_changes_no_pixel() {
+    let (_tmp, work, _synth) = synth_workspace();
+    let tight =
+        Stacker::FocusMap(FocusMapOptions { memory_limit: 64 << 20, ..FocusMapOptions::default() });
+    let summary = StackJob::new("fm", &work)
+        .input_path("src")
+        .add_action(FocusStack::new("roomy", Stacker::default()))
+        .add_action(FocusStack::new("tight", tight).input_path("src"))
+        .run(&NoProgress)
+        .unwrap();
+    let roomy = read_frame(&work.join("roomy/frame0.png")).unwrap();
+    let lean = read_frame(&work.join("tight/frame0.png")).unwrap();
+    assert_eq!(lean.samples(), roomy.samples());
+    assert!(summary.actions[0].notes.is_empty(), "{:?}", summary.actions[0].notes);
+    let notes = &summary.actions[1].notes;
+    assert!(
+        notes.len() == 1
+            && notes[0].starts_with(
+                "FocusMapStack: frames decoded one at a time, peak search on disk (estimated peak "
+            )
+            && notes[0].contains("memory_limit 64.0 MiB: over it"),
+        "{notes:?}"
+    );
+}
+
+#[test]
 fn focus_map_options_out_of_range_name_the_action_and_the_option() {
     let (_tmp, work, _synth) = synth_workspace_of(32, 32, 2);
     let plan = |options: FocusMapOptions| {

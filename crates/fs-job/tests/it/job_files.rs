@@ -424,6 +424,7 @@ flat_average = 5
 linear_blend = false
 depth_map = true
 confidence_map = true
+memory_limit = "1G"
 "#;
     let job = parse_job_toml(text, Path::new("/w"), Path::new("j.toml")).unwrap();
     assert_eq!(
@@ -436,6 +437,7 @@ confidence_map = true
             linear_blend: false,
             depth_map: true,
             confidence_map: true,
+            memory_limit: 1 << 30,
         }
     );
     let base =
@@ -484,7 +486,7 @@ fn focus_map_keys_and_other_stackers_keys_are_refused_across() {
                 format!(
                     "action `s`: invalid option `{name}`: is not an option of FocusMapStack (its \
                      options: focus_sigma, consistency, confidence_ratio, flat_average, \
-                     linear_blend, depth_map, confidence_map)"
+                     linear_blend, depth_map, confidence_map, memory_limit)"
                 ),
                 "{table}"
             );
