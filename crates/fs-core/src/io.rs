@@ -6,20 +6,20 @@
 //! The image crate decodes; gray+alpha TIFF, which it does not read, is decoded
 //! with the tiff crate, and a TIFF's EXIF and ICC come from its own tags.
 //!
-//! Writes are atomic: the encoder writes a temporary file beside the target, which is
-//! renamed over it only when complete, so an interrupted or failed write never leaves
-//! a partial output.
+//! Writes are atomic ([`crate::write_atomic`]): the encoder writes a temporary file
+//! beside the target, which takes its place only when complete, so an interrupted or
+//! failed write never leaves a partial output.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use image::metadata::Orientation;
 use image::{ColorType, DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
 
 use crate::{
-    BitDepth, ChannelLayout, CoreError, FileFormat, Frame, FrameInfo, Metadata, PixelFormat,
-    Result, Samples,
+    BitDepth, ChannelLayout, CoreError, FileFormat, Frame, FrameInfo, Metadata, Overwrite,
+    PixelFormat, Result, Samples,
 };
 
 /// How to write a frame.
@@ -29,11 +29,13 @@ pub struct WriteOptions {
     pub jpeg_quality: u8,
     /// Whether to write the frame's EXIF and ICC metadata.
     pub metadata: bool,
+    /// Whether a file already at the target may be replaced ([`Overwrite::Replace`]).
+    pub overwrite: Overwrite,
 }
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        Self { jpeg_quality: 95, metadata: true }
+        Self { jpeg_quality: 95, metadata: true, overwrite: Overwrite::Replace }
     }
 }
 
@@ -548,39 +550,20 @@ fn tiff_without_pixels(path: &Path, file: &mut File, data: &[(u64, u64)]) -> Res
 /// Bit depth and channel layout are kept. JPEG holds 8-bit gray or RGB only: a
 /// 16-bit or alpha frame written as JPEG is a [`CoreError::Encode`] error (write PNG
 /// or TIFF instead; nothing is reduced silently). TIFF is written with Deflate
-/// compression and the horizontal predictor. On any error no file is left behind
-/// and an existing file at `path` is untouched.
+/// compression and the horizontal predictor. The write is atomic
+/// ([`crate::write_atomic`]): on any error no file is left behind and an existing file
+/// at `path` is untouched; with [`Overwrite::Refuse`] an existing file is never
+/// replaced ([`CoreError::Exists`]); the file gets the permissions of a new file.
 pub fn write_frame(path: &Path, frame: &Frame, options: &WriteOptions) -> Result<()> {
     options.validate()?;
     let format = FileFormat::from_path(path).ok_or_else(|| CoreError::Encode {
         path: path.into(),
         reason: "unknown extension (use .jpg, .png or .tif)".into(),
     })?;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".fstack-")
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .map_err(|e| CoreError::io(path, e))?;
-    {
-        let mut out = BufWriter::new(tmp.as_file_mut());
-        crate::metadata::encode(&mut out, format, frame, options)
-            .map_err(|e| CoreError::Encode { path: path.into(), reason: e })?;
-        out.flush().map_err(|e| CoreError::io(path, e))?;
-    }
-    // The temporary file is created private (0600); give the output the usual
-    // permissions of a new file (or those of the file it replaces).
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0o644);
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(|e| CoreError::io(path, e))?;
-    }
-    tmp.as_file().sync_all().map_err(|e| CoreError::io(path, e))?;
-    tmp.persist(path).map_err(|e| CoreError::io(path, e.error))?;
-    Ok(())
+    crate::atomic::write_atomic(path, options.overwrite, |out| {
+        crate::metadata::encode(out, format, frame, options)
+            .map_err(|e| CoreError::Encode { path: path.into(), reason: e })
+    })
 }
 
 /// The image files (JPEG, PNG, TIFF by extension) of a folder, in natural order

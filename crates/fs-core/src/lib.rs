@@ -53,6 +53,7 @@
 //! 13x longer for files 26% smaller); they include an fsync before the rename.
 #![deny(missing_docs)]
 
+mod atomic;
 mod convolve;
 mod error;
 mod exif_block;
@@ -70,6 +71,7 @@ pub mod synth;
 mod tiff_write;
 pub mod transfer;
 
+pub use crate::atomic::{Overwrite, copy_atomic, move_atomic, write_atomic};
 pub use crate::convolve::{
     convolve_columns, convolve_rows, convolve_separable, convolve_separable_reference, reflect101,
 };
