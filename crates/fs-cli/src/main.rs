@@ -111,9 +111,17 @@ fn main() -> ExitCode {
         install_interrupt_handler(cancel.clone());
     }
     if let Some(n) = cli.global.threads {
-        // Fails only if a pool already exists, which cannot happen this early.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.into()).build_global();
+        // No pool exists this early, so this fails only when the system refuses the
+        // threads (a process or memory limit): say so, rather than let rayon panic later.
+        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n.into()).build_global() {
+            eprintln!(
+                "error: --threads {n}: the system cannot start {n} worker threads ({e}); \
+                 ask for fewer, or leave --threads out (one per core)"
+            );
+            return ExitCode::FAILURE;
+        }
     }
+    fs_core::set_max_megapixels(cli.global.max_megapixels);
     let ctx = Context { global: cli.global.clone(), cancel: cancel.clone() };
     let result = match cli.command {
         Command::Stack(args) => stack::run(&ctx, *args),

@@ -53,7 +53,8 @@ pub enum CoreError {
     /// A frame's header claims a size too large to decode: more than the megapixel
     /// limit, or more memory than the machine has.
     #[error(
-        "{}: the header claims {width}x{height} pixels ({megapixels:.0} megapixels, {gib:.1} GiB          decoded), more than {limit}",
+        "{}: the header claims {width}x{height} pixels ({megapixels:.0} megapixels, {gib:.1} GiB \
+         decoded), more than {limit}",
         path.display(),
         megapixels = *width as f64 * *height as f64 / 1e6,
         gib = *bytes as f64 / (1u64 << 30) as f64

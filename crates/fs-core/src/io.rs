@@ -89,7 +89,12 @@ fn image_err(path: &Path, e: ImageError) -> CoreError {
         ImageError::Unsupported(u) => {
             CoreError::Unsupported { path: path.into(), what: u.to_string() }
         }
-        ImageError::Limits(l) => CoreError::Unsupported { path: path.into(), what: l.to_string() },
+        // The decoders' own limits trip only on sizes no real file has (the limits are
+        // lifted, and fstack's own size check comes first when the size is known).
+        ImageError::Limits(l) => decode_err(
+            path,
+            format!("the header claims an impossible size ({})", l.to_string().to_lowercase()),
+        ),
         ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             decode_err(path, format!("file is truncated (it ends inside the image data): {io}"))
         }
@@ -208,6 +213,11 @@ fn decode_gray_alpha_tiff(path: &Path, bytes: &[u8]) -> Result<DynamicImage> {
         .map_err(err)?
         .with_limits(tiff::decoder::Limits::unlimited());
     let (w, h) = dec.dimensions().map_err(err)?;
+    let depth = match dec.colortype().map_err(err)? {
+        tiff::ColorType::Multiband { bit_depth: 16, .. } => BitDepth::Sixteen,
+        _ => BitDepth::Eight,
+    };
+    check_size(path, w, h, PixelFormat { layout: ChannelLayout::GrayAlpha, depth })?;
     let short = || decode_err(path, "file is truncated (fewer samples than its size says)");
     match dec.read_image().map_err(err)? {
         tiff::decoder::DecodingResult::U8(v) => {
@@ -291,6 +301,16 @@ fn swaps_axes(o: Orientation) -> bool {
     )
 }
 
+/// Refuses a header whose decoded samples would be too large ([`crate::limits`]).
+fn check_size(path: &Path, width: u32, height: u32, format: PixelFormat) -> Result<()> {
+    let bytes = match format.depth {
+        BitDepth::Eight => 1,
+        BitDepth::Sixteen => 2,
+    };
+    let channels = format.layout.channels() as u64;
+    crate::limits::check_decoded_size(path, width.into(), height.into(), channels, bytes)
+}
+
 /// Reads only the header: size and sample format. Cheap; used to check a whole
 /// stack before any heavy work. The size is the upright size, as [`read_frame`]
 /// returns it (width and height swapped for EXIF orientations 5..=8).
@@ -309,6 +329,7 @@ pub fn read_frame_info(path: &Path) -> Result<FrameInfo> {
             (w, h, format, decoder.orientation().unwrap_or(Orientation::NoTransforms))
         }
     };
+    check_size(path, w, h, format)?;
     let (w, h) = if swaps_axes(orientation) { (h, w) } else { (w, h) };
     Ok(FrameInfo { width: w as usize, height: h as usize, format })
 }
@@ -346,7 +367,8 @@ pub fn read_frame(path: &Path) -> Result<Frame> {
         let mut decoder = unlimited(ImageReader::with_format(Cursor::new(&bytes[..]), kind))
             .into_decoder()
             .map_err(|e| image_err(path, e))?;
-        layout_of(path, decoder.color_type())?;
+        let (w, h) = decoder.dimensions();
+        check_size(path, w, h, layout_of(path, decoder.color_type())?)?;
         let icc = decoder.icc_profile().ok().flatten();
         let exif = decoder.exif_metadata().ok().flatten();
         let img = DynamicImage::from_decoder(decoder).map_err(|e| image_err(path, e))?;
@@ -469,6 +491,19 @@ fn read_plain_tiff(path: &Path) -> Result<Option<Frame>> {
     }
     let (w, h) = dec.dimensions().map_err(err)?;
     let color = dec.colortype().map_err(err)?;
+    let (channels, bits) = match color {
+        tiff::ColorType::Gray(b) => (1, b),
+        tiff::ColorType::RGB(b) => (3, b),
+        tiff::ColorType::RGBA(b) => (4, b),
+        _ => (4, 16),
+    };
+    crate::limits::check_decoded_size(
+        path,
+        w.into(),
+        h.into(),
+        channels,
+        u64::from(bits.div_ceil(8)),
+    )?;
     // Allocation: the frame's samples, decoded in place.
     let decoded = dec.read_image().map_err(err)?;
     drop(dec);

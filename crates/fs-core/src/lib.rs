@@ -62,6 +62,7 @@ mod frame;
 mod image;
 mod io;
 mod kernels;
+mod limits;
 mod metadata;
 pub mod metrics;
 mod progress;
@@ -86,6 +87,7 @@ pub use crate::kernels::{
     LUMA_WEIGHTS, gaussian_blur, gaussian_kernel, gaussian_kernel_for_sigma, generating_kernel,
     luma, luma_into, sobel,
 };
+pub use crate::limits::{DEFAULT_MAX_MEGAPIXELS, max_megapixels, set_max_megapixels};
 pub use crate::progress::{CancelFlag, NoProgress, Progress};
 pub use crate::source::{
     DecodeAhead, PathFrames, check_frame, check_stack, frame_mismatch, with_prefetch,
