@@ -149,10 +149,12 @@ pub fn stack_plan(
     // atomic) unless that is inside the input folder, which the job would refuse.
     let input_abs = plan.folder.as_deref().map(absolute).transpose()?;
     let inside_input = input_abs.as_ref().is_some_and(|i| out_parent.starts_with(i));
-    let mut builder = tempfile::Builder::new();
-    let work = builder.prefix(".fstack-");
-    let work = if inside_input { work.tempdir() } else { work.tempdir_in(&out_parent) }
-        .with_context(|| format!("{}: cannot create a work folder", out_parent.display()))?;
+    let work_parent = if inside_input { std::env::temp_dir() } else { out_parent.clone() };
+    // Work folders of runs that were killed (a second Ctrl-C, SIGKILL) go now; those of
+    // live runs are locked and stay.
+    fs_core::remove_stale(&work_parent, ".fstack-");
+    let work = fs_core::WorkDir::new_in(&work_parent, ".fstack-")
+        .with_context(|| format!("{}: cannot create a work folder", work_parent.display()))?;
     let work_dir = work.path().canonicalize()?;
 
     let input_dir = match &input_abs {

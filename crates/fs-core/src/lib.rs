@@ -71,6 +71,7 @@ mod source;
 pub mod synth;
 mod tiff_write;
 pub mod transfer;
+mod workdir;
 
 pub use crate::atomic::{Overwrite, copy_atomic, move_atomic, write_atomic};
 pub use crate::convolve::{
@@ -92,3 +93,4 @@ pub use crate::progress::{CancelFlag, NoProgress, Progress};
 pub use crate::source::{
     DecodeAhead, PathFrames, check_frame, check_stack, frame_mismatch, with_prefetch,
 };
+pub use crate::workdir::{WorkDir, remove_stale};

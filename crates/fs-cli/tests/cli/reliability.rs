@@ -429,3 +429,26 @@ fn a_huge_weight_power_does_not_give_a_black_output() {
         assert!(b > 0.5 * a && (a - b).abs() < 0.1 * a, "power {power}: mean {b} vs {a}");
     }
 }
+
+/// Work folders a killed run left beside the output (`.fstack-*` with a lock nobody
+/// holds) are removed by the next run; a live run's folder is not.
+#[test]
+fn stale_work_folders_go_and_live_ones_stay() {
+    let tmp = tempfile::tempdir().unwrap();
+    plain_stack(&tmp.path().join("in"), 3, 40, 30);
+    let dead = tmp.path().join(".fstack-dead01");
+    std::fs::create_dir_all(dead.join("out")).unwrap();
+    std::fs::write(dead.join("lock"), b"").unwrap();
+    std::fs::write(dead.join("out/frame1.png"), b"half").unwrap();
+    let live =
+        Paused::start(tmp.path(), &["stack", "--no-align", "in", "-o", "a.png"], "stack: stack");
+    assert!(!dead.exists(), "the dead run's folder is gone");
+    let work = fstack_leftovers(tmp.path());
+    assert_eq!(work.len(), 1, "the live run's folder: {work:?}");
+    let o = run_in(tmp.path(), &["stack", "--no-align", "in", "-o", "b.png"]);
+    assert_code(&o, 0);
+    assert_eq!(fstack_leftovers(tmp.path()), work, "a live run's folder stays");
+    let (status, log) = live.resume();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert_eq!(files_in(tmp.path()), ["a.png", "b.png", "in"]);
+}
