@@ -64,6 +64,13 @@ pub struct GlobalArgs {
     #[arg(long, value_name = "N", global = true, help_heading = GLOBAL,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+    /// Refuse frames larger than this many megapixels, as their headers claim, before
+    /// decoding them (a damaged header can claim any size). Frames that do not fit in
+    /// the available memory are refused too.
+    #[arg(long, value_name = "MP", global = true, help_heading = GLOBAL,
+          default_value_t = fs_core::DEFAULT_MAX_MEGAPIXELS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_megapixels: u64,
 }
 
 /// How progress is shown.

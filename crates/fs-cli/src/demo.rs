@@ -87,15 +87,11 @@ fn demo_in(ctx: &Context, synth: &SynthStack, dir: &Path, start: Instant) -> any
         if ctx.cancel.is_set() {
             return Err(Interrupted.into());
         }
-        for f in files.frames.iter().chain([&files.truth, &files.depth]) {
-            report::set_default_permissions(f)?;
-        }
         let stack_start = Instant::now();
         let stacked = Stacker::default().stack_paths(&files.frames, &reporter)?;
         let stack_seconds = stack_start.elapsed().as_secs_f64();
         let output = dir.join("stacked.png");
         write_frame(&output, &stacked, &WriteOptions::default())?;
-        report::set_default_permissions(&output)?;
 
         reporter.phase("measure", n as u64);
         let truth = read_frame(&files.truth)?;

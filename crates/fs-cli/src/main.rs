@@ -10,6 +10,7 @@
 mod cli;
 mod demo;
 mod generate;
+mod hook;
 mod info;
 mod inputs;
 mod progress;
@@ -83,7 +84,6 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    report::remember_umask();
     // A panic is fstack's bug, never the user's: say so in one line, without the
     // backtrace hint (RUST_BACKTRACE=1 still gets the full default report).
     if std::env::var_os("RUST_BACKTRACE").is_none() {
@@ -111,9 +111,17 @@ fn main() -> ExitCode {
         install_interrupt_handler(cancel.clone());
     }
     if let Some(n) = cli.global.threads {
-        // Fails only if a pool already exists, which cannot happen this early.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.into()).build_global();
+        // No pool exists this early, so this fails only when the system refuses the
+        // threads (a process or memory limit): say so, rather than let rayon panic later.
+        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n.into()).build_global() {
+            eprintln!(
+                "error: --threads {n}: the system cannot start {n} worker threads ({e}); \
+                 ask for fewer, or leave --threads out (one per core)"
+            );
+            return ExitCode::FAILURE;
+        }
     }
+    fs_core::set_max_megapixels(cli.global.max_megapixels);
     let ctx = Context { global: cli.global.clone(), cancel: cancel.clone() };
     let result = match cli.command {
         Command::Stack(args) => stack::run(&ctx, *args),
@@ -152,7 +160,18 @@ fn report_error(e: &anyhow::Error, cancelled: bool) -> ExitCode {
         || e.chain().any(|c| matches!(c.downcast_ref::<CoreError>(), Some(CoreError::Cancelled)))
         || cancelled;
     if interrupted {
-        eprintln!("fstack: interrupted; no output was written");
+        let written = e.chain().find_map(|c| c.downcast_ref::<fs_job::JobError>());
+        match written.map(fs_job::JobError::written).unwrap_or_default() {
+            [] => eprintln!("fstack: interrupted; no output was written"),
+            files => {
+                let n = files.len();
+                let s = if n == 1 { "" } else { "s" };
+                eprintln!("fstack: interrupted; the {n} output{s} finished before were kept:");
+                for f in files {
+                    eprintln!("  {}", f.display());
+                }
+            }
+        }
         return ExitCode::from(130);
     }
     if let Some(u) = e.downcast_ref::<UsageError>() {
@@ -191,6 +210,9 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
         }
         CoreError::Decode { .. } => "remove or replace that file, it is not a readable image",
         CoreError::Unsupported { .. } => "convert that file to 8- or 16-bit JPEG, PNG or TIFF",
+        CoreError::Exists { .. } => {
+            "nothing was written there; use --force to overwrite it, or choose another name"
+        }
         _ => return None,
     })
 }

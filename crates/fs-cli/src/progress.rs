@@ -113,6 +113,7 @@ impl Reporter {
 
 impl Progress for Reporter {
     fn phase(&self, name: &str, total: u64) {
+        crate::hook::pause(name);
         self.close_current(false);
         let name = match name.split_once(": ") {
             Some((_, phase)) if self.hide_action => phase,

@@ -100,32 +100,6 @@ pub fn peak_memory_bytes() -> u64 {
     if cfg!(target_os = "macos") { max } else { max * 1024 }
 }
 
-static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-
-/// Reads the process's umask; call once at start, before other threads exist.
-pub fn remember_umask() {
-    // SAFETY: umask only swaps the process's mask; it is restored at once, and no other
-    // thread exists yet to create files in between.
-    let mask = unsafe {
-        let mask = libc::umask(0o022);
-        libc::umask(mask);
-        mask
-    };
-    let _ = UMASK.set(mask as u32);
-}
-
-/// Gives a finished output the permissions a newly created file would have (0666 less
-/// the umask): outputs are written through a temporary file, created private (0600).
-pub fn set_default_permissions(path: &std::path::Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mask = UMASK.get().copied().unwrap_or(0o022);
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666 & !mask))?;
-    }
-    Ok(())
-}
-
 /// "1.5 GiB", "320 MiB", "12 KiB", "100 B".
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context as _, anyhow, bail};
-use fs_core::{FileFormat, FloatType, WriteOptions, read_frame, write_frame};
+use fs_core::{FileFormat, FloatType, Overwrite, WriteOptions, read_frame, write_frame};
 use fs_job::{
     ActionOptions, AlignOptions, BalanceOptions, DepthMapOptions, Energy, FocusMapOptions,
     FocusStack, FocusStackBunch, Interpolation, JobError, MapType, OnFailure, ProjectOptions,
@@ -150,10 +150,12 @@ pub fn stack_plan(
     // atomic) unless that is inside the input folder, which the job would refuse.
     let input_abs = plan.folder.as_deref().map(absolute).transpose()?;
     let inside_input = input_abs.as_ref().is_some_and(|i| out_parent.starts_with(i));
-    let mut builder = tempfile::Builder::new();
-    let work = builder.prefix(".fstack-");
-    let work = if inside_input { work.tempdir() } else { work.tempdir_in(&out_parent) }
-        .with_context(|| format!("{}: cannot create a work folder", out_parent.display()))?;
+    let work_parent = if inside_input { std::env::temp_dir() } else { out_parent.clone() };
+    // Work folders of runs that were killed (a second Ctrl-C, SIGKILL) go now; those of
+    // live runs are locked and stay.
+    fs_core::remove_stale(&work_parent, ".fstack-");
+    let work = fs_core::WorkDir::new_in(&work_parent, ".fstack-")
+        .with_context(|| format!("{}: cannot create a work folder", work_parent.display()))?;
     let work_dir = work.path().canonicalize()?;
 
     let input_dir = match &input_abs {
@@ -187,7 +189,9 @@ pub fn stack_plan(
         crop: !args.align.no_crop,
         ..ActionOptions::default()
     };
-    let job = StackJob::new("fstack", &work_dir).jpeg_quality(args.jpeg_quality);
+    let overwrite = if args.force { Overwrite::Replace } else { Overwrite::Refuse };
+    let job =
+        StackJob::new("fstack", &work_dir).jpeg_quality(args.jpeg_quality).overwrite(overwrite);
     let job = match bunch {
         None => {
             options.output_path = Some(work_dir.join("out"));
@@ -209,27 +213,28 @@ pub fn stack_plan(
     };
     let summary = job.run(reporter).map_err(job_error)?;
     let outputs: Vec<PathBuf> = summary.outputs().map(Path::to_path_buf).collect();
-    for o in &outputs {
-        report::set_default_permissions(o)
-            .with_context(|| format!("{}: cannot set permissions", o.display()))?;
-    }
     let action = summary.actions.first();
     let notes = action.map(|a| a.notes.clone()).unwrap_or_default();
-    if let Some(target) = &args.depth_map {
-        let plot = action.and_then(|a| a.depth_maps().next());
-        place_map(plot, target, "depth map")?;
-    }
-    if let Some(target) = &args.confidence_map {
-        let plot = action.and_then(|a| a.confidence_maps().next());
-        place_map(plot, target, "confidence map")?;
-    }
     if bunch.is_some() {
+        // The map flags are refused with --bunch-frames.
         return Ok((outputs, notes));
     }
     let [produced] = outputs.as_slice() else {
         bail!("the stack job wrote {} files instead of one", outputs.len());
     };
-    place(produced, &output)?;
+    // The output first: when it cannot be placed, no map is either.
+    crate::hook::pause("place");
+    place(produced, &output, overwrite)?;
+    let maps = [
+        (&args.depth_map, action.and_then(|a| a.depth_maps().next()), "depth map"),
+        (&args.confidence_map, action.and_then(|a| a.confidence_maps().next()), "confidence map"),
+    ];
+    for (target, plot, what) in maps {
+        let Some(target) = target else { continue };
+        place_map(plot, target, what, overwrite).with_context(|| {
+            format!("{} was written, but not the {what}", plan.output.display())
+        })?;
+    }
     drop(work);
     Ok((vec![plan.output.clone()], notes))
 }
@@ -262,39 +267,26 @@ fn link_folder(dir: &Path, files: &[PathBuf]) -> anyhow::Result<PathBuf> {
 /// Puts a map the job wrote (a PNG in its plot folder) at `target`, converted to TIFF
 /// when `target` names one. A map asked for but not written is an error, not a
 /// silent success.
-fn place_map(plot: Option<&Path>, target: &Path, what: &str) -> anyhow::Result<()> {
+fn place_map(
+    plot: Option<&Path>,
+    target: &Path,
+    what: &str,
+    overwrite: Overwrite,
+) -> anyhow::Result<()> {
     let plot =
         plot.ok_or_else(|| anyhow!("{}: the stacker returned no {what}", target.display()))?;
     if FileFormat::from_path(target) == Some(FileFormat::Png) {
-        return place(plot, target);
+        return place(plot, target, overwrite);
     }
     let map = read_frame(plot)?;
-    write_frame(target, &map, &WriteOptions::default())?;
-    report::set_default_permissions(target)?;
-    Ok(())
+    write_frame(target, &map, &WriteOptions { overwrite, ..WriteOptions::default() })
+        .map_err(Into::into)
 }
 
-/// Moves the finished output into place: a rename when on the same file system, else
-/// a copy to a temporary name beside the target, then a rename.
-fn place(from: &Path, to: &Path) -> anyhow::Result<()> {
-    if std::fs::rename(from, to).is_ok() {
-        return Ok(());
-    }
-    let dir = parent_of(to);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".fstack-")
-        .suffix(".partial")
-        .tempfile_in(&dir)
-        .with_context(|| format!("{}: cannot write", dir.display()))?;
-    let mut src = std::fs::File::open(from)?;
-    std::io::copy(&mut src, tmp.as_file_mut())
-        .with_context(|| format!("{}: cannot write", to.display()))?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(to)
-        .map_err(|e| e.error)
-        .with_context(|| format!("{}: cannot write", to.display()))?;
-    report::set_default_permissions(to)?;
-    Ok(())
+/// Moves the finished output into place ([`fs_core::move_atomic`]): without `--force`
+/// never over a file, not even one that appeared while the stack ran.
+fn place(from: &Path, to: &Path, overwrite: Overwrite) -> anyhow::Result<()> {
+    fs_core::move_atomic(from, to, overwrite).map_err(Into::into)
 }
 
 /// Job errors in the CLI's words: an option out of range is a usage error naming the
@@ -337,18 +329,15 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
             Ok(s) => summaries.push(s),
             Err(e) => {
                 reporter.abandon();
-                return Err(e.into());
+                let earlier: Vec<PathBuf> =
+                    summaries.iter().flat_map(|s| s.outputs().map(Path::to_path_buf)).collect();
+                return Err(e.with_earlier_outputs(&earlier).into());
             }
         }
     }
     let phases = reporter.finish();
     let outputs: Vec<PathBuf> =
         summaries.iter().flat_map(|s| s.outputs().map(Path::to_path_buf)).collect();
-    for o in &outputs {
-        report::set_default_permissions(o)
-            .with_context(|| format!("{}: cannot set permissions", o.display()))?;
-    }
-
     if ctx.global.json {
         let jobs: Vec<serde_json::Value> = summaries
             .iter()

@@ -6,7 +6,8 @@
 //! output), then builds a one-action fs-job job and runs it in a private work folder
 //! (`.fstack-XXXXXX`) created beside the output, so the final rename is atomic and an
 //! interrupted run leaves nothing behind (the work folder is removed on every exit
-//! path except a second Ctrl-C, which exits at once).
+//! path except a second Ctrl-C, which exits at once; it is locked while its run lives,
+//! and the next run beside that output removes it, see `fs_core::WorkDir`).
 //!
 //! Default output: `<prefix><folder>-stacked.<ext of the first frame>` beside the
 //! frames' folder (with `--bunch-frames`: the folder `<folder>-bunches`). Existing

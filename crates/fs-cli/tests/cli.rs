@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fs_core::synth::{SynthOptions, SynthStack};
 use fs_core::{
@@ -700,57 +700,6 @@ fn demo_uses_the_default_stacker_writes_its_files_and_refuses_a_used_folder() {
     assert!(text.contains(out.to_str().unwrap()), "{text}");
 }
 
-/// Ctrl-C during stacking: exit 130, no output, no temporary files. The test waits
-/// for the stacking phase to start (`--progress plain`), then sends SIGINT; the stack
-/// is big enough that stacking cannot finish first (one frame takes longer than the
-/// signal takes to arrive, and cancellation is checked between frames).
-#[test]
-fn interruption_leaves_nothing_behind() {
-    use std::io::{BufRead, BufReader};
-    let tmp = tempfile::tempdir().unwrap();
-    let frames = tmp.path().join("big");
-    plain_stack(&frames, 12, 1600, 1200);
-    let out = tmp.path().join("result.png");
-    let mut child = fstack()
-        .args(["stack", "--no-align", frames.to_str().unwrap(), "-o", out.to_str().unwrap()])
-        .args(["--progress", "plain"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(stderr).lines() {
-            let line = line.unwrap();
-            if line.contains("stack started") {
-                let _ = tx.send(());
-            }
-            all += &line;
-            all += "\n";
-        }
-        all
-    });
-    rx.recv_timeout(Duration::from_secs(60)).expect("stacking starts");
-    // SAFETY: kill with a valid pid of our own child and a valid signal.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "did not stop promptly");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let log = reader.join().unwrap();
-    assert_eq!(status.code(), Some(130), "{log}");
-    assert!(log.contains("interrupted"), "{log}");
-    assert!(!out.exists());
-    assert_eq!(files_in(tmp.path()), ["big"], "no temporary files: {log}");
-    assert_eq!(files_in(&frames).len(), 12, "inputs untouched");
-}
-
 /// `info` on the real camera stacks (FS_REAL_STACKS): headers and EXIF only, quick.
 #[test]
 fn info_reads_real_camera_stacks() {
@@ -1067,3 +1016,6 @@ fn bunches_and_post_filters_run_with_the_default_stacker() {
         assert_eq!((frame.width(), frame.height()), (64, 48));
     }
 }
+
+#[path = "cli/reliability.rs"]
+mod reliability;

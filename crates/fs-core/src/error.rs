@@ -40,6 +40,37 @@ pub enum CoreError {
         /// What went wrong.
         reason: String,
     },
+    /// An output's target exists and may not be replaced (it appeared after the
+    /// checks made before the run, e.g. written by another program or run).
+    #[error(
+        "{}: already exists (created while fstack was working); it was left as it is",
+        path.display()
+    )]
+    Exists {
+        /// The target.
+        path: PathBuf,
+    },
+    /// A frame's header claims a size too large to decode: more than the megapixel
+    /// limit, or more memory than the machine has.
+    #[error(
+        "{}: the header claims {width}x{height} pixels ({megapixels:.0} megapixels, {gib:.1} GiB \
+         decoded), more than {limit}",
+        path.display(),
+        megapixels = *width as f64 * *height as f64 / 1e6,
+        gib = *bytes as f64 / (1u64 << 30) as f64
+    )]
+    TooLarge {
+        /// The frame.
+        path: PathBuf,
+        /// Claimed width.
+        width: u64,
+        /// Claimed height.
+        height: u64,
+        /// The bytes its decoded samples would take.
+        bytes: u64,
+        /// The limit it exceeds, in words ("the 1000-megapixel limit").
+        limit: String,
+    },
     /// A frame of a stack differs in size, channels or bit depth from the first one.
     #[error("{}: frame is {found}, but the stack's first frame is {expected}", path.display())]
     FrameMismatch {

@@ -6,20 +6,20 @@
 //! The image crate decodes; gray+alpha TIFF, which it does not read, is decoded
 //! with the tiff crate, and a TIFF's EXIF and ICC come from its own tags.
 //!
-//! Writes are atomic: the encoder writes a temporary file beside the target, which is
-//! renamed over it only when complete, so an interrupted or failed write never leaves
-//! a partial output.
+//! Writes are atomic ([`crate::write_atomic`]): the encoder writes a temporary file
+//! beside the target, which takes its place only when complete, so an interrupted or
+//! failed write never leaves a partial output.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use image::metadata::Orientation;
 use image::{ColorType, DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
 
 use crate::{
-    BitDepth, ChannelLayout, CoreError, FileFormat, Frame, FrameInfo, Metadata, PixelFormat,
-    Result, Samples,
+    BitDepth, ChannelLayout, CoreError, FileFormat, Frame, FrameInfo, Metadata, Overwrite,
+    PixelFormat, Result, Samples,
 };
 
 /// How to write a frame.
@@ -29,11 +29,13 @@ pub struct WriteOptions {
     pub jpeg_quality: u8,
     /// Whether to write the frame's EXIF and ICC metadata.
     pub metadata: bool,
+    /// Whether a file already at the target may be replaced ([`Overwrite::Replace`]).
+    pub overwrite: Overwrite,
 }
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        Self { jpeg_quality: 95, metadata: true }
+        Self { jpeg_quality: 95, metadata: true, overwrite: Overwrite::Replace }
     }
 }
 
@@ -87,7 +89,12 @@ fn image_err(path: &Path, e: ImageError) -> CoreError {
         ImageError::Unsupported(u) => {
             CoreError::Unsupported { path: path.into(), what: u.to_string() }
         }
-        ImageError::Limits(l) => CoreError::Unsupported { path: path.into(), what: l.to_string() },
+        // The decoders' own limits trip only on sizes no real file has (the limits are
+        // lifted, and fstack's own size check comes first when the size is known).
+        ImageError::Limits(l) => decode_err(
+            path,
+            format!("the header claims an impossible size ({})", l.to_string().to_lowercase()),
+        ),
         ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             decode_err(path, format!("file is truncated (it ends inside the image data): {io}"))
         }
@@ -206,6 +213,11 @@ fn decode_gray_alpha_tiff(path: &Path, bytes: &[u8]) -> Result<DynamicImage> {
         .map_err(err)?
         .with_limits(tiff::decoder::Limits::unlimited());
     let (w, h) = dec.dimensions().map_err(err)?;
+    let depth = match dec.colortype().map_err(err)? {
+        tiff::ColorType::Multiband { bit_depth: 16, .. } => BitDepth::Sixteen,
+        _ => BitDepth::Eight,
+    };
+    check_size(path, w, h, PixelFormat { layout: ChannelLayout::GrayAlpha, depth })?;
     let short = || decode_err(path, "file is truncated (fewer samples than its size says)");
     match dec.read_image().map_err(err)? {
         tiff::decoder::DecodingResult::U8(v) => {
@@ -289,6 +301,16 @@ fn swaps_axes(o: Orientation) -> bool {
     )
 }
 
+/// Refuses a header whose decoded samples would be too large ([`crate::limits`]).
+fn check_size(path: &Path, width: u32, height: u32, format: PixelFormat) -> Result<()> {
+    let bytes = match format.depth {
+        BitDepth::Eight => 1,
+        BitDepth::Sixteen => 2,
+    };
+    let channels = format.layout.channels() as u64;
+    crate::limits::check_decoded_size(path, width.into(), height.into(), channels, bytes)
+}
+
 /// Reads only the header: size and sample format. Cheap; used to check a whole
 /// stack before any heavy work. The size is the upright size, as [`read_frame`]
 /// returns it (width and height swapped for EXIF orientations 5..=8).
@@ -307,6 +329,7 @@ pub fn read_frame_info(path: &Path) -> Result<FrameInfo> {
             (w, h, format, decoder.orientation().unwrap_or(Orientation::NoTransforms))
         }
     };
+    check_size(path, w, h, format)?;
     let (w, h) = if swaps_axes(orientation) { (h, w) } else { (w, h) };
     Ok(FrameInfo { width: w as usize, height: h as usize, format })
 }
@@ -344,7 +367,8 @@ pub fn read_frame(path: &Path) -> Result<Frame> {
         let mut decoder = unlimited(ImageReader::with_format(Cursor::new(&bytes[..]), kind))
             .into_decoder()
             .map_err(|e| image_err(path, e))?;
-        layout_of(path, decoder.color_type())?;
+        let (w, h) = decoder.dimensions();
+        check_size(path, w, h, layout_of(path, decoder.color_type())?)?;
         let icc = decoder.icc_profile().ok().flatten();
         let exif = decoder.exif_metadata().ok().flatten();
         let img = DynamicImage::from_decoder(decoder).map_err(|e| image_err(path, e))?;
@@ -467,6 +491,19 @@ fn read_plain_tiff(path: &Path) -> Result<Option<Frame>> {
     }
     let (w, h) = dec.dimensions().map_err(err)?;
     let color = dec.colortype().map_err(err)?;
+    let (channels, bits) = match color {
+        tiff::ColorType::Gray(b) => (1, b),
+        tiff::ColorType::RGB(b) => (3, b),
+        tiff::ColorType::RGBA(b) => (4, b),
+        _ => (4, 16),
+    };
+    crate::limits::check_decoded_size(
+        path,
+        w.into(),
+        h.into(),
+        channels,
+        u64::from(bits.div_ceil(8)),
+    )?;
     // Allocation: the frame's samples, decoded in place.
     let decoded = dec.read_image().map_err(err)?;
     drop(dec);
@@ -548,39 +585,20 @@ fn tiff_without_pixels(path: &Path, file: &mut File, data: &[(u64, u64)]) -> Res
 /// Bit depth and channel layout are kept. JPEG holds 8-bit gray or RGB only: a
 /// 16-bit or alpha frame written as JPEG is a [`CoreError::Encode`] error (write PNG
 /// or TIFF instead; nothing is reduced silently). TIFF is written with Deflate
-/// compression and the horizontal predictor. On any error no file is left behind
-/// and an existing file at `path` is untouched.
+/// compression and the horizontal predictor. The write is atomic
+/// ([`crate::write_atomic`]): on any error no file is left behind and an existing file
+/// at `path` is untouched; with [`Overwrite::Refuse`] an existing file is never
+/// replaced ([`CoreError::Exists`]); the file gets the permissions of a new file.
 pub fn write_frame(path: &Path, frame: &Frame, options: &WriteOptions) -> Result<()> {
     options.validate()?;
     let format = FileFormat::from_path(path).ok_or_else(|| CoreError::Encode {
         path: path.into(),
         reason: "unknown extension (use .jpg, .png or .tif)".into(),
     })?;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".fstack-")
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .map_err(|e| CoreError::io(path, e))?;
-    {
-        let mut out = BufWriter::new(tmp.as_file_mut());
-        crate::metadata::encode(&mut out, format, frame, options)
-            .map_err(|e| CoreError::Encode { path: path.into(), reason: e })?;
-        out.flush().map_err(|e| CoreError::io(path, e))?;
-    }
-    // The temporary file is created private (0600); give the output the usual
-    // permissions of a new file (or those of the file it replaces).
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0o644);
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(|e| CoreError::io(path, e))?;
-    }
-    tmp.as_file().sync_all().map_err(|e| CoreError::io(path, e))?;
-    tmp.persist(path).map_err(|e| CoreError::io(path, e.error))?;
-    Ok(())
+    crate::atomic::write_atomic(path, options.overwrite, |out| {
+        crate::metadata::encode(out, format, frame, options)
+            .map_err(|e| CoreError::Encode { path: path.into(), reason: e })
+    })
 }
 
 /// The image files (JPEG, PNG, TIFF by extension) of a folder, in natural order

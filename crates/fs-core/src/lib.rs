@@ -53,6 +53,7 @@
 //! 13x longer for files 26% smaller); they include an fsync before the rename.
 #![deny(missing_docs)]
 
+mod atomic;
 mod convolve;
 mod error;
 mod exif_block;
@@ -61,6 +62,7 @@ mod frame;
 mod image;
 mod io;
 mod kernels;
+mod limits;
 mod metadata;
 pub mod metrics;
 mod progress;
@@ -69,7 +71,9 @@ mod source;
 pub mod synth;
 mod tiff_write;
 pub mod transfer;
+mod workdir;
 
+pub use crate::atomic::{Overwrite, copy_atomic, move_atomic, write_atomic};
 pub use crate::convolve::{
     convolve_columns, convolve_rows, convolve_separable, convolve_separable_reference, reflect101,
 };
@@ -84,7 +88,9 @@ pub use crate::kernels::{
     LUMA_WEIGHTS, gaussian_blur, gaussian_kernel, gaussian_kernel_for_sigma, generating_kernel,
     luma, luma_into, sobel,
 };
+pub use crate::limits::{DEFAULT_MAX_MEGAPIXELS, max_megapixels, set_max_megapixels};
 pub use crate::progress::{CancelFlag, NoProgress, Progress};
 pub use crate::source::{
     DecodeAhead, PathFrames, check_frame, check_stack, frame_mismatch, with_prefetch,
 };
+pub use crate::workdir::{WorkDir, remove_stale};

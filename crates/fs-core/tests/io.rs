@@ -759,17 +759,21 @@ fn real_jpeg_exif_and_icc_carry_into_every_format() {
     assert!(amber.metadata.icc.as_ref().is_some_and(|i| i.len() > 1000));
 }
 
+/// One permission rule for every write: a new file's (0666 less the umask), also when
+/// the output replaces a file with other permissions.
 #[cfg(unix)]
 #[test]
-fn written_files_get_ordinary_permissions_and_keep_a_replaced_files_mode() {
+fn written_files_get_the_permissions_of_a_new_file() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain");
+    std::fs::write(&plain, b"").unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     let frame = smooth_frame(8, 8, fmt(ChannelLayout::Rgb, BitDepth::Eight));
     let path = dir.path().join("out.png");
     write_frame(&path, &frame, &WriteOptions::default()).unwrap();
-    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode(&path), 0o644);
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).unwrap();
+    assert_eq!(mode(&path), mode(&plain));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     write_frame(&path, &frame, &WriteOptions::default()).unwrap();
-    assert_eq!(mode(&path), 0o664);
+    assert_eq!(mode(&path), mode(&plain));
 }

@@ -6,7 +6,12 @@
 //! every frame's energy into a [`WeightAccumulator`] (two planes, whatever the
 //! number of frames); pass 2 recomputes each frame's energy and asks
 //! [`WeightAccumulator::weights`] for its weight map. All three rules fold exactly:
-//! - average: `w_k = e_k^p / sum_j e_j^p` (state: the sum);
+//! - average: `w_k = e_k^p / sum_j e_j^p` (state: the sum). With a `weight_power` `p`
+//!   other than 1 it is computed as `(e_k / m)^p / sum_j (e_j / m)^p`, `m` the pixel's
+//!   maximum energy (state: running max and sum, rescaled when the max grows): the
+//!   same weights, but no power can overflow to infinity or all of them underflow to
+//!   zero, so a huge `p` tends to the hard max instead of giving NaN (a black output)
+//!   or equal weights;
 //! - hard max: `w_k = [e_k == max] / count(max)` (state: max and tie count), so ties
 //!   share the weight and a pixel with no energy anywhere gets `1 / n` from every frame;
 //! - softmax: `w_k = exp(p (e_k - max) / T) / Z`, i.e. the softmax of
@@ -56,15 +61,18 @@ pub struct WeightAccumulator<T> {
     rule: WeightRule,
     width: usize,
     frames: usize,
-    /// Average: sum of `e^p`; max rules: the running maximum energy.
+    /// Average with power 1: sum of `e`; the other rules: the running maximum energy.
     a: Vec<T>,
-    /// Hard max: number of frames at the maximum; softmax: `Z`; average: unused.
+    /// Hard max: number of frames at the maximum; softmax: `Z`; average with another
+    /// power: the sum of `(e / max)^p`; average with power 1: unused.
     b: Vec<T>,
 }
 
+/// `exp(k d)` for `d <= 0`, also for a scale `k` that overflowed to infinity (a huge
+/// `weight_power` over a small `temperature`), where `k * 0` would be NaN.
 #[inline(always)]
-fn pow<T: Float>(e: T, p: T, one: bool) -> T {
-    if one { e } else { e.powf(p) }
+fn soft<T: Float>(k: T, d: T) -> T {
+    if d == T::zero() { T::one() } else { (k * d).exp() }
 }
 
 impl<T: Float> WeightAccumulator<T> {
@@ -73,7 +81,8 @@ impl<T: Float> WeightAccumulator<T> {
         let n = width * height;
         let (a0, b) = match rule {
             // Allocation: once per stack.
-            WeightRule::Average { .. } => (T::zero(), Vec::new()),
+            WeightRule::Average { power } if power == 1.0 => (T::zero(), Vec::new()),
+            WeightRule::Average { .. } => (T::zero(), vec![T::zero(); n]),
             _ => (T::neg_infinity(), vec![T::zero(); n]),
         };
         Self { rule, width, frames: 0, a: vec![a0; n], b }
@@ -103,12 +112,28 @@ impl<T: Float> WeightAccumulator<T> {
         // Allocation: one energy row (and the caller's scratch) per rayon task.
         let init = || (vec![T::zero(); w], init());
         match self.rule {
-            WeightRule::Average { power } => {
-                let (p, one) = (T::from_f64(power), power == 1.0);
+            WeightRule::Average { power } if power == 1.0 => {
                 self.a.par_chunks_mut(w).enumerate().for_each_init(init, |(e, sc), (y, s)| {
                     energy_row(y, sc, e);
                     for (s, &e) in s.iter_mut().zip(e.iter()) {
-                        *s += pow(e, p, one);
+                        *s += e;
+                    }
+                });
+            }
+            WeightRule::Average { power } => {
+                let p = T::from_f64(power);
+                let rows = self.a.par_chunks_mut(w).zip(self.b.par_chunks_mut(w));
+                rows.enumerate().for_each_init(init, |(e, sc), (y, (m, s))| {
+                    energy_row(y, sc, e);
+                    for ((m, s), &e) in m.iter_mut().zip(s.iter_mut()).zip(e.iter()) {
+                        if e > *m {
+                            // Frames with zero energy (while the max is 0) weigh nothing.
+                            let before = if *m > T::zero() { *s * (*m / e).powf(p) } else { *s };
+                            *s = before + T::one();
+                            *m = e;
+                        } else if *m > T::zero() {
+                            *s += (e / *m).powf(p);
+                        }
                     }
                 });
             }
@@ -137,7 +162,7 @@ impl<T: Float> WeightAccumulator<T> {
                             *z = *z * (k * (*m - e)).exp() + T::one();
                             *m = e;
                         } else {
-                            *z += (k * (e - *m)).exp();
+                            *z += soft(k, e - *m);
                         }
                     }
                 });
@@ -172,14 +197,25 @@ impl<T: Float> WeightAccumulator<T> {
         let init = || (vec![T::zero(); w], init());
         let rows = out.par_chunks_mut(w).enumerate();
         match self.rule {
-            WeightRule::Average { power } => {
-                let (p, one) = (T::from_f64(power), power == 1.0);
+            WeightRule::Average { power } if power == 1.0 => {
                 rows.zip(self.a.par_chunks(w)).for_each_init(init, |(e, sc), ((y, o), s)| {
                     energy_row(y, sc, e);
                     for ((o, &e), &s) in o.iter_mut().zip(e.iter()).zip(s) {
-                        *o = if s > T::zero() { pow(e, p, one) / s } else { uniform };
+                        *o = if s > T::zero() { e / s } else { uniform };
                     }
                 });
+            }
+            WeightRule::Average { power } => {
+                let p = T::from_f64(power);
+                rows.zip(self.a.par_chunks(w).zip(self.b.par_chunks(w))).for_each_init(
+                    init,
+                    |(e, sc), ((y, o), (m, s))| {
+                        energy_row(y, sc, e);
+                        for (((o, &e), &m), &s) in o.iter_mut().zip(e.iter()).zip(m).zip(s) {
+                            *o = if m > T::zero() { (e / m).powf(p) / s } else { uniform };
+                        }
+                    },
+                );
             }
             WeightRule::HardMax => {
                 rows.zip(self.a.par_chunks(w).zip(self.b.par_chunks(w))).for_each_init(
@@ -199,7 +235,7 @@ impl<T: Float> WeightAccumulator<T> {
                     |(e, sc), ((y, o), (m, z))| {
                         energy_row(y, sc, e);
                         for (((o, &e), &m), &z) in o.iter_mut().zip(e.iter()).zip(m).zip(z) {
-                            *o = (k * (e - m)).exp() / z;
+                            *o = soft(k, e - m) / z;
                         }
                     },
                 );
@@ -216,7 +252,12 @@ pub fn weights_reference(rule: WeightRule, energies: &[Vec<f64>]) -> Vec<Vec<f64
     for i in 0..len {
         let e: Vec<f64> = energies.iter().map(|m| m[i]).collect();
         let raw: Vec<f64> = match rule {
-            WeightRule::Average { power } => e.iter().map(|v| v.powf(power)).collect(),
+            // Divided by the maximum first, so that no power overflows or underflows
+            // everywhere (the same weights, see the module docs).
+            WeightRule::Average { power } => {
+                let m = e.iter().cloned().fold(0.0, f64::max);
+                if m > 0.0 { e.iter().map(|v| (v / m).powf(power)).collect() } else { vec![0.0; n] }
+            }
             WeightRule::HardMax => {
                 let m = e.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                 e.iter().map(|&v| if v == m { 1.0 } else { 0.0 }).collect()
@@ -281,6 +322,34 @@ mod tests {
                 let s: f64 = got.iter().map(|w| w[i]).sum();
                 assert!((s - 1.0).abs() < 1e-12, "{rule:?} pixel {i}: sum {s}");
             }
+        }
+    }
+
+    #[test]
+    fn a_huge_weight_power_tends_to_the_hard_max_instead_of_overflowing() {
+        // Energies above and below 1: e^300 overflows f32 (and e^1e308 f64), and
+        // 0.5^1e308 underflows, so a plain power gives NaN or equal weights.
+        let energies = vec![vec![0.5, 3.0, 0.0], vec![0.25, 2.0, 0.0], vec![0.1, 2.5, 0.0]];
+        for power in [100.0, 300.0, 1e308] {
+            let rule = WeightRule::Average { power };
+            let hard = fold(WeightRule::HardMax, &energies, 3);
+            for got in [fold(rule, &energies, 3), weights_reference(rule, &energies)] {
+                for (g, h) in got.iter().zip(&hard) {
+                    for (a, b) in g.iter().zip(h) {
+                        assert!((a - b).abs() < 1e-6, "power {power}: {got:?}");
+                    }
+                }
+            }
+            // The softmax too, its scale (power / temperature) overflowing.
+            let soft = fold(WeightRule::SoftMax { scale: power / 1e-10 }, &energies, 3);
+            assert_eq!(soft, hard, "softmax, power {power}");
+            let mut acc = WeightAccumulator::<f32>::new(rule, 3, 1);
+            let e32: Vec<Vec<f32>> =
+                energies.iter().map(|e| e.iter().map(|&v| v as f32).collect()).collect();
+            e32.iter().for_each(|e| acc.add(e));
+            let mut w = vec![0.0f32; 3];
+            acc.weights(&e32[0], &mut w);
+            assert_eq!(w, [1.0, 1.0, 1.0 / 3.0], "f32, power {power}");
         }
     }
 

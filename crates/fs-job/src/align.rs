@@ -230,7 +230,8 @@ pub(crate) fn run_combined(
     let aligned = AlignedFrames::new(frames, &prepared.aligner);
     let log = aligned.log();
     let o = &action.options;
-    let write = WriteOptions { jpeg_quality: job.jpeg_quality, metadata: true };
+    let write =
+        WriteOptions { jpeg_quality: job.jpeg_quality, metadata: true, overwrite: job.overwrite };
     let mut outputs = Vec::with_capacity(files.len());
     // Decoding and aligning the next frame overlaps with encoding this one.
     fs_core::with_prefetch(aligned, |rx| -> Result<()> {

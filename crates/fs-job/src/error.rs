@@ -138,6 +138,9 @@ pub enum JobError {
     Cancelled {
         /// The action that was running.
         action: String,
+        /// The outputs finished before the cancellation, which stay (earlier actions'
+        /// and, for a FocusStackBunch, its earlier bunches'), in order.
+        written: Vec<PathBuf>,
     },
     /// A folder or file operation of the job itself failed.
     #[error("{}: {source}", path.display())]
@@ -195,8 +198,34 @@ impl JobError {
     /// A frame error of `action`; a cancellation becomes [`JobError::Cancelled`].
     pub(crate) fn frames(action: &str, source: CoreError) -> Self {
         match source {
-            CoreError::Cancelled => JobError::Cancelled { action: action.to_string() },
+            CoreError::Cancelled => {
+                JobError::Cancelled { action: action.to_string(), written: Vec::new() }
+            }
             source => JobError::Frames { action: action.to_string(), source },
+        }
+    }
+
+    /// The outputs a cancelled run finished and kept ([`JobError::Cancelled`]);
+    /// empty for other errors.
+    pub fn written(&self) -> &[PathBuf] {
+        match self {
+            JobError::InFile { source, .. } => source.written(),
+            JobError::Cancelled { written, .. } => written,
+            _ => &[],
+        }
+    }
+
+    /// This error with `earlier` (outputs finished before it) in front of what a
+    /// cancellation says it kept; other errors are returned as they are.
+    pub fn with_earlier_outputs(self, earlier: &[PathBuf]) -> Self {
+        match self {
+            JobError::InFile { path, source } => {
+                JobError::InFile { path, source: Box::new(source.with_earlier_outputs(earlier)) }
+            }
+            JobError::Cancelled { action, written } => {
+                JobError::Cancelled { action, written: [earlier, &written].concat() }
+            }
+            other => other,
         }
     }
 

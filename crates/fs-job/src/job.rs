@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use fs_core::{
-    BitDepth, FileFormat, Frame, FrameInfo, Metadata, PathFrames, PixelFormat, Progress, Samples,
-    WriteOptions, check_stack, list_frames, read_frame, write_frame,
+    BitDepth, FileFormat, Frame, FrameInfo, Metadata, Overwrite, PathFrames, PixelFormat, Progress,
+    Samples, WriteOptions, check_stack, list_frames, read_frame, write_frame,
 };
 
 use crate::filters::PostFilters;
@@ -32,6 +32,11 @@ pub struct StackJob {
     pub actions: Vec<Action>,
     /// JPEG quality of JPEG outputs, 1..=100: 95.
     pub jpeg_quality: u8,
+    /// Whether an output may replace a file already at its path
+    /// ([`Overwrite::Replace`], the default: a job re-run over its own outputs). With
+    /// [`Overwrite::Refuse`] such a file, even one that appeared during the run, is
+    /// left untouched and the action fails ([`fs_core::CoreError::Exists`]).
+    pub overwrite: Overwrite,
 }
 
 impl StackJob {
@@ -43,6 +48,7 @@ impl StackJob {
             input_path: None,
             actions: Vec::new(),
             jpeg_quality: WriteOptions::default().jpeg_quality,
+            overwrite: Overwrite::Replace,
         }
     }
     /// Sets the job's `input_path`.
@@ -58,6 +64,11 @@ impl StackJob {
     /// Appends an action (in place).
     pub fn push_action(&mut self, action: impl Into<Action>) {
         self.actions.push(action.into());
+    }
+    /// Sets whether outputs may replace existing files ([`StackJob::overwrite`]).
+    pub fn overwrite(mut self, overwrite: Overwrite) -> Self {
+        self.overwrite = overwrite;
+        self
     }
     /// Sets the JPEG quality of JPEG outputs.
     pub fn jpeg_quality(mut self, quality: u8) -> Self {
@@ -206,7 +217,8 @@ impl StackJob {
             if summary.is_err() {
                 output::remove_temporaries(&p.output_dir);
             }
-            actions.push(summary?);
+            let earlier: Vec<PathBuf> = actions.iter().flat_map(|a| a.outputs.clone()).collect();
+            actions.push(summary.map_err(|e| e.with_earlier_outputs(&earlier))?);
         }
         for (action, summary) in self.actions.iter().zip(actions.iter_mut()) {
             if summary.enabled && action.options().delete_output_at_end {
@@ -277,10 +289,14 @@ impl StackJob {
         let write_options = WriteOptions {
             jpeg_quality: self.jpeg_quality,
             metadata: !matches!(exif, ExifSource::Off),
+            overwrite: self.overwrite,
         };
         let mut outputs = Vec::with_capacity(groups.len());
         let (mut plots, mut notes) = (Vec::new(), Vec::new());
-        for (i, range) in groups.iter().enumerate() {
+        let mut stack_one = |i: usize,
+                             range: &std::ops::Range<usize>,
+                             outputs: &mut Vec<PathBuf>|
+         -> Result<()> {
             let paths = &files[range.clone()];
             let phase = match action.kind() {
                 ActionKind::FocusStackBunch => format!("bunch {}/{}", i + 1, groups.len()),
@@ -296,10 +312,11 @@ impl StackJob {
                 && FileFormat::from_path(&paths[0]) == FileFormat::from_path(&out_path);
             if copy_through {
                 progress.phase(&format!("{name}: {phase}"), 1);
-                copy_atomic(&paths[0], &out_path)?;
+                fs_core::copy_atomic(&paths[0], &out_path, self.overwrite)
+                    .map_err(|e| JobError::frames(name, e))?;
                 progress.step(1);
                 outputs.push(out_path);
-                continue;
+                return Ok(());
             }
             let context = StackContext { working_dir: &p.working_dir };
             let group = Group { paths, offset: range.start, aligner: aligner.as_ref() };
@@ -323,6 +340,13 @@ impl StackJob {
             write_frame(&out_path, &frame, &write_options)
                 .map_err(|e| JobError::frames(name, e))?;
             outputs.push(out_path);
+            Ok(())
+        };
+        for (i, range) in groups.iter().enumerate() {
+            if let Err(e) = stack_one(i, range, &mut outputs) {
+                // What was finished stays: say so.
+                return Err(e.with_earlier_outputs(&outputs));
+            }
         }
         Ok(ActionSummary {
             name: p.name.clone(),
@@ -608,21 +632,6 @@ pub(crate) fn to_eight_bit(frame: Frame) -> fs_core::Result<Frame> {
     let mut out = Frame::new(info, Samples::U8(eight))?.with_metadata(frame.metadata);
     out.source = frame.source;
     Ok(out)
-}
-
-/// Copies a file to a temporary name beside `to`, then renames it into place.
-fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
-    let dir = to.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".fstack-")
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .map_err(|e| JobError::io(dir, e))?;
-    let mut src = std::fs::File::open(from).map_err(|e| JobError::io(from, e))?;
-    std::io::copy(&mut src, tmp.as_file_mut()).map_err(|e| JobError::io(to, e))?;
-    tmp.as_file().sync_all().map_err(|e| JobError::io(to, e))?;
-    tmp.persist(to).map_err(|e| JobError::io(to, e.error))?;
-    Ok(())
 }
 
 /// The resolved folders of a job, from [`StackJob::plan`].

@@ -24,23 +24,25 @@ pub fn temp_root(option: Option<&Path>) -> PathBuf {
 }
 
 /// A private folder (`fstack-XXXXXX`, mode 0700) for the disk-backed planes of one
-/// piece of work. Dropping it removes the folder and everything in it, so the
-/// temporary files go away on success, on error, on panic (unwinding) and on
-/// cancel (which returns an error); each [`DiskPlane`] also removes its own file
-/// when dropped. Only a killed process (`SIGKILL`, power loss) leaves them behind.
+/// piece of work. Its planes' files are unlinked as soon as they are created (only
+/// their descriptors hold them), so they go away with the process however it ends,
+/// `SIGKILL` included; dropping the folder removes it (a killed process leaves at most
+/// the empty folder).
 #[derive(Debug)]
 pub struct ScratchDir {
-    dir: tempfile::TempDir,
+    dir: fs_core::WorkDir,
 }
 
 impl ScratchDir {
     /// Creates the folder inside [`temp_root`]`(root)`.
     pub fn new(root: Option<&Path>) -> Result<Self> {
         let root = temp_root(root);
-        let dir = tempfile::Builder::new()
-            .prefix("fstack-")
-            .tempdir_in(&root)
-            .map_err(|source| TilesError::Io { path: root.clone(), source })?;
+        // Folders of killed runs (locked while their process lived) go first.
+        fs_core::remove_stale(&root, "fstack-");
+        let dir = fs_core::WorkDir::new_in(&root, "fstack-").map_err(|e| match e {
+            fs_core::CoreError::Io { source, .. } => TilesError::Io { path: root.clone(), source },
+            e => TilesError::Io { path: root.clone(), source: std::io::Error::other(e) },
+        })?;
         Ok(Self { dir })
     }
 
@@ -75,12 +77,14 @@ pub fn check_space(dir: &Path, need: u64) -> Result<()> {
 /// reads and writes as an ordinary slice, [`Plane`] or [`PlaneMut`], so kernels
 /// run on it unchanged; pages not recently used can be dropped from memory by the
 /// kernel, and [`release_rows`](Self::release_rows) drops them explicitly. The
-/// file is removed when the plane is dropped.
+/// file has no name (it is unlinked when created): its space is freed when the plane
+/// is dropped or the process ends, even when killed.
 #[derive(Debug)]
 pub struct DiskPlane<T> {
     // Field order: unmap before the file is closed and removed.
     map: MappedFile<T>,
-    file: tempfile::NamedTempFile,
+    file: std::fs::File,
+    dir: PathBuf,
     width: usize,
     height: usize,
 }
@@ -96,13 +100,11 @@ impl<T: Element> DiskPlane<T> {
         let len = width
             .checked_mul(height)
             .ok_or_else(|| TilesError::Dimensions(format!("a disk plane of {width}x{height}")))?;
-        let file = tempfile::Builder::new()
-            .prefix("plane-")
-            .suffix(".bin")
-            .tempfile_in(dir)
+        // Unlinked at once (O_TMPFILE on Linux): a killed process leaves no file.
+        let file = tempfile::tempfile_in(dir)
             .map_err(|source| TilesError::Io { path: dir.to_path_buf(), source })?;
-        let map = MappedFile::new(file.as_file(), file.path(), len)?;
-        Ok(Self { map, file, width, height })
+        let map = MappedFile::new(&file, dir, len)?;
+        Ok(Self { map, file, dir: dir.to_path_buf(), width, height })
     }
 
     /// Width in samples.
@@ -115,9 +117,14 @@ impl<T: Element> DiskPlane<T> {
         self.height
     }
 
-    /// The backing file (removed on drop).
+    /// The folder its (unnamed) backing file lies in.
     pub fn path(&self) -> &Path {
-        self.file.path()
+        &self.dir
+    }
+
+    /// The backing file, open (it has no name).
+    pub fn file(&self) -> &std::fs::File {
+        &self.file
     }
 
     /// Size of the backing file in bytes.
@@ -199,7 +206,7 @@ mod tests {
         assert_eq!(p.plane().row(3)[5], -1.25);
         assert_eq!(p.rows(6, 7)[299], (6 * 300 + 299) as f32 * 0.5);
         assert_eq!(p.as_slice()[1], 0.5);
-        assert_eq!(std::fs::metadata(p.path()).unwrap().len(), 300 * 7 * 4);
+        assert_eq!(p.file().metadata().unwrap().len(), 300 * 7 * 4);
         let mut q = s.plane::<f64>(5000, 3).unwrap();
         q.fill(f64::NEG_INFINITY);
         q.rows_mut(1, 2)[4999] = 2.5;
@@ -209,18 +216,32 @@ mod tests {
     }
 
     #[test]
-    fn drop_removes_the_files_and_the_folder() {
+    fn plane_files_have_no_name_and_drop_removes_the_folder() {
         let (root, s) = scratch();
         let p = s.plane::<f32>(64, 64).unwrap();
-        let (file, dir) = (p.path().to_path_buf(), s.path().to_path_buf());
-        assert!(file.exists() && dir.starts_with(root.path()));
-        drop(p);
-        assert!(!file.exists() && dir.exists());
+        let dir = s.path().to_path_buf();
+        assert!(dir.starts_with(root.path()) && p.path() == dir);
+        // Nothing but the folder's lock to leave behind even if the process were
+        // killed now (and the next run removes such a folder).
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "unlinked at creation");
+        assert_eq!(p.file().metadata().unwrap().len(), 64 * 64 * 4);
         let q = s.plane::<f32>(8, 8).unwrap();
-        let file = q.path().to_path_buf();
         drop(s); // the folder goes even while a plane is alive
-        assert!(!dir.exists() && !file.exists());
-        assert_eq!(q.as_slice().len(), 64, "the map stays valid after unlinking");
+        assert!(!dir.exists());
+        assert_eq!(q.as_slice().len(), 64, "the map stays valid");
+        drop(p);
+    }
+
+    #[test]
+    fn a_new_scratch_folder_removes_those_killed_runs_left() {
+        let root = tempfile::tempdir().unwrap();
+        let dead = root.path().join("fstack-dead01");
+        std::fs::create_dir(&dead).unwrap();
+        std::fs::write(dead.join("lock"), b"").unwrap();
+        let live = ScratchDir::new(Some(root.path())).unwrap();
+        assert!(!dead.exists());
+        let again = ScratchDir::new(Some(root.path())).unwrap();
+        assert!(live.path().exists() && again.path().exists(), "live folders stay");
     }
 
     #[test]

@@ -240,7 +240,7 @@ fn cancel_leaves_no_partial_output_and_no_temporary_files() {
         .add_action(FocusStack::new("stack", Stacker::pyramid()))
         .run(&recorder)
         .unwrap_err();
-    assert!(matches!(err, JobError::Cancelled { ref action } if action == "stack"), "{err}");
+    assert!(matches!(err, JobError::Cancelled { ref action, .. } if action == "stack"), "{err}");
     assert_eq!(names(&work.join("stack")), [MARKER]);
 
     // A flag set before the run stops it before anything is written.
