@@ -74,6 +74,8 @@ fn available_memory() -> Option<u64> {
         // SAFETY: getrlimit writes into the struct we pass.
         let ok = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } == 0;
         if ok && limit.rlim_cur != libc::RLIM_INFINITY {
+            // rlim_t is u64 here, narrower or signed elsewhere.
+            #[allow(clippy::useless_conversion)]
             let cap = u64::try_from(limit.rlim_cur).unwrap_or(u64::MAX);
             free = Some(free.map_or(cap, |f| f.min(cap)));
         }

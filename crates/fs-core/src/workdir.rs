@@ -110,7 +110,7 @@ mod tests {
         // is not available everywhere, so the live folder of this process stands in
         // (flock locks belong to the open file, so a second open cannot take it).
         let removed = remove_stale(root.path(), ".fstack-");
-        assert_eq!(removed, [dead.clone()]);
+        assert_eq!(removed, std::slice::from_ref(&dead));
         assert!(!dead.exists());
         assert!(live.path().join("x").exists() && unlocked.exists() && other.exists());
         let path = live.path().to_path_buf();

@@ -81,7 +81,7 @@ impl<T: Float> WeightAccumulator<T> {
         let n = width * height;
         let (a0, b) = match rule {
             // Allocation: once per stack.
-            WeightRule::Average { power } if power == 1.0 => (T::zero(), Vec::new()),
+            WeightRule::Average { power: 1.0 } => (T::zero(), Vec::new()),
             WeightRule::Average { .. } => (T::zero(), vec![T::zero(); n]),
             _ => (T::neg_infinity(), vec![T::zero(); n]),
         };
@@ -112,7 +112,7 @@ impl<T: Float> WeightAccumulator<T> {
         // Allocation: one energy row (and the caller's scratch) per rayon task.
         let init = || (vec![T::zero(); w], init());
         match self.rule {
-            WeightRule::Average { power } if power == 1.0 => {
+            WeightRule::Average { power: 1.0 } => {
                 self.a.par_chunks_mut(w).enumerate().for_each_init(init, |(e, sc), (y, s)| {
                     energy_row(y, sc, e);
                     for (s, &e) in s.iter_mut().zip(e.iter()) {
@@ -197,7 +197,7 @@ impl<T: Float> WeightAccumulator<T> {
         let init = || (vec![T::zero(); w], init());
         let rows = out.par_chunks_mut(w).enumerate();
         match self.rule {
-            WeightRule::Average { power } if power == 1.0 => {
+            WeightRule::Average { power: 1.0 } => {
                 rows.zip(self.a.par_chunks(w)).for_each_init(init, |(e, sc), ((y, o), s)| {
                     energy_row(y, sc, e);
                     for ((o, &e), &s) in o.iter_mut().zip(e.iter()).zip(s) {
