@@ -105,6 +105,7 @@
 
 mod aligner;
 mod balance;
+mod breathing;
 mod crop;
 mod downsample;
 mod error;
@@ -114,10 +115,11 @@ mod transform;
 mod warp;
 
 pub use crate::aligner::{
-    AlignLog, AlignSettings, AlignedFrames, Aligner, FrameReport, STILL_PX, check_plausible,
+    AlignLog, AlignMethod, AlignSettings, AlignedFrames, Aligner, FrameReport, STILL_PX, check_plausible,
     estimate_chain, frames_with_reference,
 };
 pub use crate::balance::{Gains, apply_gains, fit_gains};
+pub use crate::breathing::BreathingModel;
 pub use crate::crop::{Rect, common_area, crop_frame};
 pub use crate::downsample::{small_image, subsample_factor};
 pub use crate::error::{AlignError, AlignFailure, Result};
