@@ -24,7 +24,7 @@ pub enum AlignFailure {
     /// Neither features nor intensities match the reference: the frame shows another
     /// scene, or nothing (a black frame).
     #[error(
-        "matches nothing: correlation {correlation:.2} with the reference at the coarsest scale, at least 0.35 needed"
+        "matches nothing: correlation {correlation:.2} with the reference at the coarsest scale, at least 0.50 needed"
     )]
     NoMatch {
         /// The band-passed correlation reached at the coarsest scale.

@@ -265,3 +265,59 @@ fn stack_with_frames_beyond_the_subject_is_as_good_as_with_true_transforms() {
     println!("stacked PSNR: estimated {pe:.2} dB, true transforms {pt:.2} dB");
     assert!(pe >= pt - 0.5, "estimated {pe:.2} dB, true {pt:.2} dB");
 }
+
+/// The 7-frame moving stack with frame 5 replaced by `odd`: the reports and the
+/// stream's outcome (frames yielded, or the error) under `on_failure`.
+fn with_odd_frame(
+    odd: fs_core::Frame,
+    on_failure: fs_align::OnFailure,
+) -> (Vec<fs_align::FrameReport>, Result<usize, String>) {
+    let stack = stack(4.0);
+    let settings = AlignSettings {
+        align: Some(AlignOptions { on_failure, ..AlignOptions::default() }),
+        balance: None,
+    };
+    let aligner = Aligner::new(&stack.frame(3), 3, settings).unwrap();
+    let mut odd = Some(odd);
+    let source = (0..7).map(|k| {
+        let mut f = if k == 5 { odd.take().unwrap() } else { stack.frame(k) };
+        f.source = Some(format!("frame_{k}.png").into());
+        Ok(f)
+    });
+    let aligned = fs_align::AlignedFrames::new(source, &aligner);
+    let log = aligned.log();
+    let out: Result<Vec<fs_core::Frame>, _> = aligned.collect();
+    (log.reports(), out.map(|f| f.len()).map_err(|e| e.to_string()))
+}
+
+#[test]
+fn a_frame_that_matches_nothing_is_left_out_or_stops_the_run() {
+    let info = stack(4.0).info();
+    let black = fs_core::Frame::new(info, fs_core::Samples::U8(vec![0; 480 * 360 * 3])).unwrap();
+    // Another scene: the tilted plane (another seed of the same scene keeps its
+    // layout, and does align: 90 inliers).
+    let other = SynthStack::new(SynthOptions {
+        scene: fs_core::synth::Scene::TiltedPlane,
+        seed: 7,
+        ..*stack(4.0).options()
+    })
+    .unwrap()
+    .frame(5);
+    for (name, odd) in [("black", black), ("another scene", other)] {
+        let (reports, out) = with_odd_frame(odd.clone(), fs_align::OnFailure::Recover);
+        assert_eq!(out, Ok(6), "{name}");
+        let r = &reports[5];
+        assert_eq!(r.method, AlignMethod::LeftOut, "{name}");
+        let why = r.skipped.as_ref().map(ToString::to_string).unwrap_or_default();
+        println!("{name}: {why}");
+        assert!(why.starts_with("matches nothing: correlation"), "{name}: {why}");
+        // The others are aligned as without it.
+        assert!(reports.iter().filter(|r| r.index != 5).all(|r| r.skipped.is_none()));
+        let (_, strict) = with_odd_frame(odd.clone(), fs_align::OnFailure::Stop);
+        let e = strict.unwrap_err();
+        assert!(e.contains("frame_5.png: cannot be aligned: matches nothing"), "{name}: {e}");
+        let (reports, out) = with_odd_frame(odd, fs_align::OnFailure::Skip);
+        assert_eq!(out, Ok(6), "{name}");
+        assert_eq!(reports[5].method, AlignMethod::LeftOut, "{name}");
+    }
+}
