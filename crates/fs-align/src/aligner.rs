@@ -128,24 +128,6 @@ impl AlignLog {
         common_area(&transforms, width, height)
     }
 
-    /// The breathing model fitted over the frames aligned by their features (the
-    /// reference included), over every frame of the log: `None` with fewer than one
-    /// such frame besides the reference. `width` x `height`: the frames' size.
-    pub fn breathing_model(
-        &self,
-        reference: usize,
-        width: usize,
-        height: usize,
-    ) -> Option<BreathingModel> {
-        let good: Vec<(usize, Transform)> = self
-            .reports()
-            .iter()
-            .filter(|r| matches!(r.method, AlignMethod::Features | AlignMethod::Chained))
-            .map(|r| (r.index, r.transform))
-            .collect();
-        BreathingModel::fit(&good, reference, width, height)
-    }
-
     /// The frames left out, with why.
     pub fn skipped(&self) -> Vec<(usize, Option<PathBuf>, AlignFailure)> {
         self.reports()
@@ -446,7 +428,9 @@ impl Aligner {
                 fallback: None,
             };
         };
-        let trusted = |state: &StackState, t: &Transform| -> std::result::Result<(), AlignFailure> {
+        let trusted = |state: &StackState,
+                       t: &Transform|
+         -> std::result::Result<(), AlignFailure> {
             match state.model.as_ref().filter(|model| model.frames().len() >= MODEL_CHECK_FRAMES) {
                 Some(model) => {
                     let (d, limit) = (model.deviation(m.index, t), model.tolerance(m.index));
@@ -473,15 +457,21 @@ impl Aligner {
             Err(reason) => reason,
         };
         let (Some(estimator), Some(small)) = (&self.estimator, &m.small) else {
-            return Decided { transform: Err(fallback.clone()), method: AlignMethod::LeftOut, fallback: Some(fallback) };
+            return Decided {
+                transform: Err(fallback.clone()),
+                method: AlignMethod::LeftOut,
+                fallback: Some(fallback),
+            };
         };
         let plane = small.luma_plane();
         let factor = self.factor as f64;
         let plausible = |t: Transform| check_plausible(&t, w, h, options).map(|()| t);
         // Intensity, from the transform the neighbour (and the model's step) predicts.
         let start = state.predicted_start(m.index);
-        let own = estimator
-            .estimate_by_intensity(plane, start.to_subsampled(factor), false)
+        let first = estimator.estimate_by_intensity(plane, start.to_subsampled(factor), false);
+        // The blur that made the reference look like the frame, for the second try.
+        let blur = first.as_ref().ok().and_then(|e| e.blur);
+        let own = first
             .map(|e| e.transform.to_full(factor))
             .and_then(plausible)
             .and_then(|t| trusted(state, &t).map(|()| t));
@@ -498,12 +488,21 @@ impl Aligner {
         };
         let model = state.model.as_ref().filter(|model| !model.frames().is_empty());
         let (Some(model), false) = (model, options.on_failure == OnFailure::Skip) else {
-            return Decided { transform: Err(reason), method: AlignMethod::LeftOut, fallback: Some(fallback) };
+            return Decided {
+                transform: Err(reason),
+                method: AlignMethod::LeftOut,
+                fallback: Some(fallback),
+            };
         };
         // Predicted: magnification and rotation from the model, the position measured
         // alone (translation only) where the frame allows it.
         let predicted = model.predict(m.index);
-        let t = match estimator.estimate_by_intensity(plane, predicted.to_subsampled(factor), true) {
+        let t = match estimator.estimate_by_intensity_with(
+            plane,
+            predicted.to_subsampled(factor),
+            true,
+            blur,
+        ) {
             Ok(e) => plausible(e.transform.to_full(factor)).unwrap_or(predicted),
             Err(AlignFailure::NoMatch { correlation }) => {
                 return Decided {

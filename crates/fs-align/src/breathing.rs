@@ -70,7 +70,8 @@ impl BreathingModel {
             sorted.sort_by(f64::total_cmp);
             let median = sorted[sorted.len() / 2];
             let limit = FLOOR_PX.max(4.0 * 1.4826 * median);
-            let worst = (0..deviations.len()).max_by(|&a, &b| deviations[a].total_cmp(&deviations[b]));
+            let worst =
+                (0..deviations.len()).max_by(|&a, &b| deviations[a].total_cmp(&deviations[b]));
             match worst {
                 Some(i) if deviations[i] > limit && points.len() > 2 => {
                     points.remove(i);

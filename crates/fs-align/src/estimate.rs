@@ -41,7 +41,10 @@
 //!    runs on one thread, so results are identical run to run and for any number
 //!    of threads. The winner is re-fitted on its inliers (least squares) until its
 //!    inlier set stops growing.
-//! 5. **Refinement** (`options.refine`): inverse-compositional Gauss-Newton
+//! 5. (Too few inliers: the estimate fails with [`AlignFailure::TooFewMatches`]; the
+//!    caller may try [`Estimator::estimate_by_intensity`] from a predicted transform,
+//!    see `intensity.rs`.)
+//!    **Refinement** (`options.refine`): inverse-compositional Gauss-Newton
 //!    (Lucas-Kanade, parameterised by the transform family in normalised
 //!    coordinates) on pyramid levels 2 and 1, starting from the RANSAC transform
 //!    (and on level 0 too when the patch field of step 6 cannot be used).
@@ -157,6 +160,10 @@ pub struct Estimate {
     /// correlation of the band-passed frame with the reference at the finest scale
     /// used; `None` for a feature estimate.
     pub correlation: Option<f64>,
+    /// For an intensity estimate: the blur (Gaussian sigma, pixels of the planes
+    /// given) that made the reference look most like the frame; `None` for a feature
+    /// estimate.
+    pub blur: Option<f64>,
 }
 
 /// Largest feature level size (pixels).
@@ -421,7 +428,7 @@ impl Estimator {
         if let Some(reason) = self.implausible(&transform) {
             return Err(AlignFailure::Implausible(reason));
         }
-        Ok(Estimate { transform, matches: pairs.len(), inliers, residual, correlation: None })
+        Ok(Estimate { transform, matches: pairs.len(), inliers, residual, correlation: None, blur: None })
     }
 
     /// Estimates the transform from the reference to `frame` (same size, luma 0..1)
@@ -436,13 +443,33 @@ impl Estimator {
         start: Transform,
         shift_only: bool,
     ) -> Result<Estimate, AlignFailure> {
+        self.estimate_by_intensity_with(frame, start, shift_only, None)
+    }
+
+    /// [`Estimator::estimate_by_intensity`] with the reference's blur known
+    /// ([`Estimate::blur`] of an earlier estimate of the same frame): the search over
+    /// blurs is skipped.
+    pub(crate) fn estimate_by_intensity_with(
+        &self,
+        frame: Plane<'_, f32>,
+        start: Transform,
+        shift_only: bool,
+        blur: Option<f64>,
+    ) -> Result<Estimate, AlignFailure> {
         if frame.width() != self.width || frame.height() != self.height {
             return Err(AlignFailure::Degenerate);
         }
         // Allocation: the frame's pyramid, once per frame on this path.
         let mut levels = build(frame, BAND_TOP);
         levels.remove(0);
-        let e = estimate_bands(self.options.transform, &self.band_source, &levels, start, shift_only)?;
+        let e = estimate_bands(
+            self.options.transform,
+            &self.band_source,
+            &levels,
+            start,
+            shift_only,
+            blur,
+        )?;
         let transform = e.transform;
         if !transform.is_valid() {
             return Err(AlignFailure::Degenerate);
@@ -456,6 +483,7 @@ impl Estimator {
             inliers: 0,
             residual: f64::NAN,
             correlation: Some(e.correlation),
+            blur: Some(e.blur),
         })
     }
 }

@@ -201,7 +201,10 @@ fn summary(log: &AlignLog, reference: &Path, settings: &AlignSettings) -> Vec<St
             hi * 100.0,
             shift
         ));
-        for r in kept.iter().filter(|r| matches!(r.method, AlignMethod::Intensity | AlignMethod::Predicted)) {
+        for r in kept
+            .iter()
+            .filter(|r| matches!(r.method, AlignMethod::Intensity | AlignMethod::Predicted))
+        {
             let why = r.fallback.as_ref().map(|f| format!(" ({f})")).unwrap_or_default();
             let how = match r.method {
                 AlignMethod::Intensity => "aligned by intensity",

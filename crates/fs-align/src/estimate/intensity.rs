@@ -1,25 +1,32 @@
 //! Intensity estimation on band-passed levels, for frames the features cannot align
 //! (a frame focused far from every sharp part of the reference: few corners survive).
 //!
-//! Each level `l >= 1` of the smoothed pyramid is band-passed (the level minus its
-//! Gaussian blur of sigma [`BAND_SIGMA`] level pixels: a difference of Gaussians, one
-//! octave band per level). What a defocused frame and a sharp reference still share
-//! is the coarse structure; the band-pass takes away the slow brightness changes
-//! (vignetting, the glow of a blurred bright object) that would otherwise pull an
-//! intensity fit, and each band is compared on its own. The Gauss-Newton of
-//! `refine.rs` (gain and offset per iteration, Huber weights) runs coarse to fine
-//! from a predicted transform (the caller's: the neighbour's transform, or the
-//! breathing model's) and goes one level finer only while the frame's band there still
-//! correlates with the reference's ([`FINER_CORRELATION`]): below that, the finer band
-//! of a defocused frame is mostly noise and would only wander.
+//! What a defocused frame and a sharp reference still share is the coarse structure,
+//! seen through the frame's blur. So the reference is blurred to look like the frame,
+//! and both are band-passed (each minus its Gaussian blur: a difference of Gaussians),
+//! which takes away the slow brightness changes (vignetting, the glow of a blurred
+//! bright object) that would otherwise pull an intensity fit. The Gauss-Newton of
+//! `refine.rs` (gain and offset per iteration, Huber weights) then fits the transform
+//! from a predicted start (the caller's: the neighbour's transform carried one step by
+//! the breathing model, or the model's prediction):
 //!
-//! The correlation on the coarsest band at the converged transform is the verdict: a
-//! frame of another scene, or a black frame, stays below [`MATCH_CORRELATION`] and is
-//! reported as matching nothing.
+//! 1. On the search level (the coarsest pyramid level of at least [`SEARCH_SIDE`]
+//!    pixels a side) for each blur of [`BLURS`], with one band-pass for all of them
+//!    (a band that moved with the blur would make a blurrier reference always win),
+//!    samples away from the borders (where the reference's reflected blur and the
+//!    frame's own differ); the blur that correlates best is kept.
+//! 2. Then finer levels with the same blur (in plane pixels) while it stays below
+//!    [`FINE_BLUR`] level pixels and the frame still correlates
+//!    ([`FINER_CORRELATION`]): beyond, the finer level holds nothing new.
 //!
-//! Level 0 is never used: a frame that needs this path has no detail there, and the
-//! reference's band levels (built on first use, once per estimator) stay small (a
-//! third of the estimation plane's pixels).
+//! The best correlation on the search level is the verdict: a frame of another scene,
+//! or a black frame, stays below [`MATCH_CORRELATION`] and matches nothing.
+//!
+//! Level 0 is never used (a frame that needs this path has no detail there). Tried
+//! and rejected: the band-passed levels of the sharp reference without the blur: a
+//! disc blur reverses contrast in the bands near its radius, and a frame defocused by
+//! 14 px (3 % of a 480-px width) came out 4.3 px off at the corners, its magnification
+//! 0.8 % too large.
 
 use rayon::prelude::*;
 
@@ -27,21 +34,24 @@ use super::pyramid::Level;
 use super::refine::{Sample, refine_level_with, select};
 use crate::{AlignFailure, Transform, TransformKind};
 
-/// Sigma (level pixels) of the blur subtracted from each level.
-pub(super) const BAND_SIGMA: f64 = 2.0;
+/// Sigma (level pixels) of the blur subtracted from each level (plus twice the
+/// reference's blur, off the search level).
+const BAND_SIGMA: f64 = 2.0;
 /// Coarsest pyramid level built for the bands (fewer when the image gets small).
 pub(super) const BAND_TOP: usize = 6;
 /// Reference samples per band level.
 const BAND_SAMPLES: usize = 12_000;
 /// Most Gauss-Newton iterations per band level.
 const BAND_ITERATIONS: usize = 30;
+/// Gauss-Newton iterations per blur tried in the search (ranking them needs fewer).
+const SEARCH_ITERATIONS: usize = 10;
 /// A band level stops when a step moves the corners by less than this (level px).
 const BAND_TOLERANCE: f64 = 0.002;
 /// Correlation (reference band vs frame band, at the selected samples) a finer level
 /// needs to be used.
 pub(super) const FINER_CORRELATION: f64 = 0.5;
 /// Correlation on the coarsest band below which the frame matches nothing.
-/// (Frames of another scene reach about 0.3, frames of the stack defocused far beyond
+/// (Frames of another scene reach 0.23-0.38, frames of the stack defocused far beyond
 /// the subject 0.8.)
 pub(super) const MATCH_CORRELATION: f64 = 0.5;
 
@@ -113,7 +123,7 @@ pub(super) struct BandEstimate {
 /// like the frame.
 /// Not more: the band of a reference blurred further is almost empty, and another
 /// scene then correlates by chance (a generated tilted plane against the objects
-/// scene: 0.85 at sigma 6, at most 0.31 up to 4; the frames defocused beyond the
+/// scene: 0.85 at sigma 6, at most 0.31-0.38 up to 4; the frames defocused beyond the
 /// subject reach 0.78-0.83 at 2-4).
 const BLURS: [f64; 7] = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0];
 /// Smallest side of the search level.
@@ -139,6 +149,7 @@ fn band(level: &Level, sigma: f64, low: f64) -> Level {
 
 /// One level's Gauss-Newton with the reference blurred by `sigma`: the transform
 /// (level coordinates) and the correlation there.
+#[allow(clippy::too_many_arguments)]
 fn fit_level(
     kind: TransformKind,
     reference: &Level,
@@ -147,6 +158,7 @@ fn fit_level(
     low: Option<f64>,
     start: Transform,
     shift_only: bool,
+    iterations: usize,
 ) -> Option<(Transform, f64)> {
     let low = low.unwrap_or(BAND_SIGMA + 2.0 * sigma);
     let r = band(reference, sigma, low);
@@ -156,12 +168,23 @@ fn fit_level(
     // there) and the frame's own (the scene beyond the frame) differ.
     let margin = (2.0 * (sigma + low)) as f32 + 2.0;
     let (w, h) = (r.width as f32, r.height as f32);
-    let samples: Vec<Sample> = select(&r, BAND_SAMPLES)
+    // A quarter of a small level's pixels at most: the selection keeps a sorted list
+    // per cell, and nearly every pixel of a small level would enter it.
+    let target = BAND_SAMPLES.min(r.width * r.height / 4);
+    let samples: Vec<Sample> = select(&r, target)
         .into_iter()
         .filter(|s| s.x >= margin && s.y >= margin && s.x < w - margin && s.y < h - margin)
         .collect();
-    let refined =
-        refine_level_with(kind, &samples, &r, &f, start, BAND_ITERATIONS, BAND_TOLERANCE, shift_only)?;
+    let refined = refine_level_with(
+        kind,
+        &samples,
+        &r,
+        &f,
+        start,
+        BAND_ITERATIONS,
+        BAND_TOLERANCE,
+        shift_only,
+    )?;
     if !refined.transform.is_valid() {
         return None;
     }
@@ -181,6 +204,7 @@ pub(super) fn estimate_bands(
     frame: &[Level],
     start: Transform,
     shift_only: bool,
+    blur: Option<f64>,
 ) -> Result<BandEstimate, AlignFailure> {
     let kind = if shift_only { TransformKind::Similarity } else { kind };
     let usable = reference.len().min(frame.len());
@@ -194,10 +218,29 @@ pub(super) fn estimate_bands(
     };
     let factor = |i: usize| (1u32 << (i + 1)) as f64;
     let s = start.to_subsampled(factor(search));
+    // With the blur known, one fit; else the search, each blur a few iterations
+    // (enough to rank them; the best is refitted in full below).
     // Allocation: a blurred and band-passed copy per candidate, on the small level.
-    let tried: Vec<(f64, Option<(Transform, f64)>)> = BLURS
+    let candidates: Vec<f64> = match blur {
+        Some(b) => vec![b / factor(search)],
+        None => BLURS.to_vec(),
+    };
+    let iterations = if candidates.len() > 1 { SEARCH_ITERATIONS } else { BAND_ITERATIONS };
+    let tried: Vec<(f64, Option<(Transform, f64)>)> = candidates
         .par_iter()
-        .map(|&sigma| (sigma, fit_level(kind, &reference[search], &frame[search], sigma, Some(SEARCH_LOW), s, shift_only)))
+        .map(|&sigma| {
+            let r = fit_level(
+                kind,
+                &reference[search],
+                &frame[search],
+                sigma,
+                Some(SEARCH_LOW),
+                s,
+                shift_only,
+                iterations,
+            );
+            (sigma, r)
+        })
         .collect();
     let best = tried
         .iter()
@@ -209,7 +252,16 @@ pub(super) fn estimate_bands(
     if !(c >= MATCH_CORRELATION) {
         return Err(no_match(c));
     }
-    let (t, c) = fit_level(kind, &reference[search], &frame[search], sigma, None, t, shift_only)
+    let (t, c) = fit_level(
+        kind,
+        &reference[search],
+        &frame[search],
+        sigma,
+        None,
+        t,
+        shift_only,
+        BAND_ITERATIONS,
+    )
         .unwrap_or((t, c));
     let mut out = BandEstimate {
         transform: t.to_full(factor(search)),
@@ -222,7 +274,16 @@ pub(super) fn estimate_bands(
             break;
         }
         let s = out.transform.to_subsampled(factor(i));
-        match fit_level(kind, &reference[i], &frame[i], level_sigma, None, s, shift_only) {
+        match fit_level(
+            kind,
+            &reference[i],
+            &frame[i],
+            level_sigma,
+            None,
+            s,
+            shift_only,
+            BAND_ITERATIONS,
+        ) {
             Some((t, c)) if c >= FINER_CORRELATION => {
                 out.transform = t.to_full(factor(i));
                 out.correlation = c;

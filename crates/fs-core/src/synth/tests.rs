@@ -551,12 +551,8 @@ fn edge_band_lies_along_the_depth_steps() {
 fn frames_beyond_the_subject_are_blurred_everywhere_and_checked() {
     // 7 frames, the last 2 focused beyond the farthest depth: the subject's 5 frames
     // focus at 0, 1/4, .., 1; frame 5's smallest blur is 4 px, frame 6's 8 px.
-    let opts = SynthOptions {
-        frames: 7,
-        beyond_frames: 2,
-        beyond_blur: 4.0,
-        ..small(Scene::Objects)
-    };
+    let opts =
+        SynthOptions { frames: 7, beyond_frames: 2, beyond_blur: 4.0, ..small(Scene::Objects) };
     let stack = SynthStack::new(opts).unwrap();
     assert_eq!(stack.focus_depth(4), 1.0);
     assert_eq!(stack.focus_depth(2), 0.5);

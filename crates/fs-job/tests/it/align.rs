@@ -221,10 +221,8 @@ fn an_unrelated_frame_is_left_out_with_a_warning_and_changes_nothing() {
     // Stacks the folder (the middle frame of the five as reference) and compares the
     // result with the truth where every frame covers it.
     let stack = |work: &Path| {
-        let align = AlignOptions {
-            reference: fs_job::ReferenceFrame::Index(2),
-            ..AlignOptions::default()
-        };
+        let align =
+            AlignOptions { reference: fs_job::ReferenceFrame::Index(2), ..AlignOptions::default() };
         let s = StackJob::new("j", work)
             .add_action(FocusStack::new("stack", Stacker::pyramid()).input_path("src").align(align))
             .run(&NoProgress)
