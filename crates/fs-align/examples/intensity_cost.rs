@@ -69,7 +69,8 @@ fn main() {
                             Transform::identity(),
                             false,
                         );
-                        let _ = estimator.estimate_by_intensity(plane(&frame, w, h), features, true);
+                        let _ =
+                            estimator.estimate_by_intensity(plane(&frame, w, h), features, true);
                     })
                 })
                 .collect(),

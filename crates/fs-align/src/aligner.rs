@@ -796,6 +796,9 @@ pub struct AlignedFrames<'a, I> {
     state: StackState,
 }
 
+/// One frame between deciding and finishing: index, source path, what was decided.
+type DecidedFrame = (usize, Option<PathBuf>, Result<(Measured, Decided)>);
+
 /// One frame's outcome in [`AlignedFrames`]: index, source path, result.
 type Aligned = (usize, Option<PathBuf>, Result<(Frame, FrameReport)>);
 
@@ -932,7 +935,7 @@ where
         let mut measured: Vec<(usize, Option<PathBuf>, Result<Measured>)> =
             done.into_inner().expect("no panic while held");
         measured.sort_by_key(|d| d.0);
-        let decided: Vec<(usize, Option<PathBuf>, Result<(Measured, Decided)>)> = measured
+        let decided: Vec<DecidedFrame> = measured
             .into_iter()
             .map(|(index, path, m)| {
                 let m = m.map(|m| {

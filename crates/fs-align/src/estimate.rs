@@ -428,7 +428,14 @@ impl Estimator {
         if let Some(reason) = self.implausible(&transform) {
             return Err(AlignFailure::Implausible(reason));
         }
-        Ok(Estimate { transform, matches: pairs.len(), inliers, residual, correlation: None, blur: None })
+        Ok(Estimate {
+            transform,
+            matches: pairs.len(),
+            inliers,
+            residual,
+            correlation: None,
+            blur: None,
+        })
     }
 
     /// Estimates the transform from the reference to `frame` (same size, luma 0..1)

@@ -241,7 +241,7 @@ fn stack_with_frames_beyond_the_subject_is_as_good_as_with_true_transforms() {
     let crop = |img: &Image<f32>| img.crop(16, 16, 480 - 32, 360 - 32).unwrap();
     let stacked = |frames: Vec<fs_core::Result<Frame>>| -> Image<f32> {
         let s = PyramidStack::new(PyramidOptions::default()).unwrap();
-        crop(&s.stack(frames.into_iter(), &NoProgress).unwrap().to_image())
+        crop(&s.stack(frames, &NoProgress).unwrap().to_image())
     };
     let truth = crop(&stack.truth().to_image());
     let settings = AlignSettings { align: Some(AlignOptions::default()), balance: None };

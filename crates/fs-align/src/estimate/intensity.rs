@@ -43,8 +43,6 @@ pub(super) const BAND_TOP: usize = 6;
 const BAND_SAMPLES: usize = 12_000;
 /// Most Gauss-Newton iterations per band level.
 const BAND_ITERATIONS: usize = 30;
-/// Gauss-Newton iterations per blur tried in the search (ranking them needs fewer).
-const SEARCH_ITERATIONS: usize = 10;
 /// A band level stops when a step moves the corners by less than this (level px).
 const BAND_TOLERANCE: f64 = 0.002;
 /// Correlation (reference band vs frame band, at the selected samples) a finer level
@@ -158,7 +156,6 @@ fn fit_level(
     low: Option<f64>,
     start: Transform,
     shift_only: bool,
-    iterations: usize,
 ) -> Option<(Transform, f64)> {
     let low = low.unwrap_or(BAND_SIGMA + 2.0 * sigma);
     let r = band(reference, sigma, low);
@@ -218,14 +215,13 @@ pub(super) fn estimate_bands(
     };
     let factor = |i: usize| (1u32 << (i + 1)) as f64;
     let s = start.to_subsampled(factor(search));
-    // With the blur known, one fit; else the search, each blur a few iterations
-    // (enough to rank them; the best is refitted in full below).
+    // With the blur known, one fit; else the search over the blurs (the best is
+    // refitted below with its own band).
     // Allocation: a blurred and band-passed copy per candidate, on the small level.
     let candidates: Vec<f64> = match blur {
         Some(b) => vec![b / factor(search)],
         None => BLURS.to_vec(),
     };
-    let iterations = if candidates.len() > 1 { SEARCH_ITERATIONS } else { BAND_ITERATIONS };
     let tried: Vec<(f64, Option<(Transform, f64)>)> = candidates
         .par_iter()
         .map(|&sigma| {
@@ -237,7 +233,6 @@ pub(super) fn estimate_bands(
                 Some(SEARCH_LOW),
                 s,
                 shift_only,
-                iterations,
             );
             (sigma, r)
         })
@@ -249,19 +244,10 @@ pub(super) fn estimate_bands(
     let Some((sigma, t, c)) = best else {
         return Err(no_match(0.0));
     };
-    if !(c >= MATCH_CORRELATION) {
+    if c.is_nan() || c < MATCH_CORRELATION {
         return Err(no_match(c));
     }
-    let (t, c) = fit_level(
-        kind,
-        &reference[search],
-        &frame[search],
-        sigma,
-        None,
-        t,
-        shift_only,
-        BAND_ITERATIONS,
-    )
+    let (t, c) = fit_level(kind, &reference[search], &frame[search], sigma, None, t, shift_only)
         .unwrap_or((t, c));
     let mut out = BandEstimate {
         transform: t.to_full(factor(search)),
@@ -274,16 +260,7 @@ pub(super) fn estimate_bands(
             break;
         }
         let s = out.transform.to_subsampled(factor(i));
-        match fit_level(
-            kind,
-            &reference[i],
-            &frame[i],
-            level_sigma,
-            None,
-            s,
-            shift_only,
-            BAND_ITERATIONS,
-        ) {
+        match fit_level(kind, &reference[i], &frame[i], level_sigma, None, s, shift_only) {
             Some((t, c)) if c >= FINER_CORRELATION => {
                 out.transform = t.to_full(factor(i));
                 out.correlation = c;
