@@ -320,6 +320,7 @@ fn custom_spec(args: &Args) -> Result<StackSpec> {
         rotation: args.rotation.unwrap_or(d.rotation),
         shift: args.shift.unwrap_or(d.shift),
         lens_blur: args.lens_blur.unwrap_or(d.lens_blur),
+        ..d
     };
     let format = args.format.unwrap_or(match depth {
         BitDepth::Eight => FileFormat::Jpeg,
@@ -343,6 +344,8 @@ fn stamp_text(spec: &StackSpec, write: &WriteOptions) -> String {
                     | "shift: 0.0,"
                     | "lens_blur: 0.0,"
                     | "shot_noise: 0.0,"
+                    | "beyond_frames: 0,"
+                    | "beyond_blur: 0.0,"
             )
         })
         .map(|l| format!("{l}\n"))

@@ -10,9 +10,9 @@ use fs_core::{Frame, FrameInfo, Image, Plane, PlaneMut, luma};
 use rayon::prelude::*;
 
 use crate::{
-    AlignError, AlignFailure, AlignOptions, BalanceOptions, BorderMode, Estimator, Gains,
-    OnFailure, Rect, Result, Transform, common_area, fit_gains, small_image, subsample_factor,
-    warp_frame, warp_plane,
+    AlignError, AlignFailure, AlignOptions, BalanceOptions, BorderMode, BreathingModel, Estimator,
+    Gains, OnFailure, Rect, Result, Transform, common_area, fit_gains, small_image,
+    subsample_factor, warp_frame, warp_plane,
 };
 
 /// Below this corner displacement (pixels) a frame counts as not moved and is not
@@ -22,6 +22,44 @@ pub const STILL_PX: f64 = 0.02;
 /// Gains within this of 1 are not applied (less than a quarter of an 8-bit level at
 /// mid-grey).
 const STILL_GAIN: f64 = 0.001;
+
+/// How a frame's transform was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AlignMethod {
+    /// The reference itself (the identity).
+    Reference,
+    /// Feature matches (RANSAC, then the intensity refinement).
+    Features,
+    /// Intensity alone on band-passed images, from its neighbour's transform (too few
+    /// feature matches, or a feature fit that was implausible).
+    Intensity,
+    /// Predicted by the stack's breathing model (its own estimate could not be
+    /// trusted); its position measured alone where that was possible.
+    Predicted,
+    /// Given (the chained transforms of `step_process`).
+    Chained,
+    /// Left out: it matches nothing.
+    LeftOut,
+    /// Not aligned (balance only, or no alignment).
+    NotAligned,
+}
+
+impl AlignMethod {
+    /// The method's name in notes and logs: `reference`, `features`, `intensity`,
+    /// `predicted`, `chained`, `left out`, `not aligned`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AlignMethod::Reference => "reference",
+            AlignMethod::Features => "features",
+            AlignMethod::Intensity => "intensity",
+            AlignMethod::Predicted => "predicted",
+            AlignMethod::Chained => "chained",
+            AlignMethod::LeftOut => "left out",
+            AlignMethod::NotAligned => "not aligned",
+        }
+    }
+}
 
 /// What happened to one frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,8 +78,13 @@ pub struct FrameReport {
     pub inliers: usize,
     /// The balance gains applied (per colour channel), if balancing.
     pub gains: Option<Gains>,
-    /// Set when the frame was left out ([`OnFailure::Skip`]): why.
+    /// Set when the frame was left out: why.
     pub skipped: Option<AlignFailure>,
+    /// How its transform was found.
+    pub method: AlignMethod,
+    /// Why the features' estimate was not used, when it was not (the frame was then
+    /// aligned by intensity, predicted, or left out).
+    pub fallback: Option<AlignFailure>,
 }
 
 impl FrameReport {
@@ -190,6 +233,57 @@ impl Small {
     }
 }
 
+/// A breathing model checks feature estimates once it was fitted over this many
+/// frames besides the reference (fewer cannot tell a bad frame from a bad model).
+const MODEL_CHECK_FRAMES: usize = 3;
+
+/// A frame between measuring and deciding: the frame, its small images (none for
+/// the reference) and its feature estimate.
+#[derive(Debug)]
+struct Measured {
+    index: usize,
+    frame: Frame,
+    small: Option<Small>,
+    features: std::result::Result<Transform, AlignFailure>,
+    matches: usize,
+    inliers: usize,
+}
+
+/// A frame's transform and how it was found, or why it has none.
+#[derive(Debug)]
+struct Decided {
+    transform: std::result::Result<Transform, AlignFailure>,
+    method: AlignMethod,
+    fallback: Option<AlignFailure>,
+}
+
+/// What the frames decided so far tell the next one: the frames aligned by their
+/// features (and the model fitted over them), and the last frame's transform.
+#[derive(Debug, Default)]
+struct StackState {
+    good: Vec<(usize, Transform)>,
+    model: Option<BreathingModel>,
+    last: Option<(usize, Transform)>,
+}
+
+impl StackState {
+    /// Where frame `k` is expected: its neighbour's transform carried one step by
+    /// the model (chained from the adjacent frame), else the model's prediction,
+    /// else the neighbour's transform, else the identity.
+    fn predicted_start(&self, k: usize) -> Transform {
+        let neighbour = self.last.filter(|(j, _)| j + 1 == k || *j == k + 1);
+        match (neighbour, &self.model) {
+            (Some((j, tj)), Some(model)) => match model.predict(j).inverse() {
+                Some(back) => model.predict(k).after(&back).after(&tj),
+                None => tj,
+            },
+            (None, Some(model)) => model.predict(k),
+            (Some((_, tj)), None) => tj,
+            (None, None) => Transform::identity(),
+        }
+    }
+}
+
 /// Aligns and balances frames, one at a time, to a reference frame.
 ///
 /// Prepared once from the reference (its subsampled luma, features and pyramid, and
@@ -258,11 +352,179 @@ impl Aligner {
         self.factor
     }
 
-    /// Aligns and balances frame `index` of the stack: its transform (estimated, or
-    /// given), the balance gains, and the warped frame in the reference's geometry.
-    /// A frame that cannot be aligned gives [`AlignError::Failed`] naming it.
+    /// Aligns and balances frame `index` of the stack on its own (no other frame
+    /// known but the reference): its transform (features; intensity from the
+    /// identity when they fail; or given), the balance gains, and the warped frame in
+    /// the reference's geometry. A frame that cannot be aligned gives
+    /// [`AlignError::Failed`] naming it. [`AlignedFrames`] does more: it chains the
+    /// intensity estimate from the neighbour and predicts from the breathing model.
     pub fn align(&self, index: usize, frame: Frame) -> Result<(Frame, FrameReport)> {
+        let measured = self.measure(index, frame)?;
+        let mut state = StackState::default();
+        let decided = self.decide(&measured, &mut state);
+        let path = measured.frame.source.clone();
+        match decided.transform {
+            Ok(t) => self.finish(measured, t, decided.method, decided.fallback),
+            Err(reason) => Err(failed(path.as_deref(), reason)),
+        }
+    }
+
+    /// Step 1 (frames in parallel): the frame's small images and its feature
+    /// estimate (or given transform), checked for plausibility.
+    fn measure(&self, index: usize, frame: Frame) -> Result<Measured> {
         fs_core::check_frame(self.info, &frame)?;
+        let mut m = Measured {
+            index,
+            small: None,
+            features: Err(AlignFailure::Degenerate),
+            matches: 0,
+            inliers: 0,
+            frame,
+        };
+        if index == self.reference_index {
+            return Ok(m);
+        }
+        let small = Small::new(&m.frame, self.factor);
+        if let Some(options) = &self.settings.align {
+            m.features = match (&self.transforms, &self.estimator) {
+                (Some(ts), _) => Ok(*ts.get(index).ok_or_else(|| {
+                    AlignError::NothingLeft(format!(
+                        "frame {index} has no transform ({} given)",
+                        ts.len()
+                    ))
+                })?),
+                (None, Some(estimator)) => estimator.estimate(small.luma_plane()).map(|e| {
+                    m.matches = e.matches;
+                    m.inliers = e.inliers;
+                    e.transform.to_full(self.factor as f64)
+                }),
+                (None, None) => unreachable!("an aligner without step_process has an estimator"),
+            }
+            .and_then(|t| {
+                check_plausible(&t, self.info.width, self.info.height, options).map(|()| t)
+            });
+        }
+        m.small = Some(small);
+        Ok(m)
+    }
+
+    /// Step 2 (frames in stack order): the frame's transform, from its features when
+    /// they are plausible and follow the breathing model of the frames before;
+    /// else by intensity from its neighbour's transform; else predicted by the
+    /// model; else an error (the frame matches nothing, or nothing predicts it).
+    fn decide(&self, m: &Measured, state: &mut StackState) -> Decided {
+        let (w, h) = (self.info.width, self.info.height);
+        let done = |state: &mut StackState, t: Transform, method, fallback| {
+            state.last = Some((m.index, t));
+            Decided { transform: Ok(t), method, fallback }
+        };
+        if m.index == self.reference_index {
+            return done(state, Transform::identity(), AlignMethod::Reference, None);
+        }
+        let Some(options) = &self.settings.align else {
+            return Decided {
+                transform: Ok(Transform::identity()),
+                method: AlignMethod::NotAligned,
+                fallback: None,
+            };
+        };
+        let trusted = |state: &StackState,
+                       t: &Transform|
+         -> std::result::Result<(), AlignFailure> {
+            match state.model.as_ref().filter(|model| model.frames().len() >= MODEL_CHECK_FRAMES) {
+                Some(model) => {
+                    let (d, limit) = (model.deviation(m.index, t), model.tolerance(m.index));
+                    if d <= limit {
+                        Ok(())
+                    } else {
+                        Err(AlignFailure::Implausible(format!(
+                            "magnification and rotation {d:.1} px (at the corners) from the stack's breathing model, at most {limit:.1} px expected"
+                        )))
+                    }
+                }
+                None => Ok(()),
+            }
+        };
+        let fallback = match m.features.clone().and_then(|t| trusted(state, &t).map(|()| t)) {
+            Ok(t) if self.transforms.is_some() => {
+                return done(state, t, AlignMethod::Chained, None);
+            }
+            Ok(t) => {
+                state.good.push((m.index, t));
+                state.model = BreathingModel::fit(&state.good, self.reference_index, w, h);
+                return done(state, t, AlignMethod::Features, None);
+            }
+            Err(reason) => reason,
+        };
+        let (Some(estimator), Some(small)) = (&self.estimator, &m.small) else {
+            return Decided {
+                transform: Err(fallback.clone()),
+                method: AlignMethod::LeftOut,
+                fallback: Some(fallback),
+            };
+        };
+        let plane = small.luma_plane();
+        let factor = self.factor as f64;
+        let plausible = |t: Transform| check_plausible(&t, w, h, options).map(|()| t);
+        // Intensity, from the transform the neighbour (and the model's step) predicts.
+        let start = state.predicted_start(m.index);
+        let first = estimator.estimate_by_intensity(plane, start.to_subsampled(factor), false);
+        // The blur that made the reference look like the frame, for the second try.
+        let blur = first.as_ref().ok().and_then(|e| e.blur);
+        let own = first
+            .map(|e| e.transform.to_full(factor))
+            .and_then(plausible)
+            .and_then(|t| trusted(state, &t).map(|()| t));
+        let reason = match own {
+            Ok(t) => return done(state, t, AlignMethod::Intensity, Some(fallback)),
+            Err(AlignFailure::NoMatch { correlation }) => {
+                return Decided {
+                    transform: Err(AlignFailure::NoMatch { correlation }),
+                    method: AlignMethod::LeftOut,
+                    fallback: Some(fallback),
+                };
+            }
+            Err(reason) => reason,
+        };
+        let model = state.model.as_ref().filter(|model| !model.frames().is_empty());
+        let (Some(model), false) = (model, options.on_failure == OnFailure::Skip) else {
+            return Decided {
+                transform: Err(reason),
+                method: AlignMethod::LeftOut,
+                fallback: Some(fallback),
+            };
+        };
+        // Predicted: magnification and rotation from the model, the position measured
+        // alone (translation only) where the frame allows it.
+        let predicted = model.predict(m.index);
+        let t = match estimator.estimate_by_intensity_with(
+            plane,
+            predicted.to_subsampled(factor),
+            true,
+            blur,
+        ) {
+            Ok(e) => plausible(e.transform.to_full(factor)).unwrap_or(predicted),
+            Err(AlignFailure::NoMatch { correlation }) => {
+                return Decided {
+                    transform: Err(AlignFailure::NoMatch { correlation }),
+                    method: AlignMethod::LeftOut,
+                    fallback: Some(fallback),
+                };
+            }
+            Err(_) => predicted,
+        };
+        done(state, t, AlignMethod::Predicted, Some(fallback))
+    }
+
+    /// Step 3 (frames in parallel): the balance gains and the warped frame.
+    fn finish(
+        &self,
+        m: Measured,
+        t: Transform,
+        method: AlignMethod,
+        fallback: Option<AlignFailure>,
+    ) -> Result<(Frame, FrameReport)> {
+        let Measured { index, frame, small, matches, inliers, .. } = m;
         let path = frame.source.clone();
         let mut report = FrameReport {
             index,
@@ -272,31 +534,15 @@ impl Aligner {
             inliers: 0,
             gains: None,
             skipped: None,
+            method,
+            fallback,
         };
-        if index == self.reference_index {
+        let Some(small) = small else {
             return Ok((frame, report));
-        }
-        let small = Small::new(&frame, self.factor);
-        if let Some(options) = &self.settings.align {
-            let t = match (&self.transforms, &self.estimator) {
-                (Some(ts), _) => *ts.get(index).ok_or_else(|| {
-                    AlignError::NothingLeft(format!(
-                        "frame {index} has no transform ({} given)",
-                        ts.len()
-                    ))
-                })?,
-                (None, Some(estimator)) => {
-                    let e = estimator
-                        .estimate(small.luma_plane())
-                        .map_err(|reason| failed(path.as_deref(), reason))?;
-                    report.matches = e.matches;
-                    report.inliers = e.inliers;
-                    e.transform.to_full(self.factor as f64)
-                }
-                (None, None) => unreachable!("an aligner without step_process has an estimator"),
-            };
-            check_plausible(&t, self.info.width, self.info.height, options)
-                .map_err(|reason| failed(path.as_deref(), reason))?;
+        };
+        if self.settings.align.is_some() {
+            report.matches = matches;
+            report.inliers = inliers;
             // A motion below the estimator's accuracy is no motion: resampling would
             // only soften the frame.
             let still =
@@ -460,10 +706,23 @@ where
             let step = Estimator::new(prev.luma_plane(), options)
                 .map_err(|r| failed(prev_path.as_deref(), r))
                 .and_then(|e| {
-                    e.estimate(small.luma_plane()).map_err(|r| {
-                        let blame = path.as_deref().or(prev_path.as_deref());
-                        failed(blame, r)
-                    })
+                    // Neighbours move little: a step the features cannot find is
+                    // tried by intensity from the identity.
+                    e.estimate(small.luma_plane())
+                        .or_else(|r| match r {
+                            AlignFailure::TooFewMatches { .. } => e
+                                .estimate_by_intensity(
+                                    small.luma_plane(),
+                                    Transform::identity(),
+                                    false,
+                                )
+                                .map_err(|_| r),
+                            r => Err(r),
+                        })
+                        .map_err(|r| {
+                            let blame = path.as_deref().or(prev_path.as_deref());
+                            failed(blame, r)
+                        })
                 })
                 .map(|e| e.transform.to_full(factor as f64));
             steps.push(step);
@@ -484,7 +743,7 @@ where
     let step = |k: usize| -> Result<Option<Transform>> {
         match &steps[k] {
             Ok(t) => Ok(Some(*t)),
-            Err(_) if options.on_failure == OnFailure::Skip => Ok(None),
+            Err(_) if options.on_failure != OnFailure::Stop => Ok(None),
             Err(AlignError::Failed { path, reason }) => {
                 Err(AlignError::Failed { path: path.clone(), reason: reason.clone() })
             }
@@ -533,7 +792,12 @@ pub struct AlignedFrames<'a, I> {
     ready: VecDeque<Aligned>,
     /// A decoding error met while filling a batch, yielded after its frames.
     pending: Option<fs_core::CoreError>,
+    /// What the frames so far tell the next (the breathing model, the neighbour).
+    state: StackState,
 }
+
+/// One frame between deciding and finishing: index, source path, what was decided.
+type DecidedFrame = (usize, Option<PathBuf>, Result<(Measured, Decided)>);
 
 /// One frame's outcome in [`AlignedFrames`]: index, source path, result.
 type Aligned = (usize, Option<PathBuf>, Result<(Frame, FrameReport)>);
@@ -558,6 +822,7 @@ where
             at_once: 2,
             ready: VecDeque::new(),
             pending: None,
+            state: StackState::default(),
         }
     }
 
@@ -607,7 +872,7 @@ where
                 }
                 Err(AlignError::Failed { reason, .. })
                     if self.aligner.settings.align.as_ref().map(|a| a.on_failure)
-                        == Some(OnFailure::Skip) =>
+                        != Some(OnFailure::Stop) =>
                 {
                     self.log.push(FrameReport {
                         index,
@@ -617,6 +882,8 @@ where
                         inliers: 0,
                         gains: None,
                         skipped: Some(reason),
+                        method: AlignMethod::LeftOut,
+                        fallback: None,
                     });
                 }
                 Err(AlignError::Core(e)) => return Some(Err(e)),
@@ -630,12 +897,15 @@ impl<I> AlignedFrames<'_, I>
 where
     I: Iterator<Item = fs_core::Result<Frame>>,
 {
-    /// Takes up to `at_once` frames from the source and aligns them in parallel,
-    /// each starting as soon as it arrives (so aligning the first overlaps with
-    /// decoding the next); a decoding error ends the batch and waits in `pending`.
+    /// Takes up to `at_once` frames from the source and measures them in parallel
+    /// (each starting as soon as it arrives, so measuring the first overlaps with
+    /// decoding the next), decides their transforms in stack order (the breathing
+    /// model and the neighbour's transform pass from frame to frame), then warps and
+    /// balances them in parallel; a decoding error ends the batch and waits in
+    /// `pending`.
     fn fill(&mut self) {
         let aligner = self.aligner;
-        // Allocation: one small vector per batch.
+        // Allocation: two small vectors per batch.
         let done = Mutex::new(Vec::with_capacity(self.at_once));
         let (source, next, pending, at_once) =
             (&mut self.source, &mut self.next, &mut self.pending, self.at_once);
@@ -655,16 +925,42 @@ where
                         let done = &done;
                         scope.spawn(move |_| {
                             let path = frame.source.clone();
-                            let result = aligner.align(index, frame);
+                            let result = aligner.measure(index, frame);
                             done.lock().expect("no panic while held").push((index, path, result));
                         });
                     }
                 }
             }
         });
-        let mut done: Vec<Aligned> = done.into_inner().expect("no panic while held");
-        done.sort_by_key(|d| d.0);
-        self.ready.extend(done);
+        let mut measured: Vec<(usize, Option<PathBuf>, Result<Measured>)> =
+            done.into_inner().expect("no panic while held");
+        measured.sort_by_key(|d| d.0);
+        let decided: Vec<DecidedFrame> = measured
+            .into_iter()
+            .map(|(index, path, m)| {
+                let m = m.map(|m| {
+                    let d = aligner.decide(&m, &mut self.state);
+                    (m, d)
+                });
+                (index, path, m)
+            })
+            .collect();
+        let finished = Mutex::new(Vec::with_capacity(decided.len()));
+        rayon::in_place_scope(|scope| {
+            for (index, path, d) in decided {
+                let finished = &finished;
+                scope.spawn(move |_| {
+                    let result = d.and_then(|(m, d)| match d.transform {
+                        Ok(t) => aligner.finish(m, t, d.method, d.fallback),
+                        Err(reason) => Err(failed(path.as_deref(), reason)),
+                    });
+                    finished.lock().expect("no panic while held").push((index, path, result));
+                });
+            }
+        });
+        let mut finished: Vec<Aligned> = finished.into_inner().expect("no panic while held");
+        finished.sort_by_key(|d| d.0);
+        self.ready.extend(finished);
     }
 }
 

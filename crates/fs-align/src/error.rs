@@ -21,6 +21,15 @@ pub enum AlignFailure {
     /// `max_rotation_deg`, `max_shift`).
     #[error("implausible transform: {0}")]
     Implausible(String),
+    /// Neither features nor intensities match the reference: the frame shows another
+    /// scene, or nothing (a black frame).
+    #[error(
+        "matches nothing: correlation {correlation:.2} with the reference at the coarsest scale, at least 0.50 needed"
+    )]
+    NoMatch {
+        /// The band-passed correlation reached at the coarsest scale.
+        correlation: f64,
+    },
     /// The reference frame has too little texture to find features in.
     #[error("the reference frame has too few features: {found}, at least {needed} needed")]
     FeaturelessReference {

@@ -41,7 +41,10 @@
 //!    runs on one thread, so results are identical run to run and for any number
 //!    of threads. The winner is re-fitted on its inliers (least squares) until its
 //!    inlier set stops growing.
-//! 5. **Refinement** (`options.refine`): inverse-compositional Gauss-Newton
+//! 5. (Too few inliers: the estimate fails with [`AlignFailure::TooFewMatches`]; the
+//!    caller may try [`Estimator::estimate_by_intensity`] from a predicted transform,
+//!    see `intensity.rs`.)
+//!    **Refinement** (`options.refine`): inverse-compositional Gauss-Newton
 //!    (Lucas-Kanade, parameterised by the transform family in normalised
 //!    coordinates) on pyramid levels 2 and 1, starting from the RANSAC transform
 //!    (and on level 0 too when the patch field of step 6 cannot be used).
@@ -118,6 +121,7 @@
 //! patch field) adds about 12 ms of CPU per 2-megapixel frame.
 
 mod features;
+mod intensity;
 mod matching;
 mod patches;
 mod pyramid;
@@ -128,6 +132,7 @@ mod solve;
 use fs_core::Plane;
 
 use self::features::{Keypoint, describe, detect, pattern};
+use self::intensity::{BAND_TOP, estimate_bands};
 use self::matching::{Indexed, match_features};
 use self::patches::PatchField;
 use self::pyramid::{Level, build, from_level};
@@ -151,6 +156,14 @@ pub struct Estimate {
     pub inliers: usize,
     /// RMS intensity residual after refinement (luma units, 0..1), NaN without it.
     pub residual: f64,
+    /// For an intensity estimate ([`Estimator::estimate_by_intensity`]): the
+    /// correlation of the band-passed frame with the reference at the finest scale
+    /// used; `None` for a feature estimate.
+    pub correlation: Option<f64>,
+    /// For an intensity estimate: the blur (Gaussian sigma, pixels of the planes
+    /// given) that made the reference look most like the frame; `None` for a feature
+    /// estimate.
+    pub blur: Option<f64>,
 }
 
 /// Largest feature level size (pixels).
@@ -195,6 +208,8 @@ pub struct Estimator {
     refine_levels: Vec<(Level, Vec<Sample>)>,
     /// The last refinement stage (level 0): textured reference patches.
     patch_field: Option<PatchField>,
+    /// The reference's smoothed pyramid levels 1.., kept for intensity estimates.
+    band_source: Vec<Level>,
 }
 
 impl std::fmt::Debug for Estimator {
@@ -222,7 +237,9 @@ impl Estimator {
             feature_level += 1;
         }
         let top = if options.refine { feature_level.max(REFINE_TOP) } else { feature_level };
-        let levels = build(reference, top);
+        let mut levels = build(reference, top.max(BAND_TOP));
+        let band_source = levels.iter().skip(1).cloned().collect();
+        levels.truncate(top + 1);
         let needed = options.min_inliers.max(options.transform.min_points() + 1);
         if levels.len() <= feature_level {
             return Err(AlignFailure::FeaturelessReference { found: 0, needed });
@@ -247,6 +264,7 @@ impl Estimator {
             guide: Indexed::new(Vec::new(), Vec::new(), 1, 1, 8.0),
             refine_levels: Vec::new(),
             patch_field: None,
+            band_source,
         };
         this.features = this.features_of(&levels[feature_level]);
         let fl = &levels[feature_level];
@@ -357,13 +375,11 @@ impl Estimator {
         let (src, dst) = points(&pairs, &self.features, &frame_features);
         let consensus = ransac::ransac(kind, &src, &dst, o.rans_threshold, &plausible);
         let inliers = consensus.as_ref().map_or(0, |c| c.inliers.len());
-        let (coarse, from_features) = match consensus {
-            Some(c) if c.inliers.len() >= needed => (c.transform, true),
+        let coarse = match consensus {
+            Some(c) if c.inliers.len() >= needed => c.transform,
             // Too few matches: in a focus stack that mostly means a frame so defocused
-            // that few corners survive. Motions between frames are small, so the
-            // intensity refinement alone, from the identity, can still find it; if it
-            // does not converge, the frame cannot be aligned.
-            _ if o.refine && !self.refine_levels.is_empty() => (Transform::identity(), false),
+            // that few corners survive; the caller may try
+            // [`Estimator::estimate_by_intensity`] from a predicted transform.
             _ => return Err(too_few(inliers)),
         };
         if !coarse.is_valid() {
@@ -402,9 +418,6 @@ impl Estimator {
             }
             let wander = transform.corner_distance(&coarse, self.width, self.height);
             if !ok || !transform.is_valid() || wander > 4.0 * o.rans_threshold + 2.0 {
-                if !from_features {
-                    return Err(too_few(inliers));
-                }
                 transform = coarse;
                 residual = f64::NAN;
             }
@@ -415,6 +428,69 @@ impl Estimator {
         if let Some(reason) = self.implausible(&transform) {
             return Err(AlignFailure::Implausible(reason));
         }
-        Ok(Estimate { transform, matches: pairs.len(), inliers, residual })
+        Ok(Estimate {
+            transform,
+            matches: pairs.len(),
+            inliers,
+            residual,
+            correlation: None,
+            blur: None,
+        })
+    }
+
+    /// Estimates the transform from the reference to `frame` (same size, luma 0..1)
+    /// by intensity alone, on band-passed levels, coarse to fine from `start` (a
+    /// prediction, in the planes' coordinates): for a frame the features cannot
+    /// align (see the `intensity` module's docs). With `shift_only`, the scale and
+    /// rotation of `start` are kept and only the translation is estimated. A frame
+    /// that correlates with nothing gives [`AlignFailure::NoMatch`].
+    pub fn estimate_by_intensity(
+        &self,
+        frame: Plane<'_, f32>,
+        start: Transform,
+        shift_only: bool,
+    ) -> Result<Estimate, AlignFailure> {
+        self.estimate_by_intensity_with(frame, start, shift_only, None)
+    }
+
+    /// [`Estimator::estimate_by_intensity`] with the reference's blur known
+    /// ([`Estimate::blur`] of an earlier estimate of the same frame): the search over
+    /// blurs is skipped.
+    pub(crate) fn estimate_by_intensity_with(
+        &self,
+        frame: Plane<'_, f32>,
+        start: Transform,
+        shift_only: bool,
+        blur: Option<f64>,
+    ) -> Result<Estimate, AlignFailure> {
+        if frame.width() != self.width || frame.height() != self.height {
+            return Err(AlignFailure::Degenerate);
+        }
+        // Allocation: the frame's pyramid, once per frame on this path.
+        let mut levels = build(frame, BAND_TOP);
+        levels.remove(0);
+        let e = estimate_bands(
+            self.options.transform,
+            &self.band_source,
+            &levels,
+            start,
+            shift_only,
+            blur,
+        )?;
+        let transform = e.transform;
+        if !transform.is_valid() {
+            return Err(AlignFailure::Degenerate);
+        }
+        if let Some(reason) = self.implausible(&transform) {
+            return Err(AlignFailure::Implausible(reason));
+        }
+        Ok(Estimate {
+            transform,
+            matches: 0,
+            inliers: 0,
+            residual: f64::NAN,
+            correlation: Some(e.correlation),
+            blur: Some(e.blur),
+        })
     }
 }

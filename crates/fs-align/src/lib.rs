@@ -12,9 +12,20 @@
 //!   fitted, robust weights) on the coarser pyramid levels and, on the finest, a field
 //!   of local patch matches (each with its own gain and offset, equal weight per
 //!   patch, outliers dropped) that the transform is fitted to, on luma subsampled to about
-//!   2 megapixels ([`AlignOptions::subsample_pixels`]). A frame with too few feature
-//!   matches (a heavily defocused one) is tried by the refinement alone from the
-//!   identity. Details and figures: the `estimate` module's source docs.
+//!   2 megapixels ([`AlignOptions::subsample_pixels`]). Details and figures: the
+//!   `estimate` module's source docs.
+//! - Features are the first estimate, not the only one. A frame with too few feature
+//!   matches (one focused far from every sharp part of the reference), or whose fit
+//!   is implausible or departs from the stack's breathing model, is estimated by
+//!   intensity ([`Estimator::estimate_by_intensity`]: band-passed Gauss-Newton, coarse
+//!   to fine, the reference blurred to look like the frame), starting from its
+//!   neighbour's transform carried one step by the model. [`BreathingModel`] fits
+//!   magnification, rotation and centre drift as smooth functions of the frame index
+//!   over the frames the features aligned, checks every estimate against them and
+//!   predicts the frames whose own estimate cannot be trusted (their position measured
+//!   alone where that works). A frame that matches nothing (another scene, a black
+//!   frame) is left out with a warning ([`OnFailure`]); [`FrameReport::method`] says
+//!   how each frame was aligned.
 //! - [`warp_frame`] / [`warp_plane`]: bilinear or bicubic resampling, borders
 //!   replicated or marked invalid ([`BorderMode`]), the balance gains applied in the
 //!   same pass; [`common_area`] and [`crop_frame`] for the crop to the area every
@@ -65,8 +76,25 @@
 //!   `max_scale_change` (10 %), a rotation beyond `max_rotation` (10 degrees) or a
 //!   shift beyond `max_shift` (a fifth of the diagonal) is a failed frame, not an
 //!   alignment: focus stacks do not move like that.
-//! - Failures name the frame ([`AlignError::Failed`]); [`OnFailure::Skip`] leaves
-//!   the frame out and says so in the [`AlignLog`].
+//! - Failures name the frame ([`AlignError::Failed`]). By default
+//!   ([`OnFailure::Recover`]) only a frame that matches nothing is left out, and the
+//!   [`AlignLog`] says so; [`OnFailure::Stop`] (`strict_align`) makes that an error,
+//!   [`OnFailure::Skip`] also leaves out what would be predicted.
+//! - The breathing model is causal in [`AlignedFrames`]: each frame is checked
+//!   against, and predicted from, the model of the frames before it (and the
+//!   reference), so frames still stream through once, decoded once, none held back.
+//!   A frame near the start of the stack whose features fail is then estimated from
+//!   its neighbour and the reference alone.
+//! - Frames defocused far beyond the subject: on generated stacks (a 9-frame
+//!   480x360 stack whose last two frames have a smallest blur of 14.4 and 28.8 px,
+//!   3 % and 6 % of the width) the intensity estimate of such a frame against the same
+//!   frame without motion is within 0.04-0.07 px, but against a differently focused
+//!   frame the generator's layered defocus itself moves the content by several pixels
+//!   (4.7-7.3 px between neighbours of a *still* stack, where the truth is the
+//!   identity); those frames are predicted by the model (magnification within 0.1 % of
+//!   the truth, the corners 3.8-6.9 px off: the random shake of up to 5 px, which no
+//!   model predicts). Stacked, the result is 28.40 dB against 28.68 dB with the true
+//!   transforms (`tests/defocus_series.rs`).
 //!
 //! # Figures (2-core CI-class machine)
 //! Accuracy, largest error at the four image corners:
@@ -105,6 +133,7 @@
 
 mod aligner;
 mod balance;
+mod breathing;
 mod crop;
 mod downsample;
 mod error;
@@ -114,10 +143,11 @@ mod transform;
 mod warp;
 
 pub use crate::aligner::{
-    AlignLog, AlignSettings, AlignedFrames, Aligner, FrameReport, STILL_PX, check_plausible,
-    estimate_chain, frames_with_reference,
+    AlignLog, AlignMethod, AlignSettings, AlignedFrames, Aligner, FrameReport, STILL_PX,
+    check_plausible, estimate_chain, frames_with_reference,
 };
 pub use crate::balance::{Gains, apply_gains, fit_gains};
+pub use crate::breathing::BreathingModel;
 pub use crate::crop::{Rect, common_area, crop_frame};
 pub use crate::downsample::{small_image, subsample_factor};
 pub use crate::error::{AlignError, AlignFailure, Result};

@@ -56,14 +56,26 @@ pub enum BorderMode {
     Invalid,
 }
 
-/// What to do with a frame that cannot be aligned.
+/// What to do with a frame whose own estimate fails.
+///
+/// Every frame is first estimated from features; a frame with too few matches, or
+/// whose fit is implausible or departs from the stack's breathing model, is estimated
+/// by intensity on band-passed images from its neighbour's transform; a frame whose
+/// own estimate still cannot be trusted is *predicted* from the breathing model
+/// (magnification and rotation from the model, its position measured alone where it
+/// can be). What is left, a frame that matches nothing (another scene, a black frame),
+/// is handled as this says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum OnFailure {
-    /// Stop with an error naming the frame (default: nothing silently lost).
+    /// Predict what can be predicted; leave out, with a warning naming it, a frame
+    /// that matches nothing (default: the run still gives a result).
     #[default]
+    Recover,
+    /// Stop with an error naming a frame that would be left out (`strict_align`).
     Stop,
-    /// Leave the frame out of the stack, with a warning naming it.
+    /// Leave out every frame its own estimate (features or intensity) cannot
+    /// align, with a warning naming it; nothing is predicted (`skip_unaligned`).
     Skip,
 }
 
@@ -121,7 +133,7 @@ impl Default for AlignOptions {
             max_shift: 0.2,
             interpolation: Interpolation::Bicubic,
             border_mode: BorderMode::Replicate,
-            on_failure: OnFailure::Stop,
+            on_failure: OnFailure::Recover,
         }
     }
 }

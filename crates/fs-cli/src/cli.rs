@@ -194,9 +194,15 @@ pub struct AlignArgs {
     /// stacks; reads every frame once more) (seed family: step_process).
     #[arg(long, help_heading = ALIGN)]
     pub step_process: bool,
-    /// Leave out frames that cannot be aligned (with a warning) instead of stopping.
-    #[arg(long, help_heading = ALIGN)]
+    /// Leave out (with a warning) every frame its own estimate (features, then
+    /// intensity) cannot align, instead of predicting it from the stack's breathing
+    /// model (seed family: on_failure = skip).
+    #[arg(long, help_heading = ALIGN, conflicts_with = "strict_align")]
     pub skip_unaligned: bool,
+    /// Stop with an error naming a frame that matches nothing (another scene, a black
+    /// frame) instead of leaving it out with a warning (on_failure = stop).
+    #[arg(long, help_heading = ALIGN)]
+    pub strict_align: bool,
     /// Resampling of the aligned frames [default: bicubic].
     #[arg(long, value_enum, value_name = "KIND", help_heading = ALIGN)]
     pub interpolation: Option<InterpolationArg>,

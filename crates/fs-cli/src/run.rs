@@ -104,8 +104,6 @@ fn stacker(args: &StackArgs, float_type: FloatType) -> Stacker {
     }
 }
 
-/// Runs `stack`'s plan as a one-action job in a private work folder; returns the
-/// files written and the stacker's notes (what PyramidAutoStack chose).
 /// The alignment options of `fstack stack`: on unless `--no-align`.
 pub fn align_options(a: &crate::cli::AlignArgs) -> Option<AlignOptions> {
     use crate::cli::{InterpolationArg, TransformArg};
@@ -127,6 +125,9 @@ pub fn align_options(a: &crate::cli::AlignArgs) -> Option<AlignOptions> {
     if a.skip_unaligned {
         o.on_failure = OnFailure::Skip;
     }
+    if a.strict_align {
+        o.on_failure = OnFailure::Stop;
+    }
     if let Some(i) = a.interpolation {
         o.interpolation = match i {
             InterpolationArg::Bilinear => Interpolation::Bilinear,
@@ -136,11 +137,14 @@ pub fn align_options(a: &crate::cli::AlignArgs) -> Option<AlignOptions> {
     Some(o)
 }
 
+/// Runs `stack`'s plan as a one-action job in a private work folder; returns the
+/// files written, the notes (what alignment did, what PyramidAutoStack chose) and
+/// what alignment did to each frame.
 pub fn stack_plan(
     plan: &Plan,
     args: &StackArgs,
     reporter: &Reporter,
-) -> anyhow::Result<(Vec<PathBuf>, Vec<String>)> {
+) -> anyhow::Result<(Vec<PathBuf>, Vec<String>, Vec<fs_job::FrameReport>)> {
     let stacker = stacker(args, plan.float_type);
     let bunch = args.bunch.bunch_frames;
     let output = absolute(&plan.output)?;
@@ -215,9 +219,10 @@ pub fn stack_plan(
     let outputs: Vec<PathBuf> = summary.outputs().map(Path::to_path_buf).collect();
     let action = summary.actions.first();
     let notes = action.map(|a| a.notes.clone()).unwrap_or_default();
+    let alignment = action.map(|a| a.alignment.clone()).unwrap_or_default();
     if bunch.is_some() {
         // The map flags are refused with --bunch-frames.
-        return Ok((outputs, notes));
+        return Ok((outputs, notes, alignment));
     }
     let [produced] = outputs.as_slice() else {
         bail!("the stack job wrote {} files instead of one", outputs.len());
@@ -236,7 +241,7 @@ pub fn stack_plan(
         })?;
     }
     drop(work);
-    Ok((vec![plan.output.clone()], notes))
+    Ok((vec![plan.output.clone()], notes, alignment))
 }
 
 /// A folder of symbolic links to `files`, so fs-job (which stacks folders) can stack a
@@ -354,6 +359,8 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
                             "output_dir": a.output_dir,
                             "frames_read": a.frames_read,
                             "outputs": a.outputs,
+                            "notes": a.notes,
+                            "alignment": crate::stack::alignment_json(&a.alignment, None),
                             "output_deleted": a.output_deleted,
                             "seconds": a.elapsed.as_secs_f64(),
                         })
@@ -379,6 +386,10 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
     } else if ctx.text() {
         for s in &summaries {
             for a in &s.actions {
+                // What alignment did (and what PyramidAutoStack chose), as `stack` says it.
+                for note in &a.notes {
+                    eprintln!("fstack: {}: {}: {note}", s.name, a.name);
+                }
                 if !a.enabled {
                     println!("{}: {}: disabled, skipped", s.name, a.name);
                     continue;

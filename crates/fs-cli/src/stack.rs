@@ -66,7 +66,7 @@ pub fn run(ctx: &Context, args: StackArgs) -> anyhow::Result<()> {
     if result.is_err() {
         reporter.abandon();
     }
-    let (outputs, notes) = result?;
+    let (outputs, notes, alignment) = result?;
     let phases = reporter.finish();
     if !ctx.global.quiet {
         for note in &notes {
@@ -88,6 +88,7 @@ pub fn run(ctx: &Context, args: StackArgs) -> anyhow::Result<()> {
             peak_memory_bytes: report::peak_memory_bytes(),
             results: serde_json::json!({
                 "notes": notes,
+                "alignment": alignment_json(&alignment, Some((info.width, info.height))),
                 "depth_map": args.depth_map,
                 "confidence_map": args.confidence_map,
             }),
@@ -353,6 +354,39 @@ fn refuse_inputs(output: &Path, frames: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What alignment did to each frame, for `--json`: its file, how it was aligned
+/// (`reference`, `features`, `intensity`, `predicted`, `chained`, `left out`), the
+/// magnification change (percent), rotation (degrees), where the centre went
+/// (pixels), the feature matches and inliers, why its features were not used, and
+/// why it was left out.
+/// The centre shift needs the frames' size: `None` leaves it out.
+pub(crate) fn alignment_json(
+    reports: &[fs_job::FrameReport],
+    size: Option<(usize, usize)>,
+) -> serde_json::Value {
+    reports
+        .iter()
+        .map(|r| {
+            let centre = size.map(|(w, h)| {
+                let (dx, dy) = r.centre_shift(w, h);
+                [dx, dy]
+            });
+            serde_json::json!({
+                "index": r.index,
+                "file": r.path,
+                "method": r.method.name(),
+                "magnification_percent": r.scale_change() * 100.0,
+                "rotation_degrees": r.transform.rotation().to_degrees(),
+                "centre_shift_px": centre,
+                "matches": r.matches,
+                "inliers": r.inliers,
+                "features_failed": r.fallback.as_ref().map(ToString::to_string),
+                "left_out": r.skipped.as_ref().map(ToString::to_string),
+            })
+        })
+        .collect()
+}
+
 /// Every option in effect, by the seed's names.
 fn options_json(args: &StackArgs, float_type: FloatType) -> serde_json::Value {
     let p = &args.pyramid;
@@ -380,6 +414,13 @@ fn options_json(args: &StackArgs, float_type: FloatType) -> serde_json::Value {
         };
         o["step_process"] = a.step_process.into();
         o["skip_unaligned"] = (a.on_failure == fs_job::OnFailure::Skip).into();
+        o["strict_align"] = (a.on_failure == fs_job::OnFailure::Stop).into();
+        o["on_failure"] = match a.on_failure {
+            fs_job::OnFailure::Stop => "stop",
+            fs_job::OnFailure::Skip => "skip",
+            _ => "recover",
+        }
+        .into();
         o["interpolation"] = format!("{:?}", a.interpolation).to_lowercase().into();
     }
     if args.stacker.is_pyramid() {

@@ -1017,5 +1017,70 @@ fn bunches_and_post_filters_run_with_the_default_stacker() {
     }
 }
 
+#[test]
+fn stack_keeps_frames_defocused_beyond_the_subject_and_leaves_out_a_black_frame() {
+    // Frames 5 and 6 focus beyond the subject (smallest blur 14.4 px, 3 % of the
+    // width: no feature survives); an eighth frame is black.
+    let tmp = tempfile::tempdir().unwrap();
+    let options = SynthOptions {
+        width: 480,
+        height: 360,
+        frames: 7,
+        beyond_frames: 2,
+        beyond_blur: 14.4,
+        lens_blur: 1.0,
+        breathing: 0.03,
+        rotation: 0.3,
+        shift: 5.0,
+        ..Default::default()
+    };
+    let stack = SynthStack::new(options).unwrap();
+    stack.write_stack(tmp.path(), FileFormat::Png, &WriteOptions::default()).unwrap();
+    let frames = tmp.path().join("frames");
+    let black = Frame::new(stack.info(), Samples::U8(vec![0; 480 * 360 * 3])).unwrap();
+    write_frame(&frames.join("frame_008.png"), &black, &WriteOptions::default()).unwrap();
+    let out = tmp.path().join("out.png");
+    let args = ["stack", frames.to_str().unwrap(), "-o", out.to_str().unwrap()];
+    let o = run(&[&args[..], &["--json"]].concat());
+    assert_code(&o, 0);
+    let err = stderr(&o);
+    assert!(
+        err.contains("fstack: warning: left out ")
+            && err.contains("frame_008.png: cannot be aligned: matches nothing"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["options"]["strict_align"], false);
+    assert_eq!(v["options"]["on_failure"], "recover");
+    let frames_log = v["results"]["alignment"].as_array().unwrap();
+    let methods: Vec<&str> = frames_log.iter().map(|f| f["method"].as_str().unwrap()).collect();
+    assert_eq!(methods.len(), 8, "{methods:?}");
+    assert_eq!(methods[4], "reference");
+    assert!(methods[..4].iter().all(|m| *m == "features"), "{methods:?}");
+    assert!(methods[5..7].iter().all(|m| ["intensity", "predicted"].contains(m)), "{methods:?}");
+    assert_eq!(methods[7], "left out");
+    assert!(frames_log[7]["left_out"].as_str().unwrap().starts_with("matches nothing"));
+    assert!(frames_log[6]["features_failed"].as_str().unwrap().starts_with("too few matches"));
+    let m = frames_log[6]["magnification_percent"].as_f64().unwrap();
+    // The truth, against frame 4 (the aligner's reference; the generator's is 3).
+    let scale = |k: usize| {
+        let t = stack.frame_transform(k);
+        (t[0] * t[4] - t[1] * t[3]).sqrt()
+    };
+    let truth = (scale(6) / scale(4) - 1.0) * 100.0;
+    assert!((m - truth).abs() < 0.1, "{m} % vs {truth} %");
+    assert!(read_frame(&out).is_ok());
+
+    let o = run(&[&args[..], &["--strict-align", "--force"]].concat());
+    assert_code(&o, 1);
+    assert!(
+        stderr(&o).contains("frame_008.png: cannot be aligned: matches nothing"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&[&args[..], &["--strict-align", "--skip-unaligned"]].concat());
+    assert_code(&o, 2);
+}
+
 #[path = "cli/reliability.rs"]
 mod reliability;

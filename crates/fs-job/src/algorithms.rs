@@ -3,8 +3,9 @@
 //! (fs-filters).
 
 pub use fs_align::{
-    AlignError, AlignOptions, AlignSettings, BalanceChannel, BalanceOptions, BorderMode,
-    Interpolation, OnFailure, ReferenceFrame, TransformKind,
+    AlignError, AlignFailure, AlignMethod, AlignOptions, AlignSettings, BalanceChannel,
+    BalanceOptions, BorderMode, FrameReport, Interpolation, OnFailure, ReferenceFrame,
+    TransformKind,
 };
 pub use fs_depthmap::{DepthMapError, DepthMapOptions, DepthMapStack, Energy, MapType};
 pub use fs_filters::{

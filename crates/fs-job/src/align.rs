@@ -8,7 +8,7 @@ use fs_align::{AlignLog, AlignedFrames, Aligner, FrameReport, crop_frame, estima
 use fs_core::{Frame, PathFrames, Progress, WriteOptions, read_frame, write_frame};
 
 use crate::action::align_option;
-use crate::algorithms::{AlignError, AlignSettings};
+use crate::algorithms::{AlignError, AlignMethod, AlignSettings};
 use crate::job::{ActionPlan, CountingFrames};
 use crate::stacker::Stacked;
 use crate::{ActionOptions, CombinedActions, JobError, Result, StackJob, StackerError};
@@ -169,15 +169,24 @@ where
         }
     }
     stacked.align_notes = notes;
+    stacked.align_reports = log.reports();
     Ok(stacked)
 }
 
-/// One line about what alignment did, plus one per frame left out.
+/// One line about what alignment did (how many frames by which method), one per
+/// frame not aligned by its features (how it was, why, its magnification), and one
+/// warning per frame left out.
 fn summary(log: &AlignLog, reference: &Path, settings: &AlignSettings) -> Vec<String> {
     let reports = log.reports();
     let kept: Vec<&FrameReport> = reports.iter().filter(|r| r.skipped.is_none()).collect();
     let file = reference.file_name().unwrap_or_default().to_string_lossy();
     let mut notes = Vec::new();
+    let name = |r: &FrameReport| {
+        r.path
+            .as_deref()
+            .map(|p| p.file_name().unwrap_or(p.as_os_str()).to_string_lossy().into_owned())
+            .unwrap_or_else(|| format!("frame {}", r.index))
+    };
     if settings.align.is_some() {
         let (mut lo, mut hi, mut shift) = (0.0f64, 0.0f64, 0.0f64);
         for r in &kept {
@@ -186,13 +195,38 @@ fn summary(log: &AlignLog, reference: &Path, settings: &AlignSettings) -> Vec<St
             let (dx, dy) = r.centre_shift(1, 1);
             shift = shift.max(dx.hypot(dy));
         }
+        let count = |m: AlignMethod| kept.iter().filter(|r| r.method == m).count();
+        let (intensity, predicted) = (count(AlignMethod::Intensity), count(AlignMethod::Predicted));
+        let how = if intensity + predicted > 0 {
+            format!(
+                " ({} by features, {intensity} by intensity, {predicted} predicted by the breathing model)",
+                count(AlignMethod::Features) + count(AlignMethod::Chained)
+            )
+        } else {
+            String::new()
+        };
         notes.push(format!(
-            "aligned {} frames to {file}: magnification {:+.2} % to {:+.2} %, shifts up to {:.1} px",
+            "aligned {} frames to {file}{how}: magnification {:+.2} % to {:+.2} %, shifts up to {:.1} px",
             kept.len(),
             lo * 100.0,
             hi * 100.0,
             shift
         ));
+        for r in kept
+            .iter()
+            .filter(|r| matches!(r.method, AlignMethod::Intensity | AlignMethod::Predicted))
+        {
+            let why = r.fallback.as_ref().map(|f| format!(" ({f})")).unwrap_or_default();
+            let how = match r.method {
+                AlignMethod::Intensity => "aligned by intensity",
+                _ => "predicted by the breathing model",
+            };
+            notes.push(format!(
+                "{}: {how}{why}, magnification {:+.2} %",
+                name(r),
+                r.scale_change() * 100.0
+            ));
+        }
     }
     if settings.balance.is_some() {
         let gains: Vec<f64> =
@@ -213,14 +247,15 @@ fn summary(log: &AlignLog, reference: &Path, settings: &AlignSettings) -> Vec<St
 
 /// Runs a [`CombinedActions`]: aligns and balances every frame of `files` and writes
 /// it into the action's output folder (same name with the prefix, same format unless
-/// `output_format`), each write atomic. Returns the files written and the notes.
+/// `output_format`), each write atomic. Returns the files written, the notes and what
+/// alignment did to each frame.
 pub(crate) fn run_combined(
     action: &CombinedActions,
     plan: &ActionPlan,
     files: &[PathBuf],
     job: &StackJob,
     progress: &dyn Progress,
-) -> Result<(Vec<PathBuf>, Vec<String>)> {
+) -> Result<(Vec<PathBuf>, Vec<String>, Vec<FrameReport>)> {
     let name = action.name.as_str();
     let settings = action.settings()?;
     let prepared = settings_aligner(&settings, files, name, progress)?
@@ -254,5 +289,5 @@ pub(crate) fn run_combined(
         }
         Ok(())
     })?;
-    Ok((outputs, summary(&log, &prepared.reference, &settings)))
+    Ok((outputs, summary(&log, &prepared.reference, &settings), log.reports()))
 }

@@ -115,7 +115,7 @@ impl AlignSpec {
         }
         if let Some(f) = &self.on_failure {
             o.on_failure = parse_on_failure(f).ok_or_else(|| {
-                bad(action, "on_failure", format!("must be stop or skip, got {f:?}"))
+                bad(action, "on_failure", format!("must be recover, stop or skip, got {f:?}"))
             })?;
         }
         Ok(o)
@@ -162,7 +162,8 @@ pub(crate) fn parse_border(s: &str) -> Option<BorderMode> {
 
 pub(crate) fn parse_on_failure(s: &str) -> Option<OnFailure> {
     match key(s, &[]).as_str() {
-        "stop" | "error" => Some(OnFailure::Stop),
+        "recover" | "predict" => Some(OnFailure::Recover),
+        "stop" | "error" | "strict" => Some(OnFailure::Stop),
         "skip" => Some(OnFailure::Skip),
         _ => None,
     }

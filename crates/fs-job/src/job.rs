@@ -242,7 +242,8 @@ impl StackJob {
         output::prepare(&p.output_dir, o.scratch_output_dir, &self.name, name)?;
         let files = list_frames(&p.input_dir).map_err(|e| JobError::frames(name, e))?;
         if let Action::CombinedActions(c) = action {
-            let (outputs, notes) = crate::align::run_combined(c, p, &files, self, progress)?;
+            let (outputs, notes, alignment) =
+                crate::align::run_combined(c, p, &files, self, progress)?;
             return Ok(ActionSummary {
                 name: p.name.clone(),
                 kind: p.kind,
@@ -253,6 +254,7 @@ impl StackJob {
                 outputs,
                 plots: Vec::new(),
                 notes,
+                alignment,
                 output_deleted: false,
                 elapsed: started.elapsed(),
             });
@@ -292,7 +294,7 @@ impl StackJob {
             overwrite: self.overwrite,
         };
         let mut outputs = Vec::with_capacity(groups.len());
-        let (mut plots, mut notes) = (Vec::new(), Vec::new());
+        let (mut plots, mut notes, mut alignment) = (Vec::new(), Vec::new(), Vec::new());
         let mut stack_one = |i: usize,
                              range: &std::ops::Range<usize>,
                              outputs: &mut Vec<PathBuf>|
@@ -325,7 +327,8 @@ impl StackJob {
             notes.extend(stacked.note.take());
             let bunch = (action.kind() == ActionKind::FocusStackBunch).then_some(&paths[0]);
             plots.extend(write_plots(&mut stacked, name, bunch, &p.plot_dir)?);
-            notes.extend(stacked.align_notes);
+            notes.extend(std::mem::take(&mut stacked.align_notes));
+            alignment.extend(std::mem::take(&mut stacked.align_reports));
             let float_type = action.stacker().map(Stacker::float_type).unwrap_or_default();
             let mut frame = filters.apply(stacked.frame, float_type, name, progress)?;
             match &exif {
@@ -358,6 +361,7 @@ impl StackJob {
             outputs,
             plots,
             notes,
+            alignment,
             output_deleted: false,
             elapsed: started.elapsed(),
         })
@@ -724,6 +728,10 @@ pub struct ActionSummary {
     /// One line per stack (or bunch) about how it was stacked, for the caller to
     /// print: what PyramidAutoStack chose and why. Empty for the other stackers.
     pub notes: Vec<String>,
+    /// What alignment did to each frame (per stack or bunch, in stack order), when
+    /// it aligned: how (features, intensity, predicted, left out), the transform and
+    /// its magnification, the matches.
+    pub alignment: Vec<crate::FrameReport>,
     /// Whether its output folder was removed at the end (`delete_output_at_end`).
     pub output_deleted: bool,
     /// Wall time of the action.
@@ -759,6 +767,7 @@ impl ActionSummary {
             outputs: Vec::new(),
             plots: Vec::new(),
             notes: Vec::new(),
+            alignment: Vec::new(),
             output_deleted: false,
             elapsed: Duration::ZERO,
         }

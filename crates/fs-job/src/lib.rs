@@ -108,8 +108,8 @@ pub use crate::action::{
     Action, ActionKind, ActionOptions, CombinedActions, FocusStack, FocusStackBunch, FrameStep,
 };
 pub use crate::algorithms::{
-    AlignOptions, AlignSettings, BalanceChannel, BalanceOptions, BorderMode, Interpolation,
-    OnFailure, ReferenceFrame, TransformKind,
+    AlignFailure, AlignMethod, AlignOptions, AlignSettings, BalanceChannel, BalanceOptions,
+    BorderMode, FrameReport, Interpolation, OnFailure, ReferenceFrame, TransformKind,
 };
 pub use crate::algorithms::{
     DepthMapOptions, Energy, FocusMapOptions, MapType, PyramidAutoOptions, PyramidOptions,

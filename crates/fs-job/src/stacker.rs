@@ -61,6 +61,8 @@ pub(crate) struct Stacked {
     pub confidence_map: Option<Frame>,
     /// What alignment did (one line each), when the frames were aligned.
     pub align_notes: Vec<String>,
+    /// What alignment did to each frame, in stack order, when the frames were aligned.
+    pub align_reports: Vec<crate::FrameReport>,
 }
 
 impl Stacker {
@@ -239,7 +241,14 @@ impl Stacker {
 impl Stacked {
     /// A stacked image and nothing else.
     pub(crate) fn plain(frame: Frame) -> Self {
-        Self { frame, note: None, depth_map: None, confidence_map: None, align_notes: Vec::new() }
+        Self {
+            frame,
+            note: None,
+            depth_map: None,
+            confidence_map: None,
+            align_notes: Vec::new(),
+            align_reports: Vec::new(),
+        }
     }
 }
 

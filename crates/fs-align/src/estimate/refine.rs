@@ -159,6 +159,24 @@ pub(super) fn refine_level(
     iterations: usize,
     tolerance: f64,
 ) -> Option<Refined> {
+    refine_level_with(kind, samples, reference, frame, start, iterations, tolerance, false)
+}
+
+/// [`refine_level`], with `shift_only`: only the translation is updated (the
+/// similarity's scale and rotation stay those of `start`; `kind` must then be
+/// [`TransformKind::Similarity`]).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn refine_level_with(
+    kind: TransformKind,
+    samples: &[Sample],
+    reference: &Level,
+    frame: &Level,
+    start: Transform,
+    iterations: usize,
+    tolerance: f64,
+    shift_only: bool,
+) -> Option<Refined> {
+    debug_assert!(!shift_only || kind == TransformKind::Similarity);
     let norm = Norm::of(reference);
     let n = param_count(kind);
     let mut t = start;
@@ -221,6 +239,18 @@ pub(super) fn refine_level(
                 h[i * n + j] = if j >= i { acc[i * 8 + j] } else { acc[j * 8 + i] };
             }
         }
+        if shift_only {
+            // Scale and rotation (parameters 0 and 1) held: their rows and columns
+            // become the identity with a zero right-hand side.
+            for i in 0..2 {
+                for j in 0..n {
+                    h[i * n + j] = 0.0;
+                    h[j * n + i] = 0.0;
+                }
+                h[i * n + i] = 1.0;
+                b[i] = 0.0;
+            }
+        }
         solve(n, &mut h[..n * n], &mut b[..n])?;
         let d = norm.to_pixels(&update_warp(kind, &b[..n])?);
         let step = d.corner_distance(&Transform::identity(), reference.width, reference.height);
@@ -230,7 +260,7 @@ pub(super) fn refine_level(
         }
         if step < tolerance {
             // One more pass for the residual at the final transform.
-            return refine_level(kind, samples, reference, frame, t, 0, tolerance)
+            return refine_level_with(kind, samples, reference, frame, t, 0, tolerance, shift_only)
                 .or(Some(Refined { transform: t, rms }));
         }
     }

@@ -264,6 +264,17 @@ pub struct SynthOptions {
     /// in-focus regions are sharp to the pixel, and resampling them (aligning moved
     /// frames) loses detail no interpolation can keep.
     pub lens_blur: f64,
+    /// Frames focused beyond the subject: the last `beyond_frames` of the `frames`
+    /// focus past the farthest depth, so nothing in them is sharp (a real stack whose
+    /// focus ran on past the subject). The other frames focus at `k / (m - 1)` for
+    /// `m = frames - beyond_frames` (at least 2); the `j`-th frame beyond (`j` from 1)
+    /// focuses at `1 + j beyond_blur / max_blur_radius`, so its *smallest* blur radius,
+    /// over the whole frame, is `j beyond_blur` pixels. Breathing, rotation and shake
+    /// run over all `frames`. Default 0.
+    pub beyond_frames: usize,
+    /// The smallest blur radius (pixels) of the first frame beyond the subject (see
+    /// [`SynthOptions::beyond_frames`]); 0..=64. Default 0.
+    pub beyond_blur: f64,
 }
 
 impl Default for SynthOptions {
@@ -283,6 +294,8 @@ impl Default for SynthOptions {
             rotation: 0.0,
             shift: 0.0,
             lens_blur: 0.0,
+            beyond_frames: 0,
+            beyond_blur: 0.0,
         }
     }
 }
@@ -330,6 +343,26 @@ impl SynthOptions {
         if !(0.0..=8.0).contains(&self.lens_blur) {
             return bad("lens_blur", format!("must be 0..=8 pixels, got {}", self.lens_blur));
         }
+        if self.beyond_frames + 2 > self.frames {
+            return bad(
+                "beyond_frames",
+                format!(
+                    "must leave at least 2 of the {} frames on the subject, got {}",
+                    self.frames, self.beyond_frames
+                ),
+            );
+        }
+        if !(0.0..=64.0).contains(&self.beyond_blur)
+            || (self.beyond_frames > 0 && (self.beyond_blur == 0.0 || self.max_blur_radius == 0.0))
+        {
+            return bad(
+                "beyond_blur",
+                format!(
+                    "must be 0..=64 pixels, and > 0 with max_blur_radius > 0 when beyond_frames > 0, got {}",
+                    self.beyond_blur
+                ),
+            );
+        }
         Ok(())
     }
 
@@ -343,14 +376,25 @@ impl SynthOptions {
         PixelFormat { layout: self.layout, depth: self.depth }
     }
 
-    /// The depth frame `k` focuses at: `k / (frames - 1)`.
+    /// The depth frame `k` focuses at: `k / (frames - 1)`, or beyond 1 for the frames
+    /// beyond the subject ([`SynthOptions::beyond_frames`]).
     pub fn focus_depth(&self, k: usize) -> f64 {
-        k as f64 / (self.frames - 1) as f64
+        let steps = self.focus_steps();
+        if k <= steps {
+            k as f64 / steps as f64
+        } else {
+            1.0 + (k - steps) as f64 * self.beyond_blur / self.max_blur_radius
+        }
+    }
+
+    /// Focus steps over the subject's depth range: `frames - beyond_frames - 1`.
+    fn focus_steps(&self) -> usize {
+        self.frames - self.beyond_frames - 1
     }
 
     /// Depth levels per focus step (`m` in the module docs).
     fn levels_per_step(&self) -> usize {
-        let steps = self.frames - 1;
+        let steps = self.focus_steps();
         let m = (2.0 * self.max_blur_radius / steps as f64).ceil().max(1.0) as usize;
         // Keep the depth map's 8 bits meaningful where possible.
         m.min((255 / steps).max(1))
@@ -384,7 +428,7 @@ impl SynthStack {
     pub fn new(options: SynthOptions) -> Result<Self> {
         options.validate()?;
         let (w, h) = (options.width, options.height);
-        let steps = options.frames - 1;
+        let steps = options.focus_steps();
         let snap = |d: f64| (d * steps as f64).round() / steps as f64;
         let desc = SceneDesc::new(options.scene, w, h, options.seed, snap);
         let levels_per_step = options.levels_per_step();
@@ -469,7 +513,8 @@ impl SynthStack {
         self.layers.ranges.len()
     }
 
-    /// The depth frame `k` focuses at, `k / (frames - 1)`.
+    /// The depth frame `k` focuses at, `k / (frames - 1)` (beyond 1 for the frames
+    /// beyond the subject).
     pub fn focus_depth(&self, k: usize) -> f64 {
         self.options.focus_depth(k)
     }
@@ -506,7 +551,7 @@ impl SynthStack {
     pub fn edge_band_mask(&self) -> Vec<bool> {
         let o = &self.options;
         // Depth levels per focus step: "more than one focus step" in levels.
-        let jump = ((self.depth_levels() - 1) / (o.frames - 1)) as u16;
+        let jump = ((self.depth_levels() - 1) / o.focus_steps()) as u16;
         edge_band::mask(&self.layers.level, o.width, o.height, jump, self.edge_band_radius())
     }
 

@@ -546,3 +546,32 @@ fn edge_band_lies_along_the_depth_steps() {
     let tilted = SynthStack::new(small(Scene::TiltedPlane)).unwrap();
     assert!(tilted.edge_band_mask().iter().all(|&b| !b));
 }
+
+#[test]
+fn frames_beyond_the_subject_are_blurred_everywhere_and_checked() {
+    // 7 frames, the last 2 focused beyond the farthest depth: the subject's 5 frames
+    // focus at 0, 1/4, .., 1; frame 5's smallest blur is 4 px, frame 6's 8 px.
+    let opts =
+        SynthOptions { frames: 7, beyond_frames: 2, beyond_blur: 4.0, ..small(Scene::Objects) };
+    let stack = SynthStack::new(opts).unwrap();
+    assert_eq!(stack.focus_depth(4), 1.0);
+    assert_eq!(stack.focus_depth(2), 0.5);
+    for (k, smallest) in [(5, 4.0), (6, 8.0)] {
+        let radii: Vec<f64> = (0..=10).map(|d| stack.blur_radius(k, d as f64 / 10.0)).collect();
+        let min = radii.iter().copied().fold(f64::INFINITY, f64::min);
+        assert!((min - smallest).abs() < 1e-9, "frame {k}: {radii:?}");
+    }
+    // Sharper than either frame beyond, every subject frame; and they get blurrier.
+    let e: Vec<f64> = (0..7).map(|k| energy(&stack.frame(k), None)).collect();
+    assert!(e[..5].iter().all(|&s| s > e[5]) && e[5] > e[6], "{e:?}");
+    // The subject's depths snap to its own 5 focus depths, as without frames beyond.
+    let plain = SynthStack::new(SynthOptions { frames: 5, ..small(Scene::Objects) }).unwrap();
+    assert_eq!(stack.depths(), plain.depths());
+    for (beyond, blur) in [(6, 4.0), (2, 0.0), (2, 65.0)] {
+        let e = SynthStack::new(SynthOptions { beyond_frames: beyond, beyond_blur: blur, ..opts })
+            .unwrap_err()
+            .to_string();
+        let name = if beyond == 6 { "beyond_frames" } else { "beyond_blur" };
+        assert!(e.contains(name), "{e}");
+    }
+}

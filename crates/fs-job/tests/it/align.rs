@@ -189,11 +189,67 @@ fn a_frame_that_cannot_be_aligned_is_named_or_left_out() {
     assert!(e.contains("frame4.png") && e.contains("cannot be aligned"), "{e}");
     assert!(!work.join("stack").join("frame0.png").exists());
 
-    let s = job(OnFailure::Skip).run(&NoProgress).unwrap();
-    let notes = &s.actions[0].notes;
-    assert!(notes.iter().any(|n| n.contains("left out") && n.contains("frame4.png")), "{notes:?}");
-    assert!(notes.iter().any(|n| n.starts_with("aligned 4 frames")), "{notes:?}");
-    assert_eq!(s.actions[0].outputs.len(), 1);
+    for on_failure in [OnFailure::Skip, OnFailure::Recover] {
+        let s = job(on_failure).run(&NoProgress).unwrap();
+        let notes = &s.actions[0].notes;
+        assert!(
+            notes.iter().any(|n| n.contains("left out") && n.contains("frame4.png")),
+            "{notes:?}"
+        );
+        assert!(notes.iter().any(|n| n.starts_with("aligned 4 frames")), "{notes:?}");
+        assert_eq!(s.actions[0].outputs.len(), 1);
+        let methods: Vec<&str> = s.actions[0].alignment.iter().map(|r| r.method.name()).collect();
+        assert_eq!(methods, ["features", "features", "reference", "features", "left out"]);
+    }
+    // The default leaves it out too (and says why): the run still gives a result.
+    assert_eq!(AlignOptions::default().on_failure, OnFailure::Recover);
+}
+
+#[test]
+fn an_unrelated_frame_is_left_out_with_a_warning_and_changes_nothing() {
+    let moving = SynthStack::new(SynthOptions { frames: 5, ..options(true) }).unwrap();
+    let truth: Image<f32> = moving.truth().to_image();
+    let info = moving.info();
+    let black = Frame::new(info, Samples::U8(vec![0; info.width * info.height * 3])).unwrap();
+    let other = SynthStack::new(SynthOptions {
+        scene: fs_core::synth::Scene::TiltedPlane,
+        seed: 9,
+        ..options(true)
+    })
+    .unwrap()
+    .frame(5);
+    // Stacks the folder (the middle frame of the five as reference) and compares the
+    // result with the truth where every frame covers it.
+    let stack = |work: &Path| {
+        let align =
+            AlignOptions { reference: fs_job::ReferenceFrame::Index(2), ..AlignOptions::default() };
+        let s = StackJob::new("j", work)
+            .add_action(FocusStack::new("stack", Stacker::pyramid()).input_path("src").align(align))
+            .run(&NoProgress)
+            .unwrap();
+        let a = &s.actions[0];
+        let out: Image<f32> = read_frame(&a.outputs[0]).unwrap().to_image();
+        let rect = crop_note(&a.notes);
+        (psnr(&out, &crop(&truth, rect), 255.0), a.notes.clone(), a.alignment.clone())
+    };
+    let (_t, work) = workspace(&moving);
+    let (plain, ..) = stack(&work);
+    for (name, odd) in [("black", black), ("another scene", other)] {
+        let (_t, work) = workspace(&moving);
+        // Between frames 3 and 4 in the folder's order.
+        write_frame(&work.join("src/frame3b.png"), &odd, &WriteOptions::default()).unwrap();
+        let (with, notes, alignment) = stack(&work);
+        println!("{name}: {with:.2} dB with it, {plain:.2} dB without; {notes:?}");
+        assert!(
+            notes.iter().any(|n| n.starts_with("warning: left out ")
+                && n.contains("frame3b.png: cannot be aligned: matches nothing")),
+            "{name}: {notes:?}"
+        );
+        assert!(notes.iter().any(|n| n.starts_with("aligned 5 frames")), "{notes:?}");
+        assert_eq!(alignment.len(), 6);
+        assert_eq!(alignment[4].method, fs_job::AlignMethod::LeftOut);
+        assert!((with - plain).abs() < 0.01, "{name}: {with:.2} dB with it, {plain:.2} dB without");
+    }
 }
 
 #[test]
@@ -232,6 +288,17 @@ crop = false
     assert_eq!(a.reference, fs_job::ReferenceFrame::Index(0));
     assert_eq!(a.on_failure, OnFailure::Skip);
     assert!(o.balance.is_some() && !o.crop);
+    for (value, expected) in
+        [("recover", OnFailure::Recover), ("stop", OnFailure::Stop), ("strict", OnFailure::Stop)]
+    {
+        let t = text.replace(r#"on_failure = "skip""#, &format!("on_failure = {value:?}"));
+        let job = parse_job_toml(&t, Path::new("/tmp"), Path::new("j.toml")).unwrap();
+        let a = job.actions[1].options().align.clone().unwrap();
+        assert_eq!(a.on_failure, expected, "{value}");
+    }
+    let t = text.replace(r#"on_failure = "skip""#, r#"on_failure = "ignore""#);
+    let e = parse_job_toml(&t, Path::new("/tmp"), Path::new("j.toml")).unwrap_err().to_string();
+    assert!(e.contains("on_failure") && e.contains("must be recover, stop or skip"), "{e}");
 
     let bad = text.replace("step_process = true", "step_proces = true");
     let e = parse_job_toml(&bad, Path::new("/tmp"), Path::new("j.toml")).unwrap_err().to_string();

@@ -1,0 +1,272 @@
+//! Intensity estimation on band-passed levels, for frames the features cannot align
+//! (a frame focused far from every sharp part of the reference: few corners survive).
+//!
+//! What a defocused frame and a sharp reference still share is the coarse structure,
+//! seen through the frame's blur. So the reference is blurred to look like the frame,
+//! and both are band-passed (each minus its Gaussian blur: a difference of Gaussians),
+//! which takes away the slow brightness changes (vignetting, the glow of a blurred
+//! bright object) that would otherwise pull an intensity fit. The Gauss-Newton of
+//! `refine.rs` (gain and offset per iteration, Huber weights) then fits the transform
+//! from a predicted start (the caller's: the neighbour's transform carried one step by
+//! the breathing model, or the model's prediction):
+//!
+//! 1. On the search level (the coarsest pyramid level of at least [`SEARCH_SIDE`]
+//!    pixels a side) for each blur of [`BLURS`], with one band-pass for all of them
+//!    (a band that moved with the blur would make a blurrier reference always win),
+//!    samples away from the borders (where the reference's reflected blur and the
+//!    frame's own differ); the blur that correlates best is kept.
+//! 2. Then finer levels with the same blur (in plane pixels) while it stays below
+//!    [`FINE_BLUR`] level pixels and the frame still correlates
+//!    ([`FINER_CORRELATION`]): beyond, the finer level holds nothing new.
+//!
+//! The best correlation on the search level is the verdict: a frame of another scene,
+//! or a black frame, stays below [`MATCH_CORRELATION`] and matches nothing.
+//!
+//! Level 0 is never used (a frame that needs this path has no detail there). Tried
+//! and rejected: the band-passed levels of the sharp reference without the blur: a
+//! disc blur reverses contrast in the bands near its radius, and a frame defocused by
+//! 14 px (3 % of a 480-px width) came out 4.3 px off at the corners, its magnification
+//! 0.8 % too large.
+
+use rayon::prelude::*;
+
+use super::pyramid::Level;
+use super::refine::{Sample, refine_level_with, select};
+use crate::{AlignFailure, Transform, TransformKind};
+
+/// Sigma (level pixels) of the blur subtracted from each level (plus twice the
+/// reference's blur, off the search level).
+const BAND_SIGMA: f64 = 2.0;
+/// Coarsest pyramid level built for the bands (fewer when the image gets small).
+pub(super) const BAND_TOP: usize = 6;
+/// Reference samples per band level.
+const BAND_SAMPLES: usize = 12_000;
+/// Most Gauss-Newton iterations per band level.
+const BAND_ITERATIONS: usize = 30;
+/// A band level stops when a step moves the corners by less than this (level px).
+const BAND_TOLERANCE: f64 = 0.002;
+/// Correlation (reference band vs frame band, at the selected samples) a finer level
+/// needs to be used.
+pub(super) const FINER_CORRELATION: f64 = 0.5;
+/// Correlation on the coarsest band below which the frame matches nothing.
+/// (Frames of another scene reach 0.23-0.38, frames of the stack defocused far beyond
+/// the subject 0.8.)
+pub(super) const MATCH_CORRELATION: f64 = 0.5;
+
+/// The band-pass of a pyramid level: the level minus its Gaussian blur of `sigma`.
+fn band_pass(level: &Level, sigma: f64) -> Level {
+    let kernel = fs_core::gaussian_kernel_for_sigma::<f32>(sigma).expect("positive sigma");
+    let low = level.blurred(&kernel);
+    let data = level.data.par_iter().zip(&low.data).map(|(v, l)| v - l).collect();
+    Level { width: level.width, height: level.height, data }
+}
+
+/// Pearson correlation between the reference samples and the frame sampled where
+/// `t` (level coordinates) puts them; 0 when fewer than 64 fall inside or either
+/// side is flat.
+pub(super) fn correlation(samples: &[Sample], frame: &Level, t: &Transform) -> f64 {
+    let sums = samples
+        .par_chunks(4096)
+        .map(|chunk| {
+            let mut acc = [0.0f64; 6];
+            for s in chunk {
+                let (x, y) = t.apply(s.x as f64, s.y as f64);
+                if let Some(v) = frame.bilinear(x, y) {
+                    let (r, f) = (s.value as f64, v as f64);
+                    acc[0] += 1.0;
+                    acc[1] += r;
+                    acc[2] += f;
+                    acc[3] += r * r;
+                    acc[4] += f * f;
+                    acc[5] += r * f;
+                }
+            }
+            acc
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .fold([0.0f64; 6], |mut a, b| {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+            a
+        });
+    let n = sums[0];
+    if n < 64.0 {
+        return 0.0;
+    }
+    let (mr, mf) = (sums[1] / n, sums[2] / n);
+    let vr = sums[3] / n - mr * mr;
+    let vf = sums[4] / n - mf * mf;
+    let cov = sums[5] / n - mr * mf;
+    if vr <= 1e-14 || vf <= 1e-14 {
+        return 0.0;
+    }
+    cov / (vr * vf).sqrt()
+}
+
+/// The outcome of [`estimate_bands`].
+#[derive(Debug, Clone, Copy)]
+pub(super) struct BandEstimate {
+    /// Reference to frame, estimation-plane coordinates.
+    pub transform: Transform,
+    /// Correlation on the finest band used.
+    pub correlation: f64,
+    /// The blur (Gaussian sigma, estimation-plane pixels) that made the reference
+    /// look most like the frame.
+    pub blur: f64,
+}
+
+/// Blurs (sigma, level pixels) tried on the search level to make the reference look
+/// like the frame.
+/// Not more: the band of a reference blurred further is almost empty, and another
+/// scene then correlates by chance (a generated tilted plane against the objects
+/// scene: 0.85 at sigma 6, at most 0.31-0.38 up to 4; the frames defocused beyond the
+/// subject reach 0.78-0.83 at 2-4).
+const BLURS: [f64; 7] = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0];
+/// Smallest side of the search level.
+const SEARCH_SIDE: usize = 64;
+/// Largest blur (sigma, level pixels) a finer level is refined with: beyond, the
+/// finer level holds nothing the coarser one did not.
+const FINE_BLUR: f64 = 4.0;
+/// The band-pass's low cut (sigma, level pixels) on the search level, the same for
+/// every blur tried: with a band that moved with the blur, a blurrier reference would
+/// always correlate better (a smoother band is easier to match), whatever the frame.
+const SEARCH_LOW: f64 = 6.0;
+
+/// `level` blurred by `sigma` (none at 0), then band-passed.
+fn band(level: &Level, sigma: f64, low: f64) -> Level {
+    let blurred = if sigma > 0.0 {
+        let k = fs_core::gaussian_kernel_for_sigma::<f32>(sigma).expect("positive sigma");
+        level.blurred(&k)
+    } else {
+        level.clone()
+    };
+    band_pass(&blurred, low)
+}
+
+/// One level's Gauss-Newton with the reference blurred by `sigma`: the transform
+/// (level coordinates) and the correlation there.
+#[allow(clippy::too_many_arguments)]
+fn fit_level(
+    kind: TransformKind,
+    reference: &Level,
+    frame: &Level,
+    sigma: f64,
+    low: Option<f64>,
+    start: Transform,
+    shift_only: bool,
+) -> Option<(Transform, f64)> {
+    let low = low.unwrap_or(BAND_SIGMA + 2.0 * sigma);
+    let r = band(reference, sigma, low);
+    // The frame as it is (it carries its own blur), band-passed like the reference.
+    let f = band_pass(frame, low);
+    // Samples away from the borders, where the blur of the reference (reflected
+    // there) and the frame's own (the scene beyond the frame) differ.
+    let margin = (2.0 * (sigma + low)) as f32 + 2.0;
+    let (w, h) = (r.width as f32, r.height as f32);
+    // A quarter of a small level's pixels at most: the selection keeps a sorted list
+    // per cell, and nearly every pixel of a small level would enter it.
+    let target = BAND_SAMPLES.min(r.width * r.height / 4);
+    let samples: Vec<Sample> = select(&r, target)
+        .into_iter()
+        .filter(|s| s.x >= margin && s.y >= margin && s.x < w - margin && s.y < h - margin)
+        .collect();
+    let refined = refine_level_with(
+        kind,
+        &samples,
+        &r,
+        &f,
+        start,
+        BAND_ITERATIONS,
+        BAND_TOLERANCE,
+        shift_only,
+    )?;
+    if !refined.transform.is_valid() {
+        return None;
+    }
+    Some((refined.transform, correlation(&samples, &f, &refined.transform)))
+}
+
+/// Intensity estimate from `start` (estimation-plane coordinates): on the search
+/// level (the coarsest of at least [`SEARCH_SIDE`] pixels a side) the reference is
+/// blurred by each of [`BLURS`] and the transform fitted (band-passed Gauss-Newton);
+/// the blur that correlates best is kept, and the transform refined on the finer
+/// levels with the same blur (in plane pixels) while it stays below [`FINE_BLUR`]
+/// level pixels and the correlation above [`FINER_CORRELATION`].
+/// `reference[i]` and `frame[i]` are pyramid level `i + 1`.
+pub(super) fn estimate_bands(
+    kind: TransformKind,
+    reference: &[Level],
+    frame: &[Level],
+    start: Transform,
+    shift_only: bool,
+    blur: Option<f64>,
+) -> Result<BandEstimate, AlignFailure> {
+    let kind = if shift_only { TransformKind::Similarity } else { kind };
+    let usable = reference.len().min(frame.len());
+    let no_match = |correlation: f64| AlignFailure::NoMatch { correlation };
+    let Some(search) = (0..usable)
+        .rev()
+        .find(|&i| reference[i].width.min(reference[i].height) >= SEARCH_SIDE)
+        .or(usable.checked_sub(1))
+    else {
+        return Err(no_match(0.0));
+    };
+    let factor = |i: usize| (1u32 << (i + 1)) as f64;
+    let s = start.to_subsampled(factor(search));
+    // With the blur known, one fit; else the search over the blurs (the best is
+    // refitted below with its own band).
+    // Allocation: a blurred and band-passed copy per candidate, on the small level.
+    let candidates: Vec<f64> = match blur {
+        Some(b) => vec![b / factor(search)],
+        None => BLURS.to_vec(),
+    };
+    let tried: Vec<(f64, Option<(Transform, f64)>)> = candidates
+        .par_iter()
+        .map(|&sigma| {
+            let r = fit_level(
+                kind,
+                &reference[search],
+                &frame[search],
+                sigma,
+                Some(SEARCH_LOW),
+                s,
+                shift_only,
+            );
+            (sigma, r)
+        })
+        .collect();
+    let best = tried
+        .iter()
+        .filter_map(|(sigma, r)| r.map(|(t, c)| (*sigma, t, c)))
+        .max_by(|a, b| a.2.total_cmp(&b.2));
+    let Some((sigma, t, c)) = best else {
+        return Err(no_match(0.0));
+    };
+    if c.is_nan() || c < MATCH_CORRELATION {
+        return Err(no_match(c));
+    }
+    let (t, c) = fit_level(kind, &reference[search], &frame[search], sigma, None, t, shift_only)
+        .unwrap_or((t, c));
+    let mut out = BandEstimate {
+        transform: t.to_full(factor(search)),
+        correlation: c,
+        blur: sigma * factor(search),
+    };
+    for i in (0..search).rev() {
+        let level_sigma = out.blur / factor(i);
+        if level_sigma > FINE_BLUR {
+            break;
+        }
+        let s = out.transform.to_subsampled(factor(i));
+        match fit_level(kind, &reference[i], &frame[i], level_sigma, None, s, shift_only) {
+            Some((t, c)) if c >= FINER_CORRELATION => {
+                out.transform = t.to_full(factor(i));
+                out.correlation = c;
+            }
+            _ => break,
+        }
+    }
+    Ok(out)
+}
