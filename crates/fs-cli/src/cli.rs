@@ -320,10 +320,10 @@ pub struct FocusMapArgs {
               on either side of the decision are averaged (less noise than any frame); 0 to \
               16", FocusMapOptions::default().flat_average))]
     pub flat_average: Option<usize>,
-    /// Blend the stored values instead of blending the frames in linear light (the sRGB
-    /// transfer curve undone before and redone after), as defocus happens.
+    /// Blend the frames in linear light (the sRGB transfer curve undone before and
+    /// redone after) instead of blending the stored values.
     #[arg(long, help_heading = FOCUSMAP)]
-    pub no_linear_blend: bool,
+    pub linear_blend: bool,
 }
 
 impl FocusMapArgs {
@@ -339,7 +339,7 @@ impl FocusMapArgs {
         add(self.consistency.is_some(), "--consistency");
         add(self.confidence_ratio.is_some(), "--confidence-ratio");
         add(self.flat_average.is_some(), "--flat-average");
-        add(self.no_linear_blend, "--no-linear-blend");
+        add(self.linear_blend, "--linear-blend");
         v
     }
 }

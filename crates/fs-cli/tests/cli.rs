@@ -90,7 +90,7 @@ fn help_groups_flags_by_purpose_and_version_works() {
         "--consistency",
         "--confidence-ratio",
         "--flat-average",
-        "--no-linear-blend",
+        "--linear-blend",
         "--confidence-map",
         "--pyramid-min-size",
         "--kernel-size",
@@ -193,8 +193,8 @@ fn unknown_values_and_inapplicable_flags_are_usage_errors() {
             "--flat-average applies to --stacker focusmap",
         ),
         (
-            vec!["stack", s, "--stacker", "pyramid", "--no-linear-blend"],
-            "--no-linear-blend applies to --stacker focusmap",
+            vec!["stack", s, "--stacker", "pyramid", "--linear-blend"],
+            "--linear-blend applies to --stacker focusmap",
         ),
         (
             vec!["stack", s, "--stacker", "depthmap", "--confidence-map", "c.png"],
@@ -877,7 +877,7 @@ fn focus_map_flags_reach_the_options_and_the_json() {
         "10",
         "--flat-average",
         "5",
-        "--no-linear-blend",
+        "--linear-blend",
         "--force",
         "--json",
     ];
@@ -888,7 +888,7 @@ fn focus_map_flags_reach_the_options_and_the_json() {
     assert_eq!(v["options"]["consistency"], 4);
     assert_eq!(v["options"]["confidence_ratio"], 10.0);
     assert_eq!(v["options"]["flat_average"], 5);
-    assert_eq!(v["options"]["linear_blend"], false);
+    assert_eq!(v["options"]["linear_blend"], true);
     let result = read_frame(&out).unwrap();
     assert_eq!((result.width(), result.height()), (64, 48));
     // `--stacker FocusMapStack` (the seed-style name) is the same stacker.

@@ -10,7 +10,8 @@
 //! transition between frames is two to four pixels wide and follows the decision
 //! map; weights are interpolated, not depths, so a depth step blends the two frames
 //! on either side instead of picking a frame in between. The samples are
-//! accumulated in linear light (with `linear_blend`) and encoded once at the end. A
+//! accumulated as stored values scaled to 0..1, or in linear light with
+//! `linear_blend` (encoded once at the end). A
 //! weighted mean with non-negative weights stays inside the range of the frames it
 //! mixes: no overshoot, no invented colour.
 //!

@@ -26,8 +26,13 @@ pub struct FocusMapOptions {
     /// of the decision are averaged (less noise than any frame); 0..=16; default 2.
     pub flat_average: usize,
     /// Blend the frames in linear light (the sRGB transfer curve undone before and
-    /// redone after), as defocus happens; `false` blends the stored values. Default
-    /// true.
+    /// redone after) instead of blending the stored (display) values. Default false:
+    /// the blend only acts where the decision changes (a depth step, or frames
+    /// averaged in flat areas), and at a step every mix is a made-up transition; a
+    /// linear mix of a bright and a dark side is brighter than both sides' display
+    /// mix, so it shows more, and against the generators' truth it measures 0.2 to
+    /// 0.7 dB lower (1.5 at 2048x1536 on the high-contrast scene). Where frames
+    /// agree (flat areas) the two blends give the same value to within noise.
     pub linear_blend: bool,
     /// Also return the depth map (16-bit gray, the sub-frame index of the decision
     /// scaled to 0..=65535). Default false.
@@ -49,7 +54,7 @@ impl Default for FocusMapOptions {
             consistency: 0,
             confidence_ratio: 3.0,
             flat_average: 2,
-            linear_blend: true,
+            linear_blend: false,
             depth_map: false,
             confidence_map: false,
             memory_limit: 8 << 30,

@@ -34,11 +34,12 @@ fn pyramid(stack: &SynthStack) -> Frame {
 }
 
 /// Floors measured on these stacks (480x360, 10 frames; the figures in
-/// docs/benchmarks.md are from the bench's larger ones): FocusMapStack within 0.6 dB
-/// of the per-pixel pick (0.05 to 0.5 dB below it here, 0.5 dB above it on the
-/// tilted plane), and 3 dB or more above PyramidStack (3.2 to 22 dB here).
+/// docs/benchmarks.md are from the bench's larger ones): FocusMapStack above the
+/// per-pixel pick (0.16 to 0.57 dB here), 3 dB or more above PyramidStack (3.4 to
+/// 22 dB here), and the default blend of stored values above the linear-light blend
+/// wherever there are depth steps (the reason for the default; 0.2 to 0.7 dB here).
 #[test]
-fn beats_pyramid_stack_and_stays_near_the_per_pixel_pick_on_every_generated_scene() {
+fn beats_pyramid_stack_and_the_per_pixel_pick_on_every_generated_scene() {
     let base = || SynthOptions { width: 480, height: 360, frames: 10, ..Default::default() };
     let cases = [
         ("objects", SynthOptions { ..base() }),
@@ -53,13 +54,19 @@ fn beats_pyramid_stack_and_stays_near_the_per_pixel_pick_on_every_generated_scen
         let s = stack(o);
         let truth = s.truth();
         let ours = db(&run(&s, FocusMapOptions::default()).image, &truth);
+        let linear = FocusMapOptions { linear_blend: true, ..Default::default() };
+        let linear = db(&run(&s, linear).image, &truth);
         let pick = db(&per_pixel_pick(s.frames()).unwrap(), &truth);
         let pyr = db(&pyramid(&s), &truth);
         println!(
-            "{name}: focus map {ours:.2} dB, per-pixel pick {pick:.2} dB, pyramid {pyr:.2} dB"
+            "{name}: focus map {ours:.2} dB (linear blend {linear:.2}), per-pixel pick \
+             {pick:.2} dB, pyramid {pyr:.2} dB"
         );
-        assert!(ours >= pick - 0.6, "{name}: {ours:.2} dB vs pick {pick:.2} dB");
+        assert!(ours >= pick + 0.1, "{name}: {ours:.2} dB vs pick {pick:.2} dB");
         assert!(ours >= pyr + 3.0, "{name}: {ours:.2} dB vs pyramid {pyr:.2} dB");
+        if o.scene != Scene::TiltedPlane {
+            assert!(ours > linear + 0.05, "{name}: {ours:.2} dB vs linear blend {linear:.2} dB");
+        }
     }
 }
 

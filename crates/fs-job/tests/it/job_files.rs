@@ -421,7 +421,7 @@ focus_sigma = 3.5
 consistency = 4
 confidence_ratio = 10.0
 flat_average = 5
-linear_blend = false
+linear_blend = true
 depth_map = true
 confidence_map = true
 memory_limit = "1G"
@@ -434,7 +434,7 @@ memory_limit = "1G"
             consistency: 4,
             confidence_ratio: 10.0,
             flat_average: 5,
-            linear_blend: false,
+            linear_blend: true,
             depth_map: true,
             confidence_map: true,
             memory_limit: 1 << 30,
