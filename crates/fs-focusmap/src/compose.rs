@@ -400,8 +400,16 @@ fn accumulate<S: IntSample + Into<usize>>(
         for ((o, &p), &q) in row_w.iter_mut().zip(r0).zip(r1) {
             *o = p * (1.0 - fy) + q * fy;
         }
+        // Only the pixels that interpolate from a column with a weight: column `j`
+        // reaches pixels `2j - 1 ..= 2j + 2` (see `upsample_taps`).
+        let Some(first) = row_w.iter().position(|&v| v > 0.0) else {
+            continue;
+        };
+        let last = row_w.iter().rposition(|&v| v > 0.0).unwrap_or(first);
+        let xs = (2 * first).saturating_sub(1)..(2 * last + 3).min(w);
+        let (acc, s) = (&mut acc[xs.start * c..xs.end * c], &s[xs.start * c..xs.end * c]);
         for (x, (acc, s)) in acc.chunks_exact_mut(c).zip(s.chunks_exact(c)).enumerate() {
-            let (x0, x1, fx) = upsample_taps(x, hw);
+            let (x0, x1, fx) = upsample_taps(xs.start + x, hw);
             let wt = row_w[x0] * (1.0 - fx) + row_w[x1] * fx;
             if wt <= 0.0 {
                 continue;
