@@ -346,6 +346,7 @@ fn stamp_text(spec: &StackSpec, write: &WriteOptions) -> String {
                     | "shot_noise: 0.0,"
                     | "beyond_frames: 0,"
                     | "beyond_blur: 0.0,"
+                    | "defocus: Layers,"
             )
         })
         .map(|l| format!("{l}\n"))

@@ -113,6 +113,9 @@ fn frames_aligned_at_once_come_out_the_same_and_in_order() {
 /// A 9-frame 480x360 stack whose last two frames focus beyond the subject: their
 /// smallest blur radius is 14.4 px (3 % of the width) and 28.8 px, over the whole
 /// frame; 3 % breathing, 0.3 degrees, up to 5 px of shake, the lens's 1-px disc.
+/// Rendered as a continuous surface (`Defocus::Gather`): the layered default moves
+/// defocused content between frames blurred this differently (a blurred layer spills
+/// over its neighbours), so its true transforms are not what its data shows.
 fn beyond_stack() -> SynthStack {
     SynthStack::new(SynthOptions {
         width: 480,
@@ -120,6 +123,7 @@ fn beyond_stack() -> SynthStack {
         frames: 9,
         beyond_frames: 2,
         beyond_blur: 14.4,
+        defocus: fs_core::synth::Defocus::Gather,
         max_blur_radius: 8.0,
         lens_blur: 1.0,
         breathing: 0.03,
@@ -192,13 +196,13 @@ fn intensity_estimates_a_frame_defocused_beyond_the_subject_to_a_tenth_of_a_pixe
 
 #[test]
 fn frames_focused_beyond_the_subject_are_kept_with_the_models_magnification() {
-    // Every frame kept; the subject's frames by their features (within the 0.6 px of
-    // the 8-px defocus series above); the two frames beyond, whose own estimates
-    // against the reference cannot be trusted (the rendering itself moves content
-    // between frames blurred this differently: 4.7-7.3 px between neighbours of the
-    // *still* stack), predicted by the breathing model: magnification within 0.1 % of
-    // the truth (reached: 0.06 % and 0.08 %); their corner errors (3.8 and 6.9 px)
-    // are the shake, which no model predicts.
+    // Every frame kept; the subject's frames by their features within 0.5 px at the
+    // corners (reached: 0.02-0.27 px); the two frames beyond, whose own estimates
+    // against the reference cannot be trusted (their intensity estimate lands 11 px
+    // off, beyond the model's tolerance), predicted by the breathing model:
+    // magnification within 0.1 % of the truth. Their corner errors (reached: 1.14 and
+    // 3.68 px; the target is 0.5) are mostly the shake, which no model
+    // predicts, and are not asserted here (see examples/beyond_check.rs).
     let stack = beyond_stack();
     let out = stream_errors(&stack);
     for (r, e) in &out {
@@ -214,7 +218,7 @@ fn frames_focused_beyond_the_subject_are_kept_with_the_models_magnification() {
     for (r, e) in &out[..7] {
         let expected = if r.index == 4 { AlignMethod::Reference } else { AlignMethod::Features };
         assert_eq!(r.method, expected, "frame {}", r.index);
-        assert!(*e <= 0.6, "frame {}: {e:.3} px", r.index);
+        assert!(*e <= 0.5, "frame {}: {e:.3} px", r.index);
     }
     for (r, _) in &out[7..] {
         assert_eq!(r.method, AlignMethod::Predicted, "frame {}", r.index);
@@ -263,6 +267,7 @@ fn stack_with_frames_beyond_the_subject_is_as_good_as_with_true_transforms() {
             .collect(),
     );
     let (pe, pt) = (psnr(&estimated, &truth, 255.0), psnr(&true_warp, &truth, 255.0));
+    // Reached: 28.60 dB estimated, 28.72 dB with the true transforms.
     println!("stacked PSNR: estimated {pe:.2} dB, true transforms {pt:.2} dB");
     assert!(pe >= pt - 0.5, "estimated {pe:.2} dB, true {pt:.2} dB");
 }

@@ -218,6 +218,26 @@ impl FromStr for Scene {
     }
 }
 
+/// How defocus is rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Defocus {
+    /// Depth layers, each blurred by its own disc, composited back to front: a
+    /// blurred near layer spills over what lies behind it (occlusion, as a lens shows
+    /// at a depth step). Where layers blurred very differently meet, this moves
+    /// defocused content: between two frames focused beyond the subject (blur radii of
+    /// 3 % and 6 % of the width) their content is displaced by several pixels, so such
+    /// frames' true transforms are not what the data shows. The default: every stored
+    /// stack and its stamp was rendered so.
+    #[default]
+    Layers,
+    /// The scene as one continuous surface: each pixel is the whole sharp scene
+    /// averaged over the disc of its own depth. Symmetric about every point, so it
+    /// moves no content however strong the blur, and a frame warped back with its true
+    /// transform matches every other frame's geometry (what alignment tests measure
+    /// against). No occlusion: a depth step mixes both sides instead.
+    Gather,
+}
+
 /// What to render.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SynthOptions {
@@ -275,6 +295,8 @@ pub struct SynthOptions {
     /// The smallest blur radius (pixels) of the first frame beyond the subject (see
     /// [`SynthOptions::beyond_frames`]); 0..=64. Default 0.
     pub beyond_blur: f64,
+    /// How defocus is rendered. Default [`Defocus::Layers`].
+    pub defocus: Defocus,
 }
 
 impl Default for SynthOptions {
@@ -296,6 +318,7 @@ impl Default for SynthOptions {
             lens_blur: 0.0,
             beyond_frames: 0,
             beyond_blur: 0.0,
+            defocus: Defocus::Layers,
         }
     }
 }
@@ -555,6 +578,11 @@ impl SynthStack {
         edge_band::mask(&self.layers.level, o.width, o.height, jump, self.edge_band_radius())
     }
 
+    /// Whether defocus is rendered by gathering ([`Defocus::Gather`]).
+    fn gather(&self) -> bool {
+        self.options.defocus == Defocus::Gather
+    }
+
     /// Frame `k` (`0..frames`), with a synthetic EXIF block in its metadata.
     ///
     /// # Panics
@@ -717,7 +745,7 @@ impl SynthStack {
             .into_par_iter()
             .map_init(Band::default, |band, b| {
                 let (y0, y1) = (b * BAND_ROWS, ((b + 1) * BAND_ROWS).min(h));
-                self.layers.render_band(discs, y0, y1, band);
+                self.layers.render_band(discs, self.gather(), y0, y1, band);
                 let inv: Vec<f32> =
                     band.coverage.iter().map(|&a| if a > 0.0 { 1.0 / a } else { 0.0 }).collect();
                 band.colour
@@ -774,7 +802,7 @@ impl SynthStack {
             let (y0, y1) = (b * BAND_ROWS, ((b + 1) * BAND_ROWS).min(h));
             match discs {
                 Some(discs) => {
-                    self.layers.render_band(discs, y0, y1, band);
+                    self.layers.render_band(discs, self.gather(), y0, y1, band);
                     let colour: Vec<&[f32]> = band.colour.iter().map(|p| p.as_slice()).collect();
                     self.encode_rows(&colour, Some(&band.coverage), y0, noise, out);
                 }

@@ -14,6 +14,13 @@
 //! accumulated coverage stays below 1 (a blurred layer's edge over a layer that does not
 //! reach there) the colour is divided by it: no dark seams between layers, and an
 //! in-focus region more than a blur radius away from other layers is exact.
+//!
+//! The gather rendering ([`Defocus::Gather`](super::Defocus::Gather), opt-in) treats
+//! the scene as one continuous surface instead: each output pixel is the whole sharp
+//! scene averaged over the disc of its *own* depth, so the blur is symmetric about
+//! every point and moves no content (a blurred layer does not spill over its
+//! neighbours, it mixes with them). It costs one blur per depth level over the
+//! columns that level holds.
 
 /// Columns blurred together (see `Layers::blur_tile`).
 // Narrow in tests, so the span blur is checked across tile edges.
@@ -130,7 +137,16 @@ pub(crate) struct Band {
 impl Layers {
     /// Renders rows `y0..y1` into `band` with `discs[level]` per depth level, farthest
     /// level first.
-    pub(crate) fn render_band(&self, discs: &[Disc], y0: usize, y1: usize, band: &mut Band) {
+    /// With `gather`, each level's pixels take the whole scene blurred by the level's
+    /// disc instead ([`Defocus::Gather`](super::Defocus::Gather)).
+    pub(crate) fn render_band(
+        &self,
+        discs: &[Disc],
+        gather: bool,
+        y0: usize,
+        y1: usize,
+        band: &mut Band,
+    ) {
         let (w, rows, planes) = (self.width, y1 - y0, self.values.len());
         band.colour.resize_with(planes, Vec::new);
         for p in band.colour.iter_mut() {
@@ -144,7 +160,7 @@ impl Layers {
             if disc.is_identity() {
                 self.composite_sharp(level, y0, y1, band);
             } else {
-                self.composite_blurred(level, disc, y0, y1, band);
+                self.composite_blurred(level, disc, gather, y0, y1, band);
             }
         }
     }
@@ -167,10 +183,21 @@ impl Layers {
         }
     }
 
-    /// A layer out of focus: blur its premultiplied planes and coverage, then "over".
-    fn composite_blurred(&self, level: usize, disc: &Disc, y0: usize, y1: usize, band: &mut Band) {
+    /// A layer out of focus: blur its premultiplied planes and coverage, then "over"
+    /// (or, with `gather`, the whole scene blurred, written over the layer's pixels).
+    fn composite_blurred(
+        &self,
+        level: usize,
+        disc: &Disc,
+        gather: bool,
+        y0: usize,
+        y1: usize,
+        band: &mut Band,
+    ) {
         let (w, h, r) = (self.width, self.height, disc.reach());
-        let (src_lo, src_hi) = (y0.saturating_sub(r), (y1 + r).min(h));
+        // Gathering writes only the layer's own pixels; spilling reaches r beyond them.
+        let reach = if gather { 0 } else { r };
+        let (src_lo, src_hi) = (y0.saturating_sub(reach), (y1 + reach).min(h));
         let (mut x0, mut x1) = (w, 0);
         for &(a, b) in &self.ranges[level][src_lo..src_hi] {
             if a < b {
@@ -181,21 +208,23 @@ impl Layers {
         if x0 >= x1 {
             return;
         }
-        let (xa, xb) = (x0.saturating_sub(r), (x1 + r).min(w));
+        let (xa, xb) = (x0.saturating_sub(reach), (x1 + reach).min(w));
         // Column tiles keep one plane's prefix rows in L2 and the accumulator in L1.
         let mut tx0 = xa;
         while tx0 < xb {
             let tx1 = (tx0 + TILE_COLUMNS).min(xb);
-            self.blur_tile(level, disc, y0, y1, tx0, tx1, band);
+            self.blur_tile(level, disc, gather, y0, y1, tx0, tx1, band);
             tx0 = tx1;
         }
     }
 
     /// Blurs and composites the layer on rows `y0..y1`, columns `tx0..tx1`.
+    #[allow(clippy::too_many_arguments)]
     fn blur_tile(
         &self,
         level: usize,
         disc: &Disc,
+        gather: bool,
         y0: usize,
         y1: usize,
         tx0: usize,
@@ -220,7 +249,7 @@ impl Layers {
         // Every mask entry is written below.
         band.mask.resize(src_rows * len, 0.0);
         let level16 = level as u16;
-        let own = |l: u16| if l == level16 { 1.0f32 } else { 0.0 };
+        let own = |l: u16| if gather || l == level16 { 1.0f32 } else { 0.0 };
         for j in 0..src_rows {
             let level_row = &self.level[source_row(j) * w..][..w];
             let mask = &mut band.mask[j * len..(j + 1) * len];
@@ -300,7 +329,26 @@ impl Layers {
                 }
                 let o = t * w + tx0;
                 let blurred_cov = &mut band.blurred_coverage[t * out_len..(t + 1) * out_len];
-                if p == planes {
+                if gather {
+                    // Coverage is 1 everywhere: the layer's pixels take the blurred scene.
+                    let levels = &self.level[(y0 + t) * w + tx0..][..out_len];
+                    let sums = acc.iter().zip(fracs.iter()).zip(levels);
+                    if p == planes {
+                        for (((_, _), _), d) in sums
+                            .zip(&mut band.coverage[o..o + out_len])
+                            .filter(|s| *s.0.1 == level16)
+                        {
+                            *d = 1.0;
+                        }
+                    } else {
+                        for (((&a, &f), _), d) in sums
+                            .zip(&mut band.colour[p][o..o + out_len])
+                            .filter(|s| *s.0.1 == level16)
+                        {
+                            *d = ((a + f as f64) * disc.inv_norm) as f32;
+                        }
+                    }
+                } else if p == planes {
                     let dst = &mut band.coverage[o..o + out_len];
                     for (((bc, &a), &f), d) in
                         blurred_cov.iter_mut().zip(acc.iter()).zip(fracs.iter()).zip(dst)

@@ -239,7 +239,7 @@ fn span_blur_matches_the_plain_reference() {
             let mut got = vec![Vec::new(); want.len()];
             let mut band = Band::default();
             for (y0, y1) in [(0, 7), (7, 30), (30, 45)] {
-                stack.layers.render_band(&discs, y0, y1, &mut band);
+                stack.layers.render_band(&discs, false, y0, y1, &mut band);
                 for (g, p) in got.iter_mut().zip(&band.colour) {
                     g.extend(p.iter().zip(&band.coverage).map(|(&v, &c)| (v / c) as f64));
                 }
@@ -254,6 +254,75 @@ fn span_blur_matches_the_plain_reference() {
             }
         }
     }
+}
+
+#[test]
+fn gather_rendering_is_each_pixels_own_disc_over_the_whole_scene() {
+    // The plain reference of `Defocus::Gather`: pixel p is the whole scene averaged
+    // over the disc of p's own depth (replicated borders), no layers, no coverage.
+    for (scene, layout) in
+        [(Scene::Objects, ChannelLayout::Rgba), (Scene::TiltedPlane, ChannelLayout::Gray)]
+    {
+        let opts = SynthOptions {
+            width: 60,
+            height: 45,
+            frames: 4,
+            layout,
+            defocus: crate::synth::Defocus::Gather,
+            ..small(scene)
+        };
+        let stack = SynthStack::new(opts).unwrap();
+        let l = &stack.layers;
+        let (w, h) = (l.width, l.height);
+        let top = (stack.depth_levels() - 1) as f64;
+        for k in [0, 2] {
+            let discs: Vec<Disc> = (0..stack.depth_levels())
+                .map(|lv| Disc::new(stack.blur_radius(k, lv as f64 / top)))
+                .collect();
+            let mut got = vec![Vec::new(); l.values.len()];
+            let mut band = Band::default();
+            for (y0, y1) in [(0, 7), (7, 30), (30, 45)] {
+                stack.layers.render_band(&discs, true, y0, y1, &mut band);
+                assert!(band.coverage.iter().all(|&c| c == 1.0));
+                for (g, p) in got.iter_mut().zip(&band.colour) {
+                    g.extend_from_slice(p);
+                }
+            }
+            let mut blurred_pixels = 0;
+            for y in 0..h {
+                for x in 0..w {
+                    let i = y * w + x;
+                    let disc = &discs[l.level[i] as usize];
+                    let r = disc.reach() as isize;
+                    blurred_pixels += usize::from(r > 0);
+                    for (p, plane) in l.values.iter().enumerate() {
+                        let mut want = 0.0f64;
+                        for dy in -r..=r {
+                            for dx in -r..=r {
+                                let sx = (x as isize + dx).clamp(0, w as isize - 1) as usize;
+                                let sy = (y as isize + dy).clamp(0, h as isize - 1) as usize;
+                                want += disc.weight(dx, dy) * plane[sy * w + sx] as f64;
+                            }
+                        }
+                        let a = got[p][i] as f64;
+                        assert!(
+                            (a - want).abs() < 2e-5,
+                            "{scene} frame {k} plane {p} pixel {i}: {a} vs {want}"
+                        );
+                    }
+                }
+            }
+            assert!(blurred_pixels > w * h / 2, "{scene} frame {k}: {blurred_pixels}");
+        }
+    }
+    // The default rendering is unchanged by the option's existence (the layered
+    // reference above), and the two differ where a blurred layer meets another.
+    let opts = SynthOptions { width: 60, height: 45, frames: 4, ..small(Scene::Objects) };
+    let layered = SynthStack::new(opts).unwrap().frame(0);
+    let gathered = SynthStack::new(SynthOptions { defocus: crate::synth::Defocus::Gather, ..opts })
+        .unwrap()
+        .frame(0);
+    assert_ne!(layered.samples(), gathered.samples());
 }
 
 #[test]
