@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::{
     AlignError, AlignFailure, AlignOptions, BalanceOptions, BorderMode, BreathingModel, Estimator,
-    Gains, OnFailure, Rect, Result, Transform, common_area, fit_gains, small_image,
+    Gains, OnFailure, Rect, ReferenceFrame, Result, Transform, common_area, fit_gains, small_image,
     subsample_factor, warp_frame, warp_plane,
 };
 
@@ -206,6 +206,15 @@ impl AlignSettings {
             b.validate()?;
         }
         Ok(())
+    }
+
+    /// The reference frame: alignment's, or balance's when there is no alignment.
+    pub fn reference(&self) -> ReferenceFrame {
+        match (&self.align, &self.balance) {
+            (Some(a), _) => a.reference,
+            (None, Some(b)) => b.reference,
+            (None, None) => ReferenceFrame::Middle,
+        }
     }
 
     /// Alignment options, or the defaults for what alignment-free balance needs.

@@ -182,6 +182,10 @@ pub struct BalanceOptions {
     /// Largest gain change accepted (`max_gain_change`, 0.5 = 50 %); a larger one
     /// means the frames do not show the same scene and the frame is left as is.
     pub max_gain_change: f64,
+    /// The frame the others are balanced to when there is no alignment (`ref_idx`;
+    /// default the middle one). With alignment, [`AlignOptions::reference`] is the
+    /// reference of both.
+    pub reference: ReferenceFrame,
 }
 
 impl Default for BalanceOptions {
@@ -191,6 +195,7 @@ impl Default for BalanceOptions {
             intensity_min: 0.02,
             intensity_max: 0.98,
             max_gain_change: 0.5,
+            reference: ReferenceFrame::Middle,
         }
     }
 }

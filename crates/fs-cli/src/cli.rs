@@ -62,14 +62,14 @@ pub struct GlobalArgs {
     pub progress: ProgressMode,
     /// Number of worker threads (default: one per core).
     #[arg(long, value_name = "N", global = true, help_heading = GLOBAL,
-          value_parser = clap::value_parser!(u16).range(1..))]
+          value_parser = clap::value_parser!(u16).range(1..), allow_hyphen_values = true)]
     pub threads: Option<u16>,
     /// Refuse frames larger than this many megapixels, as their headers claim, before
     /// decoding them (a damaged header can claim any size). Frames that do not fit in
     /// the available memory are refused too.
     #[arg(long, value_name = "MP", global = true, help_heading = GLOBAL,
-          default_value_t = fs_core::DEFAULT_MAX_MEGAPIXELS,
-          value_parser = clap::value_parser!(u64).range(1..))]
+          default_value_t = fs_core::DEFAULT_MAX_MEGAPIXELS, value_parser = positive,
+          allow_hyphen_values = true)]
     pub max_megapixels: u64,
 }
 
@@ -187,8 +187,10 @@ pub struct AlignArgs {
     /// The transform fitted per frame [default: similarity].
     #[arg(long, value_enum, value_name = "KIND", help_heading = ALIGN)]
     pub transform: Option<TransformArg>,
-    /// The reference frame, 0-based [default: the middle one] (seed family: ref_idx).
-    #[arg(long, value_name = "N", help_heading = ALIGN)]
+    /// The reference frame, 0-based [default: the middle one] (seed family: ref_idx):
+    /// the frame the others are aligned and balanced to (with --no-align, balanced to).
+    #[arg(value_parser = whole, allow_hyphen_values = true, long, value_name = "N",
+          help_heading = ALIGN)]
     pub ref_idx: Option<usize>,
     /// Align each frame to its neighbour and chain the transforms (robust for deep
     /// stacks; reads every frame once more) (seed family: step_process).
@@ -303,7 +305,7 @@ pub struct FocusMapArgs {
               focus measure (the squared Laplacian of luma) around each pixel: larger is \
               steadier and coarser; 0.5 to 16", FocusMapOptions::default().focus_sigma))]
     pub focus_sigma: Option<f64>,
-    #[arg(long, value_name = "R", help_heading = FOCUSMAP,
+    #[arg(value_parser = whole, allow_hyphen_values = true, long, value_name = "R", help_heading = FOCUSMAP,
           help = defaulted("Radius of the consistency vote (a weighted median of \
               the decision over a (2R + 1)^2 window of the half-resolution map; isolated \
               decisions and small islands are voted out), 0 to 8; 0 is off",
@@ -315,7 +317,7 @@ pub struct FocusMapArgs {
               the decision comes from confident neighbours and more frames are averaged; \
               > 1 and <= 1000", FocusMapOptions::default().confidence_ratio))]
     pub confidence_ratio: Option<f64>,
-    #[arg(long, value_name = "N", help_heading = FOCUSMAP,
+    #[arg(value_parser = whole, allow_hyphen_values = true, long, value_name = "N", help_heading = FOCUSMAP,
           help = defaulted("Where no frame stands out (flat areas), up to this many frames \
               on either side of the decision are averaged (less noise than any frame); 0 to \
               16", FocusMapOptions::default().flat_average))]
@@ -348,11 +350,11 @@ impl FocusMapArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct PyramidArgs {
     /// Smallest pyramid level size in pixels [default: 32].
-    #[arg(long, value_name = "PX", help_heading = PYRAMID)]
+    #[arg(value_parser = whole, allow_hyphen_values = true, long, value_name = "PX", help_heading = PYRAMID)]
     pub pyramid_min_size: Option<usize>,
     /// Window of the base-level entropy and variance (pyramid), or the Laplacian
     /// aperture (depth map), odd [default: 5].
-    #[arg(long, value_name = "PX", help_heading = PYRAMID)]
+    #[arg(value_parser = whole, allow_hyphen_values = true, long, value_name = "PX", help_heading = PYRAMID)]
     pub kernel_size: Option<usize>,
     /// Parameter `a` of the 5-tap generating kernel [default: 0.4].
     #[arg(long, value_name = "A", help_heading = PYRAMID)]
@@ -369,13 +371,13 @@ pub struct PyramidArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct TilesArgs {
     /// Tile size in pixels [default: 512].
-    #[arg(long, value_name = "PX", help_heading = TILES)]
+    #[arg(value_parser = whole, allow_hyphen_values = true, long, value_name = "PX", help_heading = TILES)]
     pub tile_size: Option<usize>,
     /// Number of finest pyramid levels kept in tiles [default: 2].
-    #[arg(long, value_name = "N", help_heading = TILES)]
+    #[arg(value_parser = whole, allow_hyphen_values = true, long, value_name = "N", help_heading = TILES)]
     pub n_tiled_layers: Option<usize>,
     /// Most tiles processed at once [default: cores, at most 8].
-    #[arg(long, value_name = "N", help_heading = TILES)]
+    #[arg(value_parser = whole, allow_hyphen_values = true, long, value_name = "N", help_heading = TILES)]
     pub max_threads: Option<usize>,
     /// Submit at most --max-threads tiles at a time [default: true].
     #[arg(long, value_name = "BOOL", help_heading = TILES)]
@@ -409,13 +411,13 @@ pub struct DepthMapArgs {
     #[arg(long, value_enum, help_heading = DEPTHMAP)]
     pub energy: Option<EnergyArg>,
     /// Gaussian pre-blur size for mod-laplacian, odd [default: 5].
-    #[arg(long, value_name = "PX", help_heading = DEPTHMAP)]
+    #[arg(value_parser = whole, allow_hyphen_values = true, long, value_name = "PX", help_heading = DEPTHMAP)]
     pub blur_size: Option<usize>,
     /// Power applied to the weights before renormalising [default: 1.0].
     #[arg(long, value_name = "P", help_heading = DEPTHMAP)]
     pub weight_power: Option<f64>,
     /// Bilateral smoothing diameter of the energy maps [default: 1].
-    #[arg(long, value_name = "PX", help_heading = DEPTHMAP)]
+    #[arg(value_parser = whole, allow_hyphen_values = true, long, value_name = "PX", help_heading = DEPTHMAP)]
     pub energy_smooth_size: Option<usize>,
     /// Bilateral range sigma of the energy smoothing [default: 0.8].
     #[arg(long, value_name = "S", help_heading = DEPTHMAP)]
@@ -424,10 +426,10 @@ pub struct DepthMapArgs {
     #[arg(long, value_name = "S", help_heading = DEPTHMAP)]
     pub energy_sigma_space: Option<f64>,
     /// Levels of the blending pyramid [default: 5].
-    #[arg(long, value_name = "N", help_heading = DEPTHMAP)]
+    #[arg(value_parser = whole, allow_hyphen_values = true, long, value_name = "N", help_heading = DEPTHMAP)]
     pub pyramid_levels: Option<usize>,
     /// Gaussian smoothing size of the weight maps, odd [default: 1].
-    #[arg(long, value_name = "PX", help_heading = DEPTHMAP)]
+    #[arg(value_parser = whole, allow_hyphen_values = true, long, value_name = "PX", help_heading = DEPTHMAP)]
     pub pyramid_smooth_size: Option<usize>,
     /// Softmax temperature of --map-type max (0 = hard choice) [default: 0].
     #[arg(long, value_name = "T", help_heading = DEPTHMAP)]
@@ -628,6 +630,24 @@ pub fn parse_size(s: &str) -> Result<(usize, usize), String> {
     let bad = || format!("`{s}` is not a size such as 640x480");
     let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
     Ok((w.trim().parse().map_err(|_| bad())?, h.trim().parse().map_err(|_| bad())?))
+}
+
+/// Parses a count or index (0 or more), saying what is wrong in the user's terms
+/// rather than Rust's ("invalid digit found in string").
+pub fn whole(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    if t.starts_with('-') && t[1..].parse::<u64>().is_ok() {
+        return Err(format!("`{s}` is negative; give a whole number, 0 or more"));
+    }
+    t.parse().map_err(|_| format!("`{s}` is not a whole number (0, 1, 2, ...)"))
+}
+
+/// Parses a whole number of 1 or more (see [`whole`]).
+pub fn positive(s: &str) -> Result<u64, String> {
+    match whole(s).map_err(|e| e.replace("0 or more", "1 or more"))? {
+        0 => Err(format!("`{s}` must be 1 or more")),
+        n => Ok(n as u64),
+    }
 }
 
 /// Parses a byte size as job files do (fs-job's [`fs_job::ByteSize`]): `2G`, `512M`,

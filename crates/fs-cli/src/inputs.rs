@@ -19,9 +19,7 @@ pub struct Inputs {
 /// One folder, or one or more image files (sorted in natural order, like a folder's).
 pub fn resolve(given: &[PathBuf]) -> anyhow::Result<Inputs> {
     for p in given {
-        if !p.exists() {
-            bail!("{}: no such file or folder", p.display());
-        }
+        fs_core::check_exists(p)?;
     }
     if let [dir] = given
         && dir.is_dir()

@@ -201,6 +201,20 @@ fn chain_message(e: &anyhow::Error) -> String {
 
 /// The usual fix for the library errors users run into.
 fn hint(e: &anyhow::Error) -> Option<&'static str> {
+    // fs-core carries fs-align's error as a transparent `Stage`: look inside.
+    let align_failed = |c: &(dyn std::error::Error + 'static)| {
+        let inner = match c.downcast_ref::<CoreError>() {
+            Some(CoreError::Stage(inner)) => inner.downcast_ref::<fs_job::AlignError>(),
+            _ => c.downcast_ref::<fs_job::AlignError>(),
+        };
+        matches!(inner, Some(fs_job::AlignError::Failed { .. }))
+    };
+    if e.chain().any(align_failed) {
+        return Some(
+            "frames this small or this plain have too few features to align; if they need \
+             no alignment, stack them with --no-align",
+        );
+    }
     let core = e.chain().find_map(|c| c.downcast_ref::<CoreError>())?;
     Some(match core {
         CoreError::EmptyFolder { .. } => "give a folder holding the frames (.jpg, .png, .tif)",

@@ -137,14 +137,37 @@ pub fn align_options(a: &crate::cli::AlignArgs) -> Option<AlignOptions> {
     Some(o)
 }
 
-/// Runs `stack`'s plan as a one-action job in a private work folder; returns the
-/// files written, the notes (what alignment did, what PyramidAutoStack chose) and
-/// what alignment did to each frame.
+/// The balance options of `fstack stack`: on unless `--no-balance`; `--ref-idx` is
+/// balance's reference when there is no alignment.
+pub fn balance_options(a: &crate::cli::AlignArgs) -> Option<BalanceOptions> {
+    if a.no_balance {
+        return None;
+    }
+    let mut o = BalanceOptions::default();
+    if let Some(i) = a.ref_idx {
+        o.reference = ReferenceFrame::Index(i);
+    }
+    Some(o)
+}
+
+/// What `stack` wrote and what happened on the way.
+pub struct StackResult {
+    /// The files written (the output, or the bunches).
+    pub outputs: Vec<PathBuf>,
+    /// What alignment did, what PyramidAutoStack chose.
+    pub notes: Vec<String>,
+    /// What alignment did to each frame.
+    pub alignment: Vec<fs_job::FrameReport>,
+    /// Per output, the frames stacked into it and its (cropped) size.
+    pub stacked: Vec<fs_job::StackedOutput>,
+}
+
+/// Runs `stack`'s plan as a one-action job in a private work folder.
 pub fn stack_plan(
     plan: &Plan,
     args: &StackArgs,
     reporter: &Reporter,
-) -> anyhow::Result<(Vec<PathBuf>, Vec<String>, Vec<fs_job::FrameReport>)> {
+) -> anyhow::Result<StackResult> {
     let stacker = stacker(args, plan.float_type);
     let bunch = args.bunch.bunch_frames;
     let output = absolute(&plan.output)?;
@@ -154,7 +177,7 @@ pub fn stack_plan(
     // atomic) unless that is inside the input folder, which the job would refuse.
     let input_abs = plan.folder.as_deref().map(absolute).transpose()?;
     let inside_input = input_abs.as_ref().is_some_and(|i| out_parent.starts_with(i));
-    let work_parent = if inside_input { std::env::temp_dir() } else { out_parent.clone() };
+    let work_parent = if inside_input { fs_core::temp_folder()? } else { out_parent.clone() };
     // Work folders of runs that were killed (a second Ctrl-C, SIGKILL) go now; those of
     // live runs are locked and stay.
     fs_core::remove_stale(&work_parent, ".fstack-");
@@ -172,9 +195,12 @@ pub fn stack_plan(
         if p.is_dir() {
             Some(absolute(p)?)
         } else if p.is_file() {
+            // Checked here, so that an error names the file given, not its link.
+            fs_core::read_frame_info(p).context("--exif-path")?;
             Some(link_folder(&work_dir.join("exif"), std::slice::from_ref(p))?)
         } else {
-            bail!("{}: --exif-path: no such file or folder", p.display());
+            fs_core::check_exists(p).context("--exif-path")?;
+            bail!("{}: --exif-path: not a file or folder", p.display());
         }
     } else {
         None
@@ -189,7 +215,7 @@ pub fn stack_plan(
         sharpen_threshold: args.post.sharpen_threshold,
         output_format: Some(plan.format),
         align: align_options(&args.align),
-        balance: (!args.align.no_balance).then(BalanceOptions::default),
+        balance: balance_options(&args.align),
         crop: !args.align.no_crop,
         ..ActionOptions::default()
     };
@@ -215,14 +241,19 @@ pub fn stack_plan(
             )
         }
     };
-    let summary = job.run(reporter).map_err(job_error)?;
+    let summary = job.run(reporter).map_err(|e| match bunch {
+        // A failed write of the output in the work folder names the -o path.
+        None => job_error(in_terms_of(e, &work_dir.join("out"), &plan.output)),
+        Some(_) => job_error(e),
+    })?;
     let outputs: Vec<PathBuf> = summary.outputs().map(Path::to_path_buf).collect();
     let action = summary.actions.first();
     let notes = action.map(|a| a.notes.clone()).unwrap_or_default();
     let alignment = action.map(|a| a.alignment.clone()).unwrap_or_default();
+    let stacked = action.map(|a| a.stacked.clone()).unwrap_or_default();
     if bunch.is_some() {
         // The map flags are refused with --bunch-frames.
-        return Ok((outputs, notes, alignment));
+        return Ok(StackResult { outputs, notes, alignment, stacked });
     }
     let [produced] = outputs.as_slice() else {
         bail!("the stack job wrote {} files instead of one", outputs.len());
@@ -241,7 +272,24 @@ pub fn stack_plan(
         })?;
     }
     drop(work);
-    Ok((vec![plan.output.clone()], notes, alignment))
+    Ok(StackResult { outputs: vec![plan.output.clone()], notes, alignment, stacked })
+}
+
+/// A frame error about a file in `internal` (the work folder's output) as one about
+/// `user` (the -o path), the only path the user knows: a full disk names the output.
+fn in_terms_of(e: JobError, internal: &Path, user: &Path) -> JobError {
+    use fs_core::CoreError;
+    let JobError::Frames { action, source } = e else { return e };
+    let source = match source {
+        CoreError::Io { path, source } if path.starts_with(internal) => {
+            CoreError::Io { path: user.to_path_buf(), source }
+        }
+        CoreError::Encode { path, reason } if path.starts_with(internal) => {
+            CoreError::Encode { path: user.to_path_buf(), reason }
+        }
+        other => other,
+    };
+    JobError::Frames { action, source }
 }
 
 /// A folder of symbolic links to `files`, so fs-job (which stacks folders) can stack a
@@ -307,6 +355,9 @@ fn job_error(e: JobError) -> anyhow::Error {
             UsageError(format!("invalid value for {flag}: {reason}")).into()
         }
         JobError::Frames { source, .. } => source.into(),
+        // `stack` runs one action named after the command: the action's name would
+        // only mislead.
+        JobError::Stacker { source, .. } => anyhow::Error::new(source).context("stacking failed"),
         other => other.into(),
     }
 }
@@ -359,6 +410,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
                             "output_dir": a.output_dir,
                             "frames_read": a.frames_read,
                             "outputs": a.outputs,
+                            "stacked": crate::stack::stacked_json(&a.stacked),
                             "notes": a.notes,
                             "alignment": crate::stack::alignment_json(&a.alignment, None),
                             "output_deleted": a.output_deleted,

@@ -66,7 +66,7 @@ pub fn run(ctx: &Context, args: StackArgs) -> anyhow::Result<()> {
     if result.is_err() {
         reporter.abandon();
     }
-    let (outputs, notes, alignment) = result?;
+    let crate::run::StackResult { outputs, notes, alignment, stacked } = result?;
     let phases = reporter.finish();
     if !ctx.global.quiet {
         for note in &notes {
@@ -88,6 +88,8 @@ pub fn run(ctx: &Context, args: StackArgs) -> anyhow::Result<()> {
             peak_memory_bytes: report::peak_memory_bytes(),
             results: serde_json::json!({
                 "notes": notes,
+                // Per output: the frames that went into it and its (cropped) size.
+                "stacked": stacked_json(&stacked),
                 "alignment": alignment_json(&alignment, Some((info.width, info.height))),
                 "depth_map": args.depth_map,
                 "confidence_map": args.confidence_map,
@@ -95,10 +97,9 @@ pub fn run(ctx: &Context, args: StackArgs) -> anyhow::Result<()> {
         }
         .print()?;
     } else if ctx.text() {
-        let n = plan.frames.len();
         let what = format!(
-            "{n} frame{} ({info}) with {} in {}",
-            if n == 1 { "" } else { "s" },
+            "{} with {} in {}",
+            stacked_text(&stacked, plan.frames.len(), info),
             args.stacker.seed_name(),
             crate::progress::seconds(elapsed)
         );
@@ -113,6 +114,28 @@ pub fn run(ctx: &Context, args: StackArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Per output, the frames stacked into it and its (cropped) size, for `--json`.
+pub fn stacked_json(stacked: &[fs_job::StackedOutput]) -> serde_json::Value {
+    stacked
+        .iter()
+        .map(|s| serde_json::json!({ "frames": s.frames, "width": s.width, "height": s.height }))
+        .collect()
+}
+
+/// "6 frames (400x260 RGB 8-bit)", "5 of 6 frames (396x256 RGB 8-bit)": the frames
+/// stacked (of those read) and the output's size; for bunches the total and the
+/// size of the first.
+fn stacked_text(stacked: &[fs_job::StackedOutput], read: usize, info: FrameInfo) -> String {
+    let frames = if stacked.len() > 1 { read } else { stacked.first().map_or(read, |s| s.frames) };
+    let of = if frames == read { String::new() } else { format!("{frames} of ") };
+    let plural = if read == 1 { "" } else { "s" };
+    let size = match stacked.first() {
+        Some(s) => FrameInfo { width: s.width, height: s.height, ..info },
+        None => info,
+    };
+    format!("{of}{read} frame{plural} ({size})")
 }
 
 /// Refuses, as usage errors, flags that do not apply to the chosen stacker, and checks
@@ -188,6 +211,12 @@ fn check_flags(args: &StackArgs) -> anyhow::Result<()> {
         if !parent_of(map).is_dir() {
             bail!("{}: the folder does not exist; create it first", parent_of(map).display());
         }
+    }
+    if args.align.ref_idx.is_some() && args.align.no_align && args.align.no_balance {
+        usage!(
+            "--ref-idx chooses the frame to align and balance to; with --no-align and \
+             --no-balance there is none: remove --ref-idx or one of them"
+        );
     }
     if args.output.is_some() && args.prefix.is_some() && args.bunch.bunch_frames.is_none() {
         usage!(

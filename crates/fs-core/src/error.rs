@@ -71,6 +71,18 @@ pub enum CoreError {
         /// The limit it exceeds, in words ("the 1000-megapixel limit").
         limit: String,
     },
+    /// The folder for temporary files does not exist (or is not a folder).
+    #[error(
+        "{}: the folder for temporary files (from {variable}) does not exist; set {variable} \
+         to an existing folder",
+        path.display()
+    )]
+    TempFolder {
+        /// The folder.
+        path: PathBuf,
+        /// Where it came from: `TMPDIR`, `FSTACK_TMPDIR`, an option.
+        variable: String,
+    },
     /// A frame of a stack differs in size, channels or bit depth from the first one.
     #[error("{}: frame is {found}, but the stack's first frame is {expected}", path.display())]
     FrameMismatch {

@@ -601,6 +601,29 @@ pub fn write_frame(path: &Path, frame: &Frame, options: &WriteOptions) -> Result
     })
 }
 
+/// Checks that `path` names something that exists, with an error saying what is
+/// wrong in words: "no such file or folder", "a symbolic link to `x`, which does not
+/// exist", "a loop of symbolic links" (rather than reading as a missing file).
+pub fn check_exists(path: &Path) -> Result<()> {
+    let Err(e) = std::fs::metadata(path) else { return Ok(()) };
+    let words = if e.raw_os_error() == Some(libc::ELOOP) {
+        "a loop of symbolic links (each points, in the end, back to itself); fix or remove \
+         the link"
+            .to_string()
+    } else if e.kind() == std::io::ErrorKind::NotFound {
+        match std::fs::read_link(path) {
+            Ok(target) => format!(
+                "a symbolic link to {}, which does not exist; fix or remove the link",
+                target.display()
+            ),
+            Err(_) => "no such file or folder".to_string(),
+        }
+    } else {
+        return Err(CoreError::io(path, e));
+    };
+    Err(CoreError::io(path, std::io::Error::new(e.kind(), words)))
+}
+
 /// The image files (JPEG, PNG, TIFF by extension) of a folder, in natural order
 /// of their file names (`img2` before `img10`). Hidden files are skipped.
 pub fn list_frames(dir: &Path) -> Result<Vec<PathBuf>> {

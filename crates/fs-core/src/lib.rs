@@ -82,7 +82,7 @@ pub use crate::format::{BitDepth, ChannelLayout, FileFormat, FrameInfo, PixelFor
 pub use crate::frame::{Frame, IntSample, Metadata, Samples, quantize};
 pub use crate::image::{Float, FloatType, Image, Plane, PlaneMut};
 pub use crate::io::{
-    WriteOptions, list_frames, read_frame, read_frame_info, sort_natural, write_frame,
+    WriteOptions, check_exists, list_frames, read_frame, read_frame_info, sort_natural, write_frame,
 };
 pub use crate::kernels::{
     LUMA_WEIGHTS, gaussian_blur, gaussian_kernel, gaussian_kernel_for_sigma, generating_kernel,
@@ -93,4 +93,4 @@ pub use crate::progress::{CancelFlag, NoProgress, Progress};
 pub use crate::source::{
     DecodeAhead, PathFrames, check_frame, check_stack, frame_mismatch, with_prefetch,
 };
-pub use crate::workdir::{WorkDir, remove_stale};
+pub use crate::workdir::{WorkDir, check_temp_folder, remove_stale, temp_folder};

@@ -17,6 +17,25 @@ use crate::{CoreError, Result};
 
 const LOCK: &str = "lock";
 
+/// Checks that `dir`, the folder for temporary files taken from `variable` (`TMPDIR`,
+/// an environment variable or an option), is a folder: the error names both, instead
+/// of a bare "No such file or directory" from the first file created in it.
+pub fn check_temp_folder(dir: &Path, variable: &str) -> Result<()> {
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(CoreError::TempFolder { path: dir.to_path_buf(), variable: variable.to_string() })
+    }
+}
+
+/// The system's folder for temporary files (`$TMPDIR`, else `/tmp`), checked with
+/// [`check_temp_folder`].
+pub fn temp_folder() -> Result<PathBuf> {
+    let dir = std::env::temp_dir();
+    check_temp_folder(&dir, "TMPDIR")?;
+    Ok(dir)
+}
+
 /// A temporary work folder locked by this process (see the module docs).
 #[derive(Debug)]
 pub struct WorkDir {

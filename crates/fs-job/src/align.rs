@@ -93,7 +93,7 @@ fn settings_aligner(
         return Ok(None);
     }
     let options = settings.align.clone().unwrap_or_default();
-    let r = options.reference.index(files.len()).map_err(|e| align_option(name, e))?;
+    let r = settings.reference().index(files.len()).map_err(|e| align_option(name, e))?;
     let reference = read_frame(&files[r]).map_err(|e| JobError::frames(name, e))?;
     let mut aligner =
         Aligner::new(&reference, r, settings.clone()).map_err(|e| align_error(name, e))?;
@@ -206,8 +206,9 @@ fn summary(log: &AlignLog, reference: &Path, settings: &AlignSettings) -> Vec<St
             String::new()
         };
         notes.push(format!(
-            "aligned {} frames to {file}{how}: magnification {:+.2} % to {:+.2} %, shifts up to {:.1} px",
+            "aligned {} frame{} to {file}{how}: magnification {:+.2} % to {:+.2} %, shifts up to {:.1} px",
             kept.len(),
+            if kept.len() == 1 { "" } else { "s" },
             lo * 100.0,
             hi * 100.0,
             shift

@@ -45,6 +45,18 @@ pub(crate) struct BalanceSpec {
     pub channel: Option<String>,
     pub intensity_interval: Option<IntervalSpec>,
     pub max_gain_change: Option<f64>,
+    /// The reference when the action does not align (with alignment, align's).
+    pub ref_idx: Option<i64>,
+}
+
+/// `ref_idx`: -1 (the seed family's middle frame) or an index.
+fn parse_ref_idx(ref_idx: Option<i64>, action: &str) -> Result<Option<ReferenceFrame>> {
+    match ref_idx {
+        None => Ok(None),
+        Some(-1) => Ok(Some(ReferenceFrame::Middle)),
+        Some(i) if i >= 0 => Ok(Some(ReferenceFrame::Index(i as usize))),
+        Some(i) => Err(bad(action, "ref_idx", format!("must be -1 (middle) or >= 0, got {i}"))),
+    }
 }
 
 fn bad(action: &str, option: &str, reason: String) -> JobError {
@@ -74,18 +86,8 @@ impl AlignSpec {
                 )
             })?;
         }
-        match self.ref_idx {
-            None => {}
-            // The seed family's -1: the middle frame.
-            Some(-1) => o.reference = ReferenceFrame::Middle,
-            Some(i) if i >= 0 => o.reference = ReferenceFrame::Index(i as usize),
-            Some(i) => {
-                return Err(bad(
-                    action,
-                    "ref_idx",
-                    format!("must be -1 (middle) or >= 0, got {i}"),
-                ));
-            }
+        if let Some(r) = parse_ref_idx(self.ref_idx, action)? {
+            o.reference = r;
         }
         o.step_process = self.step_process.unwrap_or(o.step_process);
         o.subsample_pixels = self.subsample_pixels.unwrap_or(o.subsample_pixels);
@@ -140,6 +142,9 @@ impl BalanceSpec {
             o.intensity_max = i.max.unwrap_or(o.intensity_max);
         }
         o.max_gain_change = self.max_gain_change.unwrap_or(o.max_gain_change);
+        if let Some(r) = parse_ref_idx(self.ref_idx, action)? {
+            o.reference = r;
+        }
         Ok(o)
     }
 }

@@ -95,7 +95,7 @@ pub enum JobError {
     /// A ShineStacker project uses actions fstack does not implement yet.
     #[error(
         "{}: actions not implemented yet: {}; remove or disable them, or skip them with \
-         the skip-unsupported option",
+         `fstack run --skip-unsupported` (ProjectOptions::skip_unsupported)",
         path.display(), actions.join(", ")
     )]
     UnsupportedActions {

@@ -252,6 +252,7 @@ impl StackJob {
                 output_dir: p.output_dir.clone(),
                 frames_read: files.len(),
                 outputs,
+                stacked: Vec::new(),
                 plots: Vec::new(),
                 notes,
                 alignment,
@@ -295,6 +296,7 @@ impl StackJob {
         };
         let mut outputs = Vec::with_capacity(groups.len());
         let (mut plots, mut notes, mut alignment) = (Vec::new(), Vec::new(), Vec::new());
+        let mut stacked_outputs = Vec::with_capacity(groups.len());
         let mut stack_one = |i: usize,
                              range: &std::ops::Range<usize>,
                              outputs: &mut Vec<PathBuf>|
@@ -314,10 +316,17 @@ impl StackJob {
                 && FileFormat::from_path(&paths[0]) == FileFormat::from_path(&out_path);
             if copy_through {
                 progress.phase(&format!("{name}: {phase}"), 1);
+                let info =
+                    fs_core::read_frame_info(&paths[0]).map_err(|e| JobError::frames(name, e))?;
                 fs_core::copy_atomic(&paths[0], &out_path, self.overwrite)
                     .map_err(|e| JobError::frames(name, e))?;
                 progress.step(1);
                 outputs.push(out_path);
+                stacked_outputs.push(StackedOutput {
+                    frames: 1,
+                    width: info.width,
+                    height: info.height,
+                });
                 return Ok(());
             }
             let context = StackContext { working_dir: &p.working_dir };
@@ -328,6 +337,7 @@ impl StackJob {
             let bunch = (action.kind() == ActionKind::FocusStackBunch).then_some(&paths[0]);
             plots.extend(write_plots(&mut stacked, name, bunch, &p.plot_dir)?);
             notes.extend(std::mem::take(&mut stacked.align_notes));
+            let left_out = stacked.align_reports.iter().filter(|r| r.skipped.is_some()).count();
             alignment.extend(std::mem::take(&mut stacked.align_reports));
             let float_type = action.stacker().map(Stacker::float_type).unwrap_or_default();
             let mut frame = filters.apply(stacked.frame, float_type, name, progress)?;
@@ -343,6 +353,11 @@ impl StackJob {
             write_frame(&out_path, &frame, &write_options)
                 .map_err(|e| JobError::frames(name, e))?;
             outputs.push(out_path);
+            stacked_outputs.push(StackedOutput {
+                frames: paths.len() - left_out,
+                width: frame.width(),
+                height: frame.height(),
+            });
             Ok(())
         };
         for (i, range) in groups.iter().enumerate() {
@@ -359,6 +374,7 @@ impl StackJob {
             output_dir: p.output_dir.clone(),
             frames_read: files.len(),
             outputs,
+            stacked: stacked_outputs,
             plots,
             notes,
             alignment,
@@ -715,6 +731,11 @@ pub struct ActionSummary {
     pub frames_read: usize,
     /// The files it wrote, in order.
     pub outputs: Vec<PathBuf>,
+    /// For each stacked output (FocusStack, FocusStackBunch; in the order of
+    /// [`ActionSummary::outputs`]), how many frames went into it and its size: frames
+    /// left out by alignment do not count, and the size is the (cropped) output's.
+    /// Empty for CombinedActions, whose outputs are the frames themselves.
+    pub stacked: Vec<StackedOutput>,
     /// The plots it wrote, in order (per stack or bunch its depth map, then its
     /// confidence map): depth maps of DepthMapStack with `plot_depth_map` and of
     /// FocusMapStack with `depth_map`, `<plot folder>/<action>-depth-map.png`, and
@@ -736,6 +757,17 @@ pub struct ActionSummary {
     pub output_deleted: bool,
     /// Wall time of the action.
     pub elapsed: Duration,
+}
+
+/// What went into one stacked output and its size (see [`ActionSummary::stacked`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StackedOutput {
+    /// Frames stacked (those alignment left out are not counted).
+    pub frames: usize,
+    /// Width of the output in pixels (after cropping).
+    pub width: usize,
+    /// Height of the output in pixels (after cropping).
+    pub height: usize,
 }
 
 impl ActionSummary {
@@ -765,6 +797,7 @@ impl ActionSummary {
             output_dir: p.output_dir.clone(),
             frames_read: 0,
             outputs: Vec::new(),
+            stacked: Vec::new(),
             plots: Vec::new(),
             notes: Vec::new(),
             alignment: Vec::new(),

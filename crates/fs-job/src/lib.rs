@@ -108,8 +108,9 @@ pub use crate::action::{
     Action, ActionKind, ActionOptions, CombinedActions, FocusStack, FocusStackBunch, FrameStep,
 };
 pub use crate::algorithms::{
-    AlignFailure, AlignMethod, AlignOptions, AlignSettings, BalanceChannel, BalanceOptions,
-    BorderMode, FrameReport, Interpolation, OnFailure, ReferenceFrame, TransformKind,
+    AlignError, AlignFailure, AlignMethod, AlignOptions, AlignSettings, BalanceChannel,
+    BalanceOptions, BorderMode, FrameReport, Interpolation, OnFailure, ReferenceFrame,
+    TransformKind,
 };
 pub use crate::algorithms::{
     DepthMapOptions, Energy, FocusMapOptions, MapType, PyramidAutoOptions, PyramidOptions,
@@ -117,7 +118,7 @@ pub use crate::algorithms::{
 };
 pub use crate::error::{JOB_SCOPE, JobError, Result, StackerError};
 pub use crate::fsp::{LoadedJobs, ProjectOptions, parse_project};
-pub use crate::job::{ActionPlan, ActionSummary, JobPlan, JobSummary, StackJob};
+pub use crate::job::{ActionPlan, ActionSummary, JobPlan, JobSummary, StackJob, StackedOutput};
 pub use crate::jobfile::parse_job_toml;
 pub use crate::output::MARKER;
 pub use crate::paths::normalize;

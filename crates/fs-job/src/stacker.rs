@@ -168,7 +168,8 @@ impl Stacker {
             Stacker::FocusMap(o) => {
                 // Like DepthMapStack's, its scratch file goes to $FSTACK_TMPDIR, else the
                 // system's temporary folder.
-                let scratch = fs_tiles::temp_root(None);
+                let scratch = fs_tiles::checked_temp_root(None)
+                    .map_err(crate::algorithms::FocusMapError::from)?;
                 let result = FocusMapStack::new(*o)?.stack_in(frames, &scratch, progress)?;
                 // A note only when memory was short: the fast way is the usual one.
                 let note = (!result.memory.is_fastest())
@@ -201,7 +202,8 @@ impl Stacker {
             Stacker::DepthMap(o) => {
                 // Its scratch file (the frames' samples, read back in pass 2) goes
                 // where the tiled stackers' files go: $FSTACK_TMPDIR, else the system's.
-                let scratch = fs_tiles::temp_root(None);
+                let scratch = fs_tiles::checked_temp_root(None)
+                    .map_err(crate::algorithms::DepthMapError::from)?;
                 let result = DepthMapStack::new(*o)?.stack_in(frames, &scratch, progress)?;
                 Ok(Stacked { depth_map: result.depth_map, ..Stacked::plain(result.image) })
             }

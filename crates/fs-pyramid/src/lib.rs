@@ -172,7 +172,7 @@ pub use crate::auto::{
     tiled_memory_estimate, tiled_memory_estimate_with,
 };
 pub use crate::error::PyramidError;
-pub use crate::options::PyramidOptions;
+pub use crate::options::{MAX_GEN_KERNEL, PyramidOptions};
 pub use crate::pyramid::{
     Pyramid, collapse, collapse_in_place, fill_gaussian, gaussian_pyramid, gaussian_to_laplacian,
     laplacian_pyramid, level_sizes, pyramid_levels,

@@ -42,6 +42,10 @@ pub enum TilesError {
         #[source]
         source: std::io::Error,
     },
+    /// An fs-core error (e.g. a temporary folder that does not exist), which names
+    /// the path.
+    #[error(transparent)]
+    Core(#[from] fs_core::CoreError),
     /// A plane or grid with a zero or too large dimension was asked for.
     #[error("invalid dimensions: {0}")]
     Dimensions(String),

@@ -63,6 +63,8 @@ mod spill;
 pub use crate::error::{Result, TilesError};
 pub use crate::grid::{Rect, Tile, TileGrid};
 pub use crate::map::{Element, available_space};
-pub use crate::plane::{DiskPlane, ScratchDir, TMPDIR_ENV, check_space, temp_root};
+pub use crate::plane::{
+    DiskPlane, ScratchDir, TMPDIR_ENV, check_space, checked_temp_root, temp_root,
+};
 pub use crate::size::{format_bytes, parse_byte_size};
 pub use crate::spill::{FrameSpill, RowSamples, RowsBuffer, SpillReader};

@@ -14,13 +14,25 @@ pub const TMPDIR_ENV: &str = "FSTACK_TMPDIR";
 /// Where temporary tiles go: `option` if given, else `$FSTACK_TMPDIR` if set and
 /// not empty, else the system temp folder (`$TMPDIR` or `/tmp`).
 pub fn temp_root(option: Option<&Path>) -> PathBuf {
+    temp_root_from(option).0
+}
+
+/// [`temp_root`] and where it came from (`scratch_dir`, `FSTACK_TMPDIR`, `TMPDIR`).
+fn temp_root_from(option: Option<&Path>) -> (PathBuf, &'static str) {
     if let Some(dir) = option {
-        return dir.to_path_buf();
+        return (dir.to_path_buf(), "the scratch_dir option");
     }
     match std::env::var_os(TMPDIR_ENV) {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => std::env::temp_dir(),
+        Some(dir) if !dir.is_empty() => (PathBuf::from(dir), TMPDIR_ENV),
+        _ => (std::env::temp_dir(), "TMPDIR"),
     }
+}
+
+/// [`temp_root`], checked to be a folder: the error names it and where it came from.
+pub fn checked_temp_root(option: Option<&Path>) -> fs_core::Result<PathBuf> {
+    let (dir, variable) = temp_root_from(option);
+    fs_core::check_temp_folder(&dir, variable)?;
+    Ok(dir)
 }
 
 /// A private folder (`fstack-XXXXXX`, mode 0700) for the disk-backed planes of one
@@ -36,7 +48,7 @@ pub struct ScratchDir {
 impl ScratchDir {
     /// Creates the folder inside [`temp_root`]`(root)`.
     pub fn new(root: Option<&Path>) -> Result<Self> {
-        let root = temp_root(root);
+        let root = checked_temp_root(root)?;
         // Folders of killed runs (locked while their process lived) go first.
         fs_core::remove_stale(&root, "fstack-");
         let dir = fs_core::WorkDir::new_in(&root, "fstack-").map_err(|e| match e {

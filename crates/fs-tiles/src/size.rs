@@ -14,7 +14,10 @@ use crate::{Result, TilesError};
 pub fn parse_byte_size(text: &str) -> Result<u64> {
     let bad = |reason| TilesError::ByteSize { text: text.to_string(), reason };
     let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    if t.starts_with('-') {
+        return Err(bad("negative; give a size of 0 or more"));
+    }
+    let split = number_end(t);
     let (number, unit) = t.split_at(split);
     if number.is_empty() {
         return Err(bad("no number"));
@@ -27,15 +30,36 @@ pub fn parse_byte_size(text: &str) -> Result<u64> {
         "t" | "tb" | "tib" => 40,
         _ => return Err(bad("unknown unit (use K, M, G or T)")),
     };
-    if shift == 0 {
-        return number.parse::<u64>().map_err(|_| bad("not a whole number of bytes"));
+    if shift == 0 && number.bytes().all(|b| b.is_ascii_digit()) {
+        return number.parse::<u64>().map_err(|_| bad("too large"));
     }
     let value: f64 = number.parse().map_err(|_| bad("not a number"))?;
     let bytes = value * (1u64 << shift) as f64;
     if !bytes.is_finite() || bytes >= u64::MAX as f64 {
         return Err(bad("too large"));
     }
+    if shift == 0 && bytes.fract() != 0.0 {
+        return Err(bad("not a whole number of bytes"));
+    }
     Ok(bytes.round() as u64)
+}
+
+/// Where the number of `t` ends: digits and points, then an exponent (`1e9`,
+/// `2.5E+3`) when one follows.
+fn number_end(t: &str) -> usize {
+    let b = t.as_bytes();
+    let mut i = b.iter().take_while(|c| c.is_ascii_digit() || **c == b'.').count();
+    if i > 0 && matches!(b.get(i), Some(b'e' | b'E')) {
+        let mut j = i + 1;
+        if matches!(b.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        let digits = b[j.min(b.len())..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits > 0 {
+            i = j + digits;
+        }
+    }
+    i
 }
 
 /// A byte count for messages: `512.0 MiB`, `1.50 GiB`, `800 B`.
@@ -77,6 +101,15 @@ mod tests {
         assert!(parse_byte_size("1.5").unwrap_err().to_string().contains("whole number"));
         assert!(parse_byte_size("1.2.3G").unwrap_err().to_string().contains("not a number"));
         assert!(parse_byte_size("99999999999T").unwrap_err().to_string().contains("too large"));
+        // Exponents are numbers, not units; negative sizes say so.
+        let reason = |t: &str| parse_byte_size(t).unwrap_err().to_string();
+        assert!(reason("1e30").ends_with(": too large"), "{}", reason("1e30"));
+        assert!(reason("1e400G").ends_with(": too large"), "{}", reason("1e400G"));
+        assert!(reason("99999999999999999999").ends_with(": too large"));
+        assert!(reason("-5M").ends_with(": negative; give a size of 0 or more"));
+        assert!(reason("1.5e0").ends_with("not a whole number of bytes"));
+        assert_eq!(parse_byte_size("1e6").unwrap(), 1_000_000);
+        assert_eq!(parse_byte_size("2e3K").unwrap(), 2000 << 10);
     }
 
     #[test]
