@@ -45,7 +45,7 @@ pub enum TilesError {
     /// An fs-core error (e.g. a temporary folder that does not exist), which names
     /// the path.
     #[error(transparent)]
-    Core(#[from] fs_core::CoreError),
+    Core(Box<fs_core::CoreError>),
     /// A plane or grid with a zero or too large dimension was asked for.
     #[error("invalid dimensions: {0}")]
     Dimensions(String),
@@ -61,3 +61,9 @@ pub enum TilesError {
 
 /// Result alias for fs-tiles.
 pub type Result<T, E = TilesError> = std::result::Result<T, E>;
+
+impl From<fs_core::CoreError> for TilesError {
+    fn from(e: fs_core::CoreError) -> Self {
+        TilesError::Core(Box::new(e))
+    }
+}
