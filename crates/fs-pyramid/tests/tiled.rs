@@ -152,8 +152,13 @@ fn a_missing_temp_folder_is_a_clear_error() {
     };
     let frames = synth(64, 48, 2, BitDepth::Eight, ChannelLayout::Gray);
     let e = tiled(&frames, o).unwrap_err();
-    assert!(e.to_string().starts_with("temporary tiles: /nonexistent/fstack-tiles: "), "{e}");
-    assert!(matches!(e, PyramidError::Tiles(fs_tiles::TilesError::Io { .. })), "{e:?}");
+    let text = e.to_string();
+    assert_eq!(
+        text,
+        "temporary tiles: /nonexistent/fstack-tiles: the folder for temporary files (from the \
+         temp_dir option) does not exist; set the temp_dir option to an existing folder"
+    );
+    assert!(matches!(e, PyramidError::Tiles(fs_tiles::TilesError::Core(_))), "{e:?}");
 }
 
 #[test]

@@ -17,10 +17,10 @@ pub fn temp_root(option: Option<&Path>) -> PathBuf {
     temp_root_from(option).0
 }
 
-/// [`temp_root`] and where it came from (`scratch_dir`, `FSTACK_TMPDIR`, `TMPDIR`).
+/// [`temp_root`] and where it came from (`temp_dir`, `FSTACK_TMPDIR`, `TMPDIR`).
 fn temp_root_from(option: Option<&Path>) -> (PathBuf, &'static str) {
     if let Some(dir) = option {
-        return (dir.to_path_buf(), "the scratch_dir option");
+        return (dir.to_path_buf(), "the temp_dir option");
     }
     match std::env::var_os(TMPDIR_ENV) {
         Some(dir) if !dir.is_empty() => (PathBuf::from(dir), TMPDIR_ENV),
