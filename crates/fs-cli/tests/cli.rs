@@ -1069,7 +1069,24 @@ fn stack_keeps_frames_defocused_beyond_the_subject_and_leaves_out_a_black_frame(
     };
     let truth = (scale(6) / scale(4) - 1.0) * 100.0;
     assert!((m - truth).abs() < 0.1, "{m} % vs {truth} %");
-    assert!(read_frame(&out).is_ok());
+    // The report says what was stacked: 7 of the 8 frames, at the cropped size.
+    let written = read_frame(&out).unwrap();
+    let (w, h) = (written.width(), written.height());
+    assert!(w < 480 && h < 360, "cropped: {w}x{h}");
+    assert_eq!(
+        v["results"]["stacked"],
+        serde_json::json!([{ "frames": 7, "width": w, "height": h }])
+    );
+    for flags in [&["--force"][..], &["--force", "--skip-unaligned"][..]] {
+        let flag = flags.join(" ");
+        let o = run(&[&args[..], flags].concat());
+        assert_code(&o, 0);
+        let text = stdout(&o);
+        assert!(
+            text.starts_with(&format!("stacked 7 of 8 frames ({w}x{h} RGB 8-bit) with ")),
+            "{flag}: {text}"
+        );
+    }
 
     let o = run(&[&args[..], &["--strict-align", "--force"]].concat());
     assert_code(&o, 1);

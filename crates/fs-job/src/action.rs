@@ -449,6 +449,19 @@ impl Action {
         if name.trim().is_empty() {
             return Err(JobError::option("<unnamed>", "name", "an action needs a name"));
         }
+        // The name is the default output folder (inside the working folder) and the
+        // start of the plots' file names: it must stay a plain name.
+        if name.contains(['/', '\\']) || name == "." || name == ".." {
+            return Err(JobError::option(
+                name,
+                "name",
+                format!(
+                    "must be a plain name, without / or \\ and not . or .. (it names the \
+                     default output folder, inside the working folder, and the plots), got \
+                     {name:?}"
+                ),
+            ));
+        }
         self.options().validate(name)?;
         if let Some(stacker) = self.stacker() {
             stacker.validate(name)?;

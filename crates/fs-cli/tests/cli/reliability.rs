@@ -452,3 +452,228 @@ fn stale_work_folders_go_and_live_ones_stay() {
     assert_eq!(status.code(), Some(0), "{log}");
     assert_eq!(files_in(tmp.path()), ["a.png", "b.png", "in"]);
 }
+
+/// A command of the message corpus: its arguments, a `TMPDIR` override, the exit code
+/// and what stderr must say.
+struct MessageCase {
+    args: &'static [&'static str],
+    tmpdir: Option<&'static str>,
+    code: i32,
+    says: &'static [&'static str],
+}
+
+/// Messages name what the user typed and what to do, never fstack's internals: each
+/// case fails with its exit code and message, writes nothing, leaves nothing beside
+/// the output or in TMPDIR, and leaves the inputs byte-identical.
+#[test]
+fn messages_name_what_the_user_typed() {
+    let cases = [
+        // --exif-path on a non-image: the user's path, not the work folder's link.
+        MessageCase {
+            args: &["stack", "in", "-o", "out.png", "--exif-path", "extra/notes.txt"],
+            tmpdir: None,
+            code: 1,
+            says: &[
+                "error: --exif-path: extra/notes.txt: cannot decode image: not a JPEG, PNG or TIFF",
+            ],
+        },
+        // A missing TMPDIR is named as such (not the input folder, not an action).
+        MessageCase {
+            args: &["stack", "--no-align", "in", "-o", "out.png"],
+            tmpdir: Some("/nonexistent-fstack-tmp"),
+            code: 1,
+            says: &["error: /nonexistent-fstack-tmp: the folder for temporary files (from TMPDIR)"],
+        },
+        // Sizes with exponents are numbers, too large here; not "unknown unit".
+        MessageCase {
+            args: &["stack", "in", "-o", "out.png", "--memory-limit", "1e30"],
+            tmpdir: None,
+            code: 2,
+            says: &["`1e30` is not a size (examples: 512M, 8G, 1.5GiB, 1048576): too large"],
+        },
+        MessageCase {
+            args: &["stack", "in", "-o", "out.png", "--memory-limit", "1e400G"],
+            tmpdir: None,
+            code: 2,
+            says: &["`1e400G` is not a size (examples: 512M, 8G, 1.5GiB, 1048576): too large"],
+        },
+        // Negative numbers say so, with or without `=`.
+        MessageCase {
+            args: &["stack", "in", "-o", "out.png", "--ref-idx", "-3"],
+            tmpdir: None,
+            code: 2,
+            says: &["'--ref-idx <N>': `-3` is negative; give a whole number, 0 or more"],
+        },
+        MessageCase {
+            args: &["stack", "in", "-o", "out.png", "--stacker", "depthmap", "--blur-size=-2"],
+            tmpdir: None,
+            code: 2,
+            says: &["'--blur-size <PX>': `-2` is negative; give a whole number, 0 or more"],
+        },
+        MessageCase {
+            args: &["--max-megapixels", "-2", "stack", "in", "-o", "out.png"],
+            tmpdir: None,
+            code: 2,
+            says: &["'--max-megapixels <MP>': `-2` is negative; give a whole number, 1 or more"],
+        },
+        // A symbolic link loop is not a missing file; a dangling link names its target.
+        MessageCase {
+            args: &["stack", "extra/loop", "-o", "out.png"],
+            tmpdir: None,
+            code: 1,
+            says: &["error: extra/loop: a loop of symbolic links"],
+        },
+        MessageCase {
+            args: &["stack", "extra/dangling", "-o", "out.png"],
+            tmpdir: None,
+            code: 1,
+            says: &["error: extra/dangling: a symbolic link to gone, which does not exist"],
+        },
+        // --gen-kernel past 0.7 clips pixels: refused.
+        MessageCase {
+            args: &["stack", "in", "-o", "out.png", "--stacker", "pyramid", "--gen-kernel", "0.8"],
+            tmpdir: None,
+            code: 2,
+            says: &["invalid value for --gen-kernel: must be more than 0 and at most 0.7"],
+        },
+        // --ref-idx out of range, also without alignment (balance uses it).
+        MessageCase {
+            args: &["stack", "in", "-o", "out.png", "--no-align", "--ref-idx", "5"],
+            tmpdir: None,
+            code: 2,
+            says: &["invalid value for --ref-idx: must be < the number of frames (3), got 5"],
+        },
+        MessageCase {
+            args: &["stack", "in", "-o", "out.png", "--no-align", "--no-balance", "--ref-idx", "0"],
+            tmpdir: None,
+            code: 2,
+            says: &["--ref-idx chooses the frame to align and balance to; with --no-align and \
+                     --no-balance there is none"],
+        },
+        // Frames too small to align: the hint names --no-align.
+        MessageCase {
+            args: &["stack", "extra/tiny", "-o", "out.png"],
+            tmpdir: None,
+            code: 1,
+            says: &[
+                "cannot be aligned: the reference frame has too few features",
+                "hint: frames this small or this plain have too few features to align; if they \
+                 need no alignment, stack them with --no-align",
+            ],
+        },
+        MessageCase {
+            args: &["stack", "extra/one-pixel", "-o", "out.png"],
+            tmpdir: None,
+            code: 1,
+            says: &["hint: frames this small or this plain have too few features to align"],
+        },
+        MessageCase {
+            args: &["stack", "extra/strip", "-o", "out.png"],
+            tmpdir: None,
+            code: 1,
+            says: &["hint: frames this small or this plain have too few features to align"],
+        },
+    ];
+    for case in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let tmpdir = tmp.path().join("tmpdir");
+        std::fs::create_dir(&tmpdir).unwrap();
+        plain_stack(&tmp.path().join("in"), 3, 40, 30);
+        let extra = tmp.path().join("extra");
+        std::fs::create_dir(&extra).unwrap();
+        std::fs::write(extra.join("notes.txt"), b"not an image\n").unwrap();
+        std::os::unix::fs::symlink("loop", extra.join("loop")).unwrap();
+        std::os::unix::fs::symlink("gone", extra.join("dangling")).unwrap();
+        plain_stack(&extra.join("tiny"), 3, 3, 2);
+        plain_stack(&extra.join("one-pixel"), 3, 1, 1);
+        plain_stack(&extra.join("strip"), 3, 4000, 8);
+        let snapshot = || -> Vec<(String, Vec<u8>)> {
+            let mut all = Vec::new();
+            for dir in ["in", "extra/tiny", "extra/one-pixel", "extra/strip"] {
+                for n in files_in(&tmp.path().join(dir)) {
+                    all.push((n.clone(), std::fs::read(tmp.path().join(dir).join(&n)).unwrap()));
+                }
+            }
+            all.push(("notes".into(), std::fs::read(extra.join("notes.txt")).unwrap()));
+            all
+        };
+        let before = snapshot();
+        let o = fstack()
+            .current_dir(tmp.path())
+            .env("TMPDIR", case.tmpdir.map_or(tmpdir.clone(), PathBuf::from))
+            .args(case.args)
+            .output()
+            .unwrap();
+        let what = case.args.join(" ");
+        assert_code(&o, case.code);
+        let err = stderr(&o);
+        for needle in case.says {
+            assert!(err.contains(needle), "{what}: {err}");
+        }
+        for internal in [".fstack-", "action `", "invalid digit", "unknown unit"] {
+            assert!(!err.contains(internal), "{what}: {internal:?} in {err}");
+        }
+        assert_eq!(files_in(tmp.path()), ["extra", "in", "tmpdir"], "{what}: {err}");
+        assert!(files_in(&tmpdir).is_empty(), "{what}: TMPDIR");
+        assert_eq!(snapshot(), before, "{what}: inputs byte-identical");
+    }
+}
+
+/// A write that fails (a full disk; here the file-size limit, which fails the same
+/// way) names the -o path, not the work folder's file, and leaves nothing behind.
+#[cfg(unix)]
+#[test]
+fn a_failed_write_names_the_output() {
+    use std::os::unix::process::CommandExt;
+    let s = synth(200, 150, 3);
+    std::fs::create_dir(s.tmp.path().join("tmpdir")).unwrap();
+    let mut cmd = fstack();
+    cmd.current_dir(s.tmp.path()).env("TMPDIR", s.tmp.path().join("tmpdir")).args([
+        "stack",
+        "--no-align",
+        "frames",
+        "-o",
+        "out.png",
+        "--stacker",
+        "pyramid",
+    ]);
+    // SAFETY: only setrlimit and signal, async-signal-safe, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            // Ignored, SIGXFSZ makes a write past the limit fail with EFBIG instead.
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit { rlim_cur: 4096, rlim_max: 4096 };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+            Ok(())
+        });
+    }
+    let o = cmd.output().unwrap();
+    assert_code(&o, 1);
+    let err = stderr(&o);
+    assert!(err.starts_with("error: out.png: ") && err.contains("File too large"), "{err}");
+    assert!(!err.contains(".fstack-"), "{err}");
+    assert_eq!(files_in(s.tmp.path()), ["frames", "tmpdir"]);
+    assert!(files_in(&s.tmp.path().join("tmpdir")).is_empty());
+}
+
+/// `--ref-idx` with `--no-align` is balance's reference: the frames are balanced to
+/// the frame asked for, not to the middle one.
+#[test]
+fn ref_idx_without_alignment_is_the_balance_reference() {
+    let tmp = tempfile::tempdir().unwrap();
+    plain_stack(&tmp.path().join("in"), 3, 40, 30);
+    for (idx, file) in [(None, "frame2.png"), (Some("0"), "frame1.png"), (Some("2"), "frame3.png")]
+    {
+        let mut args = vec!["stack", "--no-align", "in", "-o", "o.png", "--force"];
+        if let Some(i) = idx {
+            args.extend(["--ref-idx", i]);
+        }
+        let o = run_in(tmp.path(), &args);
+        assert_code(&o, 0);
+        assert!(
+            stderr(&o).contains(&format!("fstack: balanced to {file}: gains")),
+            "{}",
+            stderr(&o)
+        );
+    }
+}

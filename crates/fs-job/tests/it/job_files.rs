@@ -275,6 +275,13 @@ fn unsupported_project_actions_are_listed_in_one_error_or_skipped() {
         ]
     );
     assert!(!err.to_string().contains('\n'));
+    assert!(
+        err.to_string().ends_with(
+            "remove or disable them, or skip them with `fstack run --skip-unsupported` \
+             (ProjectOptions::skip_unsupported)"
+        ),
+        "{err}"
+    );
 
     let loaded =
         parse_project(&text, Path::new("."), origin, ProjectOptions { skip_unsupported: true })
@@ -290,6 +297,55 @@ fn unsupported_project_actions_are_listed_in_one_error_or_skipped() {
         err.to_string(),
         "action `stack-dm`: invalid option `temperature`: must be a finite number >= 0, got -1"
     );
+}
+
+/// An action's name is its default output folder inside the working folder and the
+/// start of its plots' names: a name that would leave the folder is refused, in job
+/// files and projects alike, before anything is written.
+#[test]
+fn action_names_that_leave_the_working_folder_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("jobs");
+    std::fs::create_dir_all(base.join("src")).unwrap();
+    for name in ["../../escape", "/tmp/abs", "a\\b", "..", "."] {
+        let toml = format!(
+            "name = \"j\"\ninput_path = \"src\"\n[[action]]\ntype = \"FocusStack\"\nname = {name:?}\n"
+        );
+        let fsp = format!(
+            r#"{{"project": [{{"type_name": "Job", "params": {{"name": "j", "working_path": ".", "input_path": "src"}}, "sub_actions": [{{"type_name": "FocusStack", "params": {{"name": {name:?}}}}}]}}], "version": 1}}"#
+        );
+        // Refused when the file is read or at the latest when the job is planned.
+        let errors = [
+            parse_job_toml(&toml, &base, Path::new("j.toml")).and_then(|j| j.plan().map(|_| ())),
+            parse_project(&fsp, &base, Path::new("p.fsp"), ProjectOptions::default())
+                .and_then(|l| l.jobs[0].plan().map(|_| ())),
+        ];
+        for e in errors {
+            assert_eq!(
+                e.unwrap_err().to_string(),
+                format!(
+                    "action `{name}`: invalid option `name`: must be a plain name, without / or \\ \
+                     and not . or .. (it names the default output folder, inside the working \
+                     folder, and the plots), got {name:?}"
+                )
+            );
+        }
+    }
+    let mut left: Vec<_> = walk(tmp.path());
+    left.sort();
+    assert_eq!(left, [tmp.path().join("jobs"), tmp.path().join("jobs/src")], "nothing written");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut all = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            all.extend(walk(&p));
+        }
+        all.push(p);
+    }
+    all
 }
 
 #[test]
