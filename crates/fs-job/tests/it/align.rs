@@ -405,16 +405,21 @@ fn edge_agreement(
     sab / (saa * sbb).sqrt()
 }
 
+/// The pcb stack's folder and focus-stack's result for it, when FS_REAL_STACKS is set
+/// (a missing folder then fails the test).
+fn pcb_and_reference() -> Option<(PathBuf, Frame)> {
+    let root = PathBuf::from(std::env::var_os("FS_REAL_STACKS")?);
+    let pcb = root.join("pcb");
+    assert!(pcb.is_dir(), "FS_REAL_STACKS is set but {} is missing", pcb.display());
+    Some((pcb, read_frame(&root.join("pcb-reference-focus-stack.jpg")).unwrap()))
+}
+
 #[test]
 fn pcb_aligned_is_closer_to_focus_stacks_result_than_unaligned() {
-    let Some(root) = std::env::var_os("FS_REAL_STACKS") else {
+    let Some((pcb, reference)) = pcb_and_reference() else {
         println!("FS_REAL_STACKS not set: skipping the pcb alignment test");
         return;
     };
-    let root = Path::new(&root);
-    let pcb = root.join("pcb");
-    assert!(pcb.is_dir(), "FS_REAL_STACKS is set but {} is missing", pcb.display());
-    let reference = read_frame(&root.join("pcb-reference-focus-stack.jpg")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let work = tmp.path().canonicalize().unwrap();
     let job = |align: bool| {
@@ -537,14 +542,10 @@ fn rim_and_sharpness(
 /// over the board (its glow is gradient energy too), 3.4 times the sharpest frame.
 #[test]
 fn pcb_default_stacker_is_as_sharp_as_focus_stack_without_a_brighter_rim() {
-    let Some(root) = std::env::var_os("FS_REAL_STACKS") else {
+    let Some((pcb, reference)) = pcb_and_reference() else {
         println!("FS_REAL_STACKS not set: skipping the pcb sharpness test");
         return;
     };
-    let root = Path::new(&root);
-    let pcb = root.join("pcb");
-    assert!(pcb.is_dir(), "FS_REAL_STACKS is set but {} is missing", pcb.display());
-    let reference = read_frame(&root.join("pcb-reference-focus-stack.jpg")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let work = tmp.path().canonicalize().unwrap();
     let a = FocusStack::new("default", Stacker::default())
