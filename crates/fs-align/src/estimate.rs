@@ -299,6 +299,17 @@ impl Estimator {
         Indexed::new(keypoints, descriptors, level.width, level.height, self.radius * 0.5)
     }
 
+    /// An estimate's transform, refused when degenerate or implausible.
+    fn check(&self, t: &Transform) -> Result<(), AlignFailure> {
+        if !t.is_valid() {
+            return Err(AlignFailure::Degenerate);
+        }
+        match self.implausible(t) {
+            Some(reason) => Err(AlignFailure::Implausible(reason)),
+            None => Ok(()),
+        }
+    }
+
     /// Whether a transform (plane coordinates) is within the plausible range;
     /// otherwise the reason.
     fn implausible(&self, t: &Transform) -> Option<String> {
@@ -422,12 +433,7 @@ impl Estimator {
                 residual = f64::NAN;
             }
         }
-        if !transform.is_valid() {
-            return Err(AlignFailure::Degenerate);
-        }
-        if let Some(reason) = self.implausible(&transform) {
-            return Err(AlignFailure::Implausible(reason));
-        }
+        self.check(&transform)?;
         Ok(Estimate {
             transform,
             matches: pairs.len(),
@@ -478,12 +484,7 @@ impl Estimator {
             blur,
         )?;
         let transform = e.transform;
-        if !transform.is_valid() {
-            return Err(AlignFailure::Degenerate);
-        }
-        if let Some(reason) = self.implausible(&transform) {
-            return Err(AlignFailure::Implausible(reason));
-        }
+        self.check(&transform)?;
         Ok(Estimate {
             transform,
             matches: 0,
