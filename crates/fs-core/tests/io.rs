@@ -456,6 +456,10 @@ fn float_conversions_match_the_scalar_reference() {
 
 // ---- bad input ----
 
+/// The header fuzzer (tests/io/fuzz.rs).
+#[path = "io/fuzz.rs"]
+mod fuzz;
+
 /// A valid file of each format, to damage.
 fn valid_file(dir: &Path, ext: &str) -> PathBuf {
     let path = dir.join(format!("valid.{ext}"));

@@ -410,7 +410,7 @@ fn mutate(text: &str, edit: (u8, usize, String)) -> String {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
-    /// Mutated corpus files never panic either parser.
+    /// Mutated corpus files never panic either parser, and their errors name the file.
     #[test]
     fn mutated_job_files_never_panic(
         index in 0usize..64,
@@ -422,8 +422,17 @@ proptest! {
             text = mutate(&text, edit);
         }
         let fsp = path.extension().is_some_and(|e| e == "fsp");
-        let _ = parse_any(&text, fsp);
-        let _ = parse_any(&text, !fsp);
+        let dir = tempfile::tempdir().unwrap();
+        for as_fsp in [fsp, !fsp] {
+            let _ = parse_any(&text, as_fsp);
+            // Loaded as `fstack run` loads it, an error names the file it is about.
+            let file = dir.path().join(if as_fsp { "mutated.fsp" } else { "mutated.toml" });
+            std::fs::write(&file, &text).unwrap();
+            if let Err(e) = load_job_file(&file, ProjectOptions::default()) {
+                let msg = e.to_string();
+                prop_assert!(msg.contains(&file.display().to_string()), "{msg}");
+            }
+        }
     }
 
     /// Text that is neither TOML nor JSON is an error, never a panic or a job.
