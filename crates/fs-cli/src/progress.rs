@@ -49,7 +49,7 @@ pub struct Reporter {
     cancel: CancelFlag,
     current: Mutex<Option<Current>>,
     done: Mutex<Vec<PhaseTiming>>,
-    /// Show "stack" rather than "<action>: stack" (for one-action jobs).
+    /// Show `stack` rather than `<action>: stack` (for one-action jobs).
     hide_action: bool,
 }
 

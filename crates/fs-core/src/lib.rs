@@ -28,29 +28,14 @@
 //!
 //! # Performance
 //!
-//! `cargo bench -p fs-core --bench io` (criterion; pixels per second), release build
-//! on a 2-core CI-class machine (Xeon, shared: load average ~15 while measured, so
-//! wall times are up to ~3x an idle machine's; CPU times in brackets):
-//!
-//! | operation | time | throughput |
-//! |---|---|---|
-//! | [`read_frame`], 2048x1536 camera JPEG (pcb, 4:2:0) | 51 ms (CPU 22 ms) | 62 MP/s |
-//! | [`read_frame`], 2048x1536 synthetic JPEG, quality 95 | 88 ms | 36 MP/s |
-//! | [`Frame::to_image_into`] f32, 24 MP RGB 8/16-bit, reused image | 147 / 135 ms | 163 / 178 MP/s |
-//! | [`Frame::to_image`] f32, 24 MP RGB, fresh image | 0.95-1.0 s | 24 MP/s |
-//! | [`Frame::from_image`] f32 to 8 / 16-bit, 24 MP RGB | 0.51 / 0.69 s | 47 / 35 MP/s |
-//! | [`write_frame`] TIFF, 2000x1300 RGB 8-bit camera frame | 0.30 s (CPU 80 ms) | 8.7 MP/s |
-//! | [`write_frame`] TIFF, 24 MP RGB 16-bit, incompressible | 4.2 s (CPU 1.5 s) | 5.7 MP/s |
-//! | [`read_frame`] of that 16-bit TIFF | 3.0 s | 8 MP/s |
-//!
-//! JPEG decoding (zune-jpeg inside the image crate, SIMD on) costs 7 ms of CPU per
-//! megapixel for 4:2:0 camera files and 12 ms for the 4:4:4 amber frames. A fresh
-//! 24-megapixel f32 image is 288 MB whose first-touch page faults cost more than the
-//! conversion (CPU: 230 ms system vs 80 ms user), so stackers that read many frames
-//! should reuse one image with [`Frame::to_image_into`]. Rounding back to integers
-//! vectorises (branch-free, no libm `round`): 3.6 ns per sample before, 1.4 after.
-//! TIFF writes compress 256 KiB strips in parallel with Deflate level 1 (level 6 took
-//! 13x longer for files 26% smaller); they include an fsync before the rename.
+//! `cargo bench -p fs-core --bench io` (criterion) measures reading, converting and
+//! writing frames; the figures are in `docs/benchmarks.md`. A fresh 24-megapixel f32
+//! image is 288 MB whose first-touch page faults cost more than the conversion, so
+//! stackers that read many frames should reuse one image with
+//! [`Frame::to_image_into`]. Rounding back to integers is branch-free (no libm
+//! `round`) and vectorises. TIFF writes compress 256 KiB strips in parallel with
+//! Deflate level 1 (level 6 is an order of magnitude slower for files about a quarter
+//! smaller); they include an fsync before the rename.
 #![deny(missing_docs)]
 
 mod atomic;

@@ -79,80 +79,17 @@
 //! - the depth map uses the per-pixel weights before smoothing and pyramids.
 //!
 //! # Performance
-//! `examples/depthmap_profile.rs` stacks a folder and, in the same process, decodes
-//! every frame once (the decode-only floor); it prints wall and CPU (user + sys,
-//! `getrusage`) seconds and the peak RSS. Release build, 6000x4000 RGB JPEG frames
-//! (the generated `jpg-6000x4000-32` bench stack, its first 16 frames or all 32),
-//! default options, on a 2-core CI-class machine **shared with several other
-//! engineers' builds** (load average 4 to 12 during the runs, sometimes with one of
-//! our own release builds running too), so wall times are inflated and noisy, and
-//! the wall / floor ratios move by +-0.5 or more from run to run; CPU times are the
-//! steadier figure.
-//!
-//! | build | frames | floor wall / CPU | stack wall / CPU | wall / floor | peak RSS |
-//! |---|---|---|---|---|---|
-//! | before (per-frame buffers, float image, own decode thread) | 16 | 31.7 s / 4.3 s | 127.2 s / 22.9 s | 4.01x | 1337 MB |
-//! | recycled buffers, blend from samples, with_prefetch | 16 | 31.3 s / 5.3 s | 112.5 s / 23.1 s | 3.59x | 963 MB |
-//! | + bounds-check-free expand (a release build ran alongside) | 16 | 32.5 s / 5.1 s | 92.8 s / 23.7 s | 2.86x | 963 MB |
-//!
-//! The runs above were under load 8 to 12. Back to back at a quieter moment (load 4
-//! to 6, so still sharing the cores), the previous and the final build:
-//!
-//! | build | frames | floor wall / CPU | stack wall / CPU | wall / floor | peak RSS |
-//! |---|---|---|---|---|---|
-//! | before | 16 | 8.2 s / 5.5 s | 40.0 s / 26.4 s | 4.88x | 1337 MB |
-//! | final | 16 | 6.3 s / 5.4 s | 24.9 s / 21.0 s | 3.97x | 963 MB |
-//! | final (another run) | 16 | 4.7 s / 4.7 s | 24.3 s / 22.2 s | 5.16x | 963 MB |
-//! | before | 32 | (not run) | 77.3 s / 51.5 s | | 1348 MB |
-//! | final | 32 | 17.0 s / 11.0 s | 54.0 s / 40.4 s | 3.18x | 974 MB |
-//!
-//! What changed, and why: each frame's samples were copied into a fresh float image
-//! (288 MB at 24 MP RGB, page-faulted in for every frame) and the scratch file was
-//! read back into fresh buffers; now the blend reads the integer samples directly
-//! ([`PyramidBlend::add_samples`]), the scratch-file reader refills two recycled
-//! buffers, the scratch-file write runs on a helper thread beside the energy work,
-//! luma + Tenengrad + the weight rule are one row pass (no full-size luma or energy
-//! planes), and the denominators are accumulated inside the numerator loops. The
-//! output is bit-identical to the previous build (checked on the 1024x768 bench
-//! stack for the default options, DM_MAP_MAX, energy smoothing and the depth map).
-//! Peak RSS fell by 28 % (1.34 GB to 0.96 GB) and is flat in the frame count (963 MB
-//! for 16 frames, 974 MB for 32). CPU time fell by about 20 % (26.4 s to 21.0 s for
-//! 16 frames, 51.5 s to 40.4 s for 32) and wall time by 30 to 40 % in back-to-back
-//! runs; under heavy load the CPU gain was lost in the noise.
-//!
-//! **On the idle machine** (load average below 1, nothing else running; 2026-11-27,
-//! release `fstack stack --stacker depthmap --no-align --no-balance --no-crop`
-//! against `cargo xtask decode-floor`, back to back, three pairs each, `/usr/bin/time`):
-//!
-//! | frames | floor wall (one thread: CPU = wall) | stack wall (CPU) | wall / floor per pair | median | peak RSS |
-//! |---|---|---|---|---|---|
-//! | 16 | 5.11 / 5.62 / 4.93 s | 14.86 / 14.26 / 12.93 s (23.4 / 22.8 / 20.7 s) | 2.91x / 2.54x / 2.62x | **2.62x** | 967 MB |
-//! | 32 | 11.65 / 9.51 / 9.75 s | 25.70 / 27.00 / 25.90 s (41.7 / 43.4 / 42.2 s) | 2.21x / 2.84x / 2.66x | **2.66x** | 967 MB |
-//!
-//! The targets of the issue (at most 3x the decode-only floor, at most 2 GB, flat in
-//! the frame count) are met: 2.5x-2.9x, 0.97 GB for 16 and for 32 frames. Under load
-//! the ratio rises (2.9x to 5.2x above): the floor is one decoding thread and
-//! suffers less from sharing than the two-thread stack. The remaining cost is the
-//! pyramid work itself (expand-and-accumulate over 3 channels at full size,
-//! memory-bound), the JPEG decode (about a fifth of the total) and the scratch-file
-//! write (kernel copy, about 6 %). Pass 1 is bound by the single decode thread and
-//! pass 2 uses both cores, so the wall approaches `floor + pass-2 CPU / 2`.
-//!
-//! Earlier figures (previous build, same machine, not re-measured):
-//! - Scratch file against decoding twice (16 frames of 24 MP, load ~12): `stack`
-//!   23.4 s CPU, `stack_twice` 27.5 s CPU, same peak RSS: writing and reading the raw
-//!   samples costs far less than a second decode, hence the default.
-//! - Kernels (`cargo bench -p fs-depthmap -- --quick`, 1024x768 f32): Tenengrad 2.4 ms, Sobel 1.6 ms, modified Laplacian 8.3 ms, variance
-//!   20 ms, Laplacian (aperture 5, pre-blur 5) 38 ms; reduce 1.4 ms, expand 2.0 ms;
-//!   weight fold + weights 2.7 ms; a whole 4-frame 512x384 RGB stack 63 ms.
-//! - amber (6 frames of 2000x1300): floor 0.69 s wall / 0.14 s CPU; default options
-//!   2.66 s / 0.81 s, DM_MAP_MAX 1.88 s / 0.85 s; peak RSS 152 to 162 MB.
-//! - Quality on generated stacks (160x120, 6 frames, see the tests): best single
-//!   frame 16.4 dB PSNR, default options 19.0 dB, DM_MAP_MAX 21.3 dB, variance
-//!   energy with DM_MAP_MAX 27.4 dB. On the 24 MP stack the default reaches 20.8 dB.
-//!   On amber, DM_MAP_MAX is sharper (mean squared gradient 40.3) than every frame
-//!   (at most 31.1); the default average rule (29.7) is not sharper than the best
-//!   two frames: it blends frames where their energies are comparable.
+//! Two passes over the frames: pass 1 decodes each frame once, computes luma, the
+//! energy and the weight rule in one row pass (no full-size luma or energy planes)
+//! and writes the raw samples to a scratch file on a helper thread; pass 2 reads the
+//! samples back into two recycled buffers and blends them straight from the integer
+//! samples ([`PyramidBlend::add_samples`]), the denominators accumulated inside the
+//! numerator loops. Writing and reading the raw samples costs far less than a second
+//! decode, hence the scratch file by default. Peak memory is flat in the frame count;
+//! the remaining cost is the pyramid work itself (expand-and-accumulate over three
+//! channels at full size, memory-bound). `examples/depthmap_profile.rs` stacks a
+//! folder and decodes it once in the same process (wall, CPU, peak RSS); the figures
+//! are in `docs/benchmarks.md`.
 #![deny(missing_docs)]
 
 mod blend;

@@ -39,30 +39,9 @@
 //! ```
 //!
 //! # Speed
-//! Measured on the 2-core CI-class machine (Xeon with AVX-512), release build,
-//! both threads, while other builds kept it busy (load average about 13): wall
-//! times are inflated about threefold, so process CPU times (all threads) are
-//! given too and are the fairer figure.
-//!
-//! NL-means against OpenCV 5.0.0 (opencv-python-headless) on the same
-//! 2000x1300 RGB frame (`noisy/0001.jpg`), h = 3, 7x7 patches, 21x21 search,
-//! best of 2, run alternately twice (`examples/nlmeans_time.rs` and
-//! `bench/opencv_nlmeans.py`):
-//!
-//! | | wall | CPU |
-//! |---|---|---|
-//! | fs-filters `nl_means_denoise` (RGB, f32) | 6.1 s | 2.37 s |
-//! | OpenCV `fastNlMeansDenoisingColored` | 18.9 s | 5.60 s |
-//! | OpenCV `fastNlMeansDenoising` on the gray image | 7.1 s | 2.35 s |
-//!
-//! So 2.4 times faster than OpenCV's colour version, and as fast as its
-//! one-channel version while comparing three channels.
-//!
-//! At 24 megapixels (6000x4000 RGB, `examples/filters_24mp.rs`; the criterion
-//! benches in `benches/filters.rs` measure the same calls): `unsharp_mask`
-//! radius 1: 1.1 s CPU (4.0 s wall); `bilateral_filter` diameter 5 on one
-//! plane: 0.35 s CPU (1.2 s wall); `nl_means_denoise`: 22.9 s CPU (69 s wall on
-//! the busy machine; 22.9 s of CPU over 2 cores is about 12 s on an idle one).
+//! `examples/nlmeans_time.rs` (against OpenCV's `fastNlMeansDenoisingColored` with
+//! `bench/opencv_nlmeans.py`), `examples/filters_24mp.rs` and the criterion benches
+//! in `benches/filters.rs` time the filters; the figures are in `docs/benchmarks.md`.
 //! NL-means holds a padded `f32` copy of the colour channels and the output
 //! image: about 8 bytes per pixel and colour channel besides an `f32` input.
 #![deny(missing_docs)]

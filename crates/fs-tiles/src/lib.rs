@@ -42,12 +42,6 @@
 //! in the middle of the work. What happens if a mapped file is truncated by
 //! someone else: see the `map` module (the process gets `SIGBUS` and dies).
 //!
-//! # Figures reached
-//! fs-pyramid's `PyramidTilesStack` on these planes: 16 frames of 6000x4000 RGB
-//! JPEG, 2 of 6 levels on disk in 512-row bands, peak RSS 335 MB against 801 MB
-//! in memory, no slower (20.4 s vs 26.5 s, and 53.6 s vs 56.5 s under heavier load;
-//! 2-core CI-class machine, shared).
-//!
 //! # Sizes
 //! [`parse_byte_size`] reads `512M`, `8G`, `1.5GiB`, `1048576` (binary units) for
 //! options such as `memory_limit`; [`format_bytes`] writes them back.
