@@ -32,8 +32,8 @@
 //!   monotonic in x), found by binary search; it takes a loop without clamping or
 //!   border tests, the pixels outside it the general per-pixel code with the same
 //!   arithmetic. At CPU level AVX2 or above ([`fs_core::cpu`], capped by
-//!   `FSTACK_CPU_TARGET`) the rows are built for AVX2, and 8-bit RGB pixels of the run (bicubic and bilinear) go through explicit
-//!   intrinsics (`rgb8_bicubic_avx2`, `rgb8_bilinear_avx2`) computing the same
+//!   `FSTACK_CPU_TARGET`) the rows are built for AVX2, and 8-bit RGB pixels of
+//!   the run (bicubic and bilinear) go through explicit intrinsics (`rgb8_bicubic_avx2`, `rgb8_bilinear_avx2`) computing the same
 //!   sums in the same order (no fused multiply-adds anywhere), so the output is the
 //!   same on every x86-64 CPU and for any thread count.
 //!
