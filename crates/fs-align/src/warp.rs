@@ -33,8 +33,9 @@
 //!   border tests, the pixels outside it the general per-pixel code with the same
 //!   arithmetic. At CPU level AVX2 or above ([`fs_core::cpu`], capped by
 //!   `FSTACK_CPU_TARGET`) the rows are built for AVX2, and 8-bit RGB pixels of
-//!   the run (bicubic and bilinear) go through explicit intrinsics (`rgb8_bicubic_avx2`, `rgb8_bilinear_avx2`) computing the same
-//!   sums in the same order (no fused multiply-adds anywhere), so the output is the
+//!   the run (bicubic and bilinear) go through explicit intrinsics
+//!   (`rgb8_bicubic_avx2`, `rgb8_bilinear_avx2`) computing the same sums in the
+//!   same order (no fused multiply-adds anywhere), so the output is the
 //!   same on every x86-64 CPU and for any thread count.
 //!
 //! **Homographies and float planes** ([`warp_plane`], which the estimator uses) take
