@@ -31,10 +31,11 @@
 //! - The pixels of a row whose taps all lie inside form one run (positions are
 //!   monotonic in x), found by binary search; it takes a loop without clamping or
 //!   border tests, the pixels outside it the general per-pixel code with the same
-//!   arithmetic. On CPUs with AVX2 (detected at run time) the rows are built for AVX2,
-//!   and 8-bit RGB pixels of the run (bicubic and bilinear) go through explicit
-//!   intrinsics (`rgb8_bicubic_avx2`, `rgb8_bilinear_avx2`) computing the same
-//!   sums in the same order (no fused multiply-adds anywhere), so the output is the
+//!   arithmetic. At CPU level AVX2 or above ([`fs_core::cpu`], capped by
+//!   `FSTACK_CPU_TARGET`) the rows are built for AVX2, and 8-bit RGB pixels of
+//!   the run (bicubic and bilinear) go through explicit intrinsics
+//!   (`rgb8_bicubic_avx2`, `rgb8_bilinear_avx2`) computing the same sums in the
+//!   same order (no fused multiply-adds anywhere), so the output is the
 //!   same on every x86-64 CPU and for any thread count.
 //!
 //! **Homographies and float planes** ([`warp_plane`], which the estimator uses) take
@@ -83,6 +84,7 @@
 //! lanes; an AVX2 build of the general row function; converting a row's 12 taps to
 //! f32 in one run before weighing them.
 
+use fs_core::cpu::CpuLevel;
 use fs_core::{Frame, Plane, PlaneMut, Samples};
 use rayon::prelude::*;
 
@@ -686,15 +688,27 @@ fn fixed_rows<S: Sample, const C: usize, const N: usize>(
     job: &FixedJob<'_, S, C, N>,
     dst: &mut [S],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    let avx2 = std::arch::is_x86_feature_detected!("avx2");
+    fixed_rows_at(CpuLevel::detected(), job, dst);
+}
+
+/// [`fixed_rows`] at a given CPU level (capped at what the CPU supports; AVX-512
+/// uses the AVX2 rows): the one dispatch point of the warp, so tests can run every
+/// level.
+fn fixed_rows_at<S: Sample, const C: usize, const N: usize>(
+    level: CpuLevel,
+    job: &FixedJob<'_, S, C, N>,
+    dst: &mut [S],
+) {
+    let avx2 = level.min(CpuLevel::native()) >= CpuLevel::Avx2;
     dst.par_chunks_mut(job.src.width * C).enumerate().for_each(|(y, row)| {
         #[cfg(target_arch = "x86_64")]
         if avx2 {
-            // SAFETY: the CPU supports AVX2 (detected above).
+            // SAFETY: the CPU supports AVX2 (the level is capped by `native`).
             unsafe { fixed_row_avx2(job, y, row) };
             return;
         }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = avx2;
         job.row::<false>(y, row);
     });
 }
@@ -719,6 +733,16 @@ fn warp_fixed<S: Sample + Default, const C: usize, const N: usize>(
     gains: [f32; C],
     dst: &mut [S],
 ) {
+    fixed_rows(&fixed_job::<S, C, N>(src, m, border, gains), dst);
+}
+
+/// The job of the affine frame path: weight tables and the AVX2 patterns.
+fn fixed_job<S: Sample + Default, const C: usize, const N: usize>(
+    src: Source<'_, S>,
+    m: [f64; 9],
+    border: BorderMode,
+    gains: [f32; C],
+) -> FixedJob<'_, S, C, N> {
     let table = weight_table::<N>();
     let int_table = table.map(|w| int_weights(&w));
     let (vertical, horizontal) = if S::INT_VERTICAL {
@@ -726,7 +750,7 @@ fn warp_fixed<S: Sample + Default, const C: usize, const N: usize>(
     } else {
         (table, table)
     };
-    let job = FixedJob::<S, C, N> {
+    FixedJob::<S, C, N> {
         src,
         m,
         step: (to_fixed(m[0]), to_fixed(m[3])),
@@ -747,8 +771,7 @@ fn warp_fixed<S: Sample + Default, const C: usize, const N: usize>(
         gains4: std::array::from_fn(|c| if c < C { gains[c] } else { 1.0 }),
         gains,
         fill: S::default(),
-    };
-    fixed_rows(&job, dst);
+    }
 }
 
 /// Warps `job.src` into `dst` (`dst_width` pixels a row), rows in parallel.
@@ -976,14 +999,10 @@ mod tests {
         assert_eq!(a, b);
     }
 
-    /// The AVX2 row of 8-bit RGB bicubic warps equals the portable row.
-    #[cfg(target_arch = "x86_64")]
+    /// At every CPU level this machine supports, the rows of 8-bit RGB bicubic
+    /// warps equal the portable row, bit for bit; the levels run are printed.
     #[test]
-    fn avx2_rows_equal_portable_rows() {
-        if !std::arch::is_x86_feature_detected!("avx2") {
-            println!("no AVX2: skipped");
-            return;
-        }
+    fn every_level_equals_portable_rows() {
         let (w, h) = (53, 31);
         let data: Vec<u8> = (0..w * h * 3).map(|i| (i * 7919 % 251) as u8).collect();
         let t = Transform::similarity(1.02, 0.03, -1.7, 0.6).matrix();
@@ -1005,6 +1024,17 @@ mod tests {
         for (y, row) in want.chunks_exact_mut(w * 3).enumerate() {
             job.row::<false>(y, row);
         }
+        // The job as the warp builds it (with the AVX2 patterns), at every level.
+        let full = fixed_job::<u8, 3, 4>(src(), t, BorderMode::Replicate, [1.1, 0.9, 1.0]);
+        let levels = CpuLevel::all_supported();
+        assert_eq!(levels[0], CpuLevel::Scalar);
+        for &level in &levels {
+            let mut got = vec![0u8; w * h * 3];
+            fixed_rows_at(level, &full, &mut got);
+            assert_eq!(got, want, "{level:?}");
+        }
+        println!("levels run: {levels:?}");
+        // The public path (the detected level, with the job built by `warp_fixed`).
         let mut got = vec![0u8; w * h * 3];
         warp_fixed::<u8, 3, 4>(src(), t, BorderMode::Replicate, [1.1, 0.9, 1.0], &mut got);
         assert_eq!(got, want);

@@ -324,8 +324,14 @@ fn real_pcb_stack_aligns_consistently() {
         })
         .collect();
     assert!(to[3].corner_distance(&Transform::identity(), w, h) < 0.01);
-    // Breathing grows monotonically through the stack.
-    assert!(to[0].scale() > to[6].scale() + 0.005 || to[6].scale() > to[0].scale() + 0.005);
+    // Breathing changes the scale monotonically through the stack: every step goes
+    // the way the two ends go, and the ends differ by more than 0.005.
+    let scales: Vec<f64> = to.iter().map(Transform::scale).collect();
+    let dir = (scales[6] - scales[0]).signum();
+    assert!((scales[6] - scales[0]).abs() > 0.005, "scales {scales:?}");
+    for (i, pair) in scales.windows(2).enumerate() {
+        assert!((pair[1] - pair[0]) * dir > 0.0, "frame {i} -> {}: scales {scales:?}", i + 1);
+    }
     // Frames two apart agree within 0.5 px (measured 0.31). Frames four apart share
     // little sharp detail, and the board's depth makes breathing a little
     // different at different depths, so one similarity fits the regions sharp in

@@ -9,6 +9,7 @@
 //!   with atomic writes and metadata carry-over;
 //! - the shared kernels: [`convolve_separable`] (reflect-101 borders), Gaussian and
 //!   pyramid generating kernels, [`sobel`], [`luma`];
+//! - the CPU level SIMD kernels dispatch on ([`cpu`], capped by `FSTACK_CPU_TARGET`);
 //! - the error type [`CoreError`] and the [`Progress`] / cancel hook;
 //! - for tests and benchmarks: the synthetic stack generator ([`synth`]), quality
 //!   measures ([`metrics`]) and measurement references ([`mod@reference`]).
@@ -40,6 +41,7 @@
 
 mod atomic;
 mod convolve;
+pub mod cpu;
 mod error;
 mod exif_block;
 mod format;

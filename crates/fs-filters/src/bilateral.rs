@@ -16,6 +16,7 @@
 //! The cost is proportional to the number of pixels in the disc; rows run in
 //! parallel and the result does not depend on the number of threads.
 
+use fs_core::cpu::CpuLevel;
 use fs_core::{CoreError, Float, Plane, PlaneMut, reflect101};
 use rayon::prelude::*;
 
@@ -161,21 +162,35 @@ struct Row<'a, T> {
 }
 
 /// Filters one row; the one dispatch point for wider vectors (as in NL-means: the
-/// same loop compiled for AVX-512F / AVX2 / baseline, same bits from each).
+/// same loop compiled for AVX-512F / AVX2 / baseline, same bits from each; the
+/// level comes from [`fs_core::cpu`]).
 fn filter_row<T: Float>(row: &Row<'_, T>, cc: T, sum: &mut [T], wsum: &mut [T], out: &mut [T]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU supports AVX-512F, checked just above.
-        unsafe { filter_row_avx512(row, cc, sum, wsum, out) };
-        return;
+    filter_row_at(CpuLevel::detected(), row, cc, sum, wsum, out);
+}
+
+/// [`filter_row`] at a given CPU level (capped at what the CPU supports), so tests
+/// can run every level.
+fn filter_row_at<T: Float>(
+    level: CpuLevel,
+    row: &Row<'_, T>,
+    cc: T,
+    sum: &mut [T],
+    wsum: &mut [T],
+    out: &mut [T],
+) {
+    match level.min(CpuLevel::native()) {
+        #[cfg(target_arch = "x86_64")]
+        CpuLevel::Avx512 => {
+            // SAFETY: the CPU supports AVX-512F (the level is capped by `native`).
+            unsafe { filter_row_avx512(row, cc, sum, wsum, out) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        CpuLevel::Avx2 => {
+            // SAFETY: the CPU supports AVX2 (the level is capped by `native`).
+            unsafe { filter_row_avx2(row, cc, sum, wsum, out) }
+        }
+        _ => filter_row_body(row, cc, sum, wsum, out),
     }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { filter_row_avx2(row, cc, sum, wsum, out) };
-        return;
-    }
-    filter_row_body(row, cc, sum, wsum, out);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -233,7 +248,8 @@ fn filter_row_body<T: Float>(
 mod tests {
     use super::*;
 
-    /// The dispatched row loop gives the same bits as the baseline build.
+    /// Every CPU level this machine supports gives the same bits as the baseline
+    /// build; the levels run are printed.
     #[test]
     fn dispatched_row_equals_baseline() {
         let (w, r) = (37usize, 3usize);
@@ -246,10 +262,16 @@ mod tests {
             .collect();
         let row = Row { padded: &padded, base: 0, center: r * pw + r, taps: &taps };
         let (mut s, mut ws) = (vec![0.0; w], vec![0.0; w]);
-        let (mut a, mut b) = (vec![0.0; w], vec![0.0; w]);
-        filter_row(&row, -0.5 / 400.0, &mut s, &mut ws, &mut a);
+        let mut b = vec![0.0; w];
         filter_row_body(&row, -0.5 / 400.0, &mut s, &mut ws, &mut b);
-        assert_eq!(a, b);
-        assert!(a.iter().all(|v| v.is_finite() && *v >= 0.0));
+        assert!(b.iter().all(|v| v.is_finite() && *v >= 0.0));
+        let levels = CpuLevel::all_supported();
+        assert_eq!(levels[0], CpuLevel::Scalar);
+        for &level in &levels {
+            let mut a = vec![0.0; w];
+            filter_row_at(level, &row, -0.5 / 400.0, &mut s, &mut ws, &mut a);
+            assert_eq!(a, b, "{level:?}");
+        }
+        println!("levels run: {levels:?}");
     }
 }

@@ -39,10 +39,12 @@
 //! and each tile's arithmetic is fixed, so the result does not depend on the
 //! number of threads. Everything is `f32`, with a vectorisable `exp`; the tile
 //! loop is compiled three times (baseline x86-64, AVX2, AVX-512F) and picked at
-//! run time, all three giving the same bits. Speed figures: see the crate docs.
+//! run time by [`fs_core::cpu`] (`FSTACK_CPU_TARGET` caps it), all three giving the
+//! same bits. Speed figures: see the crate docs.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use fs_core::cpu::CpuLevel;
 use fs_core::{CoreError, Float, Image, NoProgress, PixelFormat, Progress, reflect101};
 use rayon::prelude::*;
 
@@ -275,19 +277,35 @@ fn denoise_tile(
     tw: usize,
     s: &mut Scratch,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU supports AVX-512F, checked just above.
-        unsafe { denoise_tile_avx512(p, geo, y0, x0, th, tw, s) };
-        return;
+    denoise_tile_at(CpuLevel::detected(), p, geo, y0, x0, th, tw, s);
+}
+
+/// [`denoise_tile`] at a given CPU level (capped at what the CPU supports), so tests
+/// can run every level.
+#[allow(clippy::too_many_arguments)]
+fn denoise_tile_at(
+    level: CpuLevel,
+    p: &Padded,
+    geo: &Geometry,
+    y0: usize,
+    x0: usize,
+    th: usize,
+    tw: usize,
+    s: &mut Scratch,
+) {
+    match level.min(CpuLevel::native()) {
+        #[cfg(target_arch = "x86_64")]
+        CpuLevel::Avx512 => {
+            // SAFETY: the CPU supports AVX-512F (the level is capped by `native`).
+            unsafe { denoise_tile_avx512(p, geo, y0, x0, th, tw, s) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        CpuLevel::Avx2 => {
+            // SAFETY: the CPU supports AVX2 (the level is capped by `native`).
+            unsafe { denoise_tile_avx2(p, geo, y0, x0, th, tw, s) }
+        }
+        _ => denoise_tile_body(p, geo, y0, x0, th, tw, s),
     }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { denoise_tile_avx2(p, geo, y0, x0, th, tw, s) };
-        return;
-    }
-    denoise_tile_body(p, geo, y0, x0, th, tw, s);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -413,8 +431,8 @@ fn denoise_tile_body(
 mod tests {
     use super::*;
 
-    /// Every compiled variant of the tile loop gives the same bits as the
-    /// baseline build of the same loop.
+    /// Every CPU level this machine supports gives the same bits as the baseline
+    /// build of the same loop; the levels run are printed.
     #[test]
     fn dispatched_tile_loop_equals_baseline() {
         let (w, h) = (70, 40);
@@ -433,12 +451,18 @@ mod tests {
         for patch in [5, 7] {
             let geo = Geometry::new(patch, 9, 40.0, 3);
             let padded = Padded::new(&img, 3, geo.pad);
-            let (mut a, mut b) = (Scratch::new(3, patch), Scratch::new(3, patch));
-            denoise_tile(&padded, &geo, 3, 5, 37, 61, &mut a);
+            let mut b = Scratch::new(3, patch);
             denoise_tile_body(&padded, &geo, 3, 5, 37, 61, &mut b);
-            assert_eq!(a.den, b.den);
-            assert_eq!(a.num, b.num);
-            assert!(a.den[..37 * 61].iter().all(|&d| d >= 1.0));
+            assert!(b.den[..37 * 61].iter().all(|&d| d >= 1.0));
+            let levels = CpuLevel::all_supported();
+            assert_eq!(levels[0], CpuLevel::Scalar);
+            for &level in &levels {
+                let mut a = Scratch::new(3, patch);
+                denoise_tile_at(level, &padded, &geo, 3, 5, 37, 61, &mut a);
+                assert_eq!(a.den, b.den, "{level:?}");
+                assert_eq!(a.num, b.num, "{level:?}");
+            }
+            println!("patch {patch}: levels run {levels:?}");
         }
     }
 }
