@@ -625,7 +625,10 @@ pub fn check_exists(path: &Path) -> Result<()> {
 }
 
 /// The image files (JPEG, PNG, TIFF by extension) of a folder, in natural order
-/// of their file names (`img2` before `img10`). Hidden files are skipped.
+/// of their file names (`img2` before `img10`). Hidden files are skipped, and so are
+/// subfolders. An entry named like a frame that cannot be reached (a loop of
+/// symbolic links, a link to nothing) is an error naming it, not a frame that
+/// silently vanishes from the stack.
 pub fn list_frames(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir).map_err(|e| CoreError::io(dir, e))?;
     let mut files = Vec::new();
@@ -633,8 +636,13 @@ pub fn list_frames(dir: &Path) -> Result<Vec<PathBuf>> {
         let entry = entry.map_err(|e| CoreError::io(dir, e))?;
         let path = entry.path();
         let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
-        if !hidden && path.is_file() && FileFormat::from_path(&path).is_some() {
-            files.push(path);
+        if hidden || FileFormat::from_path(&path).is_none() {
+            continue;
+        }
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => files.push(path),
+            Ok(_) => {}
+            Err(_) => check_exists(&path)?,
         }
     }
     if files.is_empty() {

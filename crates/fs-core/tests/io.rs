@@ -777,3 +777,29 @@ fn written_files_get_the_permissions_of_a_new_file() {
     write_frame(&path, &frame, &WriteOptions::default()).unwrap();
     assert_eq!(mode(&path), mode(&plain));
 }
+
+/// An entry named like a frame that cannot be reached (a loop of symbolic links, a
+/// dangling link) is an error naming it, never a frame silently left out; other
+/// names, hidden entries and folders are still skipped.
+#[cfg(unix)]
+#[test]
+fn a_frame_entry_that_cannot_be_reached_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let frame = noise_frame(4, 3, fmt(ChannelLayout::Gray, BitDepth::Eight), 1);
+    for name in ["0001.jpg", "0002.png"] {
+        write_frame(&dir.path().join(name), &frame, &WriteOptions::default()).unwrap();
+    }
+    std::os::unix::fs::symlink("notes.txt", dir.path().join("notes.txt")).unwrap();
+    std::os::unix::fs::symlink(".hidden.png", dir.path().join(".hidden.png")).unwrap();
+    std::fs::create_dir(dir.path().join("sub.png")).unwrap();
+    assert_eq!(fs_core::list_frames(dir.path()).unwrap().len(), 2);
+    let looped = dir.path().join("0003.jpg");
+    std::os::unix::fs::symlink("0003.jpg", &looped).unwrap();
+    let e = fs_core::list_frames(dir.path()).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("0003.jpg") && text.contains("a loop of symbolic links"), "{text}");
+    std::fs::remove_file(&looped).unwrap();
+    std::os::unix::fs::symlink("gone.png", dir.path().join("0004.png")).unwrap();
+    let text = fs_core::list_frames(dir.path()).unwrap_err().to_string();
+    assert!(text.contains("0004.png") && text.contains("a symbolic link to gone.png"), "{text}");
+}
