@@ -218,9 +218,14 @@ impl StackJob {
                 actions.push(ActionSummary::skipped(p));
                 continue;
             }
+            let created = !p.output_dir.exists();
             let summary = self.run_action(action, p, &claims, progress);
             if summary.is_err() {
                 output::remove_temporaries(&p.output_dir);
+                if created {
+                    // A folder made for outputs that never came is not left behind.
+                    output::remove_if_unused(&p.output_dir);
+                }
             }
             let earlier: Vec<PathBuf> = actions.iter().flat_map(|a| a.outputs.clone()).collect();
             actions.push(summary.map_err(|e| e.with_earlier_outputs(&earlier))?);
