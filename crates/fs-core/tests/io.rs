@@ -759,11 +759,11 @@ fn real_jpeg_exif_and_icc_carry_into_every_format() {
     assert!(amber.metadata.icc.as_ref().is_some_and(|i| i.len() > 1000));
 }
 
-/// One permission rule for every write: a new file's (0666 less the umask), also when
-/// the output replaces a file with other permissions.
+/// One permission rule for every write: a new file gets a new file's permissions
+/// (0666 less the umask); a file it replaces keeps its own (as `sed -i` does).
 #[cfg(unix)]
 #[test]
-fn written_files_get_the_permissions_of_a_new_file() {
+fn written_files_get_the_permissions_of_a_new_file_or_keep_the_replaced_ones() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("plain");
@@ -775,7 +775,8 @@ fn written_files_get_the_permissions_of_a_new_file() {
     assert_eq!(mode(&path), mode(&plain));
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     write_frame(&path, &frame, &WriteOptions::default()).unwrap();
-    assert_eq!(mode(&path), mode(&plain));
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(read_frame(&path).unwrap().width(), 8, "replaced");
 }
 
 /// An entry named like a frame that cannot be reached (a loop of symbolic links, a
