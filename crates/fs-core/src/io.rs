@@ -588,7 +588,8 @@ fn tiff_without_pixels(path: &Path, file: &mut File, data: &[(u64, u64)]) -> Res
 /// compression and the horizontal predictor. The write is atomic
 /// ([`crate::write_atomic`]): on any error no file is left behind and an existing file
 /// at `path` is untouched; with [`Overwrite::Refuse`] an existing file is never
-/// replaced ([`CoreError::Exists`]); a new file gets the permissions of a new file, a replaced one keeps its own.
+/// replaced ([`CoreError::Exists`]); a new file gets the permissions of a new file, a
+/// replaced one keeps its own.
 pub fn write_frame(path: &Path, frame: &Frame, options: &WriteOptions) -> Result<()> {
     options.validate()?;
     let format = FileFormat::from_path(path).ok_or_else(|| CoreError::Encode {
