@@ -185,9 +185,11 @@ pub fn stack_plan(
         .with_context(|| format!("{}: cannot create a work folder", work_parent.display()))?;
     let work_dir = work.path().canonicalize()?;
 
+    // Links in the work folder stand for files the user named: errors name those.
+    let mut links: Vec<(PathBuf, PathBuf)> = Vec::new();
     let input_dir = match &input_abs {
         Some(dir) => dir.clone(),
-        None => link_folder(&work_dir.join("input"), &plan.frames)?,
+        None => link_folder(&work_dir.join("input"), &plan.frames, &mut links)?,
     };
     let exif_path = if args.no_exif {
         Some(PathBuf::new())
@@ -197,7 +199,7 @@ pub fn stack_plan(
         } else if p.is_file() {
             // Checked here, so that an error names the file given, not its link.
             fs_core::read_frame_info(p).context("--exif-path")?;
-            Some(link_folder(&work_dir.join("exif"), std::slice::from_ref(p))?)
+            Some(link_folder(&work_dir.join("exif"), std::slice::from_ref(p), &mut links)?)
         } else {
             fs_core::check_exists(p).context("--exif-path")?;
             bail!("{}: --exif-path: not a file or folder", p.display());
@@ -241,11 +243,16 @@ pub fn stack_plan(
             )
         }
     };
-    let summary = job.run(reporter).map_err(|e| match bunch {
-        // A failed write of the output in the work folder names the -o path.
-        None => job_error(in_terms_of(e, &work_dir.join("out"), &plan.output)),
-        Some(_) => job_error(e),
-    })?;
+    // A failed write of the output in the work folder names the -o path; a frame
+    // read through a link, the file the user named.
+    let internal_out = work_dir.join("out");
+    let user_path = |path: &Path| -> Option<PathBuf> {
+        if bunch.is_none() && path.starts_with(&internal_out) {
+            return Some(plan.output.clone());
+        }
+        links.iter().find(|(link, _)| link == path).map(|(_, user)| user.clone())
+    };
+    let summary = job.run(reporter).map_err(|e| job_error(in_terms_of(e, user_path)))?;
     let outputs: Vec<PathBuf> = summary.outputs().map(Path::to_path_buf).collect();
     let action = summary.actions.first();
     let notes = action.map(|a| a.notes.clone()).unwrap_or_default();
@@ -275,26 +282,38 @@ pub fn stack_plan(
     Ok(StackResult { outputs: vec![plan.output.clone()], notes, alignment, stacked })
 }
 
-/// A frame error about a file in `internal` (the work folder's output) as one about
-/// `user` (the -o path), the only path the user knows: a full disk names the output.
-fn in_terms_of(e: JobError, internal: &Path, user: &Path) -> JobError {
+/// A frame error about a file in the work folder as one about the path the user
+/// knows (`user_path` of it, when it has one): a full disk names the -o path, a
+/// truncated listed frame the file given, not its link.
+fn in_terms_of(e: JobError, user_path: impl Fn(&Path) -> Option<PathBuf>) -> JobError {
     use fs_core::CoreError;
-    let JobError::Frames { action, source } = e else { return e };
-    let source = match source {
-        CoreError::Io { path, source } if path.starts_with(internal) => {
-            CoreError::Io { path: user.to_path_buf(), source }
-        }
-        CoreError::Encode { path, reason } if path.starts_with(internal) => {
-            CoreError::Encode { path: user.to_path_buf(), reason }
-        }
-        other => other,
+    let JobError::Frames { action, mut source } = e else { return e };
+    let path = match &mut source {
+        CoreError::Io { path, .. }
+        | CoreError::Decode { path, .. }
+        | CoreError::Unsupported { path, .. }
+        | CoreError::Encode { path, .. }
+        | CoreError::Exists { path, .. }
+        | CoreError::TooLarge { path, .. }
+        | CoreError::FrameMismatch { path, .. } => Some(path),
+        _ => None,
     };
+    if let Some(path) = path
+        && let Some(user) = user_path(path)
+    {
+        *path = user;
+    }
     JobError::Frames { action, source }
 }
 
 /// A folder of symbolic links to `files`, so fs-job (which stacks folders) can stack a
 /// list of files. Names are kept (so the order is kept) unless two collide.
-fn link_folder(dir: &Path, files: &[PathBuf]) -> anyhow::Result<PathBuf> {
+/// Each link and the file it stands for, as given, are added to `links`.
+fn link_folder(
+    dir: &Path,
+    files: &[PathBuf],
+    links: &mut Vec<(PathBuf, PathBuf)>,
+) -> anyhow::Result<PathBuf> {
     std::fs::create_dir(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     let names: Vec<String> = files
         .iter()
@@ -313,6 +332,7 @@ fn link_folder(dir: &Path, files: &[PathBuf]) -> anyhow::Result<PathBuf> {
         #[cfg(not(unix))]
         std::fs::copy(&target, &link)
             .with_context(|| format!("{}: cannot copy", link.display()))?;
+        links.push((link, file.clone()));
     }
     Ok(dir.to_path_buf())
 }

@@ -5,9 +5,11 @@
 //!   same file system, so the final step is a rename), which is synced and then put in
 //!   place whole: an interrupted or failed write leaves no partial target, and the
 //!   temporary file is removed on every error path.
-//! - The result gets the permissions of any newly created file: 0666 less the process's
-//!   umask (the temporary file is created with mode 0666, which the kernel masks), not
-//!   the private 0600 of `tempfile`'s default nor the mode of a file it replaces.
+//! - A new file gets the permissions of any newly created file: 0666 less the
+//!   process's umask (the temporary file is created with mode 0666, which the kernel
+//!   masks), not the private 0600 of `tempfile`'s default. A file replaced with
+//!   [`Overwrite::Replace`] keeps its permission bits, as `sed -i` does: a forced
+//!   re-run does not make a private result readable to all, nor a shared one private.
 //! - With [`Overwrite::Refuse`] the final step never replaces a file: on Linux it is
 //!   `renameat2(RENAME_NOREPLACE)`, elsewhere (or where the file system lacks it) a hard
 //!   link to the target name followed by removing the temporary name; both fail when
@@ -49,8 +51,21 @@ fn temporary_beside(target: &Path) -> Result<tempfile::NamedTempFile> {
     builder.tempfile_in(folder_of(target)).map_err(|e| CoreError::io(target, e))
 }
 
+/// The permissions of the regular file at `target`, which a replacement keeps;
+/// `None` when there is none (or it is not a regular file: a link is replaced, not
+/// followed).
+fn replaced_permissions(target: &Path) -> Option<std::fs::Permissions> {
+    let meta = target.symlink_metadata().ok()?;
+    meta.is_file().then(|| meta.permissions())
+}
+
 /// Puts a finished temporary file at `target` (see the module docs).
 fn persist(tmp: tempfile::NamedTempFile, target: &Path, overwrite: Overwrite) -> Result<()> {
+    if overwrite == Overwrite::Replace
+        && let Some(permissions) = replaced_permissions(target)
+    {
+        tmp.as_file().set_permissions(permissions).map_err(|e| CoreError::io(target, e))?;
+    }
     tmp.as_file().sync_all().map_err(|e| CoreError::io(target, e))?;
     let persisted = match overwrite {
         Overwrite::Replace => tmp.persist(target),
@@ -94,17 +109,22 @@ pub fn copy_atomic(from: &Path, to: &Path, overwrite: Overwrite) -> Result<()> {
 
 /// Moves a finished file to `to`: a rename when both lie on one file system, else an
 /// atomic copy (then `from` is removed). The moved file gets the permissions of a new
-/// file, like every other output.
+/// file, or those of the file it replaces, like every other output.
 pub fn move_atomic(from: &Path, to: &Path, overwrite: Overwrite) -> Result<()> {
-    let renamed = match overwrite {
-        Overwrite::Replace => std::fs::rename(from, to),
-        Overwrite::Refuse => rename_noreplace(from, to),
+    let (renamed, replaced) = match overwrite {
+        Overwrite::Replace => {
+            let replaced = replaced_permissions(to);
+            (std::fs::rename(from, to), replaced)
+        }
+        Overwrite::Refuse => (rename_noreplace(from, to), None),
     };
     match renamed {
-        Ok(()) => {
-            set_new_file_permissions(to)?;
-            Ok(())
-        }
+        Ok(()) => match replaced {
+            Some(permissions) => {
+                std::fs::set_permissions(to, permissions).map_err(|e| CoreError::io(to, e))
+            }
+            None => set_new_file_permissions(to),
+        },
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             Err(CoreError::Exists { path: to.into() })
         }
@@ -253,6 +273,48 @@ mod tests {
             assert_eq!(mode, expected, "{}", p.display());
         }
         assert_eq!(std::fs::read(&moved).unwrap(), b"data");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    /// A replaced file keeps its permission bits (as `sed -i` does), whichever way it
+    /// is replaced; a new one gets 0666 less the umask.
+    #[cfg(unix)]
+    #[test]
+    fn a_replaced_file_keeps_its_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let set = |p: &Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        for (k, wanted) in [0o600, 0o640, 0o604].into_iter().enumerate() {
+            let target = dir.path().join(format!("t{k}.png"));
+            std::fs::write(&target, b"old").unwrap();
+            set(&target, wanted);
+            write_atomic(&target, Overwrite::Replace, |w| {
+                w.write_all(b"written").map_err(|e| CoreError::io("x", e))
+            })
+            .unwrap();
+            assert_eq!(
+                (mode(&target), std::fs::read(&target).unwrap()),
+                (wanted, b"written".to_vec())
+            );
+            let src = dir.path().join("src");
+            std::fs::write(&src, b"copied").unwrap();
+            set(&target, wanted);
+            copy_atomic(&src, &target, Overwrite::Replace).unwrap();
+            assert_eq!(
+                (mode(&target), std::fs::read(&target).unwrap()),
+                (wanted, b"copied".to_vec())
+            );
+            std::fs::write(&src, b"moved").unwrap();
+            set(&src, 0o666);
+            move_atomic(&src, &target, Overwrite::Replace).unwrap();
+            assert_eq!(
+                (mode(&target), std::fs::read(&target).unwrap()),
+                (wanted, b"moved".to_vec())
+            );
+        }
         assert!(leftovers(dir.path()).is_empty());
     }
 }

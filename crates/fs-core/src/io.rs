@@ -588,7 +588,8 @@ fn tiff_without_pixels(path: &Path, file: &mut File, data: &[(u64, u64)]) -> Res
 /// compression and the horizontal predictor. The write is atomic
 /// ([`crate::write_atomic`]): on any error no file is left behind and an existing file
 /// at `path` is untouched; with [`Overwrite::Refuse`] an existing file is never
-/// replaced ([`CoreError::Exists`]); the file gets the permissions of a new file.
+/// replaced ([`CoreError::Exists`]); a new file gets the permissions of a new file, a
+/// replaced one keeps its own.
 pub fn write_frame(path: &Path, frame: &Frame, options: &WriteOptions) -> Result<()> {
     options.validate()?;
     let format = FileFormat::from_path(path).ok_or_else(|| CoreError::Encode {
@@ -625,7 +626,10 @@ pub fn check_exists(path: &Path) -> Result<()> {
 }
 
 /// The image files (JPEG, PNG, TIFF by extension) of a folder, in natural order
-/// of their file names (`img2` before `img10`). Hidden files are skipped.
+/// of their file names (`img2` before `img10`). Hidden files are skipped, and so are
+/// subfolders. An entry named like a frame that cannot be reached (a loop of
+/// symbolic links, a link to nothing) is an error naming it, not a frame that
+/// silently vanishes from the stack.
 pub fn list_frames(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir).map_err(|e| CoreError::io(dir, e))?;
     let mut files = Vec::new();
@@ -633,8 +637,13 @@ pub fn list_frames(dir: &Path) -> Result<Vec<PathBuf>> {
         let entry = entry.map_err(|e| CoreError::io(dir, e))?;
         let path = entry.path();
         let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
-        if !hidden && path.is_file() && FileFormat::from_path(&path).is_some() {
-            files.push(path);
+        if hidden || FileFormat::from_path(&path).is_none() {
+            continue;
+        }
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => files.push(path),
+            Ok(_) => {}
+            Err(_) => check_exists(&path)?,
         }
     }
     if files.is_empty() {

@@ -763,11 +763,11 @@ fn real_jpeg_exif_and_icc_carry_into_every_format() {
     assert!(amber.metadata.icc.as_ref().is_some_and(|i| i.len() > 1000));
 }
 
-/// One permission rule for every write: a new file's (0666 less the umask), also when
-/// the output replaces a file with other permissions.
+/// One permission rule for every write: a new file gets a new file's permissions
+/// (0666 less the umask); a file it replaces keeps its own (as `sed -i` does).
 #[cfg(unix)]
 #[test]
-fn written_files_get_the_permissions_of_a_new_file() {
+fn written_files_get_the_permissions_of_a_new_file_or_keep_the_replaced_ones() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("plain");
@@ -779,7 +779,34 @@ fn written_files_get_the_permissions_of_a_new_file() {
     assert_eq!(mode(&path), mode(&plain));
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     write_frame(&path, &frame, &WriteOptions::default()).unwrap();
-    assert_eq!(mode(&path), mode(&plain));
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(read_frame(&path).unwrap().width(), 8, "replaced");
+}
+
+/// An entry named like a frame that cannot be reached (a loop of symbolic links, a
+/// dangling link) is an error naming it, never a frame silently left out; other
+/// names, hidden entries and folders are still skipped.
+#[cfg(unix)]
+#[test]
+fn a_frame_entry_that_cannot_be_reached_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let frame = noise_frame(4, 3, fmt(ChannelLayout::Gray, BitDepth::Eight), 1);
+    for name in ["0001.jpg", "0002.png"] {
+        write_frame(&dir.path().join(name), &frame, &WriteOptions::default()).unwrap();
+    }
+    std::os::unix::fs::symlink("notes.txt", dir.path().join("notes.txt")).unwrap();
+    std::os::unix::fs::symlink(".hidden.png", dir.path().join(".hidden.png")).unwrap();
+    std::fs::create_dir(dir.path().join("sub.png")).unwrap();
+    assert_eq!(fs_core::list_frames(dir.path()).unwrap().len(), 2);
+    let looped = dir.path().join("0003.jpg");
+    std::os::unix::fs::symlink("0003.jpg", &looped).unwrap();
+    let e = fs_core::list_frames(dir.path()).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("0003.jpg") && text.contains("a loop of symbolic links"), "{text}");
+    std::fs::remove_file(&looped).unwrap();
+    std::os::unix::fs::symlink("gone.png", dir.path().join("0004.png")).unwrap();
+    let text = fs_core::list_frames(dir.path()).unwrap_err().to_string();
+    assert!(text.contains("0004.png") && text.contains("a symbolic link to gone.png"), "{text}");
 }
 
 // ---- header fuzzing (seeded, bounded) ----

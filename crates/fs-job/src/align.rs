@@ -255,6 +255,7 @@ pub(crate) fn run_combined(
     plan: &ActionPlan,
     files: &[PathBuf],
     job: &StackJob,
+    claims: &crate::job::Claims,
     progress: &dyn Progress,
 ) -> Result<(Vec<PathBuf>, Vec<String>, Vec<FrameReport>)> {
     let name = action.name.as_str();
@@ -277,6 +278,7 @@ pub(crate) fn run_combined(
             let source = frame.source.clone().unwrap_or_default();
             let file = crate::job::output_name(&o.prefix, &source, o.output_format);
             let path = plan.output_dir.join(file);
+            claims.output(name, &path)?;
             let frame = if path
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"))

@@ -113,6 +113,21 @@ pub enum JobError {
         #[source]
         source: CoreError,
     },
+    /// A file the run is about to write is one it reads or has already written: a
+    /// write would lose it, whatever [`fs_core::Overwrite`] says.
+    #[error(
+        "action `{action}`: refusing to write {}: it is {what}; give the actions other \
+         output folders, plot folders or prefixes",
+        path.display()
+    )]
+    Clash {
+        /// The action that would write it.
+        action: String,
+        /// The file.
+        path: PathBuf,
+        /// "an input frame of action `a`", "already written by action `a` in this run".
+        what: String,
+    },
     /// The stacking algorithm failed.
     #[error("action `{action}`: stacking failed: {source}")]
     Stacker {

@@ -26,8 +26,9 @@
 //! as warnings, not errors. A `CombinedActions` whose steps are `AlignFrames` and
 //! `BalanceFrames` becomes a [`crate::CombinedActions`]: `transform` (`ALIGN_RIGID`,
 //! `ALIGN_HOMOGRAPHY`), `rans_threshold`, `border_mode`, `step_process`, `ref_idx`
-//! and `channel` (`BALANCE_LUMI`, `BALANCE_RGB`; HSV/HLS balance RGB instead) are
-//! read; ShineStacker's OpenCV detector, matcher and plot settings have no
+//! and BalanceFrames' `channel` (`BALANCE_LUMI`, `BALANCE_RGB`; HSV/HLS balance RGB
+//! instead) and `ref_idx` (the frame balanced to when no AlignFrames step comes
+//! first) are read; ShineStacker's OpenCV detector, matcher and plot settings have no
 //! counterpart (fstack has one estimator of its own) and give warnings. Other action
 //! types (`MaskNoise`, `Vignetting`, `MultiLayer`, `NoiseDetection`, a
 //! CombinedActions with such steps, ...) are not implemented yet: they are all listed in one
@@ -304,6 +305,13 @@ impl Params<'_> {
             Some(v) => v.as_bool().map(Some).ok_or_else(|| self.wrong(key, "true or false", v)),
         }
     }
+    /// `ref_idx`: an integer (checked by the step's options).
+    fn ref_idx(&self) -> Result<Option<i64>> {
+        match self.map.get("ref_idx") {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v.as_i64().map(Some).ok_or_else(|| self.wrong("ref_idx", "an integer", v)),
+        }
+    }
     fn str(&self, key: &str) -> Result<Option<&str>> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(None),
@@ -357,7 +365,7 @@ const ALIGN_IGNORED: &[&str] = &[
     "plot_matches",
     "min_matches",
 ];
-const BALANCE_READ: &[&str] = &["channel", "enabled", "name"];
+const BALANCE_READ: &[&str] = &["channel", "ref_idx", "enabled", "name"];
 const BALANCE_IGNORED: &[&str] = &[
     "mask_size",
     "intensity_interval",
@@ -410,10 +418,7 @@ fn convert_combined(node: &Node<'_>) -> Result<(crate::Action, Vec<String>)> {
                 rans_threshold: q.f64("rans_threshold")?,
                 border_mode: q.str("border_mode")?.map(str::to_string),
                 step_process: q.bool("step_process")?,
-                ref_idx: match sub.params.get("ref_idx") {
-                    None | Some(Value::Null) => None,
-                    Some(v) => Some(v.as_i64().ok_or_else(|| q.wrong("ref_idx", "an integer", v))?),
-                },
+                ref_idx: q.ref_idx()?,
                 max_features: q.usize("max_features")?,
                 refine: q.bool("refine")?,
                 ..AlignSpec::default()
@@ -432,7 +437,8 @@ fn convert_combined(node: &Node<'_>) -> Result<(crate::Action, Vec<String>)> {
                 }
                 other => other,
             };
-            let spec = BalanceSpec { channel, ..BalanceSpec::default() };
+            // Without an AlignFrames step, the frame balanced to (with one, align's).
+            let spec = BalanceSpec { channel, ref_idx: q.ref_idx()?, ..BalanceSpec::default() };
             steps.push(crate::FrameStep::BalanceFrames(spec.to_options(&name)?));
         }
     }

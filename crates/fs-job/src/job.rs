@@ -11,7 +11,7 @@ use fs_core::{
 
 use crate::filters::PostFilters;
 use crate::output::{self, Ownership};
-use crate::paths::{Relation, normalize, resolve};
+use crate::paths::{Relation, lexical, normalize, resolve};
 use crate::stacker::{StackContext, Stacked};
 use crate::{Action, ActionKind, JOB_SCOPE, JobError, Result, Stacker};
 
@@ -102,6 +102,10 @@ impl StackJob {
 
         // Paths, chaining through enabled actions only.
         let mut plans: Vec<ActionPlan> = Vec::with_capacity(self.actions.len());
+        // The last enabled action writing each folder: one look-up per action (a
+        // search of the earlier plans made a project of many actions quadratic).
+        let mut last_writer: std::collections::HashMap<PathBuf, usize> =
+            std::collections::HashMap::new();
         let mut previous_output: Option<(PathBuf, usize)> = None;
         let mut first_source: Option<PathBuf> = None;
         for (index, action) in self.actions.iter().enumerate() {
@@ -110,12 +114,15 @@ impl StackJob {
             if o.enabled {
                 action.validate()?;
             }
+            // A disabled action's folders are only reported: they are resolved without
+            // touching the disk, so a project of many disabled actions plans quickly.
+            let place = |path: PathBuf| if o.enabled { normalize(&path) } else { lexical(&path) };
             let working_dir = match &o.working_path {
-                Some(p) => normalize(&resolve(&job_working, p)),
+                Some(p) => place(resolve(&job_working, p)),
                 None => job_working.clone(),
             };
             let (input_dir, input_from) = match (&o.input_path, &previous_output) {
-                (Some(p), _) => (normalize(&resolve(&working_dir, p)), None),
+                (Some(p), _) => (place(resolve(&working_dir, p)), None),
                 (None, Some((out, from))) => (out.clone(), Some(*from)),
                 (None, None) => match &job_input {
                     Some(p) => (p.clone(), None),
@@ -124,20 +131,16 @@ impl StackJob {
                 },
             };
             // An explicit input that is an earlier action's output is chained too.
-            let input_from = input_from.or_else(|| {
-                plans.iter().rev().find(|p| p.enabled && p.output_dir == input_dir).map(|p| p.index)
-            });
-            let output_dir = normalize(&resolve(
-                &working_dir,
-                o.output_path.as_deref().unwrap_or(Path::new(name)),
-            ));
-            let plot_dir = normalize(&resolve(&working_dir, &o.plot_path));
+            let input_from = input_from.or_else(|| last_writer.get(&input_dir).copied());
+            let output_dir =
+                place(resolve(&working_dir, o.output_path.as_deref().unwrap_or(Path::new(name))));
+            let plot_dir = place(resolve(&working_dir, &o.plot_path));
             if o.enabled && first_source.is_none() {
                 first_source = Some(input_dir.clone());
             }
             let exif_dir = match &o.exif_path {
                 Some(p) if p.as_os_str().is_empty() => None,
-                Some(p) => Some(normalize(&resolve(&working_dir, p))),
+                Some(p) => Some(place(resolve(&working_dir, p))),
                 None => first_source.clone(),
             };
             plans.push(ActionPlan {
@@ -154,6 +157,7 @@ impl StackJob {
                 frames: None,
             });
             if o.enabled {
+                last_writer.insert(output_dir.clone(), index);
                 previous_output = Some((output_dir, index));
             }
         }
@@ -208,14 +212,20 @@ impl StackJob {
         let started = Instant::now();
         let plan = self.plan()?;
         let mut actions = Vec::with_capacity(plan.actions.len());
+        let claims = Claims::default();
         for (action, p) in self.actions.iter().zip(&plan.actions) {
             if !p.enabled {
                 actions.push(ActionSummary::skipped(p));
                 continue;
             }
-            let summary = self.run_action(action, p, progress);
+            let created = !p.output_dir.exists();
+            let summary = self.run_action(action, p, &claims, progress);
             if summary.is_err() {
                 output::remove_temporaries(&p.output_dir);
+                if created {
+                    // A folder made for outputs that never came is not left behind.
+                    output::remove_if_unused(&p.output_dir);
+                }
             }
             let earlier: Vec<PathBuf> = actions.iter().flat_map(|a| a.outputs.clone()).collect();
             actions.push(summary.map_err(|e| e.with_earlier_outputs(&earlier))?);
@@ -233,6 +243,7 @@ impl StackJob {
         &self,
         action: &Action,
         p: &ActionPlan,
+        claims: &Claims,
         progress: &dyn Progress,
     ) -> Result<ActionSummary> {
         let started = Instant::now();
@@ -241,9 +252,10 @@ impl StackJob {
         progress.check_cancelled().map_err(|e| JobError::frames(name, e))?;
         output::prepare(&p.output_dir, o.scratch_output_dir, &self.name, name)?;
         let files = list_frames(&p.input_dir).map_err(|e| JobError::frames(name, e))?;
+        claims.inputs(name, &files);
         if let Action::CombinedActions(c) = action {
             let (outputs, notes, alignment) =
-                crate::align::run_combined(c, p, &files, self, progress)?;
+                crate::align::run_combined(c, p, &files, self, claims, progress)?;
             return Ok(ActionSummary {
                 name: p.name.clone(),
                 kind: p.kind,
@@ -314,6 +326,7 @@ impl StackJob {
                 && o.align.is_none()
                 && matches!(exif, ExifSource::FirstOfStack)
                 && FileFormat::from_path(&paths[0]) == FileFormat::from_path(&out_path);
+            claims.output(name, &out_path)?;
             if copy_through {
                 progress.phase(&format!("{name}: {phase}"), 1);
                 let info =
@@ -335,7 +348,8 @@ impl StackJob {
             let mut stacked = stack_group(action, &context, name, &phase, group, crop, progress)?;
             notes.extend(stacked.note.take());
             let bunch = (action.kind() == ActionKind::FocusStackBunch).then_some(&paths[0]);
-            plots.extend(write_plots(&mut stacked, name, bunch, &p.plot_dir)?);
+            let plot_target = PlotTarget { dir: &p.plot_dir, overwrite: self.overwrite, claims };
+            plots.extend(write_plots(&mut stacked, name, bunch, &plot_target)?);
             notes.extend(std::mem::take(&mut stacked.align_notes));
             let left_out = stacked.align_reports.iter().filter(|r| r.skipped.is_some()).count();
             alignment.extend(std::mem::take(&mut stacked.align_reports));
@@ -576,15 +590,24 @@ fn stack_group(
 const DEPTH_MAP_SUFFIX: &str = "-depth-map.png";
 const CONFIDENCE_MAP_SUFFIX: &str = "-confidence-map.png";
 
-/// Writes the maps of one stack (or bunch) into `plot_dir` (created if missing) and
-/// returns their paths, depth map first: `<action><suffix>`, or for a bunch
+/// Where plots go, under the rules of every output: the job's [`Overwrite`], never
+/// over a file the run reads or wrote.
+struct PlotTarget<'a> {
+    dir: &'a Path,
+    overwrite: Overwrite,
+    claims: &'a Claims,
+}
+
+/// Writes the maps of one stack (or bunch) into the plot folder (created if missing)
+/// and returns their paths, depth map first: `<action><suffix>`, or for a bunch
 /// (`bunch` = its first frame) `<action>-<stem of the first frame><suffix>`.
 fn write_plots(
     stacked: &mut Stacked,
     name: &str,
     bunch: Option<&PathBuf>,
-    plot_dir: &Path,
+    target: &PlotTarget<'_>,
 ) -> Result<Vec<PathBuf>> {
+    let plot_dir = target.dir;
     let mut written = Vec::new();
     let maps = [
         (stacked.depth_map.take(), DEPTH_MAP_SUFFIX),
@@ -601,8 +624,9 @@ fn write_plots(
         };
         std::fs::create_dir_all(plot_dir).map_err(|e| JobError::io(plot_dir, e))?;
         let path = plot_dir.join(file);
-        write_frame(&path, &map, &WriteOptions::default())
-            .map_err(|e| JobError::frames(name, e))?;
+        target.claims.output(name, &path)?;
+        let options = WriteOptions { overwrite: target.overwrite, ..WriteOptions::default() };
+        write_frame(&path, &map, &options).map_err(|e| JobError::frames(name, e))?;
         written.push(path);
     }
     Ok(written)
@@ -640,6 +664,44 @@ pub(crate) struct CancelOnly<'a>(pub &'a dyn Progress);
 impl Progress for CancelOnly<'_> {
     fn is_cancelled(&self) -> bool {
         self.0.is_cancelled()
+    }
+}
+
+/// The files one run reads and writes, so that no write replaces one of them: not an
+/// input frame (even with [`Overwrite::Replace`]), not another output of the run
+/// (two actions sharing an output folder, or a plot folder, with the same names).
+#[derive(Debug, Default)]
+pub(crate) struct Claims(std::sync::Mutex<std::collections::HashMap<PathBuf, Claim>>);
+
+#[derive(Debug)]
+enum Claim {
+    Input(String),
+    Output(String),
+}
+
+impl Claims {
+    /// Records the frames `action` reads (an output read by a later action stays an
+    /// output).
+    pub(crate) fn inputs(&self, action: &str, files: &[PathBuf]) {
+        let mut map = self.0.lock().expect("claims lock");
+        for f in files {
+            map.entry(f.clone()).or_insert_with(|| Claim::Input(action.to_string()));
+        }
+    }
+
+    /// Claims `path` for a write of `action`: an error when the run reads it or has
+    /// written it.
+    pub(crate) fn output(&self, action: &str, path: &Path) -> Result<()> {
+        let mut map = self.0.lock().expect("claims lock");
+        let what = match map.get(path) {
+            None => {
+                map.insert(path.to_path_buf(), Claim::Output(action.to_string()));
+                return Ok(());
+            }
+            Some(Claim::Input(a)) => format!("an input frame of action `{a}`"),
+            Some(Claim::Output(a)) => format!("already written by action `{a}` in this run"),
+        };
+        Err(JobError::Clash { action: action.to_string(), path: path.to_path_buf(), what })
     }
 }
 
@@ -837,7 +899,9 @@ mod tests {
             confidence_map: Some(map16(3, 2, 1234)),
             ..Stacked::plain(image.clone())
         };
-        let written = write_plots(&mut stacked, "fm", None, &plots).unwrap();
+        let claims = Claims::default();
+        let target = PlotTarget { dir: &plots, overwrite: Overwrite::Refuse, claims: &claims };
+        let written = write_plots(&mut stacked, "fm", None, &target).unwrap();
         let depth = plots.join("fm-depth-map.png");
         let confidence = plots.join("fm-confidence-map.png");
         assert_eq!(written, [depth.clone(), confidence.clone()]);
@@ -852,9 +916,25 @@ mod tests {
         let mut stacked =
             Stacked { confidence_map: Some(map16(3, 2, 7)), ..Stacked::plain(image.clone()) };
         let first = PathBuf::from("/in/img_0004.tif");
-        let bunch = write_plots(&mut stacked, "b", Some(&first), &plots).unwrap();
+        let bunch = write_plots(&mut stacked, "b", Some(&first), &target).unwrap();
         assert_eq!(bunch, [plots.join("b-img_0004-confidence-map.png")]);
-        assert!(write_plots(&mut Stacked::plain(image), "none", None, &plots).unwrap().is_empty());
+        assert!(
+            write_plots(&mut Stacked::plain(image.clone()), "none", None, &target)
+                .unwrap()
+                .is_empty()
+        );
+        // Written once in a run: a second write of the same map is refused, and an
+        // existing map is kept without Replace.
+        let mut again =
+            Stacked { depth_map: Some(map16(3, 2, 1)), ..Stacked::plain(image.clone()) };
+        let e = write_plots(&mut again, "fm", None, &target).unwrap_err();
+        assert!(matches!(e, JobError::Clash { .. }), "{e}");
+        let fresh = Claims::default();
+        let refuse = PlotTarget { dir: &plots, overwrite: Overwrite::Refuse, claims: &fresh };
+        let mut again = Stacked { depth_map: Some(map16(3, 2, 1)), ..Stacked::plain(image) };
+        let e = write_plots(&mut again, "fm", None, &refuse).unwrap_err();
+        assert!(e.to_string().contains("fm-depth-map.png: already exists"), "{e}");
+        assert_eq!(fs_core::read_frame(&depth).unwrap().samples(), &Samples::U16(vec![65535; 6]));
 
         // The summary picks them apart by name, also for an action named like a map.
         let odd = plots.join("x-confidence-map-depth-map.png");

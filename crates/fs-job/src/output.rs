@@ -103,6 +103,16 @@ pub(crate) fn remove_temporaries(dir: &Path) {
     }
 }
 
+/// Removes `dir` when it holds nothing but the marker: after a failed action, the
+/// folder it created for outputs it never wrote. Best effort on an error path.
+pub(crate) fn remove_if_unused(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let names: Vec<_> = entries.flatten().map(|e| e.file_name()).collect();
+    if names.len() == 1 && names[0] == MARKER && std::fs::remove_file(dir.join(MARKER)).is_ok() {
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
 /// `delete_output_at_end`: removes the files this run wrote (`written`) and, from
 /// an owned folder, the other image and temporary files, the marker and the folder
 /// itself. Returns whether the folder is gone (it stays when it holds files fstack

@@ -38,7 +38,7 @@ pub fn normalize(path: &Path) -> PathBuf {
 }
 
 /// Removes `.` and resolves `..` without touching the disk.
-fn lexical(path: &Path) -> PathBuf {
+pub(crate) fn lexical(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {

@@ -573,6 +573,74 @@ fn messages_name_what_the_user_typed() {
             code: 1,
             says: &["hint: frames this small or this plain have too few features to align"],
         },
+        // A loop of symbolic links inside the input folder, named like a frame: named,
+        // not silently left out of the stack.
+        MessageCase {
+            args: &["stack", "--no-align", "extra/looped", "-o", "out.png"],
+            tmpdir: None,
+            code: 1,
+            says: &["extra/looped/0003.png: a loop of symbolic links"],
+        },
+        // Side outputs obey the output's rules: never an input, never the output.
+        MessageCase {
+            args: &[
+                "stack",
+                "--no-align",
+                "in",
+                "-o",
+                "out.png",
+                "--stacker",
+                "depthmap",
+                "--depth-map",
+                "in/frame1.png",
+                "--force",
+            ],
+            tmpdir: None,
+            code: 1,
+            says: &["in/frame1.png: is one of the input frames; choose another --depth-map"],
+        },
+        MessageCase {
+            args: &[
+                "stack",
+                "--no-align",
+                "in",
+                "-o",
+                "out.png",
+                "--stacker",
+                "focusmap",
+                "--confidence-map",
+                "out.png",
+                "--force",
+            ],
+            tmpdir: None,
+            code: 1,
+            says: &["out.png: is the output; choose another --confidence-map"],
+        },
+        // A listed frame that fails to decode is named as given, not as its link in
+        // the work folder; for a single output and for bunches.
+        MessageCase {
+            args: &["stack", "--no-align", "in/frame1.png", "extra/cut.png", "-o", "out.png"],
+            tmpdir: None,
+            code: 1,
+            says: &["error: extra/cut.png: cannot decode image: file is truncated"],
+        },
+        MessageCase {
+            args: &[
+                "stack",
+                "--no-align",
+                "--no-balance",
+                "in/frame1.png",
+                "in/frame2.png",
+                "extra/cut.png",
+                "-o",
+                "bunches",
+                "--bunch-frames",
+                "2",
+            ],
+            tmpdir: None,
+            code: 1,
+            says: &["error: extra/cut.png: cannot decode image: file is truncated"],
+        },
     ];
     for case in cases {
         let tmp = tempfile::tempdir().unwrap();
@@ -587,6 +655,10 @@ fn messages_name_what_the_user_typed() {
         plain_stack(&extra.join("tiny"), 3, 3, 2);
         plain_stack(&extra.join("one-pixel"), 3, 1, 1);
         plain_stack(&extra.join("strip"), 3, 4000, 8);
+        plain_stack(&extra.join("looped"), 2, 40, 30);
+        let whole = std::fs::read(tmp.path().join("in/frame3.png")).unwrap();
+        std::fs::write(extra.join("cut.png"), &whole[..whole.len() / 2]).unwrap();
+        std::os::unix::fs::symlink("0003.png", extra.join("looped/0003.png")).unwrap();
         let snapshot = || -> Vec<(String, Vec<u8>)> {
             let mut all = Vec::new();
             for dir in ["in", "extra/tiny", "extra/one-pixel", "extra/strip"] {
@@ -676,4 +748,84 @@ fn ref_idx_without_alignment_is_the_balance_reference() {
             stderr(&o)
         );
     }
+}
+
+/// A bunch whose write fails (the file-size limit, as a full disk) names the file in
+/// the output folder the user gave, never an internal `.fstack-` name, and leaves
+/// nothing behind.
+#[cfg(unix)]
+#[test]
+fn a_failed_bunch_write_names_the_bunch_file() {
+    use std::os::unix::process::CommandExt;
+    let s = synth(200, 150, 4);
+    let mut cmd = fstack();
+    cmd.current_dir(s.tmp.path()).args([
+        "stack",
+        "--no-align",
+        "frames",
+        "-o",
+        "bunches",
+        "--bunch-frames",
+        "2",
+        "--stacker",
+        "pyramid",
+    ]);
+    // SAFETY: only setrlimit and signal, async-signal-safe, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit { rlim_cur: 4096, rlim_max: 4096 };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+            Ok(())
+        });
+    }
+    let o = cmd.output().unwrap();
+    assert_code(&o, 1);
+    let err = stderr(&o);
+    assert!(err.contains("bunches/frame_001.png: ") && err.contains("File too large"), "{err}");
+    assert!(!err.contains(".fstack-"), "{err}");
+    // The folder it created for bunches that never came is removed too.
+    assert_eq!(files_in(s.tmp.path()), ["frames"], "no leftover");
+}
+
+/// `--force` replacing an output and a map keeps their permission bits (as `sed -i`
+/// does); a file created new gets 0666 less the umask.
+#[cfg(unix)]
+#[test]
+fn a_forced_replacement_keeps_the_replaced_files_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    plain_stack(&tmp.path().join("in"), 3, 40, 30);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let set =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    let (out, map, fresh) =
+        (tmp.path().join("o.png"), tmp.path().join("d.tif"), tmp.path().join("c.png"));
+    std::fs::write(&out, b"old").unwrap();
+    set(&out, 0o600);
+    std::fs::write(&map, b"old").unwrap();
+    set(&map, 0o640);
+    let args = [
+        "stack",
+        "--no-align",
+        "in",
+        "-o",
+        "o.png",
+        "--stacker",
+        "focusmap",
+        "--depth-map",
+        "d.tif",
+        "--confidence-map",
+        "c.png",
+        "--force",
+    ];
+    let o = run_in(tmp.path(), &args);
+    assert_code(&o, 0);
+    assert_eq!(read_frame(&out).unwrap().width(), 40, "replaced");
+    assert_eq!(read_frame(&map).unwrap().width(), 40, "replaced");
+    assert_eq!((mode(&out), mode(&map)), (0o600, 0o640));
+    let plain = tmp.path().join("plain");
+    std::fs::write(&plain, b"").unwrap();
+    assert_eq!(mode(&fresh), mode(&plain), "a new file");
+    assert!(fstack_leftovers(tmp.path()).is_empty());
 }

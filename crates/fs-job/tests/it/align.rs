@@ -587,3 +587,31 @@ fn pcb_default_stacker_is_as_sharp_as_focus_stack_without_a_brighter_rim() {
         assert!(e_ours > 3.0 * e, "{}: {e:.1} vs the result's {e_ours:.1}", p.display());
     }
 }
+
+/// A project's BalanceFrames step without an AlignFrames step balances to its
+/// `ref_idx`, not to the middle frame.
+#[test]
+fn a_project_balance_step_uses_its_ref_idx() {
+    let (_t, work) = crate::common::workspace(3);
+    for (ref_idx, file) in
+        [("", "img1.png"), (r#", "ref_idx": 0"#, "img0.png"), (r#", "ref_idx": 2"#, "img2.png")]
+    {
+        let text = format!(
+            r#"{{"version": 1, "project": [{{"type_name": "Job", "params": {{"name": "job", "input_path": "src"}},
+              "sub_actions": [{{"type_name": "CombinedActions", "params": {{"name": "bal", "output_path": "bal"}}, "sub_actions": [
+                {{"type_name": "BalanceFrames", "params": {{"channel": "BALANCE_RGB"{ref_idx}}}}}]}}]}}]}}"#
+        );
+        let loaded =
+            parse_project(&text, &work, Path::new("p.fsp"), ProjectOptions::default()).unwrap();
+        assert!(!loaded.warnings.iter().any(|w| w.contains("ref_idx")), "{:?}", loaded.warnings);
+        let summary = loaded.jobs[0].run(&NoProgress).unwrap();
+        let notes = &summary.actions[0].notes;
+        assert!(notes.iter().any(|n| n.starts_with(&format!("balanced to {file}"))), "{notes:?}");
+        assert_eq!(summary.actions[0].outputs.len(), 3);
+    }
+    let bad = r#"{"version": 1, "project": [{"type_name": "Job", "params": {"name": "job", "input_path": "src"},
+      "sub_actions": [{"type_name": "CombinedActions", "params": {"name": "bal"}, "sub_actions": [
+        {"type_name": "BalanceFrames", "params": {"ref_idx": -4}}]}]}]}"#;
+    let e = parse_project(bad, &work, Path::new("p.fsp"), ProjectOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("ref_idx"), "{e}");
+}

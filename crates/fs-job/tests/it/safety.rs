@@ -243,3 +243,56 @@ fn bad_frames_are_found_from_headers_before_anything_runs() {
     let msg = err.to_string();
     assert!(msg.contains("img9.png") && msg.contains("8x8") && msg.contains("24x16"), "{msg}");
 }
+
+/// Two actions writing the same file in one run: the second is refused before it
+/// writes, naming the file and the first action, even with `Overwrite::Replace`
+/// (the library's default); the first action's output is kept as written. With
+/// `Overwrite::Refuse`, a plot that exists from an earlier run is kept too.
+#[test]
+fn a_run_never_writes_a_file_twice_nor_replaces_a_side_output_without_replace() {
+    let (_tmp, work) = workspace(2);
+    let job = StackJob::new("j", &work)
+        .input_path("src")
+        .add_action(stack("a").output_path("out"))
+        .add_action(stack("b").input_path("src").output_path("out").scratch_output_dir(false));
+    let err = job.run(&NoProgress).unwrap_err();
+    let text = err.to_string();
+    let out = work.join("out/img0.png");
+    assert!(matches!(err, JobError::Clash { .. }), "{text}");
+    assert!(
+        text.contains(&format!("refusing to write {}", out.display()))
+            && text.contains("already written by action `a` in this run"),
+        "{text}"
+    );
+    assert_eq!(names(&work.join("out")), [fs_job::MARKER, "img0.png"], "no leftover");
+
+    // A depth map already in the plot folder: kept without Replace, the action fails
+    // naming it; replaced with Replace.
+    let plots = work.join("plots");
+    std::fs::create_dir(&plots).unwrap();
+    let map = plots.join("d-depth-map.png");
+    std::fs::write(&map, b"theirs").unwrap();
+    let depth = |overwrite| {
+        StackJob::new("j", &work)
+            .input_path("src")
+            .overwrite(overwrite)
+            .add_action(
+                FocusStack::new(
+                    "d",
+                    Stacker::DepthMap(fs_job::DepthMapOptions {
+                        plot_depth_map: true,
+                        ..Default::default()
+                    }),
+                )
+                .output_path("dm")
+                .plot_path("plots"),
+            )
+            .run(&NoProgress)
+    };
+    let err = depth(fs_core::Overwrite::Refuse).unwrap_err().to_string();
+    assert!(err.contains(&format!("{}: already exists", map.display())), "{err}");
+    assert_eq!(std::fs::read(&map).unwrap(), b"theirs");
+    assert_eq!(names(&plots), ["d-depth-map.png"], "no leftover");
+    depth(fs_core::Overwrite::Replace).unwrap();
+    assert_eq!(fs_core::read_frame(&map).unwrap().width(), W);
+}

@@ -465,5 +465,5 @@ fn cancelling_during_denoise_stops_it_and_leaves_no_output() {
     let steps = events.iter().filter(|e| e.0 == "  step of s: denoise").count();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     assert!(steps >= 1 && steps <= threads.min(10), "{steps} bands done on {threads} threads");
-    assert!(crate::common::names(&work.join("s")).iter().all(|n| n.starts_with(".fstack-output")));
+    assert!(!work.join("s").exists(), "the output folder it created is removed");
 }
