@@ -456,9 +456,6 @@ fn float_conversions_match_the_scalar_reference() {
 
 // ---- bad input ----
 
-/// The header fuzzer (tests/io/fuzz.rs).
-#[path = "io/fuzz.rs"]
-mod fuzz;
 
 /// A valid file of each format, to damage.
 fn valid_file(dir: &Path, ext: &str) -> PathBuf {
