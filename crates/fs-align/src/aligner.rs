@@ -985,10 +985,10 @@ pub fn frames_with_reference(
     let mut reference = Some(reference);
     let expected = reference.as_ref().map(Frame::info);
     paths.into_iter().enumerate().map(move |(i, path)| {
-        if i == reference_index {
-            if let Some(f) = reference.take() {
-                return Ok(f);
-            }
+        if i == reference_index
+            && let Some(f) = reference.take()
+        {
+            return Ok(f);
         }
         let frame = fs_core::read_frame(&path)?;
         if let Some(e) = expected {

@@ -406,15 +406,13 @@ impl Estimator {
                 let (mut iterations, tolerance) = (REFINE_ITERATIONS[l], REFINE_TOLERANCE[l]);
                 // On level 0 the patch field refines (when it can); the global
                 // Gauss-Newton then only measures the residual there.
-                if let (0, Some(field)) = (l, &self.patch_field) {
-                    if let Some(t) = field.refine(kind, &levels[0], transform) {
-                        if t.is_valid()
-                            && t.corner_distance(&transform, self.width, self.height) < PATCH_REACH
-                        {
-                            transform = t;
-                            iterations = 0;
-                        }
-                    }
+                if let (0, Some(field)) = (l, &self.patch_field)
+                    && let Some(t) = field.refine(kind, &levels[0], transform)
+                    && t.is_valid()
+                    && t.corner_distance(&transform, self.width, self.height) < PATCH_REACH
+                {
+                    transform = t;
+                    iterations = 0;
                 }
                 let start = transform.to_subsampled(factor);
                 if let Some(r) =

@@ -474,44 +474,46 @@ impl<S: Sample, const C: usize, const N: usize> FixedJob<'_, S, C, N> {
             let base = ((qy >> FRAC_BITS) - back) as usize * stride
                 + ((qx >> FRAC_BITS) - back) as usize * C;
             #[cfg(target_arch = "x86_64")]
-            if SIMD && C == 3 && N == 4 {
-                if let (Some(d), Some(p)) = (S::as_u8(data), S::as_u8_mut(px)) {
-                    if let Some(win) = d.get(base..base + 3 * stride + 16) {
-                        // SAFETY: `SIMD` is true only in `fixed_row_avx2`, which runs
-                        // on CPUs with AVX2 only; `win` holds 3 strides + 16 bytes.
-                        unsafe {
-                            rgb8_bicubic_avx2(
-                                win,
-                                stride,
-                                self.pairs[phy],
-                                &self.pattern[phx],
-                                &self.gains4,
-                                p,
-                            )
-                        };
-                        continue;
-                    }
-                }
+            if SIMD
+                && C == 3
+                && N == 4
+                && let (Some(d), Some(p)) = (S::as_u8(data), S::as_u8_mut(px))
+                && let Some(win) = d.get(base..base + 3 * stride + 16)
+            {
+                // SAFETY: `SIMD` is true only in `fixed_row_avx2`, which runs
+                // on CPUs with AVX2 only; `win` holds 3 strides + 16 bytes.
+                unsafe {
+                    rgb8_bicubic_avx2(
+                        win,
+                        stride,
+                        self.pairs[phy],
+                        &self.pattern[phx],
+                        &self.gains4,
+                        p,
+                    )
+                };
+                continue;
             }
             #[cfg(target_arch = "x86_64")]
-            if SIMD && C == 3 && N == 2 {
-                if let (Some(d), Some(p)) = (S::as_u8(data), S::as_u8_mut(px)) {
-                    if let Some(win) = d.get(base..base + stride + 8) {
-                        // SAFETY: `SIMD` is true only in `fixed_row_avx2`, which runs
-                        // on CPUs with AVX2 only; `win` holds a stride + 8 bytes.
-                        unsafe {
-                            rgb8_bilinear_avx2(
-                                win,
-                                stride,
-                                self.pairs[phy][0],
-                                &self.pattern[phx],
-                                &self.gains4,
-                                p,
-                            )
-                        };
-                        continue;
-                    }
-                }
+            if SIMD
+                && C == 3
+                && N == 2
+                && let (Some(d), Some(p)) = (S::as_u8(data), S::as_u8_mut(px))
+                && let Some(win) = d.get(base..base + stride + 8)
+            {
+                // SAFETY: `SIMD` is true only in `fixed_row_avx2`, which runs
+                // on CPUs with AVX2 only; `win` holds a stride + 8 bytes.
+                unsafe {
+                    rgb8_bilinear_avx2(
+                        win,
+                        stride,
+                        self.pairs[phy][0],
+                        &self.pattern[phx],
+                        &self.gains4,
+                        p,
+                    )
+                };
+                continue;
             }
             let taps: [&[S]; N] =
                 std::array::from_fn(|j| &data[base + j * stride..base + j * stride + N * C]);

@@ -31,7 +31,7 @@ pub fn reflect101(i: isize, n: usize) -> usize {
 }
 
 fn check_kernel<T>(k: &[T], name: &str) -> Result<()> {
-    if k.is_empty() || k.len() % 2 == 0 {
+    if k.is_empty() || k.len().is_multiple_of(2) {
         return Err(CoreError::Dimensions(format!(
             "{name} kernel must have an odd number of taps, got {}",
             k.len()

@@ -12,7 +12,7 @@ pub const LUMA_WEIGHTS: [f64; 3] = [0.299, 0.587, 0.114];
 /// derived from the size as OpenCV's `getGaussianKernel` does: the binomial
 /// kernels for sizes 1 to 7, else sigma = `0.3 * ((size - 1) / 2 - 1) + 0.8`.
 pub fn gaussian_kernel<T: Float>(size: usize, sigma: f64) -> Result<Vec<T>> {
-    if size == 0 || size % 2 == 0 {
+    if size == 0 || size.is_multiple_of(2) {
         return Err(CoreError::Dimensions(format!(
             "a Gaussian kernel needs an odd size, got {size}"
         )));

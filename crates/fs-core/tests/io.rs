@@ -456,7 +456,6 @@ fn float_conversions_match_the_scalar_reference() {
 
 // ---- bad input ----
 
-
 /// A valid file of each format, to damage.
 fn valid_file(dir: &Path, ext: &str) -> PathBuf {
     let path = dir.join(format!("valid.{ext}"));

@@ -94,16 +94,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             other => return Err(format!("unknown option {other}").into()),
         }
     }
-    if let Some(spec) = gen_spec {
-        if !dir.is_dir() || (frames_in(&dir)?.is_empty() && !dir.join("frames").is_dir()) {
-            let n: Vec<usize> = spec.split('x').map(str::parse).collect::<Result<_, _>>()?;
-            let [width, height, frames] = n[..] else { return Err("--gen WxHxN".into()) };
-            let t = Instant::now();
-            let synth =
-                SynthStack::new(SynthOptions { width, height, frames, ..Default::default() })?;
-            synth.write_stack(&dir, FileFormat::Jpeg, &WriteOptions::default())?;
-            eprintln!("generated {spec} in {:.1} s", t.elapsed().as_secs_f64());
-        }
+    if let Some(spec) = gen_spec
+        && (!dir.is_dir() || (frames_in(&dir)?.is_empty() && !dir.join("frames").is_dir()))
+    {
+        let n: Vec<usize> = spec.split('x').map(str::parse).collect::<Result<_, _>>()?;
+        let [width, height, frames] = n[..] else { return Err("--gen WxHxN".into()) };
+        let t = Instant::now();
+        let synth = SynthStack::new(SynthOptions { width, height, frames, ..Default::default() })?;
+        synth.write_stack(&dir, FileFormat::Jpeg, &WriteOptions::default())?;
+        eprintln!("generated {spec} in {:.1} s", t.elapsed().as_secs_f64());
     }
     // A generated stack keeps its frames in `frames/`, beside the truth.
     let frames_dir = if dir.join("frames").is_dir() { dir.join("frames") } else { dir.clone() };

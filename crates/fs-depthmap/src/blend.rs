@@ -178,7 +178,7 @@ pub(crate) fn expand_row<T: Float>(src: Plane<'_, T>, y: usize, tmp: &mut [T], o
         let mut acc = T::zero();
         for (i, &ki) in k.iter().enumerate() {
             let sx = reflect101((x + i) as isize - 2, 2 * tmp.len());
-            if sx % 2 == 0 {
+            if sx.is_multiple_of(2) {
                 acc += ki * tmp[sx / 2];
             }
         }

@@ -401,7 +401,7 @@ pub(crate) fn fill(decision: &mut Decision, w: usize, h: usize) {
 #[inline]
 pub(crate) fn upsample_taps(i: usize, n: usize) -> (usize, usize, f32) {
     let j = i / 2;
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         if j == 0 { (0, 0, 0.0) } else { (j - 1, j, 0.75) }
     } else if j + 1 < n {
         (j, j + 1, 0.25)

@@ -38,14 +38,10 @@ impl Prepared {
     /// at a time, except the reference, handed over already decoded (once).
     pub(crate) fn frames(&self, paths: &[PathBuf], offset: usize) -> Source<'static> {
         let r = self.aligner.reference_index();
-        if (offset..offset + paths.len()).contains(&r) {
-            if let Some(frame) = self.reference_frame.lock().expect("reference lock").take() {
-                return Box::new(fs_align::frames_with_reference(
-                    paths.to_vec(),
-                    r - offset,
-                    frame,
-                ));
-            }
+        if (offset..offset + paths.len()).contains(&r)
+            && let Some(frame) = self.reference_frame.lock().expect("reference lock").take()
+        {
+            return Box::new(fs_align::frames_with_reference(paths.to_vec(), r - offset, frame));
         }
         Box::new(PathFrames::new(paths.to_vec()))
     }

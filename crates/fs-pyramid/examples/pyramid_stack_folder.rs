@@ -66,19 +66,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "usage: pyramid_stack_folder DIR [--out FILE] [--decode-only] [--repeat N] [--f64] \
          [--noise-guard G] [--generate W H N]",
     )?;
-    if let Some((width, height, frames)) = generate {
-        if fs_core::list_frames(&dir).is_err() {
-            let t = Instant::now();
-            let synth =
-                SynthStack::new(SynthOptions { width, height, frames, ..Default::default() })?;
-            let tmp = dir.join("generated");
-            let files = synth.write_stack(&tmp, FileFormat::Jpeg, &WriteOptions::default())?;
-            // Only the frames go into DIR; truth and depth stay in DIR/generated.
-            for f in &files.frames {
-                std::fs::rename(f, dir.join(f.file_name().expect("file")))?;
-            }
-            eprintln!("generated {frames} frames in {:.1} s", t.elapsed().as_secs_f64());
+    if let Some((width, height, frames)) = generate
+        && fs_core::list_frames(&dir).is_err()
+    {
+        let t = Instant::now();
+        let synth = SynthStack::new(SynthOptions { width, height, frames, ..Default::default() })?;
+        let tmp = dir.join("generated");
+        let files = synth.write_stack(&tmp, FileFormat::Jpeg, &WriteOptions::default())?;
+        // Only the frames go into DIR; truth and depth stay in DIR/generated.
+        for f in &files.frames {
+            std::fs::rename(f, dir.join(f.file_name().expect("file")))?;
         }
+        eprintln!("generated {frames} frames in {:.1} s", t.elapsed().as_secs_f64());
     }
     let one: Vec<PathBuf> = fs_core::list_frames(&dir)?;
     let paths: Vec<PathBuf> = (0..repeat).flat_map(|_| one.iter().cloned()).collect();

@@ -57,7 +57,7 @@ impl PyramidOptions {
                 reason: format!("must be 4 to 1048576, got {}", self.pyramid_min_size),
             });
         }
-        if self.kernel_size % 2 == 0 || !(1..=63).contains(&self.kernel_size) {
+        if self.kernel_size.is_multiple_of(2) || !(1..=63).contains(&self.kernel_size) {
             return Err(PyramidError::InvalidOption {
                 name: "kernel_size",
                 reason: format!("must be odd, 1 to 63, got {}", self.kernel_size),

@@ -91,7 +91,7 @@ pub(crate) fn expand_vertical<T: Float>(
     let mut first = true;
     for (j, &kj) in k.iter().enumerate() {
         let zi = reflect101(y as isize + j as isize - 2, 2 * ch);
-        if zi % 2 != 0 {
+        if !zi.is_multiple_of(2) {
             continue;
         }
         let row = &coarse[(zi / 2) * cw..(zi / 2 + 1) * cw];
@@ -121,7 +121,7 @@ pub(crate) fn expand_horizontal<T: Float>(vt: &[T], k: &[T; 5], out: &mut [T]) {
         let mut acc = T::zero();
         for (i, &ki) in k.iter().enumerate() {
             let zi = reflect101(x as isize + i as isize - 2, zw);
-            if zi % 2 == 0 {
+            if zi.is_multiple_of(2) {
                 acc += ki * vt[zi / 2];
             }
         }

@@ -448,7 +448,7 @@ fn glyph_ink(key: u64, x: f32, y: f32) -> bool {
         return false;
     }
     let h = hash2(key, cx as i64, cy as i64);
-    if h % 7 == 0 {
+    if h.is_multiple_of(7) {
         return false; // a space between words
     }
     let bits = (h >> 8) as u32 & 0xfff;
