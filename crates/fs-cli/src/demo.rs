@@ -16,7 +16,7 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use fs_core::synth::{SynthOptions, SynthStack};
 use fs_core::{FileFormat, Frame, Progress, WriteOptions, metrics, read_frame, write_frame};
-use fs_job::Stacker;
+use fs_job::{StackSpec, Stacker};
 
 use crate::cli::DemoArgs;
 use crate::report::{self, FramesSummary, Summary, Timings};
@@ -72,7 +72,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<()> {
 }
 
 fn demo_in(ctx: &Context, synth: &SynthStack, dir: &Path, start: Instant) -> anyhow::Result<()> {
-    let reporter = ctx.reporter();
+    let reporter = ctx.reporter().hide_action();
     let n = synth.frame_count();
     let result = (|| -> anyhow::Result<(PathBuf, Vec<PathBuf>, f64, f64, usize, f64)> {
         // Frames, truth and depth map: PNG, lossless, so the PSNR measures the stacker.
@@ -88,7 +88,7 @@ fn demo_in(ctx: &Context, synth: &SynthStack, dir: &Path, start: Instant) -> any
             return Err(Interrupted.into());
         }
         let stack_start = Instant::now();
-        let stacked = Stacker::default().stack_paths(&files.frames, &reporter)?;
+        let stacked = fs_job::stack_files(&files.frames, &StackSpec::default(), &reporter)?.image;
         let stack_seconds = stack_start.elapsed().as_secs_f64();
         let output = dir.join("stacked.png");
         write_frame(&output, &stacked, &WriteOptions::default())?;

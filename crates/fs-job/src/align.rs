@@ -2,7 +2,7 @@
 //! options of FocusStack and FocusStackBunch, `fstack stack --align`), and as the
 //! `CombinedActions` action that writes aligned frames to a folder.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use fs_align::{AlignLog, AlignedFrames, Aligner, FrameReport, crop_frame, estimate_chain};
 use fs_core::{Frame, PathFrames, Progress, WriteOptions, read_frame, write_frame};
@@ -20,8 +20,8 @@ pub(crate) type Source<'a> = Box<dyn Iterator<Item = fs_core::Result<fs_core::Fr
 #[derive(Debug)]
 pub(crate) struct Prepared {
     aligner: Aligner,
-    /// The reference's file name, for the notes.
-    reference: PathBuf,
+    /// The reference's name for the notes: its file name, or `frame <index>`.
+    reference: String,
     /// The decoded reference until the stack (or bunch) holding it takes it.
     reference_frame: std::sync::Mutex<Option<Frame>>,
     /// Whether the stacker bounds its memory (no frame decoded ahead for it).
@@ -85,23 +85,62 @@ fn settings_aligner(
     name: &str,
     progress: &dyn Progress,
 ) -> Result<Option<Prepared>> {
+    let reference = |r: usize| {
+        let label = files[r].file_name().unwrap_or_default().to_string_lossy().into_owned();
+        Ok((read_frame(&files[r])?, label))
+    };
+    let all = || PathFrames::new(files.to_vec());
+    aligner_of(settings, files.len(), reference, all, name, progress)
+}
+
+/// The aligner of a stack held in memory (`source`), for [`crate::stack_frames`]; the
+/// reference is frame `k` in the notes.
+pub(crate) fn prepare_in_memory(
+    settings: &AlignSettings,
+    source: &dyn crate::FrameSource,
+    name: &str,
+    progress: &dyn Progress,
+) -> Result<Option<Prepared>> {
+    let reference = |r: usize| Ok((source.frame(r)?, format!("frame {r}")));
+    let all = || (0..source.len()).map(|i| source.frame(i));
+    let mut prepared = aligner_of(settings, source.len(), reference, all, name, progress)?;
+    // The frames are in memory: the stream takes the reference from there too.
+    if let Some(p) = &mut prepared {
+        p.reference_frame.lock().expect("reference lock").take();
+    }
+    Ok(prepared)
+}
+
+/// The aligner of a stack of `count` frames: `reference(r)` gives the reference frame
+/// and its name, `all()` every frame in order (read only with `step_process`).
+fn aligner_of<I>(
+    settings: &AlignSettings,
+    count: usize,
+    reference: impl FnOnce(usize) -> fs_core::Result<(Frame, String)>,
+    all: impl FnOnce() -> I,
+    name: &str,
+    progress: &dyn Progress,
+) -> Result<Option<Prepared>>
+where
+    I: Iterator<Item = fs_core::Result<Frame>>,
+{
     if settings.align.is_none() && settings.balance.is_none() {
         return Ok(None);
     }
     let options = settings.align.clone().unwrap_or_default();
-    let r = settings.reference().index(files.len()).map_err(|e| align_option(name, e))?;
-    let reference = read_frame(&files[r]).map_err(|e| JobError::frames(name, e))?;
+    let r = settings.reference().index(count).map_err(|e| align_option(name, e))?;
+    let (reference, label) = reference(r).map_err(|e| JobError::frames(name, e))?;
     let mut aligner =
         Aligner::new(&reference, r, settings.clone()).map_err(|e| align_error(name, e))?;
     if settings.align.as_ref().is_some_and(|a| a.step_process) {
-        progress.phase(&format!("{name}: align (step_process)"), files.len() as u64);
-        let frames = CountingFrames { inner: PathFrames::new(files.to_vec()), progress, done: 0 };
+        progress.phase(&format!("{name}: align (step_process)"), count as u64);
+        let frames = CountingFrames { inner: all(), progress, done: 0 };
         let transforms = estimate_chain(frames, r, &options).map_err(|e| align_error(name, e))?;
         aligner = aligner.with_transforms(transforms);
     }
     Ok(Some(Prepared {
         aligner,
-        reference: files[r].clone(),
+        reference: label,
         reference_frame: std::sync::Mutex::new(Some(reference)),
         memory_bounded: false,
     }))
@@ -110,9 +149,9 @@ fn settings_aligner(
 /// Aligns the frames of a stack or bunch (starting at frame `offset` of the action's
 /// stack) on their way into `stack`, then crops the result (and its maps) to the
 /// area every kept frame covers when `crop`.
-pub(crate) fn stack_aligned<F>(
+pub(crate) fn stack_aligned<'s, F>(
     prepared: &Prepared,
-    frames: CountingFrames<'_, Source<'static>>,
+    frames: CountingFrames<'_, Source<'s>>,
     offset: usize,
     crop: bool,
     decode_ahead: bool,
@@ -172,10 +211,9 @@ where
 /// One line about what alignment did (how many frames by which method), one per
 /// frame not aligned by its features (how it was, why, its magnification), and one
 /// warning per frame left out.
-fn summary(log: &AlignLog, reference: &Path, settings: &AlignSettings) -> Vec<String> {
+fn summary(log: &AlignLog, file: &str, settings: &AlignSettings) -> Vec<String> {
     let reports = log.reports();
     let kept: Vec<&FrameReport> = reports.iter().filter(|r| r.skipped.is_none()).collect();
-    let file = reference.file_name().unwrap_or_default().to_string_lossy();
     let mut notes = Vec::new();
     let name = |r: &FrameReport| {
         r.path

@@ -345,7 +345,8 @@ impl StackJob {
             let context = StackContext { working_dir: &p.working_dir };
             let group = Group { paths, offset: range.start, aligner: aligner.as_ref() };
             let crop = o.crop && action.kind() == ActionKind::FocusStack;
-            let mut stacked = stack_group(action, &context, name, &phase, group, crop, progress)?;
+            let stacker = action.stacker().expect("stacking actions have a stacker");
+            let mut stacked = stack_group(stacker, &context, name, &phase, group, crop, progress)?;
             notes.extend(stacked.note.take());
             let bunch = (action.kind() == ActionKind::FocusStackBunch).then_some(&paths[0]);
             let plot_target = PlotTarget { dir: &p.plot_dir, overwrite: self.overwrite, claims };
@@ -526,16 +527,16 @@ pub(crate) fn output_name(prefix: &str, first: &Path, format: Option<FileFormat>
 
 /// The frames of one stack or bunch: their files, where they start in the action's
 /// stack, and the aligner (in-memory alignment or balance) if any.
-struct Group<'a> {
-    paths: &'a [PathBuf],
-    offset: usize,
-    aligner: Option<&'a crate::align::Prepared>,
+pub(crate) struct Group<'a> {
+    pub paths: &'a [PathBuf],
+    pub offset: usize,
+    pub aligner: Option<&'a crate::align::Prepared>,
 }
 
 /// Reads the group's frames (checked against the first), aligns them when asked,
 /// and stacks them; a single frame without alignment is returned as read.
-fn stack_group(
-    action: &Action,
+pub(crate) fn stack_group(
+    stacker: &Stacker,
     context: &StackContext<'_>,
     name: &str,
     phase: &str,
@@ -544,7 +545,6 @@ fn stack_group(
     progress: &dyn Progress,
 ) -> Result<Stacked> {
     let paths = group.paths;
-    let stacker = action.stacker().expect("stacking actions have a stacker");
     progress.phase(&format!("{name}: {phase}"), paths.len() as u64);
     if let Some(aligner) = group.aligner {
         // The reference frame, decoded to build the aligner, is not decoded again.

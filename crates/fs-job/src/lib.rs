@@ -99,6 +99,7 @@ mod job;
 mod jobfile;
 mod output;
 mod paths;
+mod single;
 mod size;
 mod stacker;
 
@@ -122,6 +123,7 @@ pub use crate::job::{ActionPlan, ActionSummary, JobPlan, JobSummary, StackJob, S
 pub use crate::jobfile::parse_job_toml;
 pub use crate::output::MARKER;
 pub use crate::paths::normalize;
+pub use crate::single::{FrameSource, StackResult, StackSpec, stack_files, stack_frames};
 pub use crate::size::ByteSize;
 pub use crate::stacker::{Stacker, StackerKind};
 

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fs_core::{FloatType, Frame, PathFrames, Progress};
+use fs_core::{FloatType, Frame, Progress};
 
 use crate::algorithms::{
     DepthMapOptions, DepthMapStack, FocusMapOptions, FocusMapStack, PyramidAutoOptions,
@@ -208,35 +208,6 @@ impl Stacker {
                 Ok(Stacked { depth_map: result.depth_map, ..Stacked::plain(result.image) })
             }
         }
-    }
-
-    /// Stacks the image files `paths` (at least one), in this order, outside any job:
-    /// one image, without alignment, post-filters or plots (what `fstack demo`
-    /// needs). Progress is one phase, `stack`, counting the frames read; a relative
-    /// `temp_dir` is inside the current folder.
-    pub fn stack_paths(
-        &self,
-        paths: &[PathBuf],
-        progress: &dyn Progress,
-    ) -> std::result::Result<Frame, StackerError> {
-        progress.phase("stack", paths.len() as u64);
-        let frames = crate::job::CountingFrames {
-            inner: PathFrames::new(paths.to_vec()),
-            progress,
-            done: 0,
-        };
-        let context = StackContext { working_dir: Path::new(".") };
-        let stacker = match self {
-            Stacker::FocusMap(o) => {
-                Stacker::FocusMap(FocusMapOptions { depth_map: false, confidence_map: false, ..*o })
-            }
-            Stacker::DepthMap(o) => {
-                Stacker::DepthMap(DepthMapOptions { plot_depth_map: false, ..*o })
-            }
-            other => other.clone(),
-        };
-        let stacked = stacker.stack(frames, &context, &crate::job::CancelOnly(progress))?;
-        Ok(stacked.frame)
     }
 }
 

@@ -165,15 +165,17 @@ fn a_focus_map_plot_folder_must_not_be_a_folder_the_job_reads_or_writes() {
 }
 
 #[test]
-fn stack_paths_stacks_files_outside_a_job_with_one_phase() {
+fn stack_files_stacks_files_outside_a_job_with_one_phase() {
     let (_tmp, work, synth) = synth_workspace_of(40, 30, 3);
     let paths: Vec<PathBuf> = (0..3).map(|k| work.join(format!("src/frame{k}.png"))).collect();
     let progress = Recorder::default();
-    let frame = with_maps().stack_paths(&paths, &progress).unwrap();
-    assert_eq!(frame.info(), synth.frame(0).info());
+    let spec = fs_job::StackSpec { stacker: with_maps(), ..Default::default() };
+    let stacked = fs_job::stack_files(&paths, &spec, &progress).unwrap();
+    assert_eq!(stacked.image.info(), synth.frame(0).info());
+    assert!(stacked.depth_map.is_some() && stacked.confidence_map.is_some());
     let events = progress.events.lock().unwrap();
-    assert_eq!(events[0], ("stack".to_string(), 3));
-    assert_eq!(events.last().unwrap(), &("  step of stack".to_string(), 3));
+    assert_eq!(events[0], ("stack: stack".to_string(), 3));
+    assert_eq!(events.last().unwrap(), &("  step of stack: stack".to_string(), 3));
     assert!(!work.join("plots").exists(), "no plots outside a job");
 }
 

@@ -7,4 +7,5 @@ mod end_to_end;
 mod focusmap;
 mod job_files;
 mod safety;
+mod single;
 mod stackers;
