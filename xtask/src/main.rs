@@ -12,6 +12,7 @@ mod align_run;
 mod bench;
 mod gen_testdata;
 mod report;
+mod test;
 
 /// fstack developer tasks.
 #[derive(Debug, Parser)]
@@ -28,6 +29,9 @@ enum Command {
     /// Benchmark whole runs of the release `fstack` (and, with --peers, other tools)
     /// and the alignment; updates the measured sections of docs/benchmarks.md.
     Bench(bench::BenchArgs),
+    /// Run every test: `cargo test --workspace`, then the Python package's pytest
+    /// suite in a virtual environment it makes (target/py). The README's test command.
+    Test(test::Args),
     /// Run a command and print its wall time, CPU time and peak RSS (used by `bench`).
     #[command(hide = true)]
     Measure {
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::GenTestdata(args) => gen_testdata::run(args),
         Command::Bench(args) => bench::run(&args, &gen_testdata::workspace_root()),
+        Command::Test(args) => test::run(&args, &gen_testdata::workspace_root()),
         Command::DecodeFloor { frames } => bench::decode_floor(&frames),
         Command::AlignRun { frames, no_balance } => align_run::run(&frames, no_balance),
         Command::Measure { command } => bench::measure_command(&command),

@@ -16,7 +16,7 @@ use crate::algorithms::{
 use crate::alignspec::{AlignSpec, BalanceSpec};
 use crate::{
     ActionOptions, ByteSize, CombinedActions, FocusStack, FocusStackBunch, FrameStep, JobError,
-    Result, StackJob, Stacker, StackerKind,
+    Result, StackJob, StackSpec, Stacker, StackerKind,
 };
 
 /// The whole file: one job.
@@ -469,6 +469,79 @@ pub fn parse_job_toml(text: &str, base_dir: &Path, origin: &Path) -> Result<Stac
         path: origin.to_path_buf(),
         message: toml_message(text, &e),
     })?;
+    job_of(spec, base_dir)
+}
+
+/// The keys of an `[[action]]` that act on the frames of one stack: what
+/// [`parse_stack_options`] takes besides the stacker's own keys.
+const FRAME_KEYS: [&str; 7] = [
+    "align",
+    "balance",
+    "crop",
+    "denoise_amount",
+    "sharpen_amount_percent",
+    "sharpen_radius",
+    "sharpen_threshold",
+];
+
+/// A [`StackSpec`] from the options of one stack by the names of a job file: the
+/// stacker by name (`FocusMapStack`, ..., as `type` in a job file), then one flat
+/// table holding the frame keys of an `[[action]]` (`align`, `balance`, `crop`,
+/// `denoise_amount`, `sharpen_*`, with the values a job file takes) and the stacker's
+/// own keys (`pyramid_min_size`, `energy`, ...). Unknown keys, keys of another
+/// stacker and values out of range are errors naming the key.
+pub fn parse_stack_options(stacker: StackerKind, options: toml::Table) -> Result<StackSpec> {
+    if let Some(key) = ["type", "name", "stacker"].into_iter().find(|k| options.contains_key(*k)) {
+        return Err(JobError::option("stack", key, "is not an option of one stack"));
+    }
+    let spec = one_stack_job(stacker, options.clone()).map_err(|e| {
+        // serde names the struct, not the key: find the key whose value is refused.
+        let culprit = options.iter().find_map(|(key, value)| {
+            let alone = toml::Table::from_iter([(key.clone(), value.clone())]);
+            one_stack_job(stacker, alone).err().map(|e| (key.clone(), e))
+        });
+        match culprit {
+            Some((key, e)) => JobError::option("stack", key, one_line(&e)),
+            None => JobError::option("stack", "options", one_line(&e)),
+        }
+    })?;
+    let mut job = job_of(spec, Path::new("."))?;
+    let action = job.actions.pop().expect("one action");
+    let stacker = action.stacker().cloned().unwrap_or_default();
+    Ok(StackSpec { stacker, options: action.options().clone() })
+}
+
+/// A job of one `FocusStack` action holding `options` (frame keys on the action, the
+/// rest on its stacker), as a job file would spell it.
+fn one_stack_job(
+    stacker: StackerKind,
+    options: toml::Table,
+) -> std::result::Result<JobSpec, toml::de::Error> {
+    let mut action = toml::Table::new();
+    let mut stacker_table = toml::Table::new();
+    stacker_table.insert("type".into(), stacker.name().into());
+    for (key, value) in options {
+        if FRAME_KEYS.contains(&key.as_str()) {
+            action.insert(key, value);
+        } else {
+            stacker_table.insert(key, value);
+        }
+    }
+    action.insert("type".into(), "FocusStack".into());
+    action.insert("name".into(), "stack".into());
+    action.insert("stacker".into(), stacker_table.into());
+    let mut job = toml::Table::new();
+    job.insert("name".into(), "stack".into());
+    job.insert("action".into(), toml::Value::Array(vec![action.into()]));
+    job.try_into()
+}
+
+fn one_line(e: &toml::de::Error) -> String {
+    e.message().trim().replace('\n', " ")
+}
+
+/// The job a parsed job file describes; relative working paths inside `base_dir`.
+fn job_of(spec: JobSpec, base_dir: &Path) -> Result<StackJob> {
     let working =
         crate::paths::resolve(base_dir, spec.working_path.as_deref().unwrap_or(Path::new(".")));
     let mut job = StackJob::new(spec.name, working);

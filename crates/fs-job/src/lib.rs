@@ -120,7 +120,7 @@ pub use crate::algorithms::{
 pub use crate::error::{JOB_SCOPE, JobError, Result, StackerError};
 pub use crate::fsp::{LoadedJobs, ProjectOptions, parse_project};
 pub use crate::job::{ActionPlan, ActionSummary, JobPlan, JobSummary, StackJob, StackedOutput};
-pub use crate::jobfile::parse_job_toml;
+pub use crate::jobfile::{parse_job_toml, parse_stack_options};
 pub use crate::output::MARKER;
 pub use crate::paths::normalize;
 pub use crate::single::{FrameSource, StackResult, StackSpec, stack_files, stack_frames};

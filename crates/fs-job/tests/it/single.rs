@@ -78,12 +78,14 @@ fn files_and_frames_give_the_pixels_of_a_job() {
 fn maps_and_post_filters_come_back_with_the_image() {
     let stack = stack();
     let (_tmp, paths) = files(&stack);
-    let mut spec = StackSpec::default();
-    spec.stacker = Stacker::FocusMap(fs_job::FocusMapOptions {
-        depth_map: true,
-        confidence_map: true,
+    let mut spec = StackSpec {
+        stacker: Stacker::FocusMap(fs_job::FocusMapOptions {
+            depth_map: true,
+            confidence_map: true,
+            ..Default::default()
+        }),
         ..Default::default()
-    });
+    };
     let plain = stack_files(&paths, &spec, &NoProgress).unwrap();
     let depth = plain.depth_map.as_ref().expect("a depth map");
     assert_eq!((depth.width(), depth.height()), (160, 120));

@@ -1,0 +1,269 @@
+"""fstack: focus stacking from Python.
+
+Fuses a series of images taken at different focus distances (a z-stack) into one
+image that is sharp everywhere, with fstack's stackers (FocusMapStack by default;
+ShineStacker's PyramidStack and DepthMapStack under their seed names).
+
+The work runs in Rust with the GIL released: other Python threads go on meanwhile.
+Ctrl-C stops it between frames and raises ``KeyboardInterrupt``. Errors carry the
+messages of the ``fstack`` command: ``ValueError`` for options and shapes,
+``FileNotFoundError`` / ``OSError`` for files.
+
+Examples
+--------
+>>> import numpy as np, fstack
+>>> z = np.random.default_rng(0).integers(0, 255, (4, 64, 48), dtype=np.uint8)
+>>> fstack.stack(z, align=False).shape
+(64, 48)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _fstack
+
+__all__ = ["stack", "stack_files", "run_job", "imread", "imwrite", "STACKERS", "__version__"]
+
+__version__: str = _fstack.__version__
+
+#: Stacker names ``stack`` takes (short forms and the seed's names).
+STACKERS = {
+    "default": "FocusMapStack",
+    "focusmap": "FocusMapStack",
+    "pyramid": "PyramidStack",
+    "tiles": "PyramidTilesStack",
+    "auto": "PyramidAutoStack",
+    "depthmap": "DepthMapStack",
+}
+
+Progress = Callable[[str, int, int], Any]
+
+
+def _stacker_name(stacker: str) -> str:
+    if not isinstance(stacker, str):
+        raise TypeError(f"stacker must be a name, got {type(stacker).__name__}")
+    return STACKERS.get(stacker.lower(), stacker)
+
+
+def _options(
+    stacker: str,
+    align: bool,
+    balance: Optional[bool],
+    return_depth: bool,
+    options: dict,
+) -> str:
+    """The JSON text of the flat option table the native module takes."""
+    o = dict(options)
+    for key in ("align", "balance"):
+        if key in o:
+            raise TypeError(f"give {key} as the keyword argument {key}=True/False")
+    o["align"] = bool(align)
+    o["balance"] = bool(align if balance is None else balance)
+    if return_depth:
+        if stacker == "FocusMapStack":
+            o["depth_map"] = True
+        elif stacker == "DepthMapStack":
+            o["plot_depth_map"] = True
+        else:
+            raise ValueError(f"return_depth: {stacker} makes no depth map "
+                             "(FocusMapStack and DepthMapStack do)")
+    for key, value in o.items():
+        if value is None:
+            raise ValueError(f"invalid option `{key}`: None is not a value")
+        if isinstance(value, os.PathLike):
+            o[key] = os.fspath(value)
+        elif isinstance(value, np.generic):
+            o[key] = value.item()
+    return json.dumps(o)
+
+
+def _array(raw, squeeze: bool) -> np.ndarray:
+    data, width, height, channels, bits = raw
+    dtype = np.uint8 if bits == 8 else np.uint16
+    a = np.frombuffer(data, dtype=dtype).reshape(height, width, channels)
+    return a[:, :, 0] if squeeze else a
+
+
+def _frames(frames) -> Tuple[list, Tuple[int, ...], np.dtype]:
+    """The frames as C-contiguous arrays of one shape and dtype."""
+    if isinstance(frames, np.ndarray):
+        if frames.ndim not in (3, 4):
+            raise ValueError(f"a z-stack array is (Z, Y, X) or (Z, Y, X, C), got shape {frames.shape}")
+        items = [frames[k] for k in range(frames.shape[0])]
+    else:
+        items = [np.asarray(f) for f in frames]
+    if not items:
+        raise ValueError("a stack needs at least one frame")
+    shape, dtype = items[0].shape, items[0].dtype
+    for k, f in enumerate(items):
+        if f.shape != shape or f.dtype != dtype:
+            raise ValueError(f"frame {k} is {f.shape} {f.dtype}, frame 0 is {shape} {dtype}: "
+                             "the frames of a stack share one shape and dtype")
+    if len(shape) not in (2, 3):
+        raise ValueError(f"a frame is (Y, X) or (Y, X, C), got shape {shape}")
+    if dtype not in (np.uint8, np.uint16, np.float32):
+        raise ValueError(f"dtype {dtype}: uint8, uint16 or float32")
+    return items, shape, dtype
+
+
+def stack(
+    frames: Union[np.ndarray, Sequence[np.ndarray]],
+    stacker: str = "default",
+    align: bool = True,
+    return_depth: bool = False,
+    *,
+    balance: Optional[bool] = None,
+    decision_channel: Optional[int] = None,
+    progress: Optional[Progress] = None,
+    **options: Any,
+):
+    """Stack frames held in memory into one image.
+
+    Parameters
+    ----------
+    frames : ndarray or sequence of ndarray
+        One array shaped (Z, Y, X) or (Z, Y, X, C), or a sequence of Z arrays shaped
+        (Y, X) or (Y, X, C); dtype uint8, uint16 or float32. C is 1 (gray), 3 (RGB)
+        or 4 (RGBA, alpha premultiplied for the blend).
+    stacker : str
+        ``"default"`` (FocusMapStack), ``"pyramid"``, ``"tiles"``, ``"auto"``,
+        ``"depthmap"``, or a seed name such as ``"PyramidStack"``.
+    align : bool
+        Align (and, unless ``balance`` says otherwise, balance) the frames to the
+        middle one, then crop to the area every frame covers, as ``fstack stack``.
+    return_depth : bool
+        Also return the depth map: per pixel, the (sub-frame) index of the frame in
+        focus, as float32.
+    balance : bool, optional
+        Balance brightness and colour; default: as ``align``.
+    decision_channel : int, optional
+        Not available yet: the focus decision is made on the luma of the frame.
+    progress : callable, optional
+        Called as ``progress(phase, done, total)`` on this thread, at most every 50 ms.
+    **options
+        Every option of the stacker and of the action by its seed name, as in a job
+        file: ``pyramid_min_size=32``, ``energy="laplacian"``, ``denoise_amount=5``,
+        ``sharpen_amount_percent=50``, ``crop=False``, ``focus_sigma=2.0``, ...
+
+    Returns
+    -------
+    ndarray, or (ndarray, ndarray)
+        The image, in the frames' dtype and layout ((Y, X) or (Y, X, C)); with
+        ``return_depth``, also the depth map (Y, X) float32. float32 frames are
+        stacked as 16-bit samples spanning the stack's range, and mapped back.
+    """
+    if decision_channel is not None:
+        raise NotImplementedError("decision_channel: not available yet; the focus decision "
+                                  "is made on the frames' luma")
+    items, shape, dtype = _frames(frames)
+    channels = 1 if len(shape) == 2 else shape[2]
+    if channels not in (1, 3, 4):
+        raise ValueError(f"{channels} channels: fstack stacks 1 (gray), 3 (RGB) or 4 (RGBA)")
+    name = _stacker_name(stacker)
+    text = _options(name, align, balance, return_depth, options)
+    lo = hi = 0.0
+    if dtype == np.float32:
+        lo = float(min(np.min(f) for f in items))
+        hi = float(max(np.max(f) for f in items))
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ValueError("float32 frames hold NaN or infinity")
+        scale = 65535.0 / (hi - lo) if hi > lo else 0.0
+        items = [np.round((f - lo) * scale).astype(np.uint16) for f in items]
+    bits = 8 if items[0].dtype == np.uint8 else 16
+    data = [np.ascontiguousarray(f).tobytes() for f in items]
+    image, depth, _confidence, _notes, count = _fstack.stack_raw(
+        data, shape[1], shape[0], channels, bits, name, text, progress)
+    out = _array(image, len(shape) == 2)
+    if dtype == np.float32:
+        out = (lo + out.astype(np.float32) * np.float32((hi - lo) / 65535.0)).astype(np.float32)
+    else:
+        out = out.copy()
+    if not return_depth:
+        return out
+    return out, _depth(depth, len(items))
+
+
+def _depth(raw, frames: int) -> np.ndarray:
+    """The 16-bit depth map as float32 frame indices."""
+    if raw is None:
+        raise RuntimeError("the stacker returned no depth map")
+    d = _array(raw, True).astype(np.float32)
+    return d * np.float32(max(frames - 1, 0) / 65535.0)
+
+
+def stack_files(
+    paths: Sequence[Union[str, os.PathLike]],
+    output: Optional[Union[str, os.PathLike]] = None,
+    stacker: str = "default",
+    align: bool = True,
+    return_depth: bool = False,
+    *,
+    balance: Optional[bool] = None,
+    overwrite: bool = False,
+    progress: Optional[Progress] = None,
+    **options: Any,
+):
+    """Stack image files (JPEG, PNG, TIFF; 8 or 16 bits) into one image.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+        The frames, in stack order.
+    output : path-like, optional
+        Also write the image there (format by extension, EXIF/ICC of the first frame),
+        atomically; an existing file only with ``overwrite=True``, never an input.
+    stacker, align, return_depth, balance, progress, **options
+        As for :func:`stack`.
+
+    Returns
+    -------
+    ndarray, or (ndarray, ndarray)
+        The image as (Y, X) or (Y, X, C) uint8 / uint16, and with ``return_depth``
+        the depth map.
+    """
+    files = [os.fspath(p) for p in paths]
+    name = _stacker_name(stacker)
+    text = _options(name, align, balance, return_depth, options)
+    out = None if output is None else os.fspath(output)
+    image, depth, _confidence, _notes, _count = _fstack.stack_files(
+        files, name, text, out, overwrite, progress)
+    channels = image[3]
+    result = _array(image, channels == 1).copy()
+    if not return_depth:
+        return result
+    return result, _depth(depth, len(files))
+
+
+def run_job(path: Union[str, os.PathLike], skip_unsupported: bool = False,
+            progress: Optional[Progress] = None) -> list:
+    """Run a job file (``.toml``) or a ShineStacker project (``.fsp``), as ``fstack run``.
+
+    Returns
+    -------
+    list of str
+        The files written, in order.
+    """
+    return [os.fspath(p) for p in _fstack.run_job(os.fspath(path), skip_unsupported, progress)]
+
+
+def imread(path: Union[str, os.PathLike]) -> np.ndarray:
+    """Read an image file (JPEG, PNG, TIFF) as fstack reads frames: (Y, X) or (Y, X, C),
+    uint8 or uint16."""
+    raw = _fstack.read_frame(os.fspath(path))
+    return _array(raw, raw[3] == 1).copy()
+
+
+def imwrite(path: Union[str, os.PathLike], image: np.ndarray, overwrite: bool = False) -> None:
+    """Write a (Y, X) or (Y, X, C) uint8 / uint16 array as an image file (format by
+    extension), atomically; an existing file only with ``overwrite=True``."""
+    a = np.ascontiguousarray(image)
+    if a.dtype not in (np.uint8, np.uint16) or a.ndim not in (2, 3):
+        raise ValueError(f"imwrite: a (Y, X) or (Y, X, C) uint8 or uint16 array, got {a.shape} {a.dtype}")
+    channels = 1 if a.ndim == 2 else a.shape[2]
+    _fstack.write_frame(os.fspath(path), a.tobytes(), a.shape[1], a.shape[0], channels,
+                        8 if a.dtype == np.uint8 else 16, overwrite)

@@ -1,0 +1,24 @@
+"""Type stubs of the native module (fs-python): the layer ``fstack`` calls."""
+
+from os import PathLike
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+
+_Path = Union[str, PathLike]
+_Progress = Optional[Callable[[str, int, int], Any]]
+#: (samples, width, height, channels, bits), samples in native byte order.
+_RawFrame = Tuple[bytearray, int, int, int, int]
+#: image, depth map, confidence map, notes, frame count.
+_Stacked = Tuple[_RawFrame, Optional[_RawFrame], Optional[_RawFrame], List[str], int]
+
+__version__: str
+
+def stack_raw(frames: Sequence[bytes], width: int, height: int, channels: int, bits: int,
+              stacker: str, options: str, progress: _Progress = None) -> _Stacked: ...
+def stack_files(paths: Sequence[_Path], stacker: str, options: str,
+                output: Optional[_Path] = None, overwrite: bool = False,
+                progress: _Progress = None) -> _Stacked: ...
+def run_job(path: _Path, skip_unsupported: bool = False,
+            progress: _Progress = None) -> List[str]: ...
+def read_frame(path: _Path) -> _RawFrame: ...
+def write_frame(path: _Path, data: bytes, width: int, height: int, channels: int, bits: int,
+                overwrite: bool = False) -> None: ...

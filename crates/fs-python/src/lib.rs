@@ -1,0 +1,435 @@
+//! fs-python: the native part of the Python package `fstack` (`fstack._fstack`).
+//!
+//! The Python layer (`python/fstack/`) turns numpy arrays into frames of raw samples
+//! and back; this module runs fs-job's entry points on them: [`fs_job::stack_frames`]
+//! for arrays, [`fs_job::stack_files`] for files, [`fs_job::load_job_file`] for job
+//! files and ShineStacker projects. The work runs on a thread of its own while the
+//! calling thread waits with the GIL released; every 50 ms it takes the GIL back to
+//! hand progress to the Python callback and to check for Ctrl-C, which cancels the
+//! work (it stops between frames) and raises `KeyboardInterrupt`. Errors carry the
+//! CLI's messages: `ValueError` for options, `FileNotFoundError` / `OSError` for
+//! files, `RuntimeError` for the rest.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
+
+use fs_core::{
+    BitDepth, CancelFlag, ChannelLayout, CoreError, Frame, FrameInfo, Overwrite, PixelFormat,
+    Progress, Samples, WriteOptions,
+};
+use fs_job::{FrameSource, JobError, ProjectOptions, StackResult, StackSpec, StackerKind};
+use pyo3::exceptions::{
+    PyFileExistsError, PyFileNotFoundError, PyKeyboardInterrupt, PyOSError, PyRuntimeError,
+    PyValueError,
+};
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes};
+
+/// How often the waiting thread takes the GIL back (progress, Ctrl-C).
+const POLL: Duration = Duration::from_millis(50);
+
+/// One progress event for the Python callback: phase, done, total.
+type Event = (String, u64, u64);
+
+/// Progress that queues events for the Python thread and cancels on its word.
+struct Queued {
+    events: Mutex<Sender<Event>>,
+    phase: Mutex<(String, u64)>,
+    cancel: CancelFlag,
+}
+
+impl Progress for Queued {
+    fn phase(&self, name: &str, total: u64) {
+        *self.phase.lock().expect("phase lock") = (name.to_string(), total);
+        let _ = self.events.lock().expect("events lock").send((name.to_string(), 0, total));
+    }
+    fn step(&self, done: u64) {
+        let (name, total) = self.phase.lock().expect("phase lock").clone();
+        let _ = self.events.lock().expect("events lock").send((name, done, total));
+    }
+    fn is_cancelled(&self) -> bool {
+        self.cancel.is_set()
+    }
+}
+
+/// Runs `work` on a thread of its own with the GIL released, handing its progress to
+/// `callback` (called as `callback(phase, done, total)` on this thread) and turning
+/// Ctrl-C (or an exception in the callback) into cancellation and that exception.
+fn detached<T: Send>(
+    py: Python<'_>,
+    callback: Option<&Bound<'_, PyAny>>,
+    work: impl FnOnce(&dyn Progress) -> T + Send,
+) -> PyResult<T> {
+    let (tx, rx): (Sender<Event>, Receiver<Event>) = channel();
+    let progress = Queued {
+        events: Mutex::new(tx),
+        phase: Mutex::new((String::new(), 0)),
+        cancel: CancelFlag::new(),
+    };
+    let (done_tx, done_rx) = channel::<()>();
+    let done_rx = Mutex::new(done_rx);
+    std::thread::scope(|scope| {
+        let progress = &progress;
+        let worker = scope.spawn(move || {
+            let out = work(progress);
+            let _ = done_tx.send(());
+            out
+        });
+        let mut raised: Option<PyErr> = None;
+        let mut last_call = Instant::now() - POLL;
+        loop {
+            let finished =
+                py.detach(|| done_rx.lock().expect("done lock").recv_timeout(POLL).is_ok());
+            // The latest event of each burst goes to the callback (at most every POLL).
+            let latest = rx.try_iter().last();
+            if let (Some(cb), Some((phase, done, total)), None) = (callback, latest, &raised)
+                && (finished || last_call.elapsed() >= POLL)
+            {
+                last_call = Instant::now();
+                if let Err(e) = cb.call1((phase, done, total)) {
+                    progress.cancel.cancel();
+                    raised = Some(e);
+                }
+            }
+            if raised.is_none()
+                && let Err(e) = py.check_signals()
+            {
+                progress.cancel.cancel();
+                raised = Some(e);
+            }
+            if finished {
+                break;
+            }
+        }
+        let out = worker.join().map_err(|_| PyRuntimeError::new_err("fstack: the work panicked"));
+        match raised {
+            Some(e) => Err(e),
+            None => out,
+        }
+    })
+}
+
+/// An fs-job error as the Python exception a caller expects, with the CLI's message.
+fn to_py(e: JobError) -> PyErr {
+    // One stack outside a job has no action to name: the file's error alone, as the
+    // CLI says it.
+    let message = match &e {
+        JobError::Frames { source, .. } => chain(source),
+        JobError::InvalidOption { option, reason, .. } => {
+            format!("invalid option `{option}`: {reason}")
+        }
+        _ => chain(&e),
+    };
+    kind_of(&e)(message)
+}
+
+/// Which exception an error is.
+fn kind_of(e: &JobError) -> fn(String) -> PyErr {
+    let not_found = |io: &std::io::Error| io.kind() == std::io::ErrorKind::NotFound;
+    match e {
+        _ if e.is_cancelled() => PyKeyboardInterrupt::new_err,
+        JobError::InFile { source, .. } => kind_of(source),
+        JobError::InvalidOption { .. } | JobError::JobFile { .. } => PyValueError::new_err,
+        JobError::Frames { source, .. } => match source {
+            CoreError::Io { source, .. } if not_found(source) => PyFileNotFoundError::new_err,
+            CoreError::Dimensions(_) | CoreError::FrameMismatch { .. } => PyValueError::new_err,
+            CoreError::Exists { .. } => PyFileExistsError::new_err,
+            _ => PyOSError::new_err,
+        },
+        JobError::Io { source, .. } if not_found(source) => PyFileNotFoundError::new_err,
+        JobError::Io { .. } | JobError::Clash { .. } | JobError::UnsafeOutput { .. } => {
+            PyOSError::new_err
+        }
+        _ => PyRuntimeError::new_err,
+    }
+}
+
+/// The error and its causes, as the CLI prints them (`a: b: c`).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        next = cause.source();
+    }
+    text
+}
+
+/// The stacker and options of one stack from the Python keywords (JSON text of a
+/// flat dict, by the seed's names).
+fn spec_of(stacker: &str, options_json: &str) -> PyResult<StackSpec> {
+    let kind = StackerKind::from_name(stacker).ok_or_else(|| {
+        let names: Vec<&str> = StackerKind::ALL.iter().map(|k| k.name()).collect();
+        PyValueError::new_err(format!("unknown stacker {stacker:?} (one of {})", names.join(", ")))
+    })?;
+    let json: serde_json::Value = serde_json::from_str(options_json)
+        .map_err(|e| PyValueError::new_err(format!("options: {e}")))?;
+    let table: toml::Table = toml::Table::try_from(json)
+        .map_err(|e| PyValueError::new_err(format!("options: {e} (None is not a value)")))?;
+    fs_job::parse_stack_options(kind, table).map_err(to_py)
+}
+
+/// Frames of one stack as the Python layer hands them: raw C-order samples.
+struct RawFrames<'a> {
+    frames: Vec<&'a [u8]>,
+    info: FrameInfo,
+}
+
+impl FrameSource for RawFrames<'_> {
+    fn len(&self) -> usize {
+        self.frames.len()
+    }
+    fn info(&self, _index: usize) -> FrameInfo {
+        self.info
+    }
+    fn frame(&self, index: usize) -> fs_core::Result<Frame> {
+        let bytes = self.frames[index];
+        let samples = match self.info.format.depth {
+            BitDepth::Eight => Samples::U8(bytes.to_vec()),
+            BitDepth::Sixteen => Samples::U16(
+                bytes.chunks_exact(2).map(|b| u16::from_ne_bytes([b[0], b[1]])).collect(),
+            ),
+        };
+        Frame::new(self.info, samples)
+    }
+}
+
+fn layout_of(channels: usize) -> PyResult<ChannelLayout> {
+    Ok(match channels {
+        1 => ChannelLayout::Gray,
+        2 => ChannelLayout::GrayAlpha,
+        3 => ChannelLayout::Rgb,
+        4 => ChannelLayout::Rgba,
+        c => {
+            return Err(PyValueError::new_err(format!(
+                "{c} channels: 1 to 4 are stacked as one image"
+            )));
+        }
+    })
+}
+
+/// A frame as `(samples, width, height, channels, bits)`, samples in native order.
+type RawFrame<'py> = (Bound<'py, PyByteArray>, usize, usize, usize, u32);
+
+fn raw<'py>(py: Python<'py>, frame: &Frame) -> RawFrame<'py> {
+    let info = frame.info();
+    let bytes = match frame.samples() {
+        Samples::U8(s) => PyByteArray::new(py, s),
+        Samples::U16(s) => {
+            let b: Vec<u8> = s.iter().flat_map(|v| v.to_ne_bytes()).collect();
+            PyByteArray::new(py, &b)
+        }
+    };
+    let bits = match info.format.depth {
+        BitDepth::Eight => 8,
+        BitDepth::Sixteen => 16,
+    };
+    (bytes, info.width, info.height, info.format.layout.channels(), bits)
+}
+
+/// What a stack gave, for Python: image, depth map, confidence map, notes, frames.
+type PyStacked<'py> =
+    (RawFrame<'py>, Option<RawFrame<'py>>, Option<RawFrame<'py>>, Vec<String>, usize);
+
+fn stacked<'py>(py: Python<'py>, r: &StackResult) -> PyStacked<'py> {
+    (
+        raw(py, &r.image),
+        r.depth_map.as_ref().map(|m| raw(py, m)),
+        r.confidence_map.as_ref().map(|m| raw(py, m)),
+        r.notes.clone(),
+        r.frames,
+    )
+}
+
+/// Stacks frames of raw samples (each `width * height * channels` samples of
+/// `bits` bits, native byte order).
+#[pyfunction]
+#[pyo3(signature = (frames, width, height, channels, bits, stacker, options, progress=None))]
+fn stack_raw<'py>(
+    py: Python<'py>,
+    frames: Vec<Bound<'py, PyBytes>>,
+    width: usize,
+    height: usize,
+    channels: usize,
+    bits: u32,
+    stacker: &str,
+    options: &str,
+    progress: Option<Bound<'py, PyAny>>,
+) -> PyResult<PyStacked<'py>> {
+    let spec = spec_of(stacker, options)?;
+    let depth = match bits {
+        8 => BitDepth::Eight,
+        16 => BitDepth::Sixteen,
+        b => return Err(PyValueError::new_err(format!("{b}-bit samples: 8 or 16"))),
+    };
+    let info =
+        FrameInfo { width, height, format: PixelFormat { layout: layout_of(channels)?, depth } };
+    let expected = width * height * channels * (bits as usize / 8);
+    let slices: Vec<&[u8]> = frames.iter().map(|b| b.as_bytes()).collect();
+    if let Some(k) = slices.iter().position(|s| s.len() != expected) {
+        return Err(PyValueError::new_err(format!(
+            "frame {k}: {} bytes, {info} needs {expected}",
+            slices[k].len()
+        )));
+    }
+    let source = RawFrames { frames: slices, info };
+    let result = detached(py, progress.as_ref(), |p| fs_job::stack_frames(&source, &spec, p))?;
+    Ok(stacked(py, &result.map_err(to_py)?))
+}
+
+/// Stacks image files; with `output`, also writes the image there (atomically; over
+/// an existing file only with `overwrite`).
+#[pyfunction]
+#[pyo3(signature = (paths, stacker, options, output=None, overwrite=false, progress=None))]
+fn stack_files<'py>(
+    py: Python<'py>,
+    paths: Vec<PathBuf>,
+    stacker: &str,
+    options: &str,
+    output: Option<PathBuf>,
+    overwrite: bool,
+    progress: Option<Bound<'py, PyAny>>,
+) -> PyResult<PyStacked<'py>> {
+    let spec = spec_of(stacker, options)?;
+    if paths.is_empty() {
+        return Err(PyValueError::new_err("a stack needs at least one frame"));
+    }
+    if let Some(out) = &output {
+        if paths.iter().any(|f| same_file(f, out)) {
+            return Err(PyValueError::new_err(format!(
+                "{}: is one of the frames; fstack never writes over an input",
+                out.display()
+            )));
+        }
+        refuse_existing(out, overwrite)?;
+    }
+    let result = detached(py, progress.as_ref(), |p| -> fs_job::Result<StackResult> {
+        let result = fs_job::stack_files(&paths, &spec, p)?;
+        if let Some(out) = &output {
+            let overwrite = if overwrite { Overwrite::Replace } else { Overwrite::Refuse };
+            let options = WriteOptions { overwrite, ..WriteOptions::default() };
+            result
+                .write(out, &options)
+                .map_err(|e| JobError::Frames { action: "stack".into(), source: e })?;
+        }
+        Ok(result)
+    })?;
+    Ok(stacked(py, &result.map_err(to_py)?))
+}
+
+/// An existing output is refused before any work, as the CLI refuses it without
+/// `--force`.
+fn refuse_existing(out: &std::path::Path, overwrite: bool) -> PyResult<()> {
+    if !overwrite && out.exists() {
+        return Err(PyFileExistsError::new_err(format!(
+            "{}: already exists; pass overwrite=True to replace it, or name another output",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Runs a job file (`.toml`) or ShineStacker project (`.fsp`); returns the files
+/// written, in order.
+#[pyfunction]
+#[pyo3(signature = (path, skip_unsupported=false, progress=None))]
+fn run_job(
+    py: Python<'_>,
+    path: PathBuf,
+    skip_unsupported: bool,
+    progress: Option<Bound<'_, PyAny>>,
+) -> PyResult<Vec<PathBuf>> {
+    let outputs = detached(py, progress.as_ref(), |p| -> fs_job::Result<Vec<PathBuf>> {
+        let loaded = fs_job::load_job_file(&path, ProjectOptions { skip_unsupported })?;
+        let mut outputs = Vec::new();
+        for job in &loaded.jobs {
+            let summary = job.run(p)?;
+            outputs.extend(summary.outputs().map(|o| o.to_path_buf()));
+        }
+        Ok(outputs)
+    })?;
+    outputs.map_err(to_py)
+}
+
+/// Reads an image file (JPEG, PNG, TIFF) as raw samples.
+#[pyfunction]
+fn read_frame(py: Python<'_>, path: PathBuf) -> PyResult<RawFrame<'_>> {
+    let frame = py.detach(|| fs_core::read_frame(&path));
+    let frame = frame.map_err(|e| to_py(JobError::Frames { action: String::new(), source: e }))?;
+    Ok(raw(py, &frame))
+}
+
+/// Writes raw samples as an image file (format by extension), atomically; over an
+/// existing file only with `overwrite`.
+#[pyfunction]
+#[pyo3(signature = (path, data, width, height, channels, bits, overwrite=false))]
+fn write_frame(
+    py: Python<'_>,
+    path: PathBuf,
+    data: &[u8],
+    width: usize,
+    height: usize,
+    channels: usize,
+    bits: u32,
+    overwrite: bool,
+) -> PyResult<()> {
+    let depth = depth_of(bits)?;
+    let info =
+        FrameInfo { width, height, format: PixelFormat { layout: layout_of(channels)?, depth } };
+    let frame = RawFrames { frames: vec![data], info };
+    check_len(&frame, 0)?;
+    refuse_existing(&path, overwrite)?;
+    let overwrite = if overwrite { Overwrite::Replace } else { Overwrite::Refuse };
+    let options = WriteOptions { overwrite, ..WriteOptions::default() };
+    py.detach(|| fs_core::write_frame(&path, &frame.frame(0)?, &options))
+        .map_err(|e| to_py(JobError::Frames { action: String::new(), source: e }))
+}
+
+fn depth_of(bits: u32) -> PyResult<BitDepth> {
+    match bits {
+        8 => Ok(BitDepth::Eight),
+        16 => Ok(BitDepth::Sixteen),
+        b => Err(PyValueError::new_err(format!("{b}-bit samples: 8 or 16"))),
+    }
+}
+
+/// Frame `k` must hold exactly the bytes its shape needs.
+fn check_len(frames: &RawFrames<'_>, k: usize) -> PyResult<()> {
+    let info = frames.info;
+    let expected = info.width
+        * info.height
+        * info.format.layout.channels()
+        * (info.format.depth.bits() as usize / 8);
+    let got = frames.frames[k].len();
+    if got != expected {
+        return Err(PyValueError::new_err(format!(
+            "frame {k}: {got} bytes, {info} needs {expected}"
+        )));
+    }
+    Ok(())
+}
+
+/// The native module.
+#[pymodule]
+fn _fstack(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(stack_raw, m)?)?;
+    m.add_function(wrap_pyfunction!(stack_files, m)?)?;
+    m.add_function(wrap_pyfunction!(run_job, m)?)?;
+    m.add_function(wrap_pyfunction!(read_frame, m)?)?;
+    m.add_function(wrap_pyfunction!(write_frame, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
