@@ -322,6 +322,11 @@ pub struct FocusMapArgs {
               on either side of the decision are averaged (less noise than any frame); 0 to \
               16", FocusMapOptions::default().flat_average))]
     pub flat_average: Option<usize>,
+    /// Make the focus decision on this channel alone (0-based: 0 = red or gray)
+    /// instead of on luma, and apply it to every channel [default: luma].
+    #[arg(value_parser = whole, allow_hyphen_values = true, long, value_name = "K",
+          help_heading = FOCUSMAP)]
+    pub decision_channel: Option<usize>,
     /// Blend the frames in linear light (the sRGB transfer curve undone before and
     /// redone after) instead of blending the stored values.
     #[arg(long, help_heading = FOCUSMAP)]
@@ -341,6 +346,7 @@ impl FocusMapArgs {
         add(self.consistency.is_some(), "--consistency");
         add(self.confidence_ratio.is_some(), "--confidence-ratio");
         add(self.flat_average.is_some(), "--flat-average");
+        add(self.decision_channel.is_some(), "--decision-channel");
         add(self.linear_blend, "--linear-blend");
         v
     }

@@ -29,6 +29,7 @@ pub fn focus_map_options(args: &StackArgs) -> FocusMapOptions {
         confidence_ratio: f.confidence_ratio.unwrap_or(d.confidence_ratio),
         flat_average: f.flat_average.unwrap_or(d.flat_average),
         linear_blend: d.linear_blend || f.linear_blend,
+        decision_channel: f.decision_channel.or(d.decision_channel),
         depth_map: args.depth_map.is_some(),
         confidence_map: args.confidence_map.is_some(),
         memory_limit: args.tiles.memory_limit.map_or(d.memory_limit, |m| m.0),

@@ -508,6 +508,7 @@ pub fn focus_map_json(o: &fs_job::FocusMapOptions) -> serde_json::Value {
         "confidence_ratio": o.confidence_ratio,
         "flat_average": o.flat_average,
         "linear_blend": o.linear_blend,
+        "decision_channel": o.decision_channel,
         "depth_map": o.depth_map,
         "confidence_map": o.confidence_map,
         "memory_limit": o.memory_limit,

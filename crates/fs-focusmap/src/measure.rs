@@ -26,12 +26,18 @@ pub(crate) struct Measure {
     height: usize,
     pooled: Vec<f32>,
     kernel: Vec<f32>,
+    channel: Option<usize>,
 }
 
 impl Measure {
     /// Buffers for `width` x `height` frames, pooled with a Gaussian of `sigma`
-    /// full-resolution pixels.
-    pub(crate) fn new(width: usize, height: usize, sigma: f64) -> fs_core::Result<Self> {
+    /// full-resolution pixels, measured on luma or on `channel` alone.
+    pub(crate) fn new(
+        width: usize,
+        height: usize,
+        sigma: f64,
+        channel: Option<usize>,
+    ) -> fs_core::Result<Self> {
         let half_sigma = (sigma * sigma - 0.25).max(0.0625).sqrt() / 2.0;
         Ok(Self {
             width,
@@ -39,6 +45,7 @@ impl Measure {
             // Allocation: once per stack.
             pooled: vec![0.0; half(width) * half(height)],
             kernel: gaussian_kernel_for_sigma(half_sigma)?,
+            channel,
         })
     }
 
@@ -46,11 +53,14 @@ impl Measure {
     /// (`half(width) * half(height)` values).
     pub(crate) fn focus(&mut self, frame: &Frame, out: &mut [f32]) -> fs_core::Result<()> {
         let (w, h) = (self.width, self.height);
-        let layout = frame.format().layout;
+        let source = match self.channel {
+            Some(k) => Source::Channel(frame.format().layout.channels(), k),
+            None => Source::Luma(frame.format().layout),
+        };
         match frame.samples() {
-            Samples::U8(s) => pooled_from_samples(s, layout, w, h, 1.0 / 255.0, &mut self.pooled),
+            Samples::U8(s) => pooled_from_samples(s, source, w, h, 1.0 / 255.0, &mut self.pooled),
             Samples::U16(s) => {
-                pooled_from_samples(s, layout, w, h, 1.0 / 65535.0, &mut self.pooled)
+                pooled_from_samples(s, source, w, h, 1.0 / 65535.0, &mut self.pooled)
             }
         }
         let (hw, hh) = (half(w), half(h));
@@ -63,6 +73,24 @@ impl Measure {
     }
 }
 
+/// What the focus measure is taken of.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// The luma of pixels of this layout.
+    Luma(ChannelLayout),
+    /// Channel `.1` of pixels of `.0` channels.
+    Channel(usize, usize),
+}
+
+impl Source {
+    fn channels(self) -> usize {
+        match self {
+            Source::Luma(layout) => layout.channels(),
+            Source::Channel(c, _) => c,
+        }
+    }
+}
+
 /// Decision rows per task of [`pooled_from_samples`]: its luma rows are made once
 /// (with two rows of border), not twice as with a task per decision row.
 const TASK_ROWS: usize = 8;
@@ -72,13 +100,13 @@ const TASK_ROWS: usize = 8;
 /// full-size luma plane is written or read.
 fn pooled_from_samples<S: IntSample>(
     s: &[S],
-    layout: ChannelLayout,
+    source: Source,
     w: usize,
     h: usize,
     scale: f32,
     out: &mut [f32],
 ) {
-    let c = layout.channels();
+    let c = source.channels();
     let hw = half(w);
     let slots = 2 * TASK_ROWS + 2;
     out.par_chunks_mut(hw * TASK_ROWS).enumerate().for_each_init(
@@ -92,12 +120,16 @@ fn pooled_from_samples<S: IntSample>(
             // borders) in slots 0..
             for slot in 0..2 * decision_rows + 2 {
                 let y = reflect101(first as isize - 1 + slot as isize, h);
-                luma_row(
-                    &s[y * w * c..(y + 1) * w * c],
-                    layout,
-                    scale,
-                    &mut luma[slot * w..(slot + 1) * w],
-                );
+                let row = &s[y * w * c..(y + 1) * w * c];
+                let o = &mut luma[slot * w..(slot + 1) * w];
+                match source {
+                    Source::Luma(layout) => luma_row(row, layout, scale, o),
+                    Source::Channel(c, k) => {
+                        for (o, px) in o.iter_mut().zip(row.chunks_exact(c)) {
+                            *o = px[k].to_f32() * scale;
+                        }
+                    }
+                }
             }
             let slot = |i: usize| &luma[i * w..(i + 1) * w];
             let (r0, r1) = lap.split_at_mut(w);
@@ -218,12 +250,19 @@ mod tests {
         let mut plain = vec![0.0f32; half(w) * half(h)];
         laplacian_pooled(&luma, w, h, &mut plain);
         let mut fused = vec![0.0f32; half(w) * half(h)];
-        pooled_from_samples(&px, ChannelLayout::Gray, w, h, 1.0 / 65535.0, &mut fused);
+        pooled_from_samples(
+            &px,
+            Source::Luma(ChannelLayout::Gray),
+            w,
+            h,
+            1.0 / 65535.0,
+            &mut fused,
+        );
         assert_eq!(plain, fused);
         let format = PixelFormat { layout: ChannelLayout::Gray, depth: BitDepth::Sixteen };
         let frame =
             Frame::new(FrameInfo { width: w, height: h, format }, Samples::U16(px)).unwrap();
-        let mut m = Measure::new(w, h, 2.0).unwrap();
+        let mut m = Measure::new(w, h, 2.0, None).unwrap();
         let mut out = vec![0.0f32; half(w) * half(h)];
         m.focus(&frame, &mut out).unwrap();
         assert_eq!(m.pooled, plain);

@@ -34,6 +34,11 @@ pub struct FocusMapOptions {
     /// 0.7 dB lower (1.5 at 2048x1536 on the high-contrast scene). Where frames
     /// agree (flat areas) the two blends give the same value to within noise.
     pub linear_blend: bool,
+    /// Make the focus decision on this channel alone (0-based) instead of on luma,
+    /// and apply it to every channel: for multi-channel microscopy where one channel
+    /// (a stain, the brightfield) carries the structure. Must be below the frames'
+    /// channel count. Default `None` (luma; premultiplied by alpha).
+    pub decision_channel: Option<usize>,
     /// Also return the depth map (16-bit gray, the sub-frame index of the decision
     /// scaled to 0..=65535). Default false.
     pub depth_map: bool,
@@ -55,6 +60,7 @@ impl Default for FocusMapOptions {
             confidence_ratio: 3.0,
             flat_average: 2,
             linear_blend: false,
+            decision_channel: None,
             depth_map: false,
             confidence_map: false,
             memory_limit: 8 << 30,

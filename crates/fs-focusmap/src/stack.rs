@@ -111,6 +111,16 @@ impl FocusMapStack {
         let mut frames = frames.into_iter();
         let first = frames.next().ok_or(FocusMapError::EmptyStack)??;
         let info = first.info();
+        if let Some(k) = o.decision_channel
+            && k >= info.format.layout.channels()
+        {
+            let reason = format!(
+                "channel {k} does not exist: the frames have {} channel(s), 0..={}",
+                info.format.layout.channels(),
+                info.format.layout.channels() - 1
+            );
+            return Err(crate::error::invalid("decision_channel", reason));
+        }
         let memory = self.memory_plan(info);
         let metadata = first.metadata.clone();
         let frames = std::iter::once(Ok(first)).chain(frames);
@@ -172,7 +182,7 @@ fn pass1(
 ) -> Result<Peaks> {
     let (hw, hh) = (half(info.width), half(info.height));
     progress.phase("focus map", 0);
-    let mut measure = Measure::new(info.width, info.height, o.focus_sigma)?;
+    let mut measure = Measure::new(info.width, info.height, o.focus_sigma, o.decision_channel)?;
     // Allocation: once per stack.
     let mut focus = vec![0.0; hw * hh];
     let mut peaks = Peaks::new(hw, hh, disk)?;

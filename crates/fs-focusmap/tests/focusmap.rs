@@ -239,30 +239,8 @@ fn a_frame_sharp_everywhere_wins_everywhere_and_one_frame_is_returned_as_it_is()
     // The truth among blurred frames: the result is the truth, pixel for pixel.
     let mut frames: Vec<Frame> = s.frames().collect();
     frames[2] = truth.clone();
-    let blurred = |f: &Frame| {
-        // Frames 0, 1, 3 are the generator's, but the middle one of the generator
-        // is itself partly sharp; replace them by a 3x3 box blur of the truth.
-        let Samples::U8(px) = f.samples() else { panic!() };
-        let (w, h) = (64usize, 48usize);
-        let mut out = px.clone();
-        for y in 0..h {
-            for x in 0..w {
-                for c in 0..3 {
-                    let mut sum = 0u32;
-                    for dy in 0..3 {
-                        for dx in 0..3 {
-                            let (xx, yy) = ((x + dx).clamp(1, w) - 1, (y + dy).clamp(1, h) - 1);
-                            sum += u32::from(px[(yy * w + xx) * 3 + c]);
-                        }
-                    }
-                    out[(y * w + x) * 3 + c] = ((sum + 4) / 9) as u8;
-                }
-            }
-        }
-        Frame::new(f.info(), Samples::U8(out)).unwrap()
-    };
     for k in [0, 1, 3] {
-        frames[k] = blurred(&truth);
+        frames[k] = box_blur3(&truth);
     }
     let out = FocusMapStack::new(FocusMapOptions::default())
         .unwrap()
@@ -282,6 +260,67 @@ fn a_frame_sharp_everywhere_wins_everywhere_and_one_frame_is_returned_as_it_is()
     assert!(
         matches!(one.depth_map.unwrap().samples(), Samples::U16(d) if d.iter().all(|&v| v == 0))
     );
+}
+
+/// A 3x3 box blur of an 8-bit RGB frame (edges clamped).
+fn box_blur3(f: &Frame) -> Frame {
+    let Samples::U8(px) = f.samples() else { panic!() };
+    let (w, h) = (f.width(), f.height());
+    let mut out = px.clone();
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..3 {
+                let mut sum = 0u32;
+                for dy in 0..3 {
+                    for dx in 0..3 {
+                        let (xx, yy) = ((x + dx).clamp(1, w) - 1, (y + dy).clamp(1, h) - 1);
+                        sum += u32::from(px[(yy * w + xx) * 3 + c]);
+                    }
+                }
+                out[(y * w + x) * 3 + c] = ((sum + 4) / 9) as u8;
+            }
+        }
+    }
+    Frame::new(f.info(), Samples::U8(out)).unwrap()
+}
+
+/// Share of equal samples of two 8-bit frames.
+fn same_share(a: &Frame, b: &Frame) -> f64 {
+    let (Samples::U8(a), Samples::U8(b)) = (a.samples(), b.samples()) else { panic!() };
+    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
+}
+
+#[test]
+fn decision_channel_decides_on_that_channel_and_applies_it_to_all() {
+    let s = stack(SynthOptions { width: 64, height: 48, frames: 2, ..Default::default() });
+    let truth = s.truth();
+    let blurred = box_blur3(&truth);
+    // Frame 0 sharp in red only, frame 1 sharp in green and blue only.
+    let mix = |sharp: [bool; 3]| {
+        let (Samples::U8(t), Samples::U8(b)) = (truth.samples(), blurred.samples()) else {
+            panic!()
+        };
+        let px = (0..t.len()).map(|i| if sharp[i % 3] { t[i] } else { b[i] }).collect();
+        Frame::new(truth.info(), Samples::U8(px)).unwrap()
+    };
+    let frames = [mix([true, false, false]), mix([false, true, true])];
+    let run = |decision_channel| {
+        let o = FocusMapOptions { decision_channel, ..Default::default() };
+        FocusMapStack::new(o).unwrap().stack(frames.iter().cloned().map(Ok), &NoProgress)
+    };
+    // Channel 0 chooses frame 0, channels 1 and 2 frame 1, for every channel: the
+    // result is that frame's pixels, not a per-channel mix.
+    for (channel, winner) in [(Some(0), 0), (Some(1), 1), (Some(2), 1)] {
+        let out = run(channel).unwrap().image;
+        let share = same_share(&out, &frames[winner]);
+        assert!(share >= 0.97, "{channel:?}: {share} of the samples are frame {winner}'s");
+    }
+    // Luma weighs every channel: mostly frame 1 (green weighs most), not all of it.
+    let luma = same_share(&run(None).unwrap().image, &frames[1]);
+    assert!((0.6..0.97).contains(&luma), "luma: {luma}");
+    let e = run(Some(3)).unwrap_err();
+    assert!(e.to_string().contains("`decision_channel`"), "{e}");
+    assert!(e.to_string().contains("3 channel(s)"), "{e}");
 }
 
 #[test]

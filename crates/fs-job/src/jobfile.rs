@@ -187,6 +187,7 @@ pub(crate) struct StackerSpec {
     pub consistency: Option<usize>,
     pub confidence_ratio: Option<f64>,
     pub flat_average: Option<usize>,
+    pub decision_channel: Option<usize>,
     pub linear_blend: Option<bool>,
     pub depth_map: Option<bool>,
     pub confidence_map: Option<bool>,
@@ -240,6 +241,7 @@ impl StackerSpec {
         add(self.consistency.is_some(), "consistency");
         add(self.confidence_ratio.is_some(), "confidence_ratio");
         add(self.flat_average.is_some(), "flat_average");
+        add(self.decision_channel.is_some(), "decision_channel");
         add(self.linear_blend.is_some(), "linear_blend");
         add(self.depth_map.is_some(), "depth_map");
         add(self.confidence_map.is_some(), "confidence_map");
@@ -294,6 +296,7 @@ impl StackerSpec {
                     confidence_ratio: self.confidence_ratio.unwrap_or(d.confidence_ratio),
                     flat_average: self.flat_average.unwrap_or(d.flat_average),
                     linear_blend: self.linear_blend.unwrap_or(d.linear_blend),
+                    decision_channel: self.decision_channel.or(d.decision_channel),
                     depth_map: self.depth_map.unwrap_or(d.depth_map),
                     confidence_map: self.confidence_map.unwrap_or(d.confidence_map),
                     memory_limit: self.memory_limit.map_or(d.memory_limit, |b| b.0),
@@ -407,11 +410,12 @@ fn stacker_spec<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Stacker
     d.deserialize_any(Visitor)
 }
 
-const FOCUS_MAP: [&str; 8] = [
+const FOCUS_MAP: [&str; 9] = [
     "focus_sigma",
     "consistency",
     "confidence_ratio",
     "flat_average",
+    "decision_channel",
     "linear_blend",
     "depth_map",
     "confidence_map",

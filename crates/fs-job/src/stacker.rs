@@ -309,12 +309,16 @@ impl StackerKind {
     }
 }
 
-/// A stacker's error as a job error: a frame error (naming the file) or a
-/// cancellation keeps its kind.
+/// A stacker's error as a job error: a frame error (naming the file), a cancellation
+/// or a bad option keeps its kind.
 pub(crate) fn job_error(action: &str, e: StackerError) -> JobError {
     match e {
         StackerError::FocusMap(crate::algorithms::FocusMapError::Core(core)) => {
             JobError::frames(action, core)
+        }
+        // An option that does not fit the frames (a decision channel they lack).
+        StackerError::FocusMap(e @ crate::algorithms::FocusMapError::InvalidOption { .. }) => {
+            focusmap_option(action, e)
         }
         StackerError::Pyramid(crate::algorithms::PyramidError::Core(core)) => {
             JobError::frames(action, core)

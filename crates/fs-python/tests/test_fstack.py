@@ -127,6 +127,24 @@ def test_seed_stackers_and_options_by_their_seed_names(tmp_path):
     assert not np.array_equal(depthmap, ours)
 
 
+def test_decision_channel_equals_the_cli_flag(tmp_path):
+    z = zstack(3, 8)
+    # Channel 2 sharp in the frames where the other channels are blurred.
+    blurred = np.stack([_box_blur(f.astype(np.float64), 2) for f in z]).round().astype(np.uint8)
+    z[..., 2] = blurred[::-1, ..., 2]
+    paths = write_frames(z, tmp_path / "frames")
+    for k in (0, 2):
+        reference = cli_stack(tmp_path / "frames", tmp_path / f"cli{k}.png", "--no-align",
+                              "--decision-channel", str(k))
+        assert np.array_equal(fstack.stack(z, align=False, decision_channel=k), reference)
+    assert not np.array_equal(fstack.stack(z, align=False, decision_channel=0),
+                              fstack.stack(z, align=False, decision_channel=2))
+    with pytest.raises(ValueError, match="decision_channel"):
+        fstack.stack(z, align=False, decision_channel=3)
+    with pytest.raises(ValueError, match="decision_channel"):
+        fstack.stack(z, stacker="pyramid", align=False, decision_channel=0)
+
+
 def test_float32_is_stacked_over_its_range():
     z16 = zstack(1, 16)
     z16[0, 0, 0], z16[1, 0, 1] = 0, 65535  # the float frames span 0..1 exactly

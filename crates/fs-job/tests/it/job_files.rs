@@ -486,6 +486,7 @@ focus_sigma = 3.5
 consistency = 4
 confidence_ratio = 10.0
 flat_average = 5
+decision_channel = 1
 linear_blend = true
 depth_map = true
 confidence_map = true
@@ -499,6 +500,7 @@ memory_limit = "1G"
             consistency: 4,
             confidence_ratio: 10.0,
             flat_average: 5,
+            decision_channel: Some(1),
             linear_blend: true,
             depth_map: true,
             confidence_map: true,
@@ -551,7 +553,7 @@ fn focus_map_keys_and_other_stackers_keys_are_refused_across() {
                 format!(
                     "action `s`: invalid option `{name}`: is not an option of FocusMapStack (its \
                      options: focus_sigma, consistency, confidence_ratio, flat_average, \
-                     linear_blend, depth_map, confidence_map, memory_limit)"
+                     decision_channel, linear_blend, depth_map, confidence_map, memory_limit)"
                 ),
                 "{table}"
             );

@@ -142,7 +142,9 @@ def stack(
     balance : bool, optional
         Balance brightness and colour; default: as ``align``.
     decision_channel : int, optional
-        Not available yet: the focus decision is made on the luma of the frame.
+        Make the focus decision on this channel alone (0-based) and apply it to every
+        channel (FocusMapStack): for multi-channel microscopy where one channel
+        carries the structure. Default: the frames' luma.
     progress : callable, optional
         Called as ``progress(phase, done, total)`` on this thread, at most every 50 ms.
     **options
@@ -158,8 +160,9 @@ def stack(
         stacked as 16-bit samples spanning the stack's range, and mapped back.
     """
     if decision_channel is not None:
-        raise NotImplementedError("decision_channel: not available yet; the focus decision "
-                                  "is made on the frames' luma")
+        if "decision_channel" in options:
+            raise TypeError("decision_channel given twice")
+        options = dict(options, decision_channel=int(decision_channel))
     items, shape, dtype = _frames(frames)
     channels = 1 if len(shape) == 2 else shape[2]
     if channels not in (1, 3, 4):
