@@ -145,6 +145,33 @@ def test_decision_channel_equals_the_cli_flag(tmp_path):
         fstack.stack(z, stacker="pyramid", align=False, decision_channel=0)
 
 
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+def test_many_channels_take_one_decision_for_all(dtype):
+    rgb = zstack(3, 16)
+    extra = zstack(3, 16, seed=11)
+    # Five channels: the RGB stack's three, two more of another texture (focused in
+    # the same frames).
+    z = np.concatenate([rgb, extra[..., :2]], axis=3)
+    if dtype == np.float32:
+        z[0, 0, 0, :], z[1, 0, 1, :] = 0, 65535
+        z = (z.astype(np.float32) / np.float32(65535.0)).astype(np.float32)
+    out, depth = fstack.stack(z, align=False, decision_channel=1, return_depth=True)
+    assert out.shape == z.shape[1:] and out.dtype == z.dtype
+    # Each channel as the 3-channel stack with the same decision channel gives it.
+    for picked in ([1, 0, 2], [1, 3, 4], [1, 4, 0]):
+        part, part_depth = fstack.stack(z[..., picked], align=False, decision_channel=0,
+                                        return_depth=True)
+        np.testing.assert_array_equal(out[..., picked], part)
+        np.testing.assert_array_equal(depth, part_depth)
+    # And it is a focus stack: sharper than any frame against the truth of channel 3.
+    truth = np.round(np.random.default_rng(11).uniform(0.1, 0.9, (HEIGHT, WIDTH, 3)) * 65535)
+    scale = 65535.0 if dtype == np.float32 else 1.0
+    err = np.sqrt(np.mean((out[..., 3].astype(np.float64) * scale - truth[..., 0]) ** 2))
+    best = min(np.sqrt(np.mean((f[..., 3].astype(np.float64) * scale - truth[..., 0]) ** 2))
+               for f in z)
+    assert err < 0.5 * best, (err, best)
+
+
 def test_float32_is_stacked_over_its_range():
     z16 = zstack(1, 16)
     z16[0, 0, 0], z16[1, 0, 1] = 0, 65535  # the float frames span 0..1 exactly
@@ -226,8 +253,10 @@ def test_bad_arrays_raise_value_error():
         fstack.stack(z.astype(np.int32))
     with pytest.raises(ValueError, match="at least one frame"):
         fstack.stack([])
-    with pytest.raises(ValueError, match="2 channels"):
+    with pytest.raises(ValueError, match="2 channels: give decision_channel"):
         fstack.stack(np.zeros((3, 16, 16, 2), np.uint8))
+    with pytest.raises(ValueError, match="align=False"):
+        fstack.stack(np.zeros((3, 16, 16, 5), np.uint8), decision_channel=0)
     with pytest.raises(ValueError, match="NaN"):
         fstack.stack(np.full((3, 16, 16), np.nan, np.float32))
 

@@ -129,7 +129,8 @@ def stack(
     frames : ndarray or sequence of ndarray
         One array shaped (Z, Y, X) or (Z, Y, X, C), or a sequence of Z arrays shaped
         (Y, X) or (Y, X, C); dtype uint8, uint16 or float32. C is 1 (gray), 3 (RGB)
-        or 4 (RGBA, alpha premultiplied for the blend).
+        or 4 (RGBA, alpha premultiplied for the blend); any other C (multi-channel
+        microscopy) needs ``decision_channel`` and ``align=False``.
     stacker : str
         ``"default"`` (FocusMapStack), ``"pyramid"``, ``"tiles"``, ``"auto"``,
         ``"depthmap"``, or a seed name such as ``"PyramidStack"``.
@@ -165,30 +166,78 @@ def stack(
         options = dict(options, decision_channel=int(decision_channel))
     items, shape, dtype = _frames(frames)
     channels = 1 if len(shape) == 2 else shape[2]
-    if channels not in (1, 3, 4):
-        raise ValueError(f"{channels} channels: fstack stacks 1 (gray), 3 (RGB) or 4 (RGBA)")
     name = _stacker_name(stacker)
+    if channels not in (1, 3, 4):
+        return _stack_channels(items, channels, name, align, return_depth, balance,
+                               decision_channel, progress, options)
     text = _options(name, align, balance, return_depth, options)
     lo = hi = 0.0
     if dtype == np.float32:
-        lo = float(min(np.min(f) for f in items))
-        hi = float(max(np.max(f) for f in items))
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            raise ValueError("float32 frames hold NaN or infinity")
-        scale = 65535.0 / (hi - lo) if hi > lo else 0.0
-        items = [np.round((f - lo) * scale).astype(np.uint16) for f in items]
+        items, lo, hi = _to_u16(items)
     bits = 8 if items[0].dtype == np.uint8 else 16
     data = [np.ascontiguousarray(f).tobytes() for f in items]
     image, depth, _confidence, _notes, count = _fstack.stack_raw(
         data, shape[1], shape[0], channels, bits, name, text, progress)
     out = _array(image, len(shape) == 2)
-    if dtype == np.float32:
-        out = (lo + out.astype(np.float32) * np.float32((hi - lo) / 65535.0)).astype(np.float32)
-    else:
-        out = out.copy()
+    out = _from_u16(out, lo, hi) if dtype == np.float32 else out.copy()
     if not return_depth:
         return out
     return out, _depth(depth, len(items))
+
+
+def _to_u16(items):
+    """float32 frames as 16-bit samples spanning the stack's range, and that range."""
+    lo = float(min(np.min(f) for f in items))
+    hi = float(max(np.max(f) for f in items))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError("float32 frames hold NaN or infinity")
+    scale = 65535.0 / (hi - lo) if hi > lo else 0.0
+    return [np.round((f - lo) * scale).astype(np.uint16) for f in items], lo, hi
+
+
+def _from_u16(a, lo, hi):
+    return (lo + a.astype(np.float32) * np.float32((hi - lo) / 65535.0)).astype(np.float32)
+
+
+def _stack_channels(items, channels, name, align, return_depth, balance, decision_channel,
+                    progress, options):
+    """Frames of 2 or more than 4 channels: stacked as 3-channel groups that all hold
+    the decision channel (made on it alone, so every group takes the same decision),
+    the channels then put back in order."""
+    if decision_channel is None:
+        raise ValueError(f"{channels} channels: give decision_channel=k, the channel the "
+                         "focus decision is made on (1, 3 or 4 channels also work without)")
+    k = int(decision_channel)
+    if not 0 <= k < channels:
+        raise ValueError(f"invalid option `decision_channel`: channel {k} does not exist: "
+                         f"the frames have {channels} channel(s), 0..={channels - 1}")
+    if align or balance:
+        raise ValueError(f"{channels} channels: alignment and balance work on 1, 3 or 4 "
+                         "channels; align the frames first and pass align=False")
+    if name != "FocusMapStack":
+        raise ValueError(f"{channels} channels: {name} has no decision_channel "
+                         "(FocusMapStack has)")
+    options = {key: v for key, v in options.items() if key != "decision_channel"}
+    lo = hi = None
+    if items[0].dtype == np.float32:
+        items, lo, hi = _to_u16(items)
+    others = [c for c in range(channels) if c != k]
+    groups = [others[i:i + 2] for i in range(0, len(others), 2)]
+    out = depth = None
+    for group in groups:
+        picked = [k] + group + [k] * (2 - len(group))
+        part = stack([f[..., picked] for f in items], name, False, return_depth,
+                     balance=False, decision_channel=0, progress=progress, **options)
+        if return_depth:
+            part, depth = part
+        if out is None:
+            out = np.empty(part.shape[:2] + (channels,), dtype=part.dtype)
+            out[..., k] = part[..., 0]
+        for i, c in enumerate(group):
+            out[..., c] = part[..., 1 + i]
+    if lo is not None:
+        out = _from_u16(out, lo, hi)
+    return (out, depth) if return_depth else out
 
 
 def _depth(raw, frames: int) -> np.ndarray:
