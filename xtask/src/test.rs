@@ -1,7 +1,8 @@
 //! `cargo xtask test`: every test of the workspace, the Python package's included.
 //!
 //! 1. `cargo test --workspace --locked` (extra arguments go to it);
-//! 2. `cargo build -p fs-cli --locked`: the `fstack` binary the Python tests compare with;
+//! 2. the `fstack` binary the Python tests compare with: step 1 builds it (fs-cli's
+//!    tests run it); with `--python-only`, `cargo build -p fs-cli --locked`;
 //! 3. a virtual environment in `target/py` with `crates/fs-python/requirements-test.txt`
 //!    (made once; reinstalled when that file changes);
 //! 4. `maturin develop` of `crates/fs-python` into it (the dev profile, sharing the
@@ -38,10 +39,14 @@ pub fn run(args: &Args, root: &Path) -> Result<()> {
             status(c.current_dir(root))
         })?;
     }
-    step("cargo build -p fs-cli", || {
-        let mut c = Command::new(&cargo);
-        status(c.args(["build", "-p", "fs-cli", "--locked"]).current_dir(root))
-    })?;
+    let fstack = root.join("target/debug/fstack");
+    if args.python_only || !fstack.exists() {
+        // Otherwise `cargo test` built it (fs-cli's tests run the binary).
+        step("cargo build -p fs-cli", || {
+            let mut c = Command::new(&cargo);
+            status(c.args(["build", "-p", "fs-cli", "--locked"]).current_dir(root))
+        })?;
+    }
     let venv = root.join("target").join("py");
     let requirements = root.join("crates/fs-python/requirements-test.txt");
     step("python venv (target/py)", || make_venv(&venv, &requirements))?;
@@ -58,7 +63,7 @@ pub fn run(args: &Args, root: &Path) -> Result<()> {
         let mut c = Command::new(&python);
         c.args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
             .arg(root.join("crates/fs-python/tests"))
-            .env("FSTACK_BIN", root.join("target/debug/fstack"));
+            .env("FSTACK_BIN", &fstack);
         status(c.current_dir(root))
     })?;
     println!("== xtask test: {:.0} s", start.elapsed().as_secs_f64());
