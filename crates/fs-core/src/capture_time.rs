@@ -96,8 +96,7 @@ mod tests {
         for format in [FileFormat::Jpeg, FileFormat::Png, FileFormat::Tiff] {
             let sub = dir.path().join(format.extension());
             std::fs::create_dir(&sub).unwrap();
-            stack.write_stack(&sub, format, &WriteOptions::default()).unwrap();
-            let files = crate::list_frames(&sub).unwrap();
+            let files = stack.write_stack(&sub, format, &WriteOptions::default()).unwrap().frames;
             let times: Vec<CaptureTime> =
                 files.iter().map(|f| read_capture_time(f).unwrap().unwrap()).collect();
             assert_eq!(times[0].text, "2026:01:01 12:00:00", "{format:?}");

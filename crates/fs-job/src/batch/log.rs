@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::StackResult;
+use super::StackOutcome;
 use crate::{JobError, Result};
 
 /// The log's file name in the output folder (what `fstack batch` writes).
@@ -39,7 +39,7 @@ impl BatchLog {
     }
 
     /// Appends the line of one stack.
-    pub(crate) fn write(&self, result: &StackResult) -> Result<()> {
+    pub(crate) fn write(&self, result: &StackOutcome) -> Result<()> {
         let mut line = serde_json::to_string(&result.to_json()).expect("a JSON value serialises");
         line.push('\n');
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());

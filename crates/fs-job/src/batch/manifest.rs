@@ -280,9 +280,15 @@ fn csv_entries(path: &Path, text: &str) -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
+/// One CSV record: the line it starts on, and its fields.
+type Record = (usize, Vec<String>);
+
+/// A line of the manifest, and what is wrong there.
+type LineError = (usize, String);
+
 /// The records of a CSV text, each with the line it starts on (blank lines and
 /// `#` lines skipped). A quoted field may hold commas, newlines and `""`.
-fn csv_records(text: &str) -> std::result::Result<Vec<(usize, Vec<String>)>, (usize, String)> {
+fn csv_records(text: &str) -> std::result::Result<Vec<Record>, LineError> {
     let mut records = Vec::new();
     let mut chars = text.chars().peekable();
     let mut line = 1;

@@ -69,7 +69,7 @@ pub use self::discover::discover;
 pub use self::log::{LOG_FILE, timestamp};
 pub use self::manifest::read_manifest;
 pub use self::run::{
-    BatchOptions, BatchSummary, MEMORY_FACTOR, StackDone, StackResult, StackStatus,
+    BatchOptions, BatchSummary, MEMORY_FACTOR, StackDone, StackOutcome, StackStatus,
     estimate_memory, is_up_to_date, run_batch,
 };
 pub use self::split::{parse_shard, shard, split_by_gap};

@@ -81,7 +81,7 @@ impl StackStatus {
 
 /// How one stack of a batch went: its line in the log.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StackResult {
+pub struct StackOutcome {
     /// The stack's id.
     pub id: String,
     /// How it ended.
@@ -101,7 +101,7 @@ pub struct StackResult {
     pub notes: Vec<String>,
 }
 
-impl StackResult {
+impl StackOutcome {
     /// The log line's object: `id`, `status`, `frames`, `output`, `seconds`,
     /// `started`, `error` (null unless failed) and `notes`.
     pub fn to_json(&self) -> serde_json::Value {
@@ -123,7 +123,7 @@ impl StackResult {
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchSummary {
     /// Per stack, in list order.
-    pub results: Vec<StackResult>,
+    pub results: Vec<StackOutcome>,
     /// Wall time of the whole batch in seconds.
     pub seconds: f64,
     /// Log lines that could not be written (the batch went on without them).
@@ -243,7 +243,7 @@ fn run_one<E: std::fmt::Display>(
     stack: &BatchStack,
     stack_one: &(impl Fn(&BatchStack, &dyn Progress) -> std::result::Result<StackDone, E> + Sync),
     progress: &CancelOnly<'_>,
-) -> StackResult {
+) -> StackOutcome {
     let started = SystemTime::now();
     let clock = Instant::now();
     let before = file_state(&stack.output);
@@ -286,8 +286,8 @@ fn ended(
     started: SystemTime,
     seconds: f64,
     error: Option<String>,
-) -> StackResult {
-    StackResult {
+) -> StackOutcome {
+    StackOutcome {
         id: stack.id.clone(),
         status,
         frames: stack.frames.len(),
@@ -319,7 +319,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 /// The results so far, and the log and progress they are reported to.
 struct Board<'a> {
-    results: Mutex<Vec<Option<StackResult>>>,
+    results: Mutex<Vec<Option<StackOutcome>>>,
     log_errors: Mutex<Vec<String>>,
     log: Option<&'a BatchLog>,
     finished: Mutex<u64>,
@@ -327,7 +327,7 @@ struct Board<'a> {
 }
 
 impl Board<'_> {
-    fn record(&self, i: usize, result: StackResult) {
+    fn record(&self, i: usize, result: StackOutcome) {
         if let Some(log) = self.log
             && let Err(e) = log.write(&result)
         {
