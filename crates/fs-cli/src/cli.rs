@@ -89,6 +89,8 @@ pub enum ProgressMode {
 pub enum Command {
     /// Stack a folder (or a list) of frames into one sharp image.
     Stack(Box<StackArgs>),
+    /// Stack many stacks: every folder of frames under ROOT, or a manifest.
+    Batch(Box<BatchArgs>),
     /// Run a job file (TOML) or a ShineStacker project (.fsp).
     Run(RunArgs),
     /// Generate a synthetic stack with a known truth, stack it and print the PSNR.
@@ -169,6 +171,116 @@ pub struct StackArgs {
     pub post: PostArgs,
     #[command(flatten)]
     pub bunch: BunchArgs,
+}
+
+const BATCH: &str = "Batch";
+
+/// `fstack batch`.
+#[derive(Debug, Args)]
+#[command(after_help = "Every folder under ROOT (nested ones too) that holds frames is one \
+                        stack, written to OUT/<path below ROOT, / as __>.<ext of its first \
+                        frame>. A stack whose output is newer than its frames is skipped; \
+                        each run appends one line per stack to OUT/fstack-batch.jsonl. \
+                        Exit code 1 when any stack failed.")]
+pub struct BatchArgs {
+    /// The folder whose subfolders of frames are the stacks (not needed with
+    /// --manifest).
+    #[arg(value_name = "ROOT", required_unless_present = "manifest")]
+    pub root: Option<PathBuf>,
+    /// The folder for the outputs and the log (created when missing).
+    #[arg(short, long, value_name = "OUT", help_heading = BATCH)]
+    pub output: PathBuf,
+    /// A CSV or JSON-lines file naming the stacks (id, frames, output) instead of
+    /// ROOT's folders.
+    #[arg(long, value_name = "FILE", help_heading = BATCH, conflicts_with = "root")]
+    pub manifest: Option<PathBuf>,
+    /// Split each stack where the EXIF capture time of consecutive frames jumps by
+    /// more than this many seconds; the parts are ID-001, ID-002, ... for stack ID
+    #[arg(long, value_name = "SECONDS", help_heading = BATCH, value_parser = positive_seconds)]
+    pub split_gap: Option<f64>,
+    /// Do only shard K of N (1 <= K <= N): N machines given 1/N ... N/N do each
+    /// stack exactly once between them.
+    #[arg(long, value_name = "K/N", help_heading = BATCH, value_parser = parse_shard_arg)]
+    pub shard: Option<(usize, usize)>,
+    /// Stacks run at once at most [default: one per core].
+    #[arg(long, value_name = "N", help_heading = BATCH,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Redo stacks whose output is up to date, overwriting it.
+    #[arg(long, help_heading = BATCH)]
+    pub force: bool,
+    /// JPEG quality of the outputs, 1 to 100.
+    #[arg(long, value_name = "Q", default_value_t = 95, help_heading = OUTPUT,
+          value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub jpeg_quality: u8,
+    /// Do not copy EXIF and ICC metadata into the outputs.
+    #[arg(long, help_heading = OUTPUT)]
+    pub no_exif: bool,
+    /// The stacking algorithm (as for `fstack stack`).
+    #[arg(long, value_enum, default_value_t = StackerKind::Focusmap, help_heading = STACKER)]
+    pub stacker: StackerKind,
+    /// Precision of the internal float samples of the pyramid and depth-map stackers.
+    #[arg(long, value_enum, value_name = "TYPE", help_heading = STACKER)]
+    pub float_type: Option<FloatTypeArg>,
+    #[command(flatten)]
+    pub focusmap: FocusMapArgs,
+    #[command(flatten)]
+    pub pyramid: PyramidArgs,
+    /// The tiled stackers' options; its --memory-limit is the whole batch's budget
+    /// (the running stacks' estimates stay under it) and each stacker's limit too.
+    #[command(flatten)]
+    pub tiles: TilesArgs,
+    #[command(flatten)]
+    pub depthmap: DepthMapArgs,
+    #[command(flatten)]
+    pub align: AlignArgs,
+    #[command(flatten)]
+    pub post: PostArgs,
+}
+
+impl BatchArgs {
+    /// The `fstack stack` flags for one stack of the batch: `frames` into `output`.
+    pub fn stack_args(&self, frames: Vec<PathBuf>, output: PathBuf) -> StackArgs {
+        let mut tiles = self.tiles.clone();
+        // --memory-limit is the batch's budget; a stacker without a limit of its own
+        // (pyramid, tiles, depthmap) does not get it.
+        if !matches!(self.stacker, StackerKind::Focusmap | StackerKind::Auto) {
+            tiles.memory_limit = None;
+        }
+        StackArgs {
+            inputs: frames,
+            output: Some(output),
+            force: true,
+            prefix: None,
+            jpeg_quality: self.jpeg_quality,
+            no_exif: self.no_exif,
+            exif_path: None,
+            depth_map: None,
+            confidence_map: None,
+            stacker: self.stacker,
+            float_type: self.float_type,
+            focusmap: self.focusmap.clone(),
+            pyramid: self.pyramid.clone(),
+            tiles,
+            depthmap: self.depthmap.clone(),
+            align: self.align.clone(),
+            post: self.post.clone(),
+            bunch: BunchArgs::default(),
+        }
+    }
+}
+
+/// Parses `--split-gap`: seconds, more than 0.
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("`{s}` is not a number of seconds above 0")),
+    }
+}
+
+/// Parses `--shard K/N`.
+fn parse_shard_arg(s: &str) -> Result<(usize, usize), String> {
+    fs_job::batch::parse_shard(s).map_err(|e| e.to_string())
 }
 
 /// Alignment and balance of the frames before stacking.

@@ -7,6 +7,7 @@
 //! (clap's, and ours: an option that does not apply to the chosen stacker, an option
 //! value out of range), 101 a bug (panic), 130 interrupted by Ctrl-C (or SIGTERM).
 
+mod batch;
 mod cli;
 mod demo;
 mod generate;
@@ -107,7 +108,10 @@ fn main() -> ExitCode {
         }
     };
     let cancel = CancelFlag::new();
-    if matches!(cli.command, Command::Stack(_) | Command::Run(_) | Command::Demo(_)) {
+    if matches!(
+        cli.command,
+        Command::Stack(_) | Command::Batch(_) | Command::Run(_) | Command::Demo(_)
+    ) {
         install_interrupt_handler(cancel.clone());
     }
     if let Some(n) = cli.global.threads {
@@ -125,6 +129,7 @@ fn main() -> ExitCode {
     let ctx = Context { global: cli.global.clone(), cancel: cancel.clone() };
     let result = match cli.command {
         Command::Stack(args) => stack::run(&ctx, *args),
+        Command::Batch(args) => batch::run(&ctx, *args),
         Command::Run(args) => run::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
         Command::Info(args) => info::run(&ctx, args),

@@ -14,7 +14,6 @@ use fs_job::{
 };
 
 use crate::cli::{AutoMode, EnergyArg, MapTypeArg, RunArgs, StackArgs, StackerKind};
-use crate::progress::Reporter;
 use crate::report::{self, Summary, Timings};
 use crate::stack::{Plan, absolute, parent_of};
 use crate::{Context, UsageError};
@@ -167,7 +166,7 @@ pub struct StackResult {
 pub fn stack_plan(
     plan: &Plan,
     args: &StackArgs,
-    reporter: &Reporter,
+    reporter: &dyn fs_core::Progress,
 ) -> anyhow::Result<StackResult> {
     let stacker = stacker(args, plan.float_type);
     let bunch = args.bunch.bunch_frames;

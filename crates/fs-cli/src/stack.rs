@@ -140,7 +140,7 @@ fn stacked_text(stacked: &[fs_job::StackedOutput], read: usize, info: FrameInfo)
 
 /// Refuses, as usage errors, flags that do not apply to the chosen stacker, and checks
 /// the depth-map and confidence-map files.
-fn check_flags(args: &StackArgs) -> anyhow::Result<()> {
+pub(crate) fn check_flags(args: &StackArgs) -> anyhow::Result<()> {
     let stacker = args.stacker;
     let refuse = |flags: Vec<&'static str>, applies_to: &str| -> anyhow::Result<()> {
         if let Some(flag) = flags.first() {

@@ -1103,3 +1103,6 @@ fn stack_keeps_frames_defocused_beyond_the_subject_and_leaves_out_a_black_frame(
 
 #[path = "cli/reliability.rs"]
 mod reliability;
+
+#[path = "cli/batch.rs"]
+mod batch;

@@ -6,7 +6,8 @@
 //! - [`Frame`]: a decoded JPEG/PNG/TIFF frame (8/16-bit; gray, gray+alpha, RGB, RGBA)
 //!   with its EXIF and ICC metadata, and exact conversions to and from float images;
 //! - frame I/O ([`read_frame`], [`read_frame_info`], [`write_frame`], [`list_frames`])
-//!   with atomic writes and metadata carry-over;
+//!   with atomic writes and metadata carry-over, and a frame's capture time
+//!   ([`read_capture_time`]);
 //! - the shared kernels: [`convolve_separable`] (reflect-101 borders), Gaussian and
 //!   pyramid generating kernels, [`sobel`], [`luma`];
 //! - the CPU level SIMD kernels dispatch on ([`cpu`], capped by `FSTACK_CPU_TARGET`);
@@ -40,6 +41,7 @@
 #![deny(missing_docs)]
 
 mod atomic;
+mod capture_time;
 mod convolve;
 pub mod cpu;
 mod error;
@@ -61,6 +63,7 @@ pub mod transfer;
 mod workdir;
 
 pub use crate::atomic::{Overwrite, copy_atomic, move_atomic, write_atomic};
+pub use crate::capture_time::{CaptureTime, read_capture_time};
 pub use crate::convolve::{
     convolve_columns, convolve_rows, convolve_separable, convolve_separable_reference, reflect101,
 };

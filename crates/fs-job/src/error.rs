@@ -175,6 +175,49 @@ pub enum JobError {
         #[source]
         source: Box<JobError>,
     },
+    /// A batch manifest (CSV or JSON lines) says something fstack cannot use.
+    #[error("{}: line {line}: {message}", path.display())]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// The line, counted from 1 (the CSV header is line 1).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// Two stacks of a batch have the same id or the same output.
+    #[error("two stacks have the same {what} `{value}`: stacks `{first}` and `{second}`")]
+    DuplicateStack {
+        /// "id" or "output".
+        what: &'static str,
+        /// The id or output they share.
+        value: String,
+        /// The first stack's id.
+        first: String,
+        /// The second stack's id.
+        second: String,
+    },
+    /// A `K/N` shard is not one.
+    #[error("shard `{spec}`: {reason}")]
+    Shard {
+        /// The shard as given.
+        spec: String,
+        /// What is wrong, and what a valid shard looks like.
+        reason: String,
+    },
+    /// A frame has no capture time, which splitting by time gaps needs.
+    #[error(
+        "{}: no EXIF capture time (DateTimeOriginal or DateTime); splitting a stack by \
+         time gaps needs one in every frame",
+        path.display()
+    )]
+    NoCaptureTime {
+        /// The frame.
+        path: PathBuf,
+    },
+    /// Reading a folder or a frame for a batch failed (the error names the file).
+    #[error(transparent)]
+    Batch(CoreError),
     /// A job file (TOML) or project file (.fsp) could not be parsed.
     #[error("{}: {message}", path.display())]
     JobFile {

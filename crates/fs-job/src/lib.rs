@@ -74,6 +74,14 @@
 //! out of the plots. FocusMapStack has no float type: post-filters after it run in
 //! f32.
 //!
+//! # Batches
+//! [`batch`] runs many stacks in one go (`fstack batch`): stacks found under a
+//! root folder ([`batch::discover`]) or named in a manifest
+//! ([`batch::read_manifest`]), split by capture-time gaps, sharded over machines,
+//! run in parallel under one memory budget with resume and a JSON-lines log
+//! ([`batch::run_batch`]). The stacking of each stack is a closure the caller
+//! passes.
+//!
 //! # Progress
 //! Phases reported through [`fs_core::Progress`] are named `"<action>: <phase>"`:
 //! `stack`, `bunch i/n`, `denoise`, `sharpen`; stacking phases count frames read,
@@ -92,6 +100,7 @@ mod action;
 mod algorithms;
 mod align;
 mod alignspec;
+pub mod batch;
 mod error;
 mod filters;
 mod fsp;
@@ -117,6 +126,7 @@ pub use crate::algorithms::{
     DepthMapOptions, Energy, FocusMapOptions, MapType, PyramidAutoOptions, PyramidOptions,
     PyramidTilesOptions, StackMode,
 };
+pub use crate::batch::{BatchOptions, BatchStack, BatchSummary, run_batch};
 pub use crate::error::{JOB_SCOPE, JobError, Result, StackerError};
 pub use crate::fsp::{LoadedJobs, ProjectOptions, parse_project};
 pub use crate::job::{ActionPlan, ActionSummary, JobPlan, JobSummary, StackJob, StackedOutput};

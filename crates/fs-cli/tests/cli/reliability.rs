@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use super::*;
 
 /// A run stopped by the test hook at `point`: resume it with [`Paused::resume`].
-struct Paused {
+pub(super) struct Paused {
     child: Child,
     stdin: ChildStdin,
     log: JoinHandle<String>,
@@ -18,7 +18,7 @@ struct Paused {
 
 impl Paused {
     /// Starts `fstack args` in `dir` and waits until it is paused at `point`.
-    fn start(dir: &Path, args: &[&str], point: &str) -> Paused {
+    pub(super) fn start(dir: &Path, args: &[&str], point: &str) -> Paused {
         Self::start_with_tmpdir(dir, args, point, &std::env::temp_dir())
     }
 
@@ -59,7 +59,7 @@ impl Paused {
             .unwrap_or_else(|_| panic!("the run never paused at {point}"));
     }
 
-    fn interrupt(&self) {
+    pub(super) fn interrupt(&self) {
         // SAFETY: kill with a valid pid of our own child and a valid signal.
         assert_eq!(unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) }, 0);
         // Let the handler run before the run resumes (it only sets a flag).
@@ -67,7 +67,7 @@ impl Paused {
     }
 
     /// Lets the run go on and waits for it: its exit status and stderr.
-    fn resume(mut self) -> (ExitStatus, String) {
+    pub(super) fn resume(mut self) -> (ExitStatus, String) {
         let _ = self.stdin.write_all(b"\n");
         drop(self.stdin);
         let status = self.child.wait().unwrap();
@@ -76,7 +76,7 @@ impl Paused {
 }
 
 /// Entries of `dir` that fstack's temporary files and work folders would leave.
-fn fstack_leftovers(dir: &Path) -> Vec<String> {
+pub(super) fn fstack_leftovers(dir: &Path) -> Vec<String> {
     files_in(dir).into_iter().filter(|n| n.starts_with(".fstack-")).collect()
 }
 

@@ -2,6 +2,7 @@
 //! refusals, job files and ShineStacker projects (with a seed corpus).
 
 mod align;
+mod batch;
 mod common;
 mod end_to_end;
 mod focusmap;
