@@ -8,6 +8,7 @@
 //! temporary files (`.fstack-*.partial`) and the marker go: other files and subfolders
 //! are left alone, and a folder that still holds them is not removed.
 
+use std::io::Write as _;
 use std::path::Path;
 
 use fs_core::FileFormat;
@@ -59,7 +60,11 @@ pub(crate) fn prepare(dir: &Path, scratch: bool, job: &str, action: &str) -> Res
                  fstack may empty it: it removes only image files and its own temporary \
                  files here.\n"
             );
-            std::fs::write(dir.join(MARKER), text).map_err(|e| JobError::io(dir.join(MARKER), e))
+            let marker = dir.join(MARKER);
+            fs_core::write_atomic(&marker, fs_core::Overwrite::Replace, |out| {
+                out.write_all(text.as_bytes()).map_err(|e| fs_core::CoreError::io(&marker, e))
+            })
+            .map_err(|e| JobError::frames(action, e))
         }
         Ownership::Owned if scratch => remove_outputs(dir),
         Ownership::Owned => Ok(()),
@@ -159,6 +164,11 @@ mod tests {
         std::fs::remove_file(dir.join("a.jpg")).unwrap();
         prepare(&dir, true, "j", "s").unwrap();
         assert_eq!(ownership(&dir).unwrap(), Ownership::Owned);
+        let names: Vec<_> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, [MARKER], "the marker alone, no temporary file left");
+        let text = std::fs::read_to_string(dir.join(MARKER)).unwrap();
+        assert!(text.starts_with("This folder holds the outputs of fstack job `j`, action `s`.\n"));
         for name in ["b.TIF", ".fstack-1.partial", "c.txt", ".hidden.png"] {
             std::fs::write(dir.join(name), b"x").unwrap();
         }
