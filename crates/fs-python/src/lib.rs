@@ -364,6 +364,41 @@ fn run_job(
     outputs.map_err(to_py)
 }
 
+/// The stacks of a batch as `fstack batch ROOT -o OUT_DIR [--split-gap S]` finds
+/// them: every folder under `root` that holds frames, split where the capture time
+/// jumps by more than `split_gap` seconds; each as (id, frames, output).
+#[pyfunction]
+#[pyo3(signature = (root, out_dir, split_gap=None))]
+fn discover(
+    py: Python<'_>,
+    root: PathBuf,
+    out_dir: PathBuf,
+    split_gap: Option<f64>,
+) -> PyResult<Vec<(String, Vec<PathBuf>, PathBuf)>> {
+    if let Some(gap) = split_gap
+        && !(gap > 0.0 && gap.is_finite())
+    {
+        return Err(PyValueError::new_err(format!(
+            "invalid option `split_gap`: {gap} is not a number of seconds above 0"
+        )));
+    }
+    if !root.is_dir() {
+        return Err(PyFileNotFoundError::new_err(format!("{}: no such folder", root.display())));
+    }
+    let stacks = py
+        .detach(|| -> fs_job::Result<Vec<fs_job::BatchStack>> {
+            let found = fs_job::batch::discover(&root, &out_dir, &Default::default())?;
+            let Some(gap) = split_gap else { return Ok(found) };
+            let mut parts = Vec::new();
+            for stack in &found {
+                parts.extend(fs_job::batch::split_by_gap(stack, gap)?);
+            }
+            Ok(parts)
+        })
+        .map_err(to_py)?;
+    Ok(stacks.into_iter().map(|s| (s.id, s.frames, s.output)).collect())
+}
+
 /// Reads an image file (JPEG, PNG, TIFF) as raw samples.
 #[pyfunction]
 fn read_frame(py: Python<'_>, path: PathBuf) -> PyResult<RawFrame<'_>> {
@@ -428,6 +463,7 @@ fn _fstack(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stack_raw, m)?)?;
     m.add_function(wrap_pyfunction!(stack_files, m)?)?;
     m.add_function(wrap_pyfunction!(run_job, m)?)?;
+    m.add_function(wrap_pyfunction!(discover, m)?)?;
     m.add_function(wrap_pyfunction!(read_frame, m)?)?;
     m.add_function(wrap_pyfunction!(write_frame, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _fstack
 
-__all__ = ["stack", "stack_files", "run_job", "imread", "imwrite", "STACKERS", "__version__"]
+__all__ = ["stack", "stack_files", "run_job", "discover", "BatchStack", "imread", "imwrite",
+           "STACKERS", "__version__"]
 
 __version__: str = _fstack.__version__
 
@@ -308,6 +309,28 @@ def imread(path: Union[str, os.PathLike]) -> np.ndarray:
     uint8 or uint16."""
     raw = _fstack.read_frame(os.fspath(path))
     return _array(raw, raw[3] == 1).copy()
+
+
+class BatchStack(NamedTuple):
+    """One stack of a batch: its name, its frames in order, and its output file."""
+    id: str
+    frames: List[str]
+    output: str
+
+
+def discover(root: Union[str, os.PathLike], out_dir: Union[str, os.PathLike],
+             split_gap: Optional[float] = None) -> List[BatchStack]:
+    """The stacks ``fstack batch ROOT -o OUT_DIR [--split-gap S]`` would stack.
+
+    Every folder under ``root`` (nested ones too) that holds frames is one stack,
+    named by its path below ``root`` and written to ``OUT_DIR/<path, / as __>.<ext of
+    its first frame>``; with ``split_gap`` each is split where the EXIF capture time of
+    consecutive frames jumps by more than that many seconds (ID-001, ID-002, ...).
+    Feed them to :func:`stack_files`, or to :func:`fstack.dask.batch`.
+    """
+    found = _fstack.discover(os.fspath(root), os.fspath(out_dir), split_gap)
+    return [BatchStack(i, [os.fspath(f) for f in frames], os.fspath(out))
+            for i, frames, out in found]
 
 
 def imwrite(path: Union[str, os.PathLike], image: np.ndarray, overwrite: bool = False) -> None:

@@ -1,0 +1,98 @@
+"""fstack.dask: many stacks over a dask cluster, one task per stack.
+
+:func:`batch` finds the stacks as ``fstack batch`` does (:func:`fstack.discover`) and
+runs :func:`fstack.stack_files` on each as one dask task, on the client given (a
+``distributed.LocalCluster``'s, a ``dask_jobqueue.SLURMCluster``'s, ...) or, without
+one, on dask's local threaded scheduler. Every task stacks one stack with all the
+cores of its worker (fstack is parallel inside a stack): give each worker one thread
+and as many cores as a stack can use, e.g. ``LocalCluster(n_workers=2,
+threads_per_worker=1)`` on a 2-socket machine, or one SLURM job per worker.
+
+A stack whose output is newer than all of its frames is skipped unless
+``overwrite=True``, as ``fstack batch`` skips it, so an interrupted batch resumes.
+A failing stack is reported in its record; the others go on.
+
+Examples
+--------
+>>> from distributed import Client, LocalCluster                    # doctest: +SKIP
+>>> import fstack.dask
+>>> with LocalCluster(n_workers=2, threads_per_worker=1) as cluster, \\
+...         Client(cluster) as client:                               # doctest: +SKIP
+...     records = fstack.dask.batch("shoot", "stacked", client=client)
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Dict, List, Optional, Union
+
+import fstack
+
+__all__ = ["batch"]
+
+
+def _up_to_date(stack: fstack.BatchStack) -> bool:
+    try:
+        built = os.stat(stack.output).st_mtime_ns
+    except FileNotFoundError:
+        return False
+    return all(os.stat(f).st_mtime_ns <= built for f in stack.frames)
+
+
+def _stack_one(stack: fstack.BatchStack, stacker: str, align: bool, overwrite: bool,
+               options: Dict[str, Any]) -> Dict[str, Any]:
+    """One stack as one task: its record (never raises for a stack's own failure)."""
+    record: Dict[str, Any] = {"id": stack.id, "frames": list(stack.frames),
+                              "output": stack.output, "status": "done", "error": None,
+                              "seconds": 0.0}
+    if not overwrite and _up_to_date(stack):
+        record["status"] = "skipped"
+        return record
+    start = time.perf_counter()
+    try:
+        fstack.stack_files(stack.frames, stack.output, stacker, align,
+                           overwrite=True, **options)
+    except (OSError, ValueError, RuntimeError) as e:
+        record["status"] = "failed"
+        record["error"] = str(e)
+    record["seconds"] = time.perf_counter() - start
+    return record
+
+
+def batch(root: Union[str, os.PathLike], out_dir: Union[str, os.PathLike],
+          client: Optional[Any] = None, *, split_gap: Optional[float] = None,
+          stacker: str = "default", align: bool = True, overwrite: bool = False,
+          **options: Any) -> List[Dict[str, Any]]:
+    """Stack every stack under ``root`` into ``out_dir``, one dask task per stack.
+
+    Parameters
+    ----------
+    root, out_dir, split_gap
+        As for :func:`fstack.discover` (``fstack batch ROOT -o OUT_DIR``).
+    client : distributed.Client, optional
+        Where the tasks run; without one, dask's local threaded scheduler.
+    stacker, align, **options
+        As for :func:`fstack.stack_files`, the same for every stack.
+    overwrite : bool
+        Redo stacks whose output is up to date (``fstack batch --force``).
+
+    Returns
+    -------
+    list of dict
+        One record per stack, in discovery order: ``id``, ``frames``, ``output``,
+        ``status`` ("done", "skipped" or "failed"), ``error`` (the message, as the CLI
+        says it) and ``seconds``.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    stacks = fstack.discover(root, out_dir, split_gap)
+    if client is not None:
+        futures = [client.submit(_stack_one, s, stacker, align, overwrite, options,
+                                 key=f"fstack-{i}-{s.id}", pure=False)
+                   for i, s in enumerate(stacks)]
+        return client.gather(futures)
+    import dask
+
+    tasks = [dask.delayed(_stack_one, pure=False)(s, stacker, align, overwrite, options)
+             for s in stacks]
+    return list(dask.compute(*tasks, scheduler="threads"))
