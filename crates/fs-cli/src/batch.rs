@@ -57,7 +57,11 @@ pub fn run(ctx: &Context, args: BatchArgs) -> anyhow::Result<()> {
         stacks = shard(stacks, k, n)?;
     }
     let options = BatchOptions {
-        memory_limit: args.tiles.memory_limit.map_or(BatchOptions::default().memory_limit, |m| m.0),
+        memory_limit: args
+            .method
+            .tiles
+            .memory_limit
+            .map_or(BatchOptions::default().memory_limit, |m| m.0),
         jobs: args.jobs.map(usize::from),
         force: args.force,
         log: Some(out.join(LOG_FILE)),
@@ -80,7 +84,7 @@ pub fn run(ctx: &Context, args: BatchArgs) -> anyhow::Result<()> {
                 .filter(|r| r.status == StackStatus::Done)
                 .map(|r| r.output.clone())
                 .collect(),
-            stacker: Some(args.stacker.seed_name().to_string()),
+            stacker: Some(args.method.stacker.seed_name().to_string()),
             options: serde_json::json!({
                 "output": out,
                 "manifest": args.manifest,
@@ -163,7 +167,7 @@ pub fn stack_one(
     let Some(format) = FileFormat::from_path(&stack.output) else {
         bail!("{}: unknown image extension", stack.output.display());
     };
-    let float_type = match args.float_type {
+    let float_type = match args.method.float_type {
         Some(FloatTypeArg::F64) => FloatType::F64,
         _ => FloatType::F32,
     };

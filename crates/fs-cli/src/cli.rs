@@ -103,6 +103,34 @@ pub enum Command {
     Man(ManArgs),
 }
 
+/// The stacker and its options, the alignment and the post-filters: the part of the
+/// flags `fstack stack` and `fstack batch` share.
+#[derive(Debug, Args, Clone)]
+pub struct MethodArgs {
+    /// The stacking algorithm: focusmap is fstack's own; pyramid (or auto) gives
+    /// ShineStacker-compatible output, depthmap the seed's depth-map blend, tiles (or
+    /// auto) stacks frames too big for memory.
+    #[arg(long, value_enum, default_value_t = StackerKind::Focusmap, help_heading = STACKER)]
+    pub stacker: StackerKind,
+    /// Precision of the internal float samples of the pyramid and depth-map stackers
+    /// (seed: float_type).
+    #[arg(long, value_enum, value_name = "TYPE", help_heading = STACKER)]
+    pub float_type: Option<FloatTypeArg>,
+
+    #[command(flatten)]
+    pub focusmap: FocusMapArgs,
+    #[command(flatten)]
+    pub pyramid: PyramidArgs,
+    #[command(flatten)]
+    pub tiles: TilesArgs,
+    #[command(flatten)]
+    pub depthmap: DepthMapArgs,
+    #[command(flatten)]
+    pub align: AlignArgs,
+    #[command(flatten)]
+    pub post: PostArgs,
+}
+
 /// `fstack stack`.
 #[derive(Debug, Args)]
 #[command(after_help = "Frames are stacked in natural file-name order (img2 before img10). \
@@ -147,28 +175,8 @@ pub struct StackArgs {
     #[arg(long, value_name = "FILE", help_heading = OUTPUT)]
     pub confidence_map: Option<PathBuf>,
 
-    /// The stacking algorithm: focusmap is fstack's own; pyramid (or auto) gives
-    /// ShineStacker-compatible output, depthmap the seed's depth-map blend, tiles (or
-    /// auto) stacks frames too big for memory.
-    #[arg(long, value_enum, default_value_t = StackerKind::Focusmap, help_heading = STACKER)]
-    pub stacker: StackerKind,
-    /// Precision of the internal float samples of the pyramid and depth-map stackers
-    /// (seed: float_type).
-    #[arg(long, value_enum, value_name = "TYPE", help_heading = STACKER)]
-    pub float_type: Option<FloatTypeArg>,
-
     #[command(flatten)]
-    pub focusmap: FocusMapArgs,
-    #[command(flatten)]
-    pub pyramid: PyramidArgs,
-    #[command(flatten)]
-    pub tiles: TilesArgs,
-    #[command(flatten)]
-    pub depthmap: DepthMapArgs,
-    #[command(flatten)]
-    pub align: AlignArgs,
-    #[command(flatten)]
-    pub post: PostArgs,
+    pub method: MethodArgs,
     #[command(flatten)]
     pub bunch: BunchArgs,
 }
@@ -181,7 +189,8 @@ const BATCH: &str = "Batch";
                         stack, written to OUT/<path below ROOT, / as __>.<ext of its first \
                         frame>. A stack whose output is newer than its frames is skipped; \
                         each run appends one line per stack to OUT/fstack-batch.jsonl. \
-                        Exit code 1 when any stack failed.")]
+                        --memory-limit is the whole batch's budget: the running stacks' \
+                        estimates stay under it. Exit code 1 when any stack failed.")]
 pub struct BatchArgs {
     /// The folder whose subfolders of frames are the stacks (not needed with
     /// --manifest).
@@ -216,36 +225,21 @@ pub struct BatchArgs {
     /// Do not copy EXIF and ICC metadata into the outputs.
     #[arg(long, help_heading = OUTPUT)]
     pub no_exif: bool,
-    /// The stacking algorithm (as for `fstack stack`).
-    #[arg(long, value_enum, default_value_t = StackerKind::Focusmap, help_heading = STACKER)]
-    pub stacker: StackerKind,
-    /// Precision of the internal float samples of the pyramid and depth-map stackers.
-    #[arg(long, value_enum, value_name = "TYPE", help_heading = STACKER)]
-    pub float_type: Option<FloatTypeArg>,
+    /// The stacker and its options, as for `fstack stack`; --memory-limit is the
+    /// whole batch's budget (the running stacks' estimates stay under it) and each
+    /// stacker's limit too.
     #[command(flatten)]
-    pub focusmap: FocusMapArgs,
-    #[command(flatten)]
-    pub pyramid: PyramidArgs,
-    /// The tiled stackers' options; its --memory-limit is the whole batch's budget
-    /// (the running stacks' estimates stay under it) and each stacker's limit too.
-    #[command(flatten)]
-    pub tiles: TilesArgs,
-    #[command(flatten)]
-    pub depthmap: DepthMapArgs,
-    #[command(flatten)]
-    pub align: AlignArgs,
-    #[command(flatten)]
-    pub post: PostArgs,
+    pub method: MethodArgs,
 }
 
 impl BatchArgs {
     /// The `fstack stack` flags for one stack of the batch: `frames` into `output`.
     pub fn stack_args(&self, frames: Vec<PathBuf>, output: PathBuf) -> StackArgs {
-        let mut tiles = self.tiles.clone();
+        let mut method = self.method.clone();
         // --memory-limit is the batch's budget; a stacker without a limit of its own
         // (pyramid, tiles, depthmap) does not get it.
-        if !matches!(self.stacker, StackerKind::Focusmap | StackerKind::Auto) {
-            tiles.memory_limit = None;
+        if !matches!(method.stacker, StackerKind::Focusmap | StackerKind::Auto) {
+            method.tiles.memory_limit = None;
         }
         StackArgs {
             inputs: frames,
@@ -257,14 +251,7 @@ impl BatchArgs {
             exif_path: None,
             depth_map: None,
             confidence_map: None,
-            stacker: self.stacker,
-            float_type: self.float_type,
-            focusmap: self.focusmap.clone(),
-            pyramid: self.pyramid.clone(),
-            tiles,
-            depthmap: self.depthmap.clone(),
-            align: self.align.clone(),
-            post: self.post.clone(),
+            method,
             bunch: BunchArgs::default(),
         }
     }
@@ -817,16 +804,16 @@ mod tests {
         ])
         .unwrap();
         let Command::Stack(s) = cli.command else { panic!("not stack") };
-        assert_eq!(s.depthmap.energy, Some(EnergyArg::ModLaplacian));
-        assert_eq!(s.float_type, Some(FloatTypeArg::F64));
-        assert_eq!(s.stacker, StackerKind::Depthmap);
+        assert_eq!(s.method.depthmap.energy, Some(EnergyArg::ModLaplacian));
+        assert_eq!(s.method.float_type, Some(FloatTypeArg::F64));
+        assert_eq!(s.method.stacker, StackerKind::Depthmap);
         let cli =
             Cli::try_parse_from(["fstack", "stack", "d", "--stacker", "FocusMapStack"]).unwrap();
         let Command::Stack(s) = cli.command else { panic!("not stack") };
-        assert_eq!(s.stacker, StackerKind::Focusmap);
+        assert_eq!(s.method.stacker, StackerKind::Focusmap);
         let cli = Cli::try_parse_from(["fstack", "stack", "d"]).unwrap();
         let Command::Stack(s) = cli.command else { panic!("not stack") };
-        assert_eq!(s.stacker, StackerKind::Focusmap, "the default");
-        assert_eq!(s.stacker.seed_name(), fs_job::Stacker::default().name());
+        assert_eq!(s.method.stacker, StackerKind::Focusmap, "the default");
+        assert_eq!(s.method.stacker.seed_name(), fs_job::Stacker::default().name());
     }
 }

@@ -20,7 +20,7 @@ use crate::{Context, UsageError};
 
 /// FocusMapStack's options from the flags, each one not given at its default.
 pub fn focus_map_options(args: &StackArgs) -> FocusMapOptions {
-    let f = &args.focusmap;
+    let f = &args.method.focusmap;
     let d = FocusMapOptions::default();
     FocusMapOptions {
         focus_sigma: f.focus_sigma.unwrap_or(d.focus_sigma),
@@ -31,14 +31,14 @@ pub fn focus_map_options(args: &StackArgs) -> FocusMapOptions {
         decision_channel: f.decision_channel.or(d.decision_channel),
         depth_map: args.depth_map.is_some(),
         confidence_map: args.confidence_map.is_some(),
-        memory_limit: args.tiles.memory_limit.map_or(d.memory_limit, |m| m.0),
+        memory_limit: args.method.tiles.memory_limit.map_or(d.memory_limit, |m| m.0),
     }
 }
 
 /// The fs-job stacker the flags ask for, with every option not given at the seed's
 /// default (`check_flags` has refused the flags of other stackers).
 fn stacker(args: &StackArgs, float_type: FloatType) -> Stacker {
-    let p = &args.pyramid;
+    let p = &args.method.pyramid;
     let d = PyramidOptions::default();
     let pyramid = PyramidOptions {
         pyramid_min_size: p.pyramid_min_size.unwrap_or(d.pyramid_min_size),
@@ -47,7 +47,7 @@ fn stacker(args: &StackArgs, float_type: FloatType) -> Stacker {
         float_type,
         noise_guard: p.noise_guard.unwrap_or(d.noise_guard),
     };
-    let t = &args.tiles;
+    let t = &args.method.tiles;
     let dt = PyramidTilesOptions::default();
     let tiles = PyramidTilesOptions {
         pyramid,
@@ -57,7 +57,7 @@ fn stacker(args: &StackArgs, float_type: FloatType) -> Stacker {
         chunk_submit: t.chunk_submit.unwrap_or(dt.chunk_submit),
         ..dt
     };
-    match args.stacker {
+    match args.method.stacker {
         StackerKind::Focusmap => Stacker::FocusMap(focus_map_options(args)),
         StackerKind::Pyramid => Stacker::Pyramid(pyramid),
         StackerKind::Tiles => Stacker::Tiles(tiles),
@@ -74,7 +74,7 @@ fn stacker(args: &StackArgs, float_type: FloatType) -> Stacker {
             })
         }
         StackerKind::Depthmap => {
-            let m = &args.depthmap;
+            let m = &args.method.depthmap;
             let dd = DepthMapOptions::default();
             Stacker::DepthMap(DepthMapOptions {
                 map_type: match m.map_type {
@@ -211,14 +211,14 @@ pub fn stack_plan(
     let mut options = ActionOptions {
         input_path: Some(input_dir.clone()),
         exif_path,
-        denoise_amount: args.post.denoise_amount,
-        sharpen_amount_percent: args.post.sharpen_amount_percent,
-        sharpen_radius: args.post.sharpen_radius,
-        sharpen_threshold: args.post.sharpen_threshold,
+        denoise_amount: args.method.post.denoise_amount,
+        sharpen_amount_percent: args.method.post.sharpen_amount_percent,
+        sharpen_radius: args.method.post.sharpen_radius,
+        sharpen_threshold: args.method.post.sharpen_threshold,
         output_format: Some(plan.format),
-        align: align_options(&args.align),
-        balance: balance_options(&args.align),
-        crop: !args.align.no_crop,
+        align: align_options(&args.method.align),
+        balance: balance_options(&args.method.align),
+        crop: !args.method.align.no_crop,
         ..ActionOptions::default()
     };
     let overwrite = if args.force { Overwrite::Replace } else { Overwrite::Refuse };

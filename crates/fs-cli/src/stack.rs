@@ -44,7 +44,7 @@ pub fn run(ctx: &Context, args: StackArgs) -> anyhow::Result<()> {
     check_flags(&args)?;
     let inputs = inputs::resolve(&args.inputs)?;
     let info = check_stack(&inputs.frames)?;
-    let float_type = match args.float_type {
+    let float_type = match args.method.float_type {
         Some(FloatTypeArg::F64) => FloatType::F64,
         _ => FloatType::F32,
     };
@@ -81,7 +81,7 @@ pub fn run(ctx: &Context, args: StackArgs) -> anyhow::Result<()> {
             command: "stack",
             inputs: plan.frames.clone(),
             outputs: outputs.clone(),
-            stacker: Some(args.stacker.seed_name().to_string()),
+            stacker: Some(args.method.stacker.seed_name().to_string()),
             options: options_json(&args, float_type),
             frames: Some(FramesSummary::new(plan.frames.len(), info)),
             timings: Timings { phases, total_seconds: elapsed.as_secs_f64() },
@@ -100,7 +100,7 @@ pub fn run(ctx: &Context, args: StackArgs) -> anyhow::Result<()> {
         let what = format!(
             "{} with {} in {}",
             stacked_text(&stacked, plan.frames.len(), info),
-            args.stacker.seed_name(),
+            args.method.stacker.seed_name(),
             crate::progress::seconds(elapsed)
         );
         match outputs.as_slice() {
@@ -141,7 +141,7 @@ fn stacked_text(stacked: &[fs_job::StackedOutput], read: usize, info: FrameInfo)
 /// Refuses, as usage errors, flags that do not apply to the chosen stacker, and checks
 /// the depth-map and confidence-map files.
 pub(crate) fn check_flags(args: &StackArgs) -> anyhow::Result<()> {
-    let stacker = args.stacker;
+    let stacker = args.method.stacker;
     let refuse = |flags: Vec<&'static str>, applies_to: &str| -> anyhow::Result<()> {
         if let Some(flag) = flags.first() {
             usage!(
@@ -156,41 +156,41 @@ pub(crate) fn check_flags(args: &StackArgs) -> anyhow::Result<()> {
     let pyramid_and_depthmap =
         "the pyramid and depth-map stackers (pyramid, tiles, auto, depthmap)";
     if stacker != StackerKind::Depthmap {
-        refuse(args.depthmap.given(), "--stacker depthmap")?;
+        refuse(args.method.depthmap.given(), "--stacker depthmap")?;
     }
     if stacker != StackerKind::Focusmap {
-        refuse(args.focusmap.given(), "--stacker focusmap")?;
+        refuse(args.method.focusmap.given(), "--stacker focusmap")?;
         if args.confidence_map.is_some() {
             refuse(vec!["--confidence-map"], "--stacker focusmap")?;
         }
     }
     match stacker {
         StackerKind::Focusmap => {
-            refuse(args.pyramid.given_pyramid_only(), pyramid_only)?;
+            refuse(args.method.pyramid.given_pyramid_only(), pyramid_only)?;
             let shared = [
-                ("--kernel-size", args.pyramid.kernel_size.is_some()),
-                ("--float-type", args.float_type.is_some()),
+                ("--kernel-size", args.method.pyramid.kernel_size.is_some()),
+                ("--float-type", args.method.float_type.is_some()),
             ];
             refuse(
                 shared.into_iter().filter_map(|(f, set)| set.then_some(f)).collect(),
                 pyramid_and_depthmap,
             )?;
         }
-        StackerKind::Depthmap => refuse(args.pyramid.given_pyramid_only(), pyramid_only)?,
+        StackerKind::Depthmap => refuse(args.method.pyramid.given_pyramid_only(), pyramid_only)?,
         _ => {
             if args.depth_map.is_some() {
                 refuse(vec!["--depth-map"], "--stacker focusmap or depthmap")?;
             }
         }
     }
-    let (tiled, auto) = args.tiles.given();
+    let (tiled, auto) = args.method.tiles.given();
     if !matches!(stacker, StackerKind::Tiles | StackerKind::Auto) {
         refuse(tiled, "--stacker tiles or auto")?;
     }
     if stacker != StackerKind::Auto {
         refuse(auto, "--stacker auto")?;
     }
-    if args.tiles.memory_limit.is_some()
+    if args.method.tiles.memory_limit.is_some()
         && !matches!(stacker, StackerKind::Auto | StackerKind::Focusmap)
     {
         refuse(vec!["--memory-limit"], "--stacker focusmap or auto")?;
@@ -212,7 +212,10 @@ pub(crate) fn check_flags(args: &StackArgs) -> anyhow::Result<()> {
             bail!("{}: the folder does not exist; create it first", parent_of(map).display());
         }
     }
-    if args.align.ref_idx.is_some() && args.align.no_align && args.align.no_balance {
+    if args.method.align.ref_idx.is_some()
+        && args.method.align.no_align
+        && args.method.align.no_balance
+    {
         usage!(
             "--ref-idx chooses the frame to align and balance to; with --no-align and \
              --no-balance there is none: remove --ref-idx or one of them"
@@ -418,24 +421,24 @@ pub(crate) fn alignment_json(
 
 /// Every option in effect, by the seed's names.
 fn options_json(args: &StackArgs, float_type: FloatType) -> serde_json::Value {
-    let p = &args.pyramid;
+    let p = &args.method.pyramid;
     let mut o = serde_json::json!({
-        "stacker": args.stacker.seed_name(),
+        "stacker": args.method.stacker.seed_name(),
         "float_type": match float_type { FloatType::F32 => "FLOAT_32", FloatType::F64 => "FLOAT_64" },
-        "denoise_amount": args.post.denoise_amount,
-        "sharpen_amount_percent": args.post.sharpen_amount_percent,
-        "sharpen_radius": args.post.sharpen_radius,
-        "sharpen_threshold": args.post.sharpen_threshold,
+        "denoise_amount": args.method.post.denoise_amount,
+        "sharpen_amount_percent": args.method.post.sharpen_amount_percent,
+        "sharpen_radius": args.method.post.sharpen_radius,
+        "sharpen_threshold": args.method.post.sharpen_threshold,
         "prefix": args.prefix.clone().unwrap_or_default(),
         "exif": !args.no_exif,
         "exif_path": args.exif_path,
         "jpeg_quality": args.jpeg_quality,
         "force": args.force,
-        "align": !args.align.no_align,
-        "balance": !args.align.no_balance,
-        "crop": !args.align.no_crop && !args.align.no_align,
+        "align": !args.method.align.no_align,
+        "balance": !args.method.align.no_balance,
+        "crop": !args.method.align.no_crop && !args.method.align.no_align,
     });
-    if let Some(a) = crate::run::align_options(&args.align) {
+    if let Some(a) = crate::run::align_options(&args.method.align) {
         o["transform"] = a.transform.name().into();
         o["ref_idx"] = match a.reference {
             fs_job::ReferenceFrame::Index(i) => i.into(),
@@ -452,33 +455,33 @@ fn options_json(args: &StackArgs, float_type: FloatType) -> serde_json::Value {
         .into();
         o["interpolation"] = format!("{:?}", a.interpolation).to_lowercase().into();
     }
-    if args.stacker.is_pyramid() {
+    if args.method.stacker.is_pyramid() {
         o["pyramid_min_size"] = p.pyramid_min_size.unwrap_or(32).into();
         o["kernel_size"] = p.kernel_size.unwrap_or(5).into();
         o["gen_kernel"] = p.gen_kernel.unwrap_or(0.4).into();
         o["noise_guard"] =
             p.noise_guard.unwrap_or(fs_pyramid::PyramidOptions::default().noise_guard).into();
     }
-    let t = &args.tiles;
-    if matches!(args.stacker, StackerKind::Tiles | StackerKind::Auto) {
+    let t = &args.method.tiles;
+    if matches!(args.method.stacker, StackerKind::Tiles | StackerKind::Auto) {
         o["tile_size"] = t.tile_size.unwrap_or(512).into();
         o["n_tiled_layers"] = t.n_tiled_layers.unwrap_or(2).into();
         o["max_threads"] = t.max_threads.map(serde_json::Value::from).unwrap_or_default();
         o["chunk_submit"] = t.chunk_submit.unwrap_or(true).into();
     }
-    if args.stacker == StackerKind::Auto {
+    if args.method.stacker == StackerKind::Auto {
         let mode = t.mode.map(|m| format!("{m:?}").to_lowercase());
         o["mode"] = mode.unwrap_or_else(|| "auto".into()).into();
         o["memory_limit"] = t.memory_limit.map_or(8 << 30, |m| m.0).into();
     }
-    if args.stacker == StackerKind::Focusmap
+    if args.method.stacker == StackerKind::Focusmap
         && let serde_json::Value::Object(focus) =
             focus_map_json(&crate::run::focus_map_options(args))
     {
         o.as_object_mut().expect("an object").extend(focus);
     }
-    if args.stacker == StackerKind::Depthmap {
-        let m = &args.depthmap;
+    if args.method.stacker == StackerKind::Depthmap {
+        let m = &args.method.depthmap;
         let name = |v: Option<String>, d: &str| v.unwrap_or_else(|| d.to_string());
         o["map_type"] = name(m.map_type.map(|v| format!("{v:?}")), "Average").into();
         o["energy"] = name(m.energy.map(|v| format!("{v:?}")), "Tenengrad").into();
