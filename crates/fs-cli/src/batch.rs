@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use fs_core::{FileFormat, FloatType, Progress, check_stack};
 use fs_job::batch::{
     BatchOptions, BatchStack, LOG_FILE, OutputExt, StackDone, StackStatus, discover, read_manifest,
-    run_batch, shard, split_by_gap,
+    run_batch, shard, split_all_by_gap,
 };
 
 use crate::cli::{BatchArgs, FloatTypeArg};
@@ -28,12 +28,7 @@ pub fn run(ctx: &Context, args: BatchArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
     let mut stacks = match (&args.manifest, &args.root) {
         (Some(manifest), _) => read_manifest(manifest, out)?,
-        (None, Some(root)) => {
-            if !root.is_dir() {
-                bail!("{}: no such folder", root.display());
-            }
-            discover(root, out, &OutputExt::FirstFrame)?
-        }
+        (None, Some(root)) => discover(root, out, &OutputExt::FirstFrame)?,
         (None, None) => usage!("give ROOT, the folder of stacks, or --manifest FILE"),
     };
     if let Some(s) = stacks.iter().find(|s| !s.options.is_empty()) {
@@ -46,11 +41,7 @@ pub fn run(ctx: &Context, args: BatchArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(gap) = args.split_gap {
-        let mut parts = Vec::new();
-        for s in &stacks {
-            parts.extend(split_by_gap(s, gap)?);
-        }
-        stacks = parts;
+        stacks = split_all_by_gap(&stacks, gap)?;
     }
     let total = stacks.len();
     if let Some((k, n)) = args.shard {

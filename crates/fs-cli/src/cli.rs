@@ -259,10 +259,8 @@ impl BatchArgs {
 
 /// Parses `--split-gap`: seconds, more than 0.
 fn positive_seconds(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-        _ => Err(format!("`{s}` is not a number of seconds above 0")),
-    }
+    let v = s.trim().parse::<f64>().map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    fs_job::batch::check_split_gap(v)
 }
 
 /// Parses `--shard K/N`.

@@ -375,28 +375,29 @@ fn discover(
     out_dir: PathBuf,
     split_gap: Option<f64>,
 ) -> PyResult<Vec<(String, Vec<PathBuf>, PathBuf)>> {
-    if let Some(gap) = split_gap
-        && !(gap > 0.0 && gap.is_finite())
-    {
-        return Err(PyValueError::new_err(format!(
-            "invalid option `split_gap`: {gap} is not a number of seconds above 0"
-        )));
-    }
-    if !root.is_dir() {
-        return Err(PyFileNotFoundError::new_err(format!("{}: no such folder", root.display())));
+    if let Some(gap) = split_gap {
+        fs_job::batch::check_split_gap(gap)
+            .map_err(|r| PyValueError::new_err(format!("invalid option `split_gap`: {r}")))?;
     }
     let stacks = py
         .detach(|| -> fs_job::Result<Vec<fs_job::BatchStack>> {
             let found = fs_job::batch::discover(&root, &out_dir, &Default::default())?;
-            let Some(gap) = split_gap else { return Ok(found) };
-            let mut parts = Vec::new();
-            for stack in &found {
-                parts.extend(fs_job::batch::split_by_gap(stack, gap)?);
+            match split_gap {
+                Some(gap) => fs_job::batch::split_all_by_gap(&found, gap),
+                None => Ok(found),
             }
-            Ok(parts)
         })
         .map_err(to_py)?;
     Ok(stacks.into_iter().map(|s| (s.id, s.frames, s.output)).collect())
+}
+
+/// Whether `output` exists and is newer than every one of `frames`: the rule by
+/// which `fstack batch` skips a stack ([`fs_job::batch::is_up_to_date`]).
+#[pyfunction]
+fn up_to_date(frames: Vec<PathBuf>, output: PathBuf) -> bool {
+    let stack =
+        fs_job::BatchStack { id: String::new(), frames, output, options: Default::default() };
+    fs_job::batch::is_up_to_date(&stack)
 }
 
 /// Reads an image file (JPEG, PNG, TIFF) as raw samples.
@@ -464,6 +465,7 @@ fn _fstack(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stack_files, m)?)?;
     m.add_function(wrap_pyfunction!(run_job, m)?)?;
     m.add_function(wrap_pyfunction!(discover, m)?)?;
+    m.add_function(wrap_pyfunction!(up_to_date, m)?)?;
     m.add_function(wrap_pyfunction!(read_frame, m)?)?;
     m.add_function(wrap_pyfunction!(write_frame, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -81,5 +81,12 @@ def test_dask_batch_on_a_local_cluster_equals_fstack_batch(tmp_path):
     # Resumes: the finished stacks are skipped, without a client (threads).
     again = fstack.dask.batch(root, tmp_path / "dask")
     assert [r["status"] for r in again] == ["skipped", "failed", "skipped"]
+    # A frame newer than its output: that stack is redone (fstack batch's rule).
+    frame = root / "coin" / "frame_01.png"
+    later = os.stat(records[2]["output"]).st_mtime + 10
+    os.utime(frame, (later, later))
+    assert fstack._fstack.up_to_date([str(frame)], records[2]["output"]) is False
+    touched = fstack.dask.batch(root, tmp_path / "dask")
+    assert [r["status"] for r in touched] == ["skipped", "failed", "done"]
     redone = fstack.dask.batch(root, tmp_path / "dask", overwrite=True)
     assert [r["status"] for r in redone] == ["done", "failed", "done"]

@@ -20,6 +20,10 @@ use crate::{JobError, Result};
 /// [`crate::batch`] for ids and names). No stack found is not an error: the list is
 /// empty.
 pub fn discover(root: &Path, out_dir: &Path, ext: &OutputExt) -> Result<Vec<BatchStack>> {
+    if !root.is_dir() {
+        let e = std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder");
+        return Err(JobError::io(root, e));
+    }
     let root_real = root.canonicalize().map_err(|e| JobError::io(root, e))?;
     let walk = Walk { out_real: real_or_absolute(out_dir), seen: HashSet::new(), found: vec![] };
     let mut walk = walk;

@@ -72,7 +72,7 @@ pub use self::run::{
     BatchOptions, BatchSummary, MEMORY_FACTOR, StackDone, StackOutcome, StackStatus,
     estimate_memory, is_up_to_date, run_batch,
 };
-pub use self::split::{parse_shard, shard, split_by_gap};
+pub use self::split::{check_split_gap, parse_shard, shard, split_all_by_gap, split_by_gap};
 
 /// One stack of a batch: its frames, in stacking order, and the file to write.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,6 +12,24 @@ use std::path::{Path, PathBuf};
 use super::BatchStack;
 use crate::{JobError, Result};
 
+/// Checks a split gap: seconds, a finite number above 0 (the reason otherwise).
+pub fn check_split_gap(gap_seconds: f64) -> std::result::Result<f64, String> {
+    if gap_seconds > 0.0 && gap_seconds.is_finite() {
+        Ok(gap_seconds)
+    } else {
+        Err(format!("`{gap_seconds}` is not a number of seconds above 0"))
+    }
+}
+
+/// Every stack of `stacks` cut by [`split_by_gap`], in order.
+pub fn split_all_by_gap(stacks: &[BatchStack], gap_seconds: f64) -> Result<Vec<BatchStack>> {
+    let mut parts = Vec::new();
+    for stack in stacks {
+        parts.extend(split_by_gap(stack, gap_seconds)?);
+    }
+    Ok(parts)
+}
+
 /// `stack` cut where the capture time of consecutive frames (in the stack's order)
 /// differs by more than `gap_seconds`: the parts are named `<id>-001`, `<id>-002`,
 /// ... (also when there is only one), their outputs `<stem>-001.<ext>` beside the

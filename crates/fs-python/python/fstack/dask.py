@@ -28,16 +28,9 @@ import time
 from typing import Any, Dict, List, Optional, Union
 
 import fstack
+from fstack import _fstack
 
 __all__ = ["batch"]
-
-
-def _up_to_date(stack: fstack.BatchStack) -> bool:
-    try:
-        built = os.stat(stack.output).st_mtime_ns
-    except FileNotFoundError:
-        return False
-    return all(os.stat(f).st_mtime_ns <= built for f in stack.frames)
 
 
 def _stack_one(stack: fstack.BatchStack, stacker: str, align: bool, overwrite: bool,
@@ -46,7 +39,7 @@ def _stack_one(stack: fstack.BatchStack, stacker: str, align: bool, overwrite: b
     record: Dict[str, Any] = {"id": stack.id, "frames": list(stack.frames),
                               "output": stack.output, "status": "done", "error": None,
                               "seconds": 0.0}
-    if not overwrite and _up_to_date(stack):
+    if not overwrite and _fstack.up_to_date(stack.frames, stack.output):
         record["status"] = "skipped"
         return record
     start = time.perf_counter()
