@@ -44,6 +44,8 @@ mod atomic;
 mod capture_time;
 mod convolve;
 pub mod cpu;
+#[cfg(feature = "raw")]
+pub mod dng;
 mod error;
 mod exif_block;
 mod format;
@@ -55,6 +57,7 @@ mod limits;
 mod metadata;
 pub mod metrics;
 mod progress;
+pub mod raw;
 pub mod reference;
 mod source;
 pub mod synth;
