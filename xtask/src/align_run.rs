@@ -17,7 +17,8 @@ pub fn run(paths: &[PathBuf], no_balance: bool) -> Result<()> {
         balance: (!no_balance).then(BalanceOptions::default),
     };
     let aligner = Aligner::new(&reference, r, settings)?;
-    let source = fs_align::frames_with_reference(paths.to_vec(), r, reference);
+    let source =
+        fs_align::frames_with_reference(paths.to_vec(), r, reference, fs_core::Develop::default());
     // As in `fstack stack`: decoding on one thread, aligning on another, the consumer
     // (a stacker there, nothing here) on a third.
     let mut pixels = 0usize;

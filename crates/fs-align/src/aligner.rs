@@ -981,6 +981,7 @@ pub fn frames_with_reference(
     paths: Vec<PathBuf>,
     reference_index: usize,
     reference: Frame,
+    develop: fs_core::Develop,
 ) -> impl Iterator<Item = fs_core::Result<Frame>> + Send {
     let mut reference = Some(reference);
     let expected = reference.as_ref().map(Frame::info);
@@ -990,7 +991,7 @@ pub fn frames_with_reference(
         {
             return Ok(f);
         }
-        let frame = fs_core::read_frame(&path)?;
+        let frame = fs_core::read_frame_with(&path, &develop)?;
         if let Some(e) = expected {
             fs_core::check_frame(e, &frame)?;
         }

@@ -23,6 +23,7 @@ const PYRAMID: &str = "Pyramid options (--stacker pyramid, tiles, auto)";
 const TILES: &str = "Tiled pyramid options (--stacker tiles, auto)";
 const DEPTHMAP: &str = "Depth map options (--stacker depthmap)";
 const ALIGN: &str = "Alignment and balance (before stacking, in memory)";
+const RAW: &str = "Camera RAW frames (CR2, CR3, NEF, ARW, RAF, ORF, RW2, PEF, DNG...)";
 const POST: &str = "Post-filters (applied to the stacked image, in this order)";
 const BUNCH: &str = "Bunches (stack consecutive groups of frames, one output each)";
 const GLOBAL: &str = "Global options";
@@ -129,6 +130,19 @@ pub struct MethodArgs {
     pub align: AlignArgs,
     #[command(flatten)]
     pub post: PostArgs,
+    /// One white balance for the whole stack of RAW frames: as-shot (the reference
+    /// frame's), auto (grey world on the reference frame) or gains R,G,B for the
+    /// camera's raw colours, e.g. 2.1,1,1.6 [default: as-shot].
+    #[arg(long, value_name = "WB", help_heading = RAW, value_parser = parse_white_balance)]
+    pub white_balance: Option<fs_core::WhiteBalance>,
+}
+
+/// Parses `--white-balance`.
+fn parse_white_balance(s: &str) -> Result<fs_core::WhiteBalance, String> {
+    fs_core::WhiteBalance::parse(s).map_err(|e| match e {
+        fs_core::CoreError::InvalidOption { reason, .. } => reason,
+        other => other.to_string(),
+    })
 }
 
 /// `fstack stack`.
@@ -142,7 +156,9 @@ pub struct StackArgs {
     #[arg(required = true, value_name = "DIR | FILES")]
     pub inputs: Vec<PathBuf>,
 
-    /// Output file; its extension (.jpg, .png, .tif) chooses the format. With
+    /// Output file; its extension (.jpg, .png, .tif, .dng) chooses the format; .dng
+    /// writes a linear DNG (16-bit, the camera's colour matrix and white balance) that
+    /// raw editors open. With
     /// --bunch-frames, a folder for the bunch outputs.
     #[arg(short, long, value_name = "OUT", help_heading = OUTPUT)]
     pub output: Option<PathBuf>,

@@ -101,7 +101,53 @@ struct FrameReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     exif: Option<ExifSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    raw: Option<RawReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     problem: Option<String>,
+}
+
+/// What a camera RAW frame is before development (its size above is the developed
+/// frame's: 16-bit RGB).
+#[derive(Debug, Serialize)]
+struct RawReport {
+    camera: String,
+    sensor_bits: u32,
+    cfa_pattern: String,
+    black_level: f32,
+    white_level: f32,
+    as_shot_white_balance: [f32; 3],
+}
+
+impl RawReport {
+    #[cfg(feature = "raw")]
+    fn read(path: &Path) -> Option<Self> {
+        if !fs_core::raw::is_raw_path(path) {
+            return None;
+        }
+        let d = fs_core::raw::describe(path).ok()?;
+        Some(Self {
+            camera: d.camera,
+            sensor_bits: d.bits,
+            cfa_pattern: d.pattern,
+            black_level: d.black,
+            white_level: d.white,
+            as_shot_white_balance: d.as_shot,
+        })
+    }
+
+    #[cfg(not(feature = "raw"))]
+    fn read(_path: &Path) -> Option<Self> {
+        None
+    }
+
+    /// "RAW RGGB 14-bit, black 512 white 16383, as-shot WB 2.10,1,1.60".
+    fn line(&self) -> String {
+        let [r, g, b] = self.as_shot_white_balance;
+        format!(
+            "RAW {} {}-bit, black {:.0} white {:.0}, as-shot WB {r:.2},{g:.2},{b:.2}",
+            self.cfa_pattern, self.sensor_bits, self.black_level, self.white_level
+        )
+    }
 }
 
 /// `fstack info`.
@@ -134,6 +180,7 @@ pub fn run(ctx: &Context, args: InfoArgs) -> anyhow::Result<()> {
             channels: None,
             bit_depth: None,
             exif: None,
+            raw: None,
             problem: None,
         };
         match read_frame_info(path) {
@@ -150,6 +197,7 @@ pub fn run(ctx: &Context, args: InfoArgs) -> anyhow::Result<()> {
                     problems.push(e.to_string());
                 }
                 r.exif = ExifSummary::read(path);
+                r.raw = RawReport::read(path);
             }
             Err(e) => {
                 r.problem = Some(e.to_string());
@@ -229,6 +277,9 @@ fn print_text(
         let mut line = format!("{:>4}  {name:<width$}", i + 1);
         if let (Some(w), Some(h), Some(l), Some(b)) = (f.width, f.height, f.layout, f.bit_depth) {
             line += &format!("  {w}x{h} {l} {b}-bit");
+        }
+        if let Some(raw) = &f.raw {
+            line += &format!(" ({})", raw.line());
         }
         match &f.exif {
             Some(e) => {

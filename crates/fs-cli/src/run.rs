@@ -219,6 +219,7 @@ pub fn stack_plan(
         align: align_options(&args.method.align),
         balance: balance_options(&args.method.align),
         crop: !args.method.align.no_crop,
+        white_balance: args.method.white_balance.unwrap_or_default(),
         ..ActionOptions::default()
     };
     let overwrite = if args.force { Overwrite::Replace } else { Overwrite::Refuse };

@@ -437,6 +437,7 @@ fn options_json(args: &StackArgs, float_type: FloatType) -> serde_json::Value {
         "align": !args.method.align.no_align,
         "balance": !args.method.align.no_balance,
         "crop": !args.method.align.no_crop && !args.method.align.no_align,
+        "white_balance": args.method.white_balance.unwrap_or_default().to_string(),
     });
     if let Some(a) = crate::run::align_options(&args.method.align) {
         o["transform"] = a.transform.name().into();

@@ -149,6 +149,24 @@ pub(crate) fn tiff_file_metadata(file: Vec<u8>) -> (Option<Vec<u8>>, Option<Vec<
     (encode(&fields), icc)
 }
 
+/// The EXIF block of a camera RAW file built on TIFF (DNG, CR2, NEF, ARW, PEF, ORF,
+/// RW2...): its picture fields as [`tiff_file_metadata`] keeps them, without the tags
+/// EXIF does not define (DNG's colour and level tags, makers' private IFD0 tags), which
+/// would make an output claim to be a raw file. `None` for RAW formats not built on
+/// TIFF (CR3, RAF) or without usable fields.
+#[cfg(feature = "raw")]
+pub(crate) fn raw_file_exif(file: std::sync::Arc<Vec<u8>>) -> Option<Vec<u8>> {
+    let file = std::sync::Arc::try_unwrap(file).unwrap_or_else(|shared| (*shared).clone());
+    let exif = parse(file)?;
+    let fields: Vec<Field> = exif
+        .fields()
+        .filter(|f| !describes_source(f) && f.tag.description().is_some())
+        .filter(|f| f.tag.context() != Context::Tiff || f.tag.number() < 0xC000)
+        .cloned()
+        .collect();
+    encode(&fields)
+}
+
 /// The Orientation value (1..=8) of a raw EXIF block, if it has one.
 pub(crate) fn orientation(block: &[u8]) -> Option<u8> {
     let exif = parse(block.to_vec())?;

@@ -103,6 +103,11 @@ pub enum FileFormat {
     Png,
     /// TIFF, 8 or 16 bit, written with lossless compression.
     Tiff,
+    /// DNG: read as camera RAW (developed, see [`crate::raw`]); written as a linear DNG
+    /// (LinearRaw, 16-bit RGB) with the RAW stack's colour matrix and white balance.
+    Dng,
+    /// A camera maker's RAW format (CR2, CR3, NEF, ARW, RAF, ORF, RW2, PEF...): read only.
+    Raw,
 }
 
 impl FileFormat {
@@ -113,6 +118,8 @@ impl FileFormat {
             "jpg" | "jpeg" | "jpe" => Some(FileFormat::Jpeg),
             "png" => Some(FileFormat::Png),
             "tif" | "tiff" => Some(FileFormat::Tiff),
+            "dng" => Some(FileFormat::Dng),
+            _ if crate::raw::RAW_EXTENSIONS.contains(&ext.as_str()) => Some(FileFormat::Raw),
             _ => None,
         }
     }
@@ -122,7 +129,19 @@ impl FileFormat {
             FileFormat::Jpeg => "jpg",
             FileFormat::Png => "png",
             FileFormat::Tiff => "tif",
+            FileFormat::Dng => "dng",
+            FileFormat::Raw => "raw",
         }
+    }
+    /// Whether frames in this format are camera RAW (developed as they are read).
+    pub fn is_raw(self) -> bool {
+        matches!(self, FileFormat::Dng | FileFormat::Raw)
+    }
+    /// The format of an output named after an input in this format: the same, but
+    /// 16-bit TIFF for camera RAW (a RAW stack's result is developed; `-o x.dng` asks
+    /// for a linear DNG explicitly).
+    pub fn output(self) -> FileFormat {
+        if self.is_raw() { FileFormat::Tiff } else { self }
     }
 }
 
@@ -158,6 +177,10 @@ mod tests {
         assert_eq!(FileFormat::from_path(Path::new("a/B.JPEG")), Some(FileFormat::Jpeg));
         assert_eq!(FileFormat::from_path(Path::new("x.tif")), Some(FileFormat::Tiff));
         assert_eq!(FileFormat::from_path(Path::new("x.txt")), None);
+        assert_eq!(FileFormat::from_path(Path::new("x.DNG")), Some(FileFormat::Dng));
+        assert_eq!(FileFormat::from_path(Path::new("IMG_1.CR2")), Some(FileFormat::Raw));
+        assert_eq!(FileFormat::Raw.output(), FileFormat::Tiff);
+        assert_eq!(FileFormat::Jpeg.output(), FileFormat::Jpeg);
         assert_eq!(ChannelLayout::Rgba.color_channels(), 3);
         assert_eq!(BitDepth::Sixteen.scale_from_8bit(), 256.0);
     }

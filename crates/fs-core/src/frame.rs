@@ -23,6 +23,20 @@ pub struct Metadata {
     pub exif: Option<Vec<u8>>,
     /// The ICC colour profile.
     pub icc: Option<Vec<u8>>,
+    /// How the frame was developed, when it was read from a camera RAW file: what a
+    /// linear DNG output needs to hand the camera's colour back to a raw editor.
+    pub raw: Option<RawColour>,
+}
+
+/// The colour facts of a developed RAW frame ([`crate::raw`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawColour {
+    /// The camera's colour matrix: CIE XYZ to camera RGB, row-major (DNG ColorMatrix).
+    pub xyz_to_camera: [f32; 9],
+    /// The white-balance gains applied (red, green, blue; the smallest is 1).
+    pub gains: [f32; 3],
+    /// Camera make and model.
+    pub camera: String,
 }
 
 /// A decoded frame.

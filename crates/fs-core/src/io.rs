@@ -18,7 +18,7 @@ use image::metadata::Orientation;
 use image::{ColorType, DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
 
 use crate::{
-    BitDepth, ChannelLayout, CoreError, FileFormat, Frame, FrameInfo, Metadata, Overwrite,
+    BitDepth, ChannelLayout, CoreError, Develop, FileFormat, Frame, FrameInfo, Metadata, Overwrite,
     PixelFormat, Result, Samples,
 };
 
@@ -315,6 +315,12 @@ fn check_size(path: &Path, width: u32, height: u32, format: PixelFormat) -> Resu
 /// stack before any heavy work. The size is the upright size, as [`read_frame`]
 /// returns it (width and height swapped for EXIF orientations 5..=8).
 pub fn read_frame_info(path: &Path) -> Result<FrameInfo> {
+    if crate::raw::is_raw_path(path) {
+        #[cfg(feature = "raw")]
+        return crate::raw::read_raw_info(path);
+        #[cfg(not(feature = "raw"))]
+        return Err(crate::raw::not_built(path));
+    }
     let (reader, image_format, kind) = open(path)?;
     let (w, h, format, orientation) = match kind {
         TiffKind::GrayAlpha { width, height, depth, orientation } => {
@@ -351,6 +357,20 @@ fn unlimited<R: std::io::BufRead + std::io::Seek>(mut reader: ImageReader<R>) ->
 /// (empty, not an image, truncated, corrupt), [`CoreError::Unsupported`] (e.g.
 /// 32-bit float TIFF).
 pub fn read_frame(path: &Path) -> Result<Frame> {
+    read_frame_with(path, &Develop::default())
+}
+
+/// Reads a frame like [`read_frame`], a camera RAW file (known by its extension, see
+/// [`crate::raw`]) developed with `develop`: the stack's one development, resolved by
+/// [`Develop::for_stack`]. Other files are read as [`read_frame`] reads them.
+pub fn read_frame_with(path: &Path, develop: &Develop) -> Result<Frame> {
+    if crate::raw::is_raw_path(path) {
+        #[cfg(feature = "raw")]
+        return crate::raw::read_raw(path, develop);
+        #[cfg(not(feature = "raw"))]
+        return Err(crate::raw::not_built(path));
+    }
+    let _ = develop;
     if let Some(frame) = read_plain_tiff(path)? {
         return Ok(frame);
     }
@@ -445,7 +465,7 @@ fn frame_from_image(
         }
     };
     let mut frame = Frame::new(info, samples).map_err(|e| decode_err(path, e))?;
-    frame.metadata = Metadata { exif, icc };
+    frame.metadata = Metadata { exif, icc, raw: None };
     frame.source = Some(path.to_path_buf());
     Ok(frame)
 }
@@ -594,7 +614,7 @@ pub fn write_frame(path: &Path, frame: &Frame, options: &WriteOptions) -> Result
     options.validate()?;
     let format = FileFormat::from_path(path).ok_or_else(|| CoreError::Encode {
         path: path.into(),
-        reason: "unknown extension (use .jpg, .png or .tif)".into(),
+        reason: "unknown extension (use .jpg, .png, .tif or .dng)".into(),
     })?;
     crate::atomic::write_atomic(path, options.overwrite, |out| {
         crate::metadata::encode(out, format, frame, options)

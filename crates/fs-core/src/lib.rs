@@ -72,10 +72,11 @@ pub use crate::convolve::{
 };
 pub use crate::error::{CoreError, Result};
 pub use crate::format::{BitDepth, ChannelLayout, FileFormat, FrameInfo, PixelFormat};
-pub use crate::frame::{Frame, IntSample, Metadata, Samples, quantize};
+pub use crate::frame::{Frame, IntSample, Metadata, RawColour, Samples, quantize};
 pub use crate::image::{Float, FloatType, Image, Plane, PlaneMut};
 pub use crate::io::{
-    WriteOptions, check_exists, list_frames, read_frame, read_frame_info, sort_natural, write_frame,
+    WriteOptions, check_exists, list_frames, read_frame, read_frame_info, read_frame_with,
+    sort_natural, write_frame,
 };
 pub use crate::kernels::{
     LUMA_WEIGHTS, gaussian_blur, gaussian_kernel, gaussian_kernel_for_sigma, generating_kernel,
@@ -83,6 +84,7 @@ pub use crate::kernels::{
 };
 pub use crate::limits::{DEFAULT_MAX_MEGAPIXELS, max_megapixels, set_max_megapixels};
 pub use crate::progress::{CancelFlag, NoProgress, Progress};
+pub use crate::raw::{Develop, WhiteBalance};
 pub use crate::source::{
     DecodeAhead, PathFrames, check_frame, check_stack, frame_mismatch, with_prefetch,
 };

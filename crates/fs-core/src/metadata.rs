@@ -27,6 +27,14 @@ fn color_type(layout: ChannelLayout, eight: bool) -> ExtendedColorType {
 }
 
 /// Hands the EXIF block and ICC profile to an image crate encoder.
+/// The sRGB ICC profile (moxcms' built-in sRGB, encoded once), carried by developed RAW
+/// frames so their outputs say what they hold.
+#[cfg(feature = "raw")]
+pub(crate) fn srgb_icc() -> &'static [u8] {
+    static ICC: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    ICC.get_or_init(|| moxcms::ColorProfile::new_srgb().encode().unwrap_or_default())
+}
+
 fn attach(enc: &mut impl ImageEncoder, exif: Option<Vec<u8>>, icc: Option<&Vec<u8>>) {
     // Both encoders used here accept metadata; an encoder that did not would return
     // an error we cannot act on, so it is ignored.
@@ -91,6 +99,38 @@ pub(crate) fn encode<W: Write + Seek>(
                 icc: icc.map(|i| i.as_slice()),
             };
             write_tiff(out, frame, &tiff_meta).map_err(|e| e.to_string())
+        }
+        #[cfg(feature = "raw")]
+        (FileFormat::Dng, _) => {
+            let linear = crate::raw::linear_dng_samples(frame)?;
+            let (make, model) = match linear.camera.split_once(' ') {
+                Some((make, model)) => (make.to_string(), model.to_string()),
+                None => (linear.camera.clone(), String::new()),
+            };
+            let colour = crate::dng::DngColour {
+                xyz_to_camera: linear.xyz_to_camera,
+                as_shot_neutral: linear.as_shot_neutral,
+                make,
+                model,
+            };
+            let exif = exif_block();
+            crate::dng::write_linear_dng(
+                out,
+                frame.width(),
+                frame.height(),
+                &linear.samples,
+                &colour,
+                exif.as_deref(),
+            )
+            .map_err(|e| e.to_string())
+        }
+        #[cfg(not(feature = "raw"))]
+        (FileFormat::Dng, _) => {
+            Err("this build of fstack writes no DNG (cargo feature `raw`); write .tif".into())
+        }
+        (FileFormat::Raw, _) => {
+            Err("camera RAW formats are read only; write the result as .tif or as a linear .dng"
+                .into())
         }
     }
 }

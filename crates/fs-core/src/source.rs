@@ -6,8 +6,9 @@
 //! reported, by name, before any heavy work.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::{CoreError, Frame, FrameInfo, Result, read_frame, read_frame_info};
+use crate::{CoreError, Develop, Frame, FrameInfo, Result, read_frame_info, read_frame_with};
 
 /// The error for a frame whose shape differs from the stack's first frame.
 pub fn frame_mismatch(path: &Path, expected: FrameInfo, found: FrameInfo) -> CoreError {
@@ -32,6 +33,7 @@ pub fn check_stack(paths: &[PathBuf]) -> Result<FrameInfo> {
     let Some(first) = paths.first() else {
         return Err(CoreError::Dimensions("a stack needs at least one frame".into()));
     };
+    crate::raw::check_one_kind(paths, 0)?;
     let expected = read_frame_info(first)?;
     for path in &paths[1..] {
         let info = read_frame_info(path)?;
@@ -49,12 +51,18 @@ pub struct PathFrames {
     paths: Vec<PathBuf>,
     next: usize,
     expected: Option<FrameInfo>,
+    develop: Develop,
 }
 
 impl PathFrames {
     /// Frames from these files, in this order.
     pub fn new(paths: Vec<PathBuf>) -> Self {
-        Self { paths, next: 0, expected: None }
+        Self { paths, next: 0, expected: None, develop: Develop::default() }
+    }
+    /// Camera RAW files developed with `develop` (the stack's, [`Develop::for_stack`]).
+    pub fn with_develop(mut self, develop: Develop) -> Self {
+        self.develop = develop;
+        self
     }
     /// The files.
     pub fn paths(&self) -> &[PathBuf] {
@@ -68,7 +76,7 @@ impl Iterator for PathFrames {
     fn next(&mut self) -> Option<Self::Item> {
         let path = self.paths.get(self.next)?;
         self.next += 1;
-        Some(read_frame(path).and_then(|frame| {
+        Some(read_frame_with(path, &self.develop).and_then(|frame| {
             let expected = *self.expected.get_or_insert(frame.info());
             check_frame(expected, &frame)?;
             Ok(frame)
@@ -94,6 +102,7 @@ pub struct DecodeAhead {
     threads: usize,
     queue: std::collections::VecDeque<std::thread::JoinHandle<Result<Frame>>>,
     expected: Option<FrameInfo>,
+    develop: Arc<Develop>,
 }
 
 impl DecodeAhead {
@@ -105,7 +114,14 @@ impl DecodeAhead {
             threads: threads.max(1),
             queue: std::collections::VecDeque::new(),
             expected: None,
+            develop: Arc::new(Develop::default()),
         }
+    }
+
+    /// Camera RAW files developed with `develop` (the stack's, [`Develop::for_stack`]).
+    pub fn with_develop(mut self, develop: Develop) -> Self {
+        self.develop = Arc::new(develop);
+        self
     }
 
     /// As many decodes at once as the machine has cores.
@@ -122,7 +138,8 @@ impl Iterator for DecodeAhead {
         while self.queue.len() < self.threads && self.next < self.paths.len() {
             let path = self.paths[self.next].clone();
             self.next += 1;
-            self.queue.push_back(std::thread::spawn(move || read_frame(&path)));
+            let develop = Arc::clone(&self.develop);
+            self.queue.push_back(std::thread::spawn(move || read_frame_with(&path, &develop)));
         }
         let handle = self.queue.pop_front()?;
         let frame = handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));

@@ -150,7 +150,7 @@ const FORMATS: [(&str, &str, BitDepth); 5] = [
 #[test]
 fn exif_and_icc_survive_every_pair_of_formats() {
     let dir = tempfile::tempdir().unwrap();
-    let metadata = Metadata { exif: Some(camera_exif()), icc: Some(fake_icc()) };
+    let metadata = Metadata { exif: Some(camera_exif()), icc: Some(fake_icc()), raw: None };
     for (i, (src_name, src_ext, src_depth)) in FORMATS.into_iter().enumerate() {
         // The source file: written from memory with the camera EXIF (orientation 6).
         let src_path = dir.path().join(format!("src{i}.{src_ext}"));
@@ -183,7 +183,7 @@ fn exif_and_icc_survive_every_pair_of_formats() {
 #[test]
 fn metadata_is_left_out_when_switched_off() {
     let dir = tempfile::tempdir().unwrap();
-    let metadata = Metadata { exif: Some(camera_exif()), icc: Some(fake_icc()) };
+    let metadata = Metadata { exif: Some(camera_exif()), icc: Some(fake_icc()), raw: None };
     for (_, ext, depth) in FORMATS {
         let path = dir.path().join(format!("plain.{ext}"));
         let frame =
@@ -202,8 +202,11 @@ fn unparsable_exif_is_left_out_not_copied() {
     let garbage = b"MM\0*\0\0\0\x08\xff\xff garbage that is not an IFD".to_vec();
     for (_, ext, depth) in FORMATS {
         let path = dir.path().join(format!("garbage.{ext}"));
-        let frame = smooth_frame(8, 8, fmt(ChannelLayout::Rgb, depth))
-            .with_metadata(Metadata { exif: Some(garbage.clone()), icc: None });
+        let frame = smooth_frame(8, 8, fmt(ChannelLayout::Rgb, depth)).with_metadata(Metadata {
+            exif: Some(garbage.clone()),
+            icc: None,
+            raw: None,
+        });
         write_frame(&path, &frame, &WriteOptions::default()).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert!(!bytes.windows(7).any(|w| w == b"garbage"), "{ext}: raw block copied");
@@ -236,7 +239,7 @@ fn exif_pixel_dimensions_follow_the_output_and_thumbnail_is_dropped() {
     for ext in ["jpg", "png", "tif"] {
         let path = dir.path().join(format!("dims.{ext}"));
         let frame = smooth_frame(30, 10, fmt(ChannelLayout::Rgb, BitDepth::Eight))
-            .with_metadata(Metadata { exif: Some(buf.get_ref().clone()), icc: None });
+            .with_metadata(Metadata { exif: Some(buf.get_ref().clone()), icc: None, raw: None });
         write_frame(&path, &frame, &WriteOptions::default()).unwrap();
         let exif = read_exif(&path);
         let dim = |t| exif.get_field(t, In::PRIMARY).and_then(|f| f.value.get_uint(0));
@@ -279,7 +282,7 @@ fn gps_and_interop_sub_ifds_are_carried() {
     let mut buf = Cursor::new(Vec::new());
     writer.write(&mut buf, true).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut metadata = Metadata { exif: Some(buf.into_inner()), icc: None };
+    let mut metadata = Metadata { exif: Some(buf.into_inner()), icc: None, raw: None };
     // Carried through every format in a chain, each output the next one's source.
     for ext in ["tif", "jpg", "png", "tif"] {
         let path = dir.path().join(format!("gps.{ext}"));
@@ -364,7 +367,7 @@ fn tiff_output_is_compressed_losslessly_in_several_strips() {
 fn tiff_bytes_do_not_depend_on_the_thread_count() {
     let dir = tempfile::tempdir().unwrap();
     let frame = noise_frame(300, 400, fmt(ChannelLayout::Rgb, BitDepth::Sixteen), 9)
-        .with_metadata(Metadata { exif: Some(camera_exif()), icc: Some(fake_icc()) });
+        .with_metadata(Metadata { exif: Some(camera_exif()), icc: Some(fake_icc()), raw: None });
     let write = |threads: usize| {
         let path = dir.path().join(format!("t{threads}.tif"));
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use fs_core::FileFormat;
+use fs_core::{Develop, FileFormat, WhiteBalance};
 
 use crate::algorithms::{AlignError, AlignOptions, AlignSettings, BalanceOptions};
 use crate::{JobError, Result, Stacker};
@@ -53,6 +53,9 @@ pub struct ActionOptions {
     /// With `align`: crop the result to the area every frame covers (true). Bunches
     /// are not cropped, so that all bunch outputs keep one geometry and size.
     pub crop: bool,
+    /// The white balance of camera RAW frames, one for the whole stack (`white_balance`,
+    /// not a seed option): as shot on the reference frame by default.
+    pub white_balance: WhiteBalance,
 }
 
 impl Default for ActionOptions {
@@ -75,6 +78,7 @@ impl Default for ActionOptions {
             align: None,
             balance: None,
             crop: true,
+            white_balance: WhiteBalance::AsShot,
         }
     }
 }
@@ -117,6 +121,15 @@ impl ActionOptions {
     /// The in-memory alignment and balance, as fs-align takes them.
     pub fn align_settings(&self) -> AlignSettings {
         AlignSettings { align: self.align.clone(), balance: self.balance.clone() }
+    }
+
+    /// The development of the RAW frames among `files` (the action's whole stack): one
+    /// white balance, resolved on the stack's reference frame (alignment's, the middle
+    /// one by default); a stack mixing RAW and other files is refused.
+    pub fn develop(&self, files: &[PathBuf], action: &str) -> Result<Develop> {
+        let n = files.len().max(1);
+        let r = self.align_settings().reference().index(n).unwrap_or(n / 2);
+        Develop::for_stack(files, r, self.white_balance).map_err(|e| JobError::frames(action, e))
     }
 }
 
@@ -209,6 +222,11 @@ macro_rules! option_builders {
         /// Balances the frames in memory before stacking (not a seed option).
         pub fn balance(mut self, balance: BalanceOptions) -> Self {
             self.options.balance = Some(balance);
+            self
+        }
+        /// Sets `white_balance` (camera RAW frames).
+        pub fn white_balance(mut self, white_balance: fs_core::WhiteBalance) -> Self {
+            self.options.white_balance = white_balance;
             self
         }
         /// With alignment: crop to the area every frame covers (default true).

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use fs_align::{AlignLog, AlignedFrames, Aligner, FrameReport, crop_frame, estimate_chain};
-use fs_core::{Frame, PathFrames, Progress, WriteOptions, read_frame, write_frame};
+use fs_core::{Develop, Frame, PathFrames, Progress, WriteOptions, read_frame_with, write_frame};
 
 use crate::action::align_option;
 use crate::algorithms::{AlignError, AlignMethod, AlignSettings};
@@ -26,6 +26,8 @@ pub(crate) struct Prepared {
     reference_frame: std::sync::Mutex<Option<Frame>>,
     /// Whether the stacker bounds its memory (no frame decoded ahead for it).
     memory_bounded: bool,
+    /// The development of the stack's RAW frames.
+    develop: Develop,
 }
 
 impl Prepared {
@@ -41,9 +43,12 @@ impl Prepared {
         if (offset..offset + paths.len()).contains(&r)
             && let Some(frame) = self.reference_frame.lock().expect("reference lock").take()
         {
-            return Box::new(fs_align::frames_with_reference(paths.to_vec(), r - offset, frame));
+            let develop = self.develop.clone();
+            let frames =
+                fs_align::frames_with_reference(paths.to_vec(), r - offset, frame, develop);
+            return Box::new(frames);
         }
-        Box::new(PathFrames::new(paths.to_vec()))
+        Box::new(PathFrames::new(paths.to_vec()).with_develop(self.develop.clone()))
     }
 }
 
@@ -67,9 +72,10 @@ pub(crate) fn prepare(
     files: &[PathBuf],
     name: &str,
     memory_bounded: bool,
+    develop: &Develop,
     progress: &dyn Progress,
 ) -> Result<Option<Prepared>> {
-    let mut prepared = settings_aligner(&o.align_settings(), files, name, progress)?;
+    let mut prepared = settings_aligner(&o.align_settings(), files, name, develop, progress)?;
     if let Some(p) = &mut prepared {
         p.memory_bounded = memory_bounded;
         if memory_bounded {
@@ -83,14 +89,16 @@ fn settings_aligner(
     settings: &AlignSettings,
     files: &[PathBuf],
     name: &str,
+    develop: &Develop,
     progress: &dyn Progress,
 ) -> Result<Option<Prepared>> {
     let reference = |r: usize| {
         let label = files[r].file_name().unwrap_or_default().to_string_lossy().into_owned();
-        Ok((read_frame(&files[r])?, label))
+        Ok((read_frame_with(&files[r], develop)?, label))
     };
-    let all = || PathFrames::new(files.to_vec());
-    aligner_of(settings, files.len(), reference, all, name, progress)
+    let all = || PathFrames::new(files.to_vec()).with_develop(develop.clone());
+    let prepared = aligner_of(settings, files.len(), reference, all, name, progress)?;
+    Ok(prepared.map(|p| Prepared { develop: develop.clone(), ..p }))
 }
 
 /// The aligner of a stack held in memory (`source`), for [`crate::stack_frames`]; the
@@ -143,6 +151,7 @@ where
         reference: label,
         reference_frame: std::sync::Mutex::new(Some(reference)),
         memory_bounded: false,
+        develop: Develop::default(),
     }))
 }
 
@@ -294,7 +303,8 @@ pub(crate) fn run_combined(
 ) -> Result<(Vec<PathBuf>, Vec<String>, Vec<FrameReport>)> {
     let name = action.name.as_str();
     let settings = action.settings()?;
-    let prepared = settings_aligner(&settings, files, name, progress)?
+    let develop = action.options.develop(files, name)?;
+    let prepared = settings_aligner(&settings, files, name, &develop, progress)?
         .expect("a validated CombinedActions has a step");
     progress.phase(&format!("{name}: align"), files.len() as u64);
     let frames = CountingFrames { inner: prepared.frames(files, 0), progress, done: 0 };

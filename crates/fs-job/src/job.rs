@@ -282,7 +282,8 @@ impl StackJob {
             }
             _ => false,
         };
-        let aligner = crate::align::prepare(o, &files, name, bounded, progress)?;
+        let develop = o.develop(&files, name)?;
+        let aligner = crate::align::prepare(o, &files, name, bounded, &develop, progress)?;
 
         let exif = match &p.exif_dir {
             None => ExifSource::Off,
@@ -343,7 +344,8 @@ impl StackJob {
                 return Ok(());
             }
             let context = StackContext { working_dir: &p.working_dir };
-            let group = Group { paths, offset: range.start, aligner: aligner.as_ref() };
+            let group =
+                Group { paths, offset: range.start, aligner: aligner.as_ref(), develop: &develop };
             let crop = o.crop && action.kind() == ActionKind::FocusStack;
             let stacker = action.stacker().expect("stacking actions have a stacker");
             let mut stacked = stack_group(stacker, &context, name, &phase, group, crop, progress)?;
@@ -531,6 +533,8 @@ pub(crate) struct Group<'a> {
     pub paths: &'a [PathBuf],
     pub offset: usize,
     pub aligner: Option<&'a crate::align::Prepared>,
+    /// The development of the stack's RAW frames.
+    pub develop: &'a fs_core::Develop,
 }
 
 /// Reads the group's frames (checked against the first), aligns them when asked,
@@ -560,7 +564,8 @@ pub(crate) fn stack_group(
             name,
         );
     }
-    let frames = CountingFrames { inner: PathFrames::new(paths.to_vec()), progress, done: 0 };
+    let inner = PathFrames::new(paths.to_vec()).with_develop(group.develop.clone());
+    let frames = CountingFrames { inner, progress, done: 0 };
     if paths.len() == 1 && !stacker.plots() {
         let mut frames = frames;
         let frame = frames.next().expect("one path gives one frame");
@@ -574,7 +579,8 @@ pub(crate) fn stack_group(
         let info = fs_core::read_frame_info(&paths[0]).map_err(|e| JobError::frames(name, e))?;
         let ahead = crate::algorithms::FocusMapStack { options: *o }.memory_plan(info).decode_ahead;
         if ahead > 0 {
-            let inner = fs_core::DecodeAhead::new(paths.to_vec(), ahead);
+            let inner = fs_core::DecodeAhead::new(paths.to_vec(), ahead)
+                .with_develop(group.develop.clone());
             let frames = CountingFrames { inner, progress, done: 0 };
             return stacker
                 .stack(frames, context, &CancelOnly(progress))

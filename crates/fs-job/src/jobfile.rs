@@ -83,6 +83,7 @@ struct ActionSpec {
     #[serde(default, deserialize_with = "crate::alignspec::toggle")]
     balance: Option<BalanceSpec>,
     crop: Option<bool>,
+    white_balance: Option<String>,
     #[serde(default)]
     sub_actions: Vec<SubActionSpec>,
 }
@@ -95,6 +96,7 @@ enum FormatName {
     Png,
     #[serde(alias = "tiff")]
     Tif,
+    Dng,
 }
 
 impl From<FormatName> for FileFormat {
@@ -103,6 +105,7 @@ impl From<FormatName> for FileFormat {
             FormatName::Jpg => FileFormat::Jpeg,
             FormatName::Png => FileFormat::Png,
             FormatName::Tif => FileFormat::Tiff,
+            FormatName::Dng => FileFormat::Dng,
         }
     }
 }
@@ -478,7 +481,8 @@ pub fn parse_job_toml(text: &str, base_dir: &Path, origin: &Path) -> Result<Stac
 
 /// The keys of an `[[action]]` that act on the frames of one stack: what
 /// [`parse_stack_options`] takes besides the stacker's own keys.
-const FRAME_KEYS: [&str; 7] = [
+const FRAME_KEYS: [&str; 8] = [
+    "white_balance",
     "align",
     "balance",
     "crop",
@@ -577,6 +581,15 @@ fn job_of(spec: JobSpec, base_dir: &Path) -> Result<StackJob> {
             align: a.align.as_ref().map(|s| s.to_options(&name)).transpose()?,
             balance: a.balance.as_ref().map(|s| s.to_options(&name)).transpose()?,
             crop: a.crop.unwrap_or(d.crop),
+            white_balance: match &a.white_balance {
+                Some(text) => fs_core::WhiteBalance::parse(text).map_err(|e| match e {
+                    fs_core::CoreError::InvalidOption { reason, .. } => {
+                        JobError::option(&name, "white_balance", reason)
+                    }
+                    other => JobError::frames(&name, other),
+                })?,
+                None => d.white_balance,
+            },
         };
         let stacking = !matches!(a.kind, ActionType::CombinedActions);
         if !stacking {

@@ -134,11 +134,12 @@ pub fn stack_files(
     progress: &dyn Progress,
 ) -> Result<StackResult> {
     spec.validate()?;
+    let develop = spec.options.develop(paths, NAME)?;
     let info = check_stack(paths).map_err(|e| JobError::frames(NAME, e))?;
     let bounded = spec.stacker.memory_bounded(info);
-    let aligner = prepare(&spec.options, paths, NAME, bounded, progress)?;
+    let aligner = prepare(&spec.options, paths, NAME, bounded, &develop, progress)?;
     let context = StackContext { working_dir: Path::new(".") };
-    let group = Group { paths, offset: 0, aligner: aligner.as_ref() };
+    let group = Group { paths, offset: 0, aligner: aligner.as_ref(), develop: &develop };
     let stacked =
         stack_group(&spec.stacker, &context, NAME, "stack", group, spec.options.crop, progress)?;
     finish(stacked, spec, paths.len(), progress)

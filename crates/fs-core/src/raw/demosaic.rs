@@ -24,6 +24,21 @@ impl Bayer {
         };
         block[(row & 1) * 2 + (col & 1)]
     }
+    /// placeholder
+    pub fn from_cfa(block: [usize; 4]) -> Option<Self> {
+        [Bayer::Rggb, Bayer::Bggr, Bayer::Grbg, Bayer::Gbrg]
+            .into_iter()
+            .find(|b| (0..4).all(|i| b.color_at(i / 2, i % 2) == block[i]))
+    }
+    /// placeholder
+    pub fn name(self) -> &'static str {
+        match self {
+            Bayer::Rggb => "RGGB",
+            Bayer::Bggr => "BGGR",
+            Bayer::Grbg => "GRBG",
+            Bayer::Gbrg => "GBRG",
+        }
+    }
 }
 
 /// Malvar-He-Cutler demosaic (placeholder).

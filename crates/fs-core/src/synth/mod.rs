@@ -600,7 +600,7 @@ impl SynthStack {
             self.render_moved(&discs, k, breathing::invert(m))
         };
         let exif = exif::exif_block(k, self.options.frames, self.focus_depth(k));
-        frame.with_metadata(Metadata { exif: Some(exif), icc: None })
+        frame.with_metadata(Metadata { exif: Some(exif), icc: None, raw: None })
     }
 
     /// Where frame `k` shows a scene point: the affine map `[a, b, c, d, e, f]`
@@ -640,7 +640,7 @@ impl SynthStack {
             if lens > 0.0 { vec![Disc::new(lens); self.depth_levels()] } else { Vec::new() };
         let frame = self.render((!discs.is_empty()).then_some(discs.as_slice()), None);
         let exif = exif::exif_block(0, self.options.frames, self.focus_depth(0));
-        frame.with_metadata(Metadata { exif: Some(exif), icc: None })
+        frame.with_metadata(Metadata { exif: Some(exif), icc: None, raw: None })
     }
 
     /// The depth map: 8-bit gray, `round(255 * depth)`, 0 the nearest depth (the focus
