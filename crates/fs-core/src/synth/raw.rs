@@ -344,6 +344,42 @@ mod tests {
     }
 
     #[test]
+    fn grey_frames_give_the_neutral_times_their_light() {
+        // Rows of M sum to 1, so a grey of linear light l reads black + l neutral[c]
+        // (white - black) at every photosite, whatever the sample format.
+        use crate::{ChannelLayout, FrameInfo, PixelFormat};
+        let raw =
+            RawOptions { pattern: Bayer::Grbg, bits: 12, black: 200, neutral: [0.5, 1.0, 0.75] };
+        let range = f64::from(raw.white() - raw.black);
+        let frame = |layout: ChannelLayout, samples: Samples| {
+            let depth = match samples {
+                Samples::U8(_) => BitDepth::Eight,
+                Samples::U16(_) => BitDepth::Sixteen,
+            };
+            let info = FrameInfo { width: 6, height: 4, format: PixelFormat { layout, depth } };
+            Frame::new(info, samples).unwrap()
+        };
+        let cases = [
+            (frame(ChannelLayout::Rgb, Samples::U16(vec![65535; 72])), 65535, 1.0),
+            (frame(ChannelLayout::Rgba, Samples::U8(vec![255; 96])), 255, 1.0),
+            (
+                frame(ChannelLayout::Gray, Samples::U8(vec![128; 24])),
+                255,
+                srgb_to_linear(128.0 / 255.0),
+            ),
+            (frame(ChannelLayout::Rgb, Samples::U16(vec![0; 72])), 65535, 0.0),
+        ];
+        for (f, max, light) in cases {
+            let mosaic = frame_to_mosaic(&f, &raw, &crate::transfer::srgb_decode_table(max));
+            for (i, &v) in mosaic.iter().enumerate() {
+                let c = raw.pattern.color_at(i / 6, i % 6);
+                let want = f64::from(raw.black) + light * f64::from(raw.neutral[c]) * range;
+                assert!((f64::from(v) - want).abs() <= 0.5 + 1e-3, "{i}: {v} vs {want}");
+            }
+        }
+    }
+
+    #[test]
     fn bad_options_are_named() {
         let bad = |o: RawOptions| match o.validate() {
             Err(CoreError::InvalidOption { name, .. }) => name,
