@@ -205,6 +205,8 @@ fn mirror(mut i: isize, n: usize) -> usize {
     }
 }
 
+/// Both demosaics: rows in parallel, border pixels through [`mirror`], the interior
+/// from five row slices.
 fn demosaic<K: Filters>(
     mosaic: &[f32],
     width: usize,
@@ -229,8 +231,9 @@ fn demosaic<K: Filters>(
             pixel::<K>(&f, row_colours[x & 1], row_colours[(x + 1) & 1])
         };
         let interior_row = y >= 2 && y + 2 < height;
+        // Pixels x0..x1 have all 5x5 taps inside; a border row has none such.
         let (x0, x1) = if interior_row && width > 4 { (2, width - 2) } else { (width, width) };
-        for x in (0..x0.min(width)).chain(x1..width) {
+        for x in (0..x0).chain(x1..width) {
             row_out[x * 3..x * 3 + 3].copy_from_slice(&border_pixel(x));
         }
         if x0 < x1 {
