@@ -171,7 +171,7 @@ fn xyz_to_camera(image: &RawImage) -> Option<[f32; 9]> {
 
 /// The matrix of linear sRGB as "camera": what a file without a colour matrix gets.
 fn srgb_as_camera() -> [f32; 9] {
-    invert3(&super::colour::XYZ_FROM_LINEAR_SRGB).expect("sRGB primaries are independent")
+    invert3(&super::colour::XYZ_FROM_LINEAR_SRGB_D65).expect("sRGB primaries are independent")
 }
 
 /// Linear sRGB from the camera's white-balanced RGB.

@@ -143,10 +143,15 @@
 mod breathing;
 mod edge_band;
 mod exif;
+#[cfg(feature = "raw")]
+pub mod raw;
 mod render;
 mod scene;
 #[cfg(test)]
 mod tests;
+
+#[cfg(feature = "raw")]
+pub use self::raw::{RawOptions, SYNTH_XYZ_TO_CAMERA};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
