@@ -7,6 +7,7 @@ mod common;
 mod end_to_end;
 mod focusmap;
 mod job_files;
+mod raw;
 mod safety;
 mod single;
 mod stackers;
