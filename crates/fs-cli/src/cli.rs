@@ -708,6 +708,11 @@ pub struct DemoArgs {
     /// Number of frames.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub frames: usize,
+    /// Write the frames as camera RAW: Bayer-mosaic DNG files (14-bit RGGB, a black
+    /// level, a colour cast and a colour matrix to undo), stacked into a 16-bit TIFF.
+    #[cfg(feature = "raw")]
+    #[arg(long)]
+    pub raw: bool,
 }
 
 /// `fstack info`.

@@ -31,6 +31,17 @@ pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<()> {
         frames: args.frames,
         ..SynthOptions::default()
     };
+    #[cfg(feature = "raw")]
+    let synth_options = if args.raw {
+        // A Bayer camera's frames: 16-bit, band-limited by the lens and its filter.
+        SynthOptions { depth: fs_core::BitDepth::Sixteen, lens_blur: 2.0, ..synth_options }
+    } else {
+        synth_options
+    };
+    #[cfg(feature = "raw")]
+    let raw = args.raw;
+    #[cfg(not(feature = "raw"))]
+    let raw = false;
     let synth = SynthStack::new(synth_options).map_err(|e| match e {
         fs_core::CoreError::InvalidOption { name, reason } => {
             let flag = if name == "frames" { "--frames" } else { "--size" };
@@ -64,33 +75,44 @@ pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<()> {
             (d, true)
         }
     };
-    let result = demo_in(ctx, &synth, &dir, start);
+    let result = demo_in(ctx, &synth, &dir, raw, start);
     if result.is_err() && created {
         let _ = std::fs::remove_dir_all(&dir);
     }
     result
 }
 
-fn demo_in(ctx: &Context, synth: &SynthStack, dir: &Path, start: Instant) -> anyhow::Result<()> {
+fn demo_in(
+    ctx: &Context,
+    synth: &SynthStack,
+    dir: &Path,
+    raw: bool,
+    start: Instant,
+) -> anyhow::Result<()> {
     let reporter = ctx.reporter().hide_action();
     let n = synth.frame_count();
     let result = (|| -> anyhow::Result<(PathBuf, Vec<PathBuf>, f64, f64, usize, f64)> {
         // Frames, truth and depth map: PNG, lossless, so the PSNR measures the stacker.
         // Frames in <dir>/frames (so `fstack stack <dir>/frames` works), the truth and
         // depth map beside that folder.
-        let files = synth.write_stack_with_progress(
-            dir,
-            FileFormat::Png,
-            &WriteOptions::default(),
-            &reporter,
-        )?;
+        // With --raw, Bayer DNG frames and a 16-bit TIFF truth instead.
+        let files = if raw {
+            write_raw(synth, dir)?
+        } else {
+            synth.write_stack_with_progress(
+                dir,
+                FileFormat::Png,
+                &WriteOptions::default(),
+                &reporter,
+            )?
+        };
         if ctx.cancel.is_set() {
             return Err(Interrupted.into());
         }
         let stack_start = Instant::now();
         let stacked = fs_job::stack_files(&files.frames, &StackSpec::default(), &reporter)?.image;
         let stack_seconds = stack_start.elapsed().as_secs_f64();
-        let output = dir.join("stacked.png");
+        let output = dir.join(if raw { "stacked.tif" } else { "stacked.png" });
         write_frame(&output, &stacked, &WriteOptions::default())?;
 
         reporter.phase("measure", n as u64);
@@ -133,7 +155,7 @@ fn demo_in(ctx: &Context, synth: &SynthStack, dir: &Path, start: Instant) -> any
             peak_memory_bytes: report::peak_memory_bytes(),
             results: serde_json::json!({
                 "folder": dir,
-                "truth": dir.join("truth.png"),
+                "truth": files_truth(dir, raw),
                 "psnr_result_db": result_psnr,
                 "psnr_best_frame_db": best_psnr,
                 "best_frame": frames[best_frame],
@@ -164,4 +186,19 @@ fn demo_in(ctx: &Context, synth: &SynthStack, dir: &Path, start: Instant) -> any
         println!("the stack is {verdict} than every frame by {:.2} dB", result_psnr - best_psnr);
     }
     Ok(())
+}
+
+#[cfg(feature = "raw")]
+fn write_raw(synth: &SynthStack, dir: &Path) -> fs_core::Result<fs_core::synth::StackFiles> {
+    synth.write_dng_stack(dir, &fs_core::synth::RawOptions::default())
+}
+
+#[cfg(not(feature = "raw"))]
+fn write_raw(_synth: &SynthStack, _dir: &Path) -> fs_core::Result<fs_core::synth::StackFiles> {
+    unreachable!("--raw exists only with the raw feature")
+}
+
+/// Where the truth is: beside the frames, PNG (TIFF for a RAW demo).
+fn files_truth(dir: &Path, raw: bool) -> PathBuf {
+    dir.join(if raw { "truth.tif" } else { "truth.png" })
 }

@@ -222,12 +222,17 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
     }
     let core = e.chain().find_map(|c| c.downcast_ref::<CoreError>())?;
     Some(match core {
-        CoreError::EmptyFolder { .. } => "give a folder holding the frames (.jpg, .png, .tif)",
+        CoreError::EmptyFolder { .. } => {
+            "give a folder holding the frames (.jpg, .png, .tif, or camera RAW such as .dng, \
+             .cr2, .nef, .arw)"
+        }
         CoreError::FrameMismatch { .. } => {
             "all frames of a stack must have the same size, channels and bit depth: \
              remove or convert that file"
         }
         CoreError::Decode { .. } => "remove or replace that file, it is not a readable image",
+        // The RAW errors say what to do themselves.
+        CoreError::Unsupported { what, .. } if what.contains("RAW") => return None,
         CoreError::Unsupported { .. } => "convert that file to 8- or 16-bit JPEG, PNG or TIFF",
         CoreError::Exists { .. } => {
             "nothing was written there; use --force to overwrite it, or choose another name"

@@ -271,7 +271,7 @@ fn check_map_targets(args: &StackArgs, frames: &[PathBuf], output: &Path) -> any
 }
 
 fn first_format(first: &Path) -> FileFormat {
-    FileFormat::from_path(first).unwrap_or(FileFormat::Tiff)
+    FileFormat::from_path(first).map_or(FileFormat::Tiff, FileFormat::output)
 }
 
 /// The output file: `-o`, or `<prefix><folder>-stacked.<ext>` beside the folder.
@@ -285,19 +285,24 @@ fn single_output(
         Some(o) => o.clone(),
         None => {
             let (parent, name) = inputs::folder_name(&inputs.folder)?;
-            let ext = inputs.frames[0].extension().map(|e| e.to_string_lossy().into_owned());
-            let ext = ext.unwrap_or_else(|| "tif".into());
+            let ext = FileFormat::output_extension(&inputs.frames[0]);
             let prefix = args.prefix.as_deref().unwrap_or("");
             parent.join(format!("{prefix}{name}-stacked.{ext}"))
         }
     };
     let Some(format) = FileFormat::from_path(&output) else {
         usage!(
-            "-o {}: unknown image extension; use .jpg, .png or .tif (the extension chooses \
-             the format)",
+            "-o {}: unknown image extension; use .jpg, .png, .tif or .dng (the extension \
+             chooses the format)",
             output.display()
         );
     };
+    if format == FileFormat::Raw {
+        usage!(
+            "-o {}: camera RAW formats are read only; write .tif, or .dng for a linear DNG",
+            output.display()
+        );
+    }
     if output.is_dir() {
         bail!("{}: is a folder; give -o a file name such as result.tif", output.display());
     }

@@ -1106,3 +1106,6 @@ mod reliability;
 
 #[path = "cli/batch.rs"]
 mod batch;
+
+#[path = "cli/raw.rs"]
+mod raw;

@@ -94,7 +94,7 @@ pub enum CoreError {
         found: String,
     },
     /// A folder that should hold frames holds none.
-    #[error("{}: no image files (JPEG, PNG, TIFF) found", path.display())]
+    #[error("{}: no image files (JPEG, PNG, TIFF, camera RAW) found", path.display())]
     EmptyFolder {
         /// The folder concerned.
         path: PathBuf,

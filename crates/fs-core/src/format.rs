@@ -133,6 +133,16 @@ impl FileFormat {
             FileFormat::Raw => "raw",
         }
     }
+    /// The extension (without the dot) of an output named after its first frame: the
+    /// frame's own, but `tif` for camera RAW frames (see [`FileFormat::output`]) and
+    /// for a frame without one.
+    pub fn output_extension(first_frame: &Path) -> String {
+        match (Self::from_path(first_frame), first_frame.extension()) {
+            (Some(f), _) if f.is_raw() => f.output().extension().to_string(),
+            (_, Some(ext)) => ext.to_string_lossy().into_owned(),
+            (_, None) => "tif".into(),
+        }
+    }
     /// Whether frames in this format are camera RAW (developed as they are read).
     pub fn is_raw(self) -> bool {
         matches!(self, FileFormat::Dng | FileFormat::Raw)

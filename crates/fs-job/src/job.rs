@@ -518,6 +518,9 @@ enum ExifSource {
 /// `prefix` + the first frame's file name, with the extension of `format` if given.
 pub(crate) fn output_name(prefix: &str, first: &Path, format: Option<FileFormat>) -> String {
     let file = first.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    // A RAW frame's output is developed: 16-bit TIFF unless a format is given.
+    let format = format
+        .or_else(|| FileFormat::from_path(first).filter(|f| f.is_raw()).map(FileFormat::output));
     match format {
         Some(f) if FileFormat::from_path(first) != Some(f) => {
             let stem = first.file_stem().map(|n| n.to_string_lossy()).unwrap_or_default();

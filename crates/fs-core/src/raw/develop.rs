@@ -274,7 +274,7 @@ pub fn describe(path: &Path) -> Result<RawDescription> {
     let (x0, y0, w, h) = crop(&image);
     let pattern = match bayer(path, &image, x0, y0)? {
         Some(p) => p.name().to_string(),
-        None => "none (linear RGB)".into(),
+        None => "none (linear RGB, demosaiced)".into(),
     };
     let (black, white) = levels(&image, x0, y0);
     Ok(RawDescription {

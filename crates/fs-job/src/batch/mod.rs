@@ -101,10 +101,7 @@ pub enum OutputExt {
 /// The output of stack `id` in `out_dir`: `<id with '/' as "__">.<ext>`.
 pub fn output_for(out_dir: &Path, id: &str, first_frame: &Path, ext: &OutputExt) -> PathBuf {
     let ext = match ext {
-        OutputExt::FirstFrame => first_frame
-            .extension()
-            .map(|e| e.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "tif".into()),
+        OutputExt::FirstFrame => fs_core::FileFormat::output_extension(first_frame),
         OutputExt::Fixed(format) => format.extension().to_string(),
     };
     out_dir.join(format!("{}.{ext}", id.replace('/', "__")))
