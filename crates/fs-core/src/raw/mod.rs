@@ -44,8 +44,8 @@ use crate::{CoreError, Result};
 
 /// File extensions (lower case) read as camera RAW: the major makers' formats and DNG.
 pub const RAW_EXTENSIONS: &[&str] = &[
-    "dng", "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf", "sr2", "raf", "orf", "rw2", "pef",
-    "srw", "3fr", "erf", "iiq", "kdc", "dcr", "mef", "mos", "mrw", "x3f",
+    "dng", "cr2", "cr3", "crw", "nef", "nrw", "arw", "raf", "orf", "ori", "rw2", "rwl", "pef",
+    "srw", "3fr", "fff", "erf", "iiq", "kdc", "dcr", "mef", "mos", "mrw", "x3f",
 ];
 
 /// Whether `path` names a camera RAW file (by its extension, case-insensitive).

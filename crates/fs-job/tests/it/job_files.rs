@@ -140,6 +140,26 @@ fn options_of_another_action_or_stacker_and_missing_stackers_are_named() {
 }
 
 #[test]
+fn white_balance_and_dng_output_are_job_keys() {
+    let base =
+        "name = \"j\"\ninput_path = \"src\"\n[[action]]\nname = \"s\"\ntype = \"FocusStack\"\n";
+    let parse = |extra: &str| {
+        parse_job_toml(&format!("{base}{extra}"), Path::new("."), Path::new("j.toml"))
+    };
+    let job = parse("white_balance = \"2,1,1.5\"\noutput_format = \"dng\"\n").unwrap();
+    let o = job.actions[0].options();
+    assert_eq!(o.white_balance, fs_core::WhiteBalance::Gains([2.0, 1.0, 1.5]));
+    assert_eq!(o.output_format, Some(fs_core::FileFormat::Dng));
+    let job = parse("white_balance = \"auto\"\n").unwrap();
+    assert_eq!(job.actions[0].options().white_balance, fs_core::WhiteBalance::Auto);
+    assert_eq!(
+        parse("white_balance = \"warm\"\n").unwrap_err().to_string(),
+        "action `s`: invalid option `white_balance`: `warm` is not as-shot, auto or three gains \
+         R,G,B (e.g. 2.1,1,1.6)"
+    );
+}
+
+#[test]
 fn noise_guard_reaches_every_pyramid_stacker_and_is_checked() {
     let base =
         "name = \"j\"\ninput_path = \"src\"\n[[action]]\nname = \"s\"\ntype = \"FocusStack\"\n";
