@@ -93,7 +93,7 @@ def test_fstack_development_stacks_at_least_as_well_as_libraw_ahd(demo, tmp_path
 
 def test_stack_files_takes_raw_frames_and_the_white_balance_like_the_cli(demo, tmp_path):
     frames = sorted((demo / "frames").glob("*.dng"))
-    run("stack", str(demo / "frames"), "--no-align", "--white-balance", "auto",
+    run("stack", str(demo / "frames"), "--no-align", "--no-balance", "--white-balance", "auto",
         "-o", str(tmp_path / "cli.tif"))
     image = fstack.stack_files(frames, align=False, white_balance="auto")
     assert image.dtype == np.uint16 and image.shape == (240, 320, 3)
