@@ -180,21 +180,39 @@ fn camera_to_srgb(xyz_to_camera: &[f32; 9]) -> [f32; 9] {
     invert3(&srgb_to_camera(xyz_to_camera)).unwrap_or(identity)
 }
 
-fn samples(path: &Path, image: &RawImage) -> Result<Vec<f32>> {
-    match &image.data {
-        RawImageData::Integer(v) => Ok(v.par_iter().map(|s| f32::from(*s)).collect()),
-        RawImageData::Float(v) => Ok(v.clone()),
-    }
-    .and_then(|v| {
-        if v.len() < image.width * image.height * image.cpp {
-            Err(CoreError::Decode {
+/// Rows of the output demosaiced together, and the rows above and below them the
+/// demosaic reads (its 5x5 filters reach 2; even, to keep the CFA phase).
+const BAND_ROWS: usize = 256;
+const HALO: usize = 4;
+
+/// The sensor's samples, as decoded (no float copy of the whole sensor).
+enum Sensor<'a> {
+    Integer(&'a [u16]),
+    Float(&'a [f32]),
+}
+
+impl<'a> Sensor<'a> {
+    fn of(path: &Path, image: &'a RawImage) -> Result<Self> {
+        let (data, len) = match &image.data {
+            RawImageData::Integer(v) => (Sensor::Integer(v), v.len()),
+            RawImageData::Float(v) => (Sensor::Float(v), v.len()),
+        };
+        if len < image.width * image.height * image.cpp {
+            return Err(CoreError::Decode {
                 path: path.into(),
                 reason: "RAW data is shorter than its size".into(),
-            })
-        } else {
-            Ok(v)
+            });
         }
-    })
+        Ok(data)
+    }
+
+    #[inline]
+    fn at(&self, i: usize) -> f32 {
+        match self {
+            Sensor::Integer(v) => f32::from(v[i]),
+            Sensor::Float(v) => v[i],
+        }
+    }
 }
 
 /// Gains scaled so the smallest is 1 (then clipping at 1 keeps blown highlights white).
@@ -218,7 +236,7 @@ pub(crate) fn resolve(reference: &Path, white_balance: WhiteBalance) -> Result<D
 /// Grey-world gains: the mean of each colour over the unclipped photosites of the crop.
 fn grey_world(path: &Path, image: &RawImage) -> Result<[f32; 3]> {
     let (x0, y0, w, h) = crop(image);
-    let data = samples(path, image)?;
+    let data = Sensor::of(path, image)?;
     let (black, white) = levels(image, x0, y0);
     let stride = image.width * image.cpp;
     let pattern = bayer(path, image, x0, y0)?;
@@ -226,14 +244,16 @@ fn grey_world(path: &Path, image: &RawImage) -> Result<[f32; 3]> {
         .into_par_iter()
         .map(|y| {
             let mut s = [0.0f64; 6];
-            let row = &data[(y0 + y) * stride + x0 * image.cpp..];
-            for x in 0..w {
+            let start = (y0 + y) * stride + x0 * image.cpp;
+            let width = w * if pattern.is_some() { 1 } else { 3 };
+            for x in 0..width {
+                let raw = data.at(start + x);
                 let (c, v) = match pattern {
                     Some(p) => {
                         let k = (y & 1) * 2 + (x & 1);
-                        (p.color_at(y, x), (row[x] - black[k]) / (white - black[k]))
+                        (p.color_at(y, x), (raw - black[k]) / (white - black[k]))
                     }
-                    None => (x % 3, (row[x] - black[0]) / (white - black[0])),
+                    None => (x % 3, (raw - black[0]) / (white - black[0])),
                 };
                 if v < 0.95 {
                     s[c] += f64::from(v.max(0.0));
@@ -308,62 +328,84 @@ pub(crate) fn read_raw(path: &Path, develop: &Develop) -> Result<Frame> {
     let (x0, y0, w, h) = crop(&image);
     crate::limits::check_decoded_size(path, w as u64, h as u64, 3, 2)?;
     let pattern = bayer(path, &image, x0, y0)?;
-    let data = samples(path, &image)?;
     let (black, white) = levels(&image, x0, y0);
     let gains = normalised(develop.gains.unwrap_or_else(|| as_shot(&image)));
     let xyz_to_camera = xyz_to_camera(&image).unwrap_or_else(srgb_as_camera);
     let matrix = camera_to_srgb(&xyz_to_camera);
     let encoder = SrgbEncoder::new();
     let decoder = LinearDecoder::new();
+    let (camera_name, orientation) = (camera(&image), image.orientation.to_u16());
+    let data = Sensor::of(path, &image)?;
     let stride = image.width * image.cpp;
-    let mut rgb = vec![0.0f32; w * h * 3];
+    let mut out = vec![0u16; w * h * 3];
+    // Linear sRGB of one pixel (camera RGB, linear, white-balanced) into `o`.
+    let finish = |o: &mut [u16], p: [f32; 3]| {
+        for (c, o) in o.iter_mut().enumerate() {
+            let m = &matrix[c * 3..c * 3 + 3];
+            let v = m[0] * p[0] + m[1] * p[1] + m[2] * p[2];
+            *o = (encoder.encode(v) * 65535.0 + 0.5) as u16;
+        }
+    };
     match pattern {
         Some(p) => {
-            // The balanced, encoded mosaic (one plane), then the demosaic into `rgb`.
+            // The balanced, encoded mosaic (one plane), demosaiced band by band (with a
+            // halo of rows the filters reach) so that no float RGB copy of the whole
+            // frame is ever held.
             let mut mosaic = vec![0.0f32; w * h];
             mosaic.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
-                let row = &data[(y0 + y) * stride + x0..];
+                let start = (y0 + y) * stride + x0;
                 for (x, o) in out.iter_mut().enumerate() {
                     let k = (y & 1) * 2 + (x & 1);
-                    let v = (row[x] - black[k]) / (white - black[k]) * gains[p.color_at(y, x)];
-                    *o = encoder.encode(v.min(1.0));
+                    let v = (data.at(start + x) - black[k]) / (white - black[k]);
+                    *o = encoder.encode((v * gains[p.color_at(y, x)]).min(1.0));
                 }
             });
-            demosaic_mhc(&mosaic, w, h, p, &mut rgb);
-            drop(mosaic);
-            rgb.par_iter_mut().for_each(|v| *v = decoder.decode(*v));
+            drop(image); // the sensor's samples: the mosaic holds what is needed
+            let mut band = Vec::new();
+            for top in (0..h).step_by(BAND_ROWS) {
+                let bottom = (top + BAND_ROWS).min(h);
+                // Even halo: the band's mosaic keeps the frame's CFA phase.
+                let from = top.saturating_sub(HALO);
+                let to = (bottom + HALO).min(h);
+                let rows = to - from;
+                band.resize(rows * w * 3, 0.0);
+                demosaic_mhc(&mosaic[from * w..to * w], w, rows, p, &mut band);
+                let inner = &band[(top - from) * w * 3..(bottom - from) * w * 3];
+                out[top * w * 3..bottom * w * 3]
+                    .par_chunks_mut(w * 3)
+                    .zip(inner.par_chunks(w * 3))
+                    .for_each(|(o, e)| {
+                        for (o, e) in o.chunks_exact_mut(3).zip(e.chunks_exact(3)) {
+                            finish(
+                                o,
+                                [decoder.decode(e[0]), decoder.decode(e[1]), decoder.decode(e[2])],
+                            );
+                        }
+                    });
+            }
         }
         None => {
-            rgb.par_chunks_mut(w * 3).enumerate().for_each(|(y, out)| {
-                let row = &data[(y0 + y) * stride + x0 * 3..];
-                for (i, o) in out.iter_mut().enumerate() {
-                    let c = i % 3;
-                    *o = ((row[i] - black[0]) / (white - black[0]) * gains[c]).clamp(0.0, 1.0);
+            out.par_chunks_mut(w * 3).enumerate().for_each(|(y, o)| {
+                let start = (y0 + y) * stride + x0 * 3;
+                for (x, o) in o.chunks_exact_mut(3).enumerate() {
+                    let v = |c: usize| {
+                        let raw = data.at(start + x * 3 + c);
+                        ((raw - black[0]) / (white - black[0]) * gains[c]).clamp(0.0, 1.0)
+                    };
+                    finish(o, [v(0), v(1), v(2)]);
                 }
             });
         }
     }
-    drop(data);
-    let mut out = vec![0u16; w * h * 3];
-    out.par_chunks_mut(w * 3).zip(rgb.par_chunks(w * 3)).for_each(|(o, lin)| {
-        for (o, p) in o.chunks_exact_mut(3).zip(lin.chunks_exact(3)) {
-            for c in 0..3 {
-                let m = &matrix[c * 3..c * 3 + 3];
-                let v = m[0] * p[0] + m[1] * p[1] + m[2] * p[2];
-                *o.get_mut(c).expect("3 channels") = (encoder.encode(v) * 65535.0 + 0.5) as u16;
-            }
-        }
-    });
-    drop(rgb);
     let metadata = Metadata {
         exif: crate::exif_block::raw_file_exif(bytes),
         icc: Some(crate::metadata::srgb_icc().to_vec()),
-        raw: Some(RawColour { xyz_to_camera, gains, camera: camera(&image) }),
+        raw: Some(RawColour { xyz_to_camera, gains, camera: camera_name }),
     };
     let buffer = image::ImageBuffer::<image::Rgb<u16>, _>::from_raw(w as u32, h as u32, out)
         .expect("w * h * 3 samples");
     let mut img = image::DynamicImage::ImageRgb16(buffer);
-    let orientation = u8::try_from(image.orientation.to_u16())
+    let orientation = u8::try_from(orientation)
         .ok()
         .and_then(image::metadata::Orientation::from_exif)
         .unwrap_or(image::metadata::Orientation::NoTransforms);
@@ -486,5 +528,27 @@ mod tests {
         assert_eq!(bits_of(4095.0), 12);
         assert_eq!(bits_of(16383.0), 14);
         assert_eq!(bits_of(15000.0), 14);
+    }
+}
+
+#[cfg(test)]
+mod band_tests {
+    use super::*;
+
+    #[test]
+    fn a_band_with_its_halo_demosaics_as_the_whole_frame() {
+        let (w, h) = (24, 40);
+        let mosaic: Vec<f32> = (0..w * h).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
+        let mut whole = vec![0.0; w * h * 3];
+        demosaic_mhc(&mosaic, w, h, Bayer::Grbg, &mut whole);
+        let (top, bottom) = (12, 24);
+        let (from, to) = (top - HALO, bottom + HALO);
+        let mut band = vec![0.0; (to - from) * w * 3];
+        demosaic_mhc(&mosaic[from * w..to * w], w, to - from, Bayer::Grbg, &mut band);
+        for y in top..bottom {
+            let a = &whole[y * w * 3..(y + 1) * w * 3];
+            let b = &band[(y - from) * w * 3..(y - from + 1) * w * 3];
+            assert_eq!(a, b, "row {y}");
+        }
     }
 }

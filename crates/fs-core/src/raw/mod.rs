@@ -76,8 +76,7 @@ pub enum WhiteBalance {
 impl WhiteBalance {
     /// Parses `as-shot`, `auto` or three positive gains `R,G,B`.
     pub fn parse(text: &str) -> Result<Self> {
-        let bad =
-            |reason: String| CoreError::InvalidOption { name: "white_balance".into(), reason };
+        let bad = |reason: String| CoreError::InvalidOption { name: "white_balance", reason };
         match text.trim() {
             "as-shot" | "as_shot" => Ok(Self::AsShot),
             "auto" => Ok(Self::Auto),
