@@ -108,6 +108,7 @@ mod job;
 mod jobfile;
 mod output;
 mod paths;
+mod placed;
 mod single;
 mod size;
 mod stacker;
@@ -133,6 +134,7 @@ pub use crate::job::{ActionPlan, ActionSummary, JobPlan, JobSummary, StackJob, S
 pub use crate::jobfile::{parse_job_toml, parse_stack_options};
 pub use crate::output::MARKER;
 pub use crate::paths::normalize;
+pub use crate::placed::{Bunches, ExifSource, StackRun, StackRunResult};
 pub use crate::single::{FrameSource, StackResult, StackSpec, stack_files, stack_frames};
 pub use crate::size::ByteSize;
 pub use crate::stacker::{Stacker, StackerKind};
