@@ -74,6 +74,14 @@
 //! out of the plots. FocusMapStack has no float type: post-filters after it run in
 //! f32.
 //!
+//! # One stack into a file
+//! [`StackRun`] is one stack as `fstack stack FRAMES -o OUTPUT` runs it, every flag
+//! resolved into a plain value: a one-action job over links to the frames in a
+//! private work folder, the output and maps then moved into place atomically
+//! (never over a file unless `overwrite`; the work folder goes on every path).
+//! `fstack stack`, `fstack batch` and the Python package's `fstack.batch` all run
+//! their stacks through it, which is what keeps their outputs byte-identical.
+//!
 //! # Batches
 //! [`batch`] runs many stacks in one go (`fstack batch`): stacks found under a
 //! root folder ([`batch::discover`]) or named in a manifest

@@ -3,7 +3,8 @@
 //! The Python layer (`python/fstack/`) turns numpy arrays into frames of raw samples
 //! and back; this module runs fs-job's entry points on them: [`fs_job::stack_frames`]
 //! for arrays, [`fs_job::stack_files`] for files, [`fs_job::load_job_file`] for job
-//! files and ShineStacker projects. The work runs on a thread of its own while the
+//! files and ShineStacker projects, [`fs_job::batch::run_batch`] over
+//! [`fs_job::StackRun`]s for `fstack.batch` (as `fstack batch` runs them). The work runs on a thread of its own while the
 //! calling thread waits with the GIL released; every 50 ms it takes the GIL back to
 //! hand progress to the Python callback and to check for Ctrl-C, which cancels the
 //! work (it stops between frames) and raises `KeyboardInterrupt`. Errors carry the

@@ -229,3 +229,33 @@ def test_batch_bad_arguments_raise_with_the_cli_messages(tmp_path):
         fstack.batch(root, tmp_path / "file")
     # Nothing ran: no log was started.
     assert not (tmp_path / "out" / "fstack-batch.jsonl").exists()
+
+
+def test_ctrl_c_cancels_the_batch_and_keeps_its_log(tmp_path):
+    import signal
+    import threading
+    import time
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach only the main thread")
+    root = tmp_path / "shoot"
+    root.mkdir()
+    for k in range(4):
+        write_frames(zstack(3, 8, frames=10, height=600, width=800, seed=k), root / f"s{k}")
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            fstack.batch(root, tmp_path / "out", jobs=1)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - start < 10.0
+    lines = [json.loads(line) for line in
+             (tmp_path / "out" / "fstack-batch.jsonl").read_text().splitlines()]
+    assert sorted(r["id"] for r in lines) == ["s0", "s1", "s2", "s3"]
+    assert "cancelled" in {r["status"] for r in lines}
+    # A cancelled stack leaves no output, and no work folder stays.
+    left = set(os.listdir(tmp_path / "out"))
+    for r in lines:
+        assert (Path(r["output"]).name in left) == (r["status"] == "done"), r
+    assert not [n for n in left if n.startswith(".")]
