@@ -4,18 +4,18 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context as _, anyhow, bail};
-use fs_core::{FileFormat, FloatType, Overwrite, WriteOptions, read_frame, write_frame};
+use anyhow::{Context as _, bail};
+use fs_core::FloatType;
 use fs_job::{
-    ActionOptions, AlignOptions, BalanceOptions, DepthMapOptions, Energy, FocusMapOptions,
-    FocusStack, FocusStackBunch, Interpolation, JobError, MapType, OnFailure, ProjectOptions,
-    PyramidAutoOptions, PyramidOptions, PyramidTilesOptions, ReferenceFrame, StackJob, StackMode,
-    Stacker, TransformKind, load_job_file,
+    ActionOptions, AlignOptions, BalanceOptions, Bunches, DepthMapOptions, Energy, ExifSource,
+    FocusMapOptions, Interpolation, JobError, MapType, OnFailure, ProjectOptions,
+    PyramidAutoOptions, PyramidOptions, PyramidTilesOptions, ReferenceFrame, StackMode, StackRun,
+    StackRunResult, Stacker, TransformKind, load_job_file,
 };
 
 use crate::cli::{AutoMode, EnergyArg, MapTypeArg, RunArgs, StackArgs, StackerKind};
 use crate::report::{self, Summary, Timings};
-use crate::stack::{Plan, absolute, parent_of};
+use crate::stack::Plan;
 use crate::{Context, UsageError};
 
 /// FocusMapStack's options from the flags, each one not given at its default.
@@ -150,67 +150,28 @@ pub fn balance_options(a: &crate::cli::AlignArgs) -> Option<BalanceOptions> {
     Some(o)
 }
 
-/// What `stack` wrote and what happened on the way.
-pub struct StackResult {
-    /// The files written (the output, or the bunches).
-    pub outputs: Vec<PathBuf>,
-    /// What alignment did, what PyramidAutoStack chose.
-    pub notes: Vec<String>,
-    /// What alignment did to each frame.
-    pub alignment: Vec<fs_job::FrameReport>,
-    /// Per output, the frames stacked into it and its (cropped) size.
-    pub stacked: Vec<fs_job::StackedOutput>,
-}
-
-/// Runs `stack`'s plan as a one-action job in a private work folder.
+/// Runs `stack`'s plan: the flags resolved into one [`StackRun`], run by fs-job as
+/// `fstack batch` and the Python package run theirs.
 pub fn stack_plan(
     plan: &Plan,
     args: &StackArgs,
     reporter: &dyn fs_core::Progress,
-) -> anyhow::Result<StackResult> {
-    let stacker = stacker(args, plan.float_type);
-    let bunch = args.bunch.bunch_frames;
-    let output = absolute(&plan.output)?;
-    let out_parent = parent_of(&output);
-
-    // The work folder goes beside the output (same file system: the final rename is
-    // atomic) unless that is inside the input folder, which the job would refuse.
-    let input_abs = plan.folder.as_deref().map(absolute).transpose()?;
-    let inside_input = input_abs.as_ref().is_some_and(|i| out_parent.starts_with(i));
-    let work_parent = if inside_input { fs_core::temp_folder()? } else { out_parent.clone() };
-    // Work folders of runs that were killed (a second Ctrl-C, SIGKILL) go now; those of
-    // live runs are locked and stay.
-    fs_core::remove_stale(&work_parent, ".fstack-");
-    let work = fs_core::WorkDir::new_in(&work_parent, ".fstack-")
-        .with_context(|| format!("{}: cannot create a work folder", work_parent.display()))?;
-    let work_dir = work.path().canonicalize()?;
-
-    // Links in the work folder stand for files the user named: errors name those.
-    let mut links: Vec<(PathBuf, PathBuf)> = Vec::new();
-    let input_dir = match &input_abs {
-        Some(dir) => dir.clone(),
-        None => link_folder(&work_dir.join("input"), &plan.frames, &mut links)?,
-    };
-    let exif_path = if args.no_exif {
-        Some(PathBuf::new())
+) -> anyhow::Result<StackRunResult> {
+    let exif = if args.no_exif {
+        ExifSource::None
     } else if let Some(p) = &args.exif_path {
-        if p.is_dir() {
-            Some(absolute(p)?)
-        } else if p.is_file() {
+        if p.is_file() {
             // Checked here, so that an error names the file given, not its link.
             fs_core::read_frame_info(p).context("--exif-path")?;
-            Some(link_folder(&work_dir.join("exif"), std::slice::from_ref(p), &mut links)?)
-        } else {
+        } else if !p.is_dir() {
             fs_core::check_exists(p).context("--exif-path")?;
             bail!("{}: --exif-path: not a file or folder", p.display());
         }
+        ExifSource::From(p.clone())
     } else {
-        None
+        ExifSource::FirstFrame
     };
-
-    let mut options = ActionOptions {
-        input_path: Some(input_dir.clone()),
-        exif_path,
+    let options = ActionOptions {
         denoise_amount: args.method.post.denoise_amount,
         sharpen_amount_percent: args.method.post.sharpen_amount_percent,
         sharpen_radius: args.method.post.sharpen_radius,
@@ -222,145 +183,24 @@ pub fn stack_plan(
         white_balance: args.method.white_balance.unwrap_or_default(),
         ..ActionOptions::default()
     };
-    let overwrite = if args.force { Overwrite::Replace } else { Overwrite::Refuse };
-    let job =
-        StackJob::new("fstack", &work_dir).jpeg_quality(args.jpeg_quality).overwrite(overwrite);
-    let job = match bunch {
-        None => {
-            options.output_path = Some(work_dir.join("out"));
-            job.add_action(FocusStack::new("stack", stacker).options(options))
-        }
-        Some(frames) => {
-            // --force on a folder with files: overwrite same-named files, keep the rest.
-            let has_files = output.is_dir() && std::fs::read_dir(&output)?.next().is_some();
-            options.scratch_output_dir = !has_files;
-            options.output_path = Some(output.clone());
-            options.prefix = args.prefix.clone().unwrap_or_default();
-            job.add_action(
-                FocusStackBunch::new("bunch", stacker)
-                    .options(options)
-                    .frames(frames as usize)
-                    .overlap(args.bunch.bunch_overlap.unwrap_or(0) as usize),
-            )
-        }
+    let run = StackRun {
+        frames: plan.frames.clone(),
+        folder: plan.folder.clone(),
+        output: plan.output.clone(),
+        stacker: stacker(args, plan.float_type),
+        options,
+        jpeg_quality: args.jpeg_quality,
+        exif,
+        overwrite: args.force,
+        bunches: args.bunch.bunch_frames.map(|frames| Bunches {
+            frames: frames as usize,
+            overlap: args.bunch.bunch_overlap.unwrap_or(0) as usize,
+            prefix: args.prefix.clone().unwrap_or_default(),
+        }),
+        depth_map: args.depth_map.clone(),
+        confidence_map: args.confidence_map.clone(),
     };
-    // A failed write of the output in the work folder names the -o path; a frame
-    // read through a link, the file the user named.
-    let internal_out = work_dir.join("out");
-    let user_path = |path: &Path| -> Option<PathBuf> {
-        if bunch.is_none() && path.starts_with(&internal_out) {
-            return Some(plan.output.clone());
-        }
-        links.iter().find(|(link, _)| link == path).map(|(_, user)| user.clone())
-    };
-    let summary = job.run(reporter).map_err(|e| job_error(in_terms_of(e, user_path)))?;
-    let outputs: Vec<PathBuf> = summary.outputs().map(Path::to_path_buf).collect();
-    let action = summary.actions.first();
-    let notes = action.map(|a| a.notes.clone()).unwrap_or_default();
-    let alignment = action.map(|a| a.alignment.clone()).unwrap_or_default();
-    let stacked = action.map(|a| a.stacked.clone()).unwrap_or_default();
-    if bunch.is_some() {
-        // The map flags are refused with --bunch-frames.
-        return Ok(StackResult { outputs, notes, alignment, stacked });
-    }
-    let [produced] = outputs.as_slice() else {
-        bail!("the stack job wrote {} files instead of one", outputs.len());
-    };
-    // The output first: when it cannot be placed, no map is either.
-    crate::hook::pause("place");
-    place(produced, &output, overwrite)?;
-    let maps = [
-        (&args.depth_map, action.and_then(|a| a.depth_maps().next()), "depth map"),
-        (&args.confidence_map, action.and_then(|a| a.confidence_maps().next()), "confidence map"),
-    ];
-    for (target, plot, what) in maps {
-        let Some(target) = target else { continue };
-        place_map(plot, target, what, overwrite).with_context(|| {
-            format!("{} was written, but not the {what}", plan.output.display())
-        })?;
-    }
-    drop(work);
-    Ok(StackResult { outputs: vec![plan.output.clone()], notes, alignment, stacked })
-}
-
-/// A frame error about a file in the work folder as one about the path the user
-/// knows (`user_path` of it, when it has one): a full disk names the -o path, a
-/// truncated listed frame the file given, not its link.
-fn in_terms_of(e: JobError, user_path: impl Fn(&Path) -> Option<PathBuf>) -> JobError {
-    use fs_core::CoreError;
-    let JobError::Frames { action, mut source } = e else { return e };
-    let path = match &mut source {
-        CoreError::Io { path, .. }
-        | CoreError::Decode { path, .. }
-        | CoreError::Unsupported { path, .. }
-        | CoreError::Encode { path, .. }
-        | CoreError::Exists { path, .. }
-        | CoreError::TooLarge { path, .. }
-        | CoreError::FrameMismatch { path, .. } => Some(path),
-        _ => None,
-    };
-    if let Some(path) = path
-        && let Some(user) = user_path(path)
-    {
-        *path = user;
-    }
-    JobError::Frames { action, source }
-}
-
-/// A folder of symbolic links to `files`, so fs-job (which stacks folders) can stack a
-/// list of files. Names are kept (so the order is kept) unless two collide.
-/// Each link and the file it stands for, as given, are added to `links`.
-fn link_folder(
-    dir: &Path,
-    files: &[PathBuf],
-    links: &mut Vec<(PathBuf, PathBuf)>,
-) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    let names: Vec<String> = files
-        .iter()
-        .map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
-        .collect();
-    let mut unique = names.clone();
-    unique.sort();
-    unique.dedup();
-    let keep = unique.len() == names.len();
-    for (i, (file, name)) in files.iter().zip(&names).enumerate() {
-        let link = if keep { dir.join(name) } else { dir.join(format!("{:06}-{name}", i + 1)) };
-        let target = absolute(file)?;
-        #[cfg(unix)]
-        std::os::unix::fs::symlink(&target, &link)
-            .with_context(|| format!("{}: cannot link", link.display()))?;
-        #[cfg(not(unix))]
-        std::fs::copy(&target, &link)
-            .with_context(|| format!("{}: cannot copy", link.display()))?;
-        links.push((link, file.clone()));
-    }
-    Ok(dir.to_path_buf())
-}
-
-/// Puts a map the job wrote (a PNG in its plot folder) at `target`, converted to TIFF
-/// when `target` names one. A map asked for but not written is an error, not a
-/// silent success.
-fn place_map(
-    plot: Option<&Path>,
-    target: &Path,
-    what: &str,
-    overwrite: Overwrite,
-) -> anyhow::Result<()> {
-    let plot =
-        plot.ok_or_else(|| anyhow!("{}: the stacker returned no {what}", target.display()))?;
-    if FileFormat::from_path(target) == Some(FileFormat::Png) {
-        return place(plot, target, overwrite);
-    }
-    let map = read_frame(plot)?;
-    write_frame(target, &map, &WriteOptions { overwrite, ..WriteOptions::default() })
-        .map_err(Into::into)
-}
-
-/// Moves the finished output into place ([`fs_core::move_atomic`]): without `--force`
-/// never over a file, not even one that appeared while the stack ran.
-fn place(from: &Path, to: &Path, overwrite: Overwrite) -> anyhow::Result<()> {
-    fs_core::move_atomic(from, to, overwrite).map_err(Into::into)
+    run.run_with(reporter, &|| crate::hook::pause("place")).map_err(job_error)
 }
 
 /// Job errors in the CLI's words: an option out of range is a usage error naming the
@@ -376,6 +216,8 @@ fn job_error(e: JobError) -> anyhow::Error {
             UsageError(format!("invalid value for {flag}: {reason}")).into()
         }
         JobError::Frames { source, .. } => source.into(),
+        JobError::MapNotPlaced { output, what, source } => job_error(*source)
+            .context(format!("{} was written, but not the {what}", output.display())),
         // `stack` runs one action named after the command: the action's name would
         // only mislead.
         JobError::Stacker { source, .. } => anyhow::Error::new(source).context("stacking failed"),

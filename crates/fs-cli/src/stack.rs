@@ -66,7 +66,7 @@ pub fn run(ctx: &Context, args: StackArgs) -> anyhow::Result<()> {
     if result.is_err() {
         reporter.abandon();
     }
-    let crate::run::StackResult { outputs, notes, alignment, stacked } = result?;
+    let fs_job::StackRunResult { outputs, notes, alignment, stacked } = result?;
     let phases = reporter.finish();
     if !ctx.global.quiet {
         for note in &notes {

@@ -175,6 +175,26 @@ pub enum JobError {
         #[source]
         source: Box<JobError>,
     },
+    /// A one-stack run ([`crate::StackRun`]) did not get a file it asked for: the
+    /// stacker returned no map, the job wrote no single output.
+    #[error("{}: {what}", path.display())]
+    NotProduced {
+        /// The file that was to be written.
+        path: PathBuf,
+        /// What happened instead.
+        what: String,
+    },
+    /// A one-stack run placed its output but then failed to place a map.
+    #[error("{} was written, but not the {what}", output.display())]
+    MapNotPlaced {
+        /// The output, which stays.
+        output: PathBuf,
+        /// "depth map" or "confidence map".
+        what: &'static str,
+        /// Why the map is missing.
+        #[source]
+        source: Box<JobError>,
+    },
     /// A batch manifest (CSV or JSON lines) says something fstack cannot use.
     #[error("{}: line {line}: {message}", path.display())]
     Manifest {

@@ -74,6 +74,14 @@
 //! out of the plots. FocusMapStack has no float type: post-filters after it run in
 //! f32.
 //!
+//! # One stack into a file
+//! [`StackRun`] is one stack as `fstack stack FRAMES -o OUTPUT` runs it, every flag
+//! resolved into a plain value: a one-action job over links to the frames in a
+//! private work folder, the output and maps then moved into place atomically
+//! (never over a file unless `overwrite`; the work folder goes on every path).
+//! `fstack stack`, `fstack batch` and the Python package's `fstack.batch` all run
+//! their stacks through it, which is what keeps their outputs byte-identical.
+//!
 //! # Batches
 //! [`batch`] runs many stacks in one go (`fstack batch`): stacks found under a
 //! root folder ([`batch::discover`]) or named in a manifest
@@ -108,6 +116,7 @@ mod job;
 mod jobfile;
 mod output;
 mod paths;
+mod placed;
 mod single;
 mod size;
 mod stacker;
@@ -133,6 +142,7 @@ pub use crate::job::{ActionPlan, ActionSummary, JobPlan, JobSummary, StackJob, S
 pub use crate::jobfile::{parse_job_toml, parse_stack_options};
 pub use crate::output::MARKER;
 pub use crate::paths::normalize;
+pub use crate::placed::{Bunches, ExifSource, StackRun, StackRunResult};
 pub use crate::single::{FrameSource, StackResult, StackSpec, stack_files, stack_frames};
 pub use crate::size::ByteSize;
 pub use crate::stacker::{Stacker, StackerKind};

@@ -1,8 +1,9 @@
 //! One stack outside any job: a list of files ([`stack_files`]) or frames the caller
 //! holds in memory ([`stack_frames`]), through the pipeline of a FocusStack action
 //! (alignment and balance, the stacker, the crop, the post-filters) into an image in
-//! memory, with its maps. `fstack batch` and the Python package stack this way; no
-//! folder is read or written but the frames' own files.
+//! memory, with its maps. The Python package's `stack` and `stack_files` stack this
+//! way; no folder is read or written but the frames' own files. Into a file as
+//! `fstack stack` writes it (its bytes, its EXIF), a stack runs as a [`crate::StackRun`].
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,8 @@
 //! The Python layer (`python/fstack/`) turns numpy arrays into frames of raw samples
 //! and back; this module runs fs-job's entry points on them: [`fs_job::stack_frames`]
 //! for arrays, [`fs_job::stack_files`] for files, [`fs_job::load_job_file`] for job
-//! files and ShineStacker projects. The work runs on a thread of its own while the
+//! files and ShineStacker projects, [`fs_job::batch::run_batch`] over
+//! [`fs_job::StackRun`]s for `fstack.batch` (as `fstack batch` runs them). The work runs on a thread of its own while the
 //! calling thread waits with the GIL released; every 50 ms it takes the GIL back to
 //! hand progress to the Python callback and to check for Ctrl-C, which cancels the
 //! work (it stops between frames) and raises `KeyboardInterrupt`. Errors carry the
@@ -131,7 +132,11 @@ fn kind_of(e: &JobError) -> fn(String) -> PyErr {
     match e {
         _ if e.is_cancelled() => PyKeyboardInterrupt::new_err,
         JobError::InFile { source, .. } => kind_of(source),
-        JobError::InvalidOption { .. } | JobError::JobFile { .. } => PyValueError::new_err,
+        JobError::InvalidOption { .. }
+        | JobError::JobFile { .. }
+        | JobError::Manifest { .. }
+        | JobError::DuplicateStack { .. }
+        | JobError::Shard { .. } => PyValueError::new_err,
         JobError::Frames { source, .. } => match source {
             CoreError::Io { source, .. } if not_found(source) => PyFileNotFoundError::new_err,
             CoreError::Dimensions(_) | CoreError::FrameMismatch { .. } => PyValueError::new_err,
@@ -400,6 +405,159 @@ fn up_to_date(frames: Vec<PathBuf>, output: PathBuf) -> bool {
     fs_job::batch::is_up_to_date(&stack)
 }
 
+/// `fstack batch ROOT -o OUT_DIR` (or `--manifest FILE` when `root_or_manifest` is a
+/// file) with the stacker and options of `stack_files`: the same stacks, shard, resume
+/// rule, log (`OUT_DIR/fstack-batch.jsonl`), scheduler ([`fs_job::batch::run_batch`])
+/// and per-stack run ([`fs_job::StackRun`], as the CLI runs each stack). Returns each
+/// stack's log line (JSON text), in list order; a failed stack is a line, not an error.
+#[pyfunction]
+#[pyo3(signature = (root_or_manifest, out_dir, stacker, options, split_gap=None, shard=None,
+                    jobs=None, memory_limit=None, overwrite=false, jpeg_quality=95, exif=true,
+                    progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn batch(
+    py: Python<'_>,
+    root_or_manifest: PathBuf,
+    out_dir: PathBuf,
+    stacker: &str,
+    options: &str,
+    split_gap: Option<f64>,
+    shard: Option<(usize, usize)>,
+    jobs: Option<usize>,
+    memory_limit: Option<String>,
+    overwrite: bool,
+    jpeg_quality: u8,
+    exif: bool,
+    progress: Option<Bound<'_, PyAny>>,
+) -> PyResult<Vec<String>> {
+    use fs_job::batch::{BatchOptions, LOG_FILE, OutputExt, StackDone};
+    let invalid = |option: &str, reason: String| {
+        PyValueError::new_err(format!("invalid option `{option}`: {reason}"))
+    };
+    let mut spec = spec_of(stacker, options)?;
+    spec.validate().map_err(to_py)?;
+    if !(1..=100).contains(&jpeg_quality) {
+        return Err(invalid("jpeg_quality", format!("must be 1..=100, got {jpeg_quality}")));
+    }
+    if let Some(gap) = split_gap {
+        fs_job::batch::check_split_gap(gap).map_err(|r| invalid("split_gap", r))?;
+    }
+    if jobs == Some(0) {
+        return Err(invalid("jobs", "must be at least 1, got 0".into()));
+    }
+    let memory_limit = memory_limit
+        .map(|m| m.parse::<fs_job::ByteSize>().map_err(|r| invalid("memory_limit", r)))
+        .transpose()?
+        .map(|m| m.0);
+    // The batch's budget is also the limit of the stackers that have one, as with
+    // `fstack batch --memory-limit`.
+    if let Some(limit) = memory_limit {
+        match &mut spec.stacker {
+            fs_job::Stacker::FocusMap(o) => o.memory_limit = limit,
+            fs_job::Stacker::Auto(o) => o.memory_limit = limit,
+            _ => {}
+        }
+    }
+    if out_dir.is_file() {
+        return Err(PyFileExistsError::new_err(format!(
+            "{}: is a file; out_dir names the folder for the outputs",
+            out_dir.display()
+        )));
+    }
+    let stacks = py
+        .detach(|| -> fs_job::Result<Vec<fs_job::BatchStack>> {
+            std::fs::create_dir_all(&out_dir).map_err(|e| JobError::Io {
+                path: out_dir.clone(),
+                source: std::io::Error::new(e.kind(), format!("cannot create: {e}")),
+            })?;
+            let mut stacks = if root_or_manifest.is_file() {
+                fs_job::batch::read_manifest(&root_or_manifest, &out_dir)?
+            } else {
+                fs_job::batch::discover(&root_or_manifest, &out_dir, &OutputExt::FirstFrame)?
+            };
+            if let Some(gap) = split_gap {
+                stacks = fs_job::batch::split_all_by_gap(&stacks, gap)?;
+            }
+            match shard {
+                Some((k, n)) => fs_job::batch::shard(stacks, k, n),
+                None => Ok(stacks),
+            }
+        })
+        .map_err(to_py)?;
+    if let Some(s) = stacks.iter().find(|s| !s.options.is_empty()) {
+        let names: Vec<&str> = s.options.keys().map(String::as_str).collect();
+        return Err(PyValueError::new_err(format!(
+            "stack `{}`: per-stack options ({}) are read from the manifest but not applied \
+             yet; give the options as keywords for the whole batch",
+            s.id,
+            names.join(", ")
+        )));
+    }
+    let batch_options = BatchOptions {
+        memory_limit: memory_limit.unwrap_or(BatchOptions::default().memory_limit),
+        jobs,
+        force: overwrite,
+        log: Some(out_dir.join(LOG_FILE)),
+    };
+    // Each stack as `fstack batch` stacks it (`fs-cli/src/batch.rs`, `stack_one`):
+    // headers checked, the format by the extension, then the shared StackRun.
+    let stack_one = |stack: &fs_job::BatchStack, p: &dyn Progress| -> Result<StackDone, String> {
+        fs_core::check_stack(&stack.frames).map_err(|e| chain_all(&e))?;
+        let Some(format) = fs_core::FileFormat::from_path(&stack.output) else {
+            return Err(format!("{}: unknown image extension", stack.output.display()));
+        };
+        let mut options = spec.options.clone();
+        options.output_format = Some(format);
+        let run = fs_job::StackRun {
+            jpeg_quality,
+            exif: if exif { fs_job::ExifSource::FirstFrame } else { fs_job::ExifSource::None },
+            overwrite: true,
+            ..fs_job::StackRun::new(
+                stack.frames.clone(),
+                stack.output.clone(),
+                spec.stacker.clone(),
+                options,
+            )
+        };
+        let result = run.run(p).map_err(|e| cli_message(&e))?;
+        Ok(StackDone { notes: result.notes })
+    };
+    let summary = detached(py, progress.as_ref(), |p| {
+        fs_job::batch::run_batch(&stacks, &batch_options, stack_one, p)
+    })?
+    .map_err(to_py)?;
+    Ok(summary.results.iter().map(|r| r.to_json().to_string()).collect())
+}
+
+/// An error and every cause, joined by `: ` as the CLI's log records them (anyhow's
+/// `{:#}`).
+fn chain_all(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}
+
+/// A failed stack's error as `fstack batch` logs it (fs-cli's `job_error`, then
+/// anyhow's `{:#}`): the file's error alone, no action name.
+fn cli_message(e: &JobError) -> String {
+    match e {
+        JobError::InvalidOption { option, reason, .. } => {
+            format!("invalid value for --{}: {reason}", option.replace('_', "-"))
+        }
+        JobError::Frames { source, .. } => chain_all(source),
+        JobError::Stacker { source, .. } => format!("stacking failed: {}", chain_all(source)),
+        JobError::MapNotPlaced { output, what, source } => {
+            format!("{} was written, but not the {what}: {}", output.display(), cli_message(source))
+        }
+        other => chain_all(other),
+    }
+}
+
 /// Reads an image file (JPEG, PNG, TIFF) as raw samples.
 #[pyfunction]
 fn read_frame(py: Python<'_>, path: PathBuf) -> PyResult<RawFrame<'_>> {
@@ -465,6 +623,7 @@ fn _fstack(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stack_files, m)?)?;
     m.add_function(wrap_pyfunction!(run_job, m)?)?;
     m.add_function(wrap_pyfunction!(discover, m)?)?;
+    m.add_function(wrap_pyfunction!(batch, m)?)?;
     m.add_function(wrap_pyfunction!(up_to_date, m)?)?;
     m.add_function(wrap_pyfunction!(read_frame, m)?)?;
     m.add_function(wrap_pyfunction!(write_frame, m)?)?;

@@ -10,4 +10,5 @@ mod job_files;
 mod raw;
 mod safety;
 mod single;
+mod stack_run;
 mod stackers;

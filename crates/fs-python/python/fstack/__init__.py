@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _fstack
 
-__all__ = ["stack", "stack_files", "run_job", "discover", "BatchStack", "imread", "imwrite",
+__all__ = ["stack", "stack_files", "run_job", "discover", "batch", "BatchStack", "imread",
+           "imwrite",
            "STACKERS", "__version__"]
 
 __version__: str = _fstack.__version__
@@ -331,6 +332,105 @@ def discover(root: Union[str, os.PathLike], out_dir: Union[str, os.PathLike],
     found = _fstack.discover(os.fspath(root), os.fspath(out_dir), split_gap)
     return [BatchStack(i, [os.fspath(f) for f in frames], os.fspath(out))
             for i, frames, out in found]
+
+
+def batch(
+    root_or_manifest: Union[str, os.PathLike],
+    out_dir: Union[str, os.PathLike],
+    *,
+    split_gap: Optional[float] = None,
+    shard: Optional[Union[Tuple[int, int], str]] = None,
+    jobs: Optional[int] = None,
+    memory_limit: Optional[Union[int, str]] = None,
+    overwrite: bool = False,
+    stacker: str = "default",
+    align: bool = True,
+    balance: Optional[bool] = None,
+    jpeg_quality: int = 95,
+    exif: bool = True,
+    progress: Optional[Progress] = None,
+    **options: Any,
+) -> List[Dict[str, Any]]:
+    """Stack many stacks into ``out_dir``, as ``fstack batch`` does.
+
+    The same engine as the command, not a wrapper around it: the same stacks (every
+    folder under a root that holds frames, or the stacks a manifest names), the same
+    split, shard and resume rules, the same log (one JSON line per stack appended to
+    ``out_dir/fstack-batch.jsonl``), the same scheduler (stacks in parallel within one
+    memory budget) and the same per-stack run, so the outputs are byte for byte those
+    of ``fstack batch`` with the matching flags. The GIL is released while it works;
+    Ctrl-C stops it (no new stack starts, running ones stop between frames; the log
+    keeps every stack that ended) and raises ``KeyboardInterrupt``.
+
+    A stack that fails does not stop the others and raises nothing: its record says
+    ``"failed"`` and holds the error, and nothing is left at its output path. Only
+    bad arguments raise: ``ValueError`` (options, shard, manifest) or ``OSError``
+    (a missing root, an ``out_dir`` that is a file, a log that cannot be opened).
+
+    Parameters
+    ----------
+    root_or_manifest : path-like
+        A folder of stacks (``fstack batch ROOT``), or a CSV / JSON-lines manifest
+        naming each stack's id, frames and output (``fstack batch --manifest FILE``).
+    out_dir : path-like
+        The folder for the outputs and the log (``-o OUT``), created when missing.
+    split_gap : float, optional
+        Split each stack where the EXIF capture time of consecutive frames jumps by
+        more than this many seconds (``--split-gap``).
+    shard : (int, int) or str, optional
+        ``(k, n)`` or ``"k/n"``: do only shard k of n (``--shard k/n``); n machines
+        given 1..n do every stack exactly once between them.
+    jobs : int, optional
+        Stacks run at once at most (``--jobs``); default: one per core.
+    memory_limit : int or str, optional
+        The batch's memory budget in bytes, or as ``"8G"`` (``--memory-limit``): the
+        running stacks' estimates stay under it; also the limit of the stackers that
+        have one (FocusMapStack, PyramidAutoStack). Default 8 GiB.
+    overwrite : bool
+        Redo stacks whose output is up to date, overwriting it (``--force``).
+        Without, a stack whose output is newer than all its frames is skipped.
+    stacker, align, balance, **options
+        As for :func:`stack_files`, the same for every stack (``--stacker`` and the
+        stacking flags).
+    jpeg_quality : int
+        JPEG quality of the outputs, 1 to 100 (``--jpeg-quality``).
+    exif : bool
+        Copy each stack's first frame's EXIF and ICC into its output; ``False`` is
+        ``--no-exif``.
+    progress : callable, optional
+        Called as ``progress("batch", stacks_finished, stacks)`` on this thread.
+
+    Returns
+    -------
+    list of dict
+        Per stack, in list order, its log line: ``id``, ``status`` (``"done"``,
+        ``"skipped"``, ``"failed"`` or ``"cancelled"``), ``output``, ``error`` (the
+        message, as the CLI logs it; None unless it failed), ``frames`` (how many),
+        ``seconds``, ``started`` and ``notes``.
+
+    Examples
+    --------
+    >>> records = fstack.batch("shoot", "stacked", jobs=2)         # doctest: +SKIP
+    >>> [r["id"] for r in records if r["status"] == "failed"]      # doctest: +SKIP
+    []
+    """
+    name = _stacker_name(stacker)
+    text = _options(name, align, balance, False, options)
+    if isinstance(shard, str):
+        k, sep, n = shard.partition("/")
+        if not sep or not k.strip().isdigit() or not n.strip().isdigit():
+            raise ValueError(f"shard `{shard}`: write it K/N, e.g. 1/4")
+        shard = (int(k), int(n))
+    elif shard is not None:
+        k, n = shard
+        if int(k) < 1 or int(n) < 1:
+            raise ValueError(f"shard `{k}/{n}`: K must be 1 to N, N at least 1")
+        shard = (int(k), int(n))
+    limit = None if memory_limit is None else str(memory_limit)
+    lines = _fstack.batch(os.fspath(root_or_manifest), os.fspath(out_dir), name, text,
+                          split_gap, shard, jobs, limit, overwrite, jpeg_quality, exif,
+                          progress)
+    return [json.loads(line) for line in lines]
 
 
 def imwrite(path: Union[str, os.PathLike], image: np.ndarray, overwrite: bool = False) -> None:
