@@ -89,5 +89,33 @@ fn convert(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decode, convert);
+/// Decoding and developing a 24-megapixel Bayer DNG (14-bit RGGB, black level, colour
+/// cast): what every frame of a RAW stack costs before stacking. Compare with LibRaw
+/// (rawpy, AHD) on the same file, one core each: docs/benchmarks.md.
+#[cfg(feature = "raw")]
+fn develop(c: &mut Criterion) {
+    use fs_core::synth::{RawOptions, SynthOptions, SynthStack};
+    let (w, h) = (6000, 4000);
+    let dir = tempfile::tempdir().unwrap();
+    let options = SynthOptions {
+        width: w,
+        height: h,
+        frames: 2,
+        depth: BitDepth::Sixteen,
+        ..Default::default()
+    };
+    let stack = SynthStack::new(options).unwrap();
+    let files = stack.write_dng_stack(dir.path(), &RawOptions::default()).unwrap();
+    let mut g = quick(c);
+    g.throughput(Throughput::Elements((w * h) as u64));
+    g.bench_function("develop_dng_24mp_rggb14", |b| {
+        b.iter(|| black_box(read_frame(&files.frames[0]).unwrap()))
+    });
+    g.finish();
+}
+
+#[cfg(not(feature = "raw"))]
+fn develop(_c: &mut Criterion) {}
+
+criterion_group!(benches, decode, convert, develop);
 criterion_main!(benches);

@@ -150,7 +150,12 @@ impl StackRun {
         // Work folders of runs that were killed (a second Ctrl-C, SIGKILL) go now;
         // those of live runs are locked and stay.
         fs_core::remove_stale(&work_parent, ".fstack-");
-        let work = fs_core::WorkDir::new_in(&work_parent, ".fstack-").map_err(frames_err)?;
+        let work = fs_core::WorkDir::new_in(&work_parent, ".fstack-").map_err(|e| match e {
+            fs_core::CoreError::Io { source, .. } => {
+                worded(&work_parent, "cannot create a work folder", source)
+            }
+            other => frames_err(other),
+        })?;
         let work_dir = work.path().canonicalize().map_err(|e| JobError::io(work.path(), e))?;
 
         // Links in the work folder stand for files the caller named: errors name those.
@@ -286,9 +291,9 @@ fn link_folder(
         let link = if keep { dir.join(name) } else { dir.join(format!("{:06}-{name}", i + 1)) };
         let target = absolute(file)?;
         #[cfg(unix)]
-        std::os::unix::fs::symlink(&target, &link).map_err(|e| JobError::io(&link, e))?;
+        std::os::unix::fs::symlink(&target, &link).map_err(|e| worded(&link, "cannot link", e))?;
         #[cfg(not(unix))]
-        std::fs::copy(&target, &link).map_err(|e| JobError::io(&link, e))?;
+        std::fs::copy(&target, &link).map_err(|e| worded(&link, "cannot link", e))?;
         links.push((link, file.clone()));
     }
     Ok(dir.to_path_buf())
@@ -321,9 +326,17 @@ fn absolute(path: &Path) -> Result<PathBuf> {
         return Ok(p);
     }
     let parent = parent_of(path);
-    let parent = parent.canonicalize().map_err(|e| JobError::io(&parent, e))?;
+    let parent =
+        parent.canonicalize().map_err(|e| worded(&parent, "cannot resolve the folder", e))?;
     Ok(match path.file_name() {
         Some(name) => parent.join(name),
         None => parent,
     })
+}
+
+/// An operating-system error on `path`, saying what was being done:
+/// "PATH: cannot link: File exists (os error 17)".
+fn worded(path: &Path, doing: &str, e: impl std::fmt::Display) -> JobError {
+    let kind = std::io::ErrorKind::Other;
+    JobError::io(path, std::io::Error::new(kind, format!("{doing}: {e}")))
 }
