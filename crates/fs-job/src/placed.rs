@@ -337,6 +337,5 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 /// An operating-system error on `path`, saying what was being done:
 /// "PATH: cannot link: File exists (os error 17)".
 fn worded(path: &Path, doing: &str, e: impl std::fmt::Display) -> JobError {
-    let kind = std::io::ErrorKind::Other;
-    JobError::io(path, std::io::Error::new(kind, format!("{doing}: {e}")))
+    JobError::io(path, std::io::Error::other(format!("{doing}: {e}")))
 }
