@@ -499,34 +499,76 @@ fn batch(
         force: overwrite,
         log: Some(out_dir.join(LOG_FILE)),
     };
-    // Each stack as `fstack batch` stacks it (`fs-cli/src/batch.rs`, `stack_one`):
-    // headers checked, the format by the extension, then the shared StackRun.
-    let stack_one = |stack: &fs_job::BatchStack, p: &dyn Progress| -> Result<StackDone, String> {
-        fs_core::check_stack(&stack.frames).map_err(|e| chain_all(&e))?;
-        let Some(format) = fs_core::FileFormat::from_path(&stack.output) else {
-            return Err(format!("{}: unknown image extension", stack.output.display()));
-        };
-        let mut options = spec.options.clone();
-        options.output_format = Some(format);
-        let run = fs_job::StackRun {
-            jpeg_quality,
-            exif: if exif { fs_job::ExifSource::FirstFrame } else { fs_job::ExifSource::None },
-            overwrite: true,
-            ..fs_job::StackRun::new(
-                stack.frames.clone(),
-                stack.output.clone(),
-                spec.stacker.clone(),
-                options,
-            )
-        };
-        let result = run.run(p).map_err(|e| cli_message(&e))?;
-        Ok(StackDone { notes: result.notes })
+    let stack_one = |stack: &fs_job::BatchStack, p: &dyn Progress| {
+        run_one(&stack.frames, &stack.output, &spec, jpeg_quality, exif, p)
+            .map(|notes| StackDone { notes })
     };
     let summary = detached(py, progress.as_ref(), |p| {
         fs_job::batch::run_batch(&stacks, &batch_options, stack_one, p)
     })?
     .map_err(to_py)?;
     Ok(summary.results.iter().map(|r| r.to_json().to_string()).collect())
+}
+
+/// One stack of a batch as `fstack batch` stacks it (`fs-cli/src/batch.rs`,
+/// `stack_one`): headers checked, the format by the output's extension, then the
+/// shared [`fs_job::StackRun`] (an existing output replaced). Returns its notes; an
+/// error is the message the CLI logs.
+fn run_one(
+    frames: &[PathBuf],
+    output: &std::path::Path,
+    spec: &StackSpec,
+    jpeg_quality: u8,
+    exif: bool,
+    p: &dyn Progress,
+) -> Result<Vec<String>, String> {
+    fs_core::check_stack(frames).map_err(|e| chain_all(&e))?;
+    let Some(format) = fs_core::FileFormat::from_path(output) else {
+        return Err(format!("{}: unknown image extension", output.display()));
+    };
+    let mut options = spec.options.clone();
+    options.output_format = Some(format);
+    let run = fs_job::StackRun {
+        jpeg_quality,
+        exif: if exif { fs_job::ExifSource::FirstFrame } else { fs_job::ExifSource::None },
+        overwrite: true,
+        ..fs_job::StackRun::new(
+            frames.to_vec(),
+            output.to_path_buf(),
+            spec.stacker.clone(),
+            options,
+        )
+    };
+    let result = run.run(p).map_err(|e| cli_message(&e))?;
+    Ok(result.notes)
+}
+
+/// One stack of a batch, as [`batch`] runs each (for `fstack.dask.batch`'s tasks, so a
+/// cluster writes the bytes `fstack batch` writes): `Ok(notes)`, or `Err(message)` as
+/// the CLI logs it. Bad options raise.
+#[pyfunction]
+#[pyo3(signature = (frames, output, stacker, options, jpeg_quality=95, exif=true))]
+fn batch_stack(
+    py: Python<'_>,
+    frames: Vec<PathBuf>,
+    output: PathBuf,
+    stacker: &str,
+    options: &str,
+    jpeg_quality: u8,
+    exif: bool,
+) -> PyResult<(bool, Vec<String>)> {
+    let spec = spec_of(stacker, options)?;
+    spec.validate().map_err(to_py)?;
+    if !(1..=100).contains(&jpeg_quality) {
+        return Err(PyValueError::new_err(format!(
+            "invalid option `jpeg_quality`: must be 1..=100, got {jpeg_quality}"
+        )));
+    }
+    let result = detached(py, None, |p| run_one(&frames, &output, &spec, jpeg_quality, exif, p))?;
+    Ok(match result {
+        Ok(notes) => (true, notes),
+        Err(message) => (false, vec![message]),
+    })
 }
 
 /// An error and every cause, joined by `: ` as the CLI's log records them (anyhow's
@@ -624,6 +666,7 @@ fn _fstack(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_job, m)?)?;
     m.add_function(wrap_pyfunction!(discover, m)?)?;
     m.add_function(wrap_pyfunction!(batch, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_stack, m)?)?;
     m.add_function(wrap_pyfunction!(up_to_date, m)?)?;
     m.add_function(wrap_pyfunction!(read_frame, m)?)?;
     m.add_function(wrap_pyfunction!(write_frame, m)?)?;

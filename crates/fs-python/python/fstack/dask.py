@@ -1,7 +1,8 @@
 """fstack.dask: many stacks over a dask cluster, one task per stack.
 
 :func:`batch` finds the stacks as ``fstack batch`` does (:func:`fstack.discover`) and
-runs :func:`fstack.stack_files` on each as one dask task, on the client given (a
+stacks each as one dask task exactly as ``fstack batch`` stacks it (the same code: the
+outputs have the same bytes), on the client given (a
 ``distributed.LocalCluster``'s, a ``dask_jobqueue.SLURMCluster``'s, ...) or, without
 one, on dask's local threaded scheduler. Every task stacks one stack with all the
 cores of its worker (fstack is parallel inside a stack): give each worker one thread
@@ -33,29 +34,32 @@ from fstack import _fstack
 __all__ = ["batch"]
 
 
-def _stack_one(stack: fstack.BatchStack, stacker: str, align: bool, overwrite: bool,
-               options: Dict[str, Any]) -> Dict[str, Any]:
-    """One stack as one task: its record (never raises for a stack's own failure)."""
+def _stack_one(stack: fstack.BatchStack, stacker: str, options: str, overwrite: bool,
+               jpeg_quality: int, exif: bool) -> Dict[str, Any]:
+    """One stack as one task: its record (never raises for a stack's own failure; bad
+    options raise ValueError)."""
     record: Dict[str, Any] = {"id": stack.id, "frames": list(stack.frames),
                               "output": stack.output, "status": "done", "error": None,
-                              "seconds": 0.0}
+                              "seconds": 0.0, "notes": []}
     if not overwrite and _fstack.up_to_date(stack.frames, stack.output):
         record["status"] = "skipped"
         return record
     start = time.perf_counter()
-    try:
-        fstack.stack_files(stack.frames, stack.output, stacker, align,
-                           overwrite=True, **options)
-    except (OSError, ValueError, RuntimeError) as e:
+    ok, lines = _fstack.batch_stack(stack.frames, stack.output, stacker, options,
+                                    jpeg_quality, exif)
+    if ok:
+        record["notes"] = lines
+    else:
         record["status"] = "failed"
-        record["error"] = str(e)
+        record["error"] = lines[0]
     record["seconds"] = time.perf_counter() - start
     return record
 
 
 def batch(root: Union[str, os.PathLike], out_dir: Union[str, os.PathLike],
           client: Optional[Any] = None, *, split_gap: Optional[float] = None,
-          stacker: str = "default", align: bool = True, overwrite: bool = False,
+          stacker: str = "default", align: bool = True, balance: Optional[bool] = None,
+          overwrite: bool = False, jpeg_quality: int = 95, exif: bool = True,
           **options: Any) -> List[Dict[str, Any]]:
     """Stack every stack under ``root`` into ``out_dir``, one dask task per stack.
 
@@ -65,8 +69,8 @@ def batch(root: Union[str, os.PathLike], out_dir: Union[str, os.PathLike],
         As for :func:`fstack.discover` (``fstack batch ROOT -o OUT_DIR``).
     client : distributed.Client, optional
         Where the tasks run; without one, dask's local threaded scheduler.
-    stacker, align, **options
-        As for :func:`fstack.stack_files`, the same for every stack.
+    stacker, align, balance, jpeg_quality, exif, **options
+        As for :func:`fstack.batch`, the same for every stack.
     overwrite : bool
         Redo stacks whose output is up to date (``fstack batch --force``).
 
@@ -74,18 +78,20 @@ def batch(root: Union[str, os.PathLike], out_dir: Union[str, os.PathLike],
     -------
     list of dict
         One record per stack, in discovery order: ``id``, ``frames``, ``output``,
-        ``status`` ("done", "skipped" or "failed"), ``error`` (the message, as the CLI
-        says it) and ``seconds``.
+        ``status`` ("done", "skipped" or "failed"), ``error`` (the message, as
+        ``fstack batch`` logs it), ``seconds`` and ``notes``. Outputs have the bytes
+        ``fstack batch`` writes for the same flags.
     """
+    name = fstack._stacker_name(stacker)
+    text = fstack._options(name, align, balance, False, options)
     os.makedirs(out_dir, exist_ok=True)
     stacks = fstack.discover(root, out_dir, split_gap)
+    args = (name, text, overwrite, jpeg_quality, exif)
     if client is not None:
-        futures = [client.submit(_stack_one, s, stacker, align, overwrite, options,
-                                 key=f"fstack-{i}-{s.id}", pure=False)
+        futures = [client.submit(_stack_one, s, *args, key=f"fstack-{i}-{s.id}", pure=False)
                    for i, s in enumerate(stacks)]
         return client.gather(futures)
     import dask
 
-    tasks = [dask.delayed(_stack_one, pure=False)(s, stacker, align, overwrite, options)
-             for s in stacks]
+    tasks = [dask.delayed(_stack_one, pure=False)(s, *args) for s in stacks]
     return list(dask.compute(*tasks, scheduler="threads"))
