@@ -55,9 +55,52 @@ impl SrgbEncoder {
     }
 }
 
+/// Display values (0..=1, any f32, not only stored levels: a demosaic's output) to
+/// linear light by a 4097-entry table, linearly interpolated (error below a 16-bit
+/// step); [`srgb_decode_table`] is the exact look-up for stored 8/16-bit samples.
+#[derive(Debug, Clone)]
+pub struct SrgbDecoder {
+    table: Vec<f32>,
+}
+
+impl Default for SrgbDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SrgbDecoder {
+    /// Builds the table (16 KiB; once per use, not per pixel).
+    pub fn new() -> Self {
+        let table = (0..=4096).map(|i| srgb_to_linear(f64::from(i) / 4096.0) as f32).collect();
+        Self { table }
+    }
+
+    /// The linear light (0..=1) of display value `v` (clamped to 0..=1; NaN gives 0).
+    #[inline]
+    pub fn decode(&self, v: f32) -> f32 {
+        let t = if v > 0.0 { v.min(1.0) * 4096.0 } else { 0.0 };
+        let i = (t as i32).min(4095) as usize;
+        let (a, b) = (self.table[i], self.table[i + 1]);
+        a + (b - a) * (t - i as f32)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_decoder_follows_the_curve_within_a_16_bit_step() {
+        let d = SrgbDecoder::new();
+        for i in 0..=10_000 {
+            let v = f64::from(i) / 10_000.0;
+            let err = (f64::from(d.decode(v as f32)) - srgb_to_linear(v)).abs();
+            assert!(err < 1.0 / 65535.0, "{v}: {err}");
+        }
+        assert_eq!(d.decode(-0.5), 0.0);
+        assert_eq!(d.decode(1.5), 1.0);
+    }
 
     #[test]
     fn curve_round_trips_and_hits_known_points() {

@@ -127,3 +127,41 @@ fn damaged_and_unknown_raw_files_are_clear_errors_naming_the_file() {
     let e = fs_core::read_frame_info(&junk).unwrap_err().to_string();
     assert!(e.starts_with(&format!("{}: ", junk.display())), "{e}");
 }
+
+#[test]
+fn a_frame_from_another_camera_is_refused_naming_it() {
+    let s = stack(Scene::Objects);
+    let dir = tempfile::tempdir().unwrap();
+    let raw = RawOptions::default();
+    let files = s.write_dng_stack(dir.path(), &raw).unwrap();
+    // The same mosaic, written as if by another camera.
+    let decode = fs_core::transfer::srgb_decode_table(65535);
+    let mosaic = fs_core::synth::raw::frame_to_mosaic(&s.frame(1), &raw, &decode);
+    let colour =
+        fs_core::dng::DngColour { make: "Other".into(), model: "Cam".into(), ..raw.colour() };
+    let image = fs_core::dng::CfaDng {
+        width: 192,
+        height: 128,
+        data: &mosaic,
+        pattern: raw.pattern,
+        black: raw.black,
+        white: raw.white(),
+        colour: &colour,
+    };
+    let other = dir.path().join("frames").join("frame_002b.dng");
+    let mut out = std::io::Cursor::new(Vec::new());
+    fs_core::dng::write_cfa_dng(&mut out, &image, None).unwrap();
+    std::fs::write(&other, out.into_inner()).unwrap();
+    let develop = Develop::for_stack(&files.frames, 1, WhiteBalance::AsShot).unwrap();
+    let e = read_frame_with(&other, &develop).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{}: unsupported image format: camera RAW from Other Cam, but the stack's reference \
+             frame is from fstack Synthetic; stack each camera's frames separately",
+            other.display()
+        )
+    );
+    // Alone, it reads.
+    assert!(read_frame(&other).is_ok());
+}

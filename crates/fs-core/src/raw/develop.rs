@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use super::colour::{invert3, srgb_to_camera};
 use super::{Bayer, Develop, WhiteBalance, demosaic_mhc};
-use crate::transfer::SrgbEncoder;
+use crate::transfer::{SrgbDecoder, SrgbEncoder};
 use crate::{
     BitDepth, ChannelLayout, CoreError, Frame, FrameInfo, Metadata, PixelFormat, RawColour, Result,
     Samples,
@@ -333,7 +333,7 @@ pub(crate) fn read_raw(path: &Path, develop: &Develop) -> Result<Frame> {
     let xyz_to_camera = xyz_to_camera(&image).unwrap_or_else(srgb_as_camera);
     let matrix = camera_to_srgb(&xyz_to_camera);
     let encoder = SrgbEncoder::new();
-    let decoder = LinearDecoder::new();
+    let decoder = SrgbDecoder::new();
     let (camera_name, orientation) = (camera(&image), image.orientation.to_u16());
     let data = Sensor::of(path, &image)?;
     let stride = image.width * image.cpp;
@@ -483,43 +483,9 @@ pub(crate) struct LinearDng {
     pub camera: String,
 }
 
-/// sRGB display values (0..=1, any f32) to linear light by an interpolated table.
-struct LinearDecoder {
-    table: Vec<f32>,
-}
-
-impl LinearDecoder {
-    fn new() -> Self {
-        let table = (0..=4096)
-            .map(|i| crate::transfer::srgb_to_linear(f64::from(i) / 4096.0) as f32)
-            .collect();
-        Self { table }
-    }
-
-    #[inline]
-    fn decode(&self, v: f32) -> f32 {
-        let t = if v > 0.0 { v.min(1.0) * 4096.0 } else { 0.0 };
-        let i = (t as i32).min(4095) as usize;
-        let (a, b) = (self.table[i], self.table[i + 1]);
-        a + (b - a) * (t - i as f32)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_linear_decoder_follows_the_curve_within_a_16_bit_step() {
-        let d = LinearDecoder::new();
-        for i in 0..=10_000 {
-            let v = f64::from(i) / 10_000.0;
-            let err = (f64::from(d.decode(v as f32)) - crate::transfer::srgb_to_linear(v)).abs();
-            assert!(err < 1.0 / 65535.0, "{v}: {err}");
-        }
-        assert_eq!(d.decode(-0.5), 0.0);
-        assert_eq!(d.decode(1.5), 1.0);
-    }
 
     #[test]
     fn gains_are_scaled_so_the_smallest_is_one() {
