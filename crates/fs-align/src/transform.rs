@@ -115,30 +115,16 @@ impl Transform {
     }
 
     fn det(&self) -> f64 {
-        let m = &self.m;
-        m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6])
-            + m[2] * (m[3] * m[7] - m[4] * m[6])
+        fs_core::linalg::adjugate3(&self.m).1
     }
 
     /// The inverse (frame position to reference position); `None` when singular.
     pub fn inverse(&self) -> Option<Self> {
-        let d = self.det();
+        let (adj, d) = fs_core::linalg::adjugate3(&self.m);
         if d.abs() < 1e-300 || !d.is_finite() {
             return None;
         }
-        let m = &self.m;
-        let inv = [
-            m[4] * m[8] - m[5] * m[7],
-            m[2] * m[7] - m[1] * m[8],
-            m[1] * m[5] - m[2] * m[4],
-            m[5] * m[6] - m[3] * m[8],
-            m[0] * m[8] - m[2] * m[6],
-            m[2] * m[3] - m[0] * m[5],
-            m[3] * m[7] - m[4] * m[6],
-            m[1] * m[6] - m[0] * m[7],
-            m[0] * m[4] - m[1] * m[3],
-        ];
-        Self::from_matrix(inv.map(|v| v / d))
+        Self::from_matrix(adj.map(|v| v / d))
     }
 
     /// `self` after `first`: the transform `p -> self.apply(first.apply(p))`.

@@ -54,6 +54,7 @@ mod image;
 mod io;
 mod kernels;
 mod limits;
+pub mod linalg;
 mod metadata;
 pub mod metrics;
 mod progress;

@@ -85,7 +85,12 @@ fn one_white_balance_for_the_whole_stack() {
     // Grey world on a scene with colour: gains near the cast's inverse, not equal.
     let auto = Develop::for_stack(&files.frames, 1, WhiteBalance::Auto).unwrap();
     let g = auto.gains.unwrap();
-    assert!(g.iter().all(|v| v.is_finite() && *v > 0.3 && *v < 4.0), "{g:?}");
+    // Measured: [1.648, 1, 1.215] against the cast's inverse [1.818, 1, 1.389]: the
+    // scene's own colour moves it, not the cast's direction.
+    assert_eq!(g[1], 1.0);
+    for c in [0, 2] {
+        assert!((g[c] / gains[c] - 1.0).abs() < 0.15, "{g:?} vs {gains:?}");
+    }
 }
 
 #[test]

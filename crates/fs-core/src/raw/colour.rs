@@ -64,28 +64,13 @@ pub fn srgb_to_camera(xyz_to_camera: &[f32; 9]) -> [f32; 9] {
 /// below 1e-12 of the product of its row norms).
 pub fn invert3(m: &[f32; 9]) -> Option<[f32; 9]> {
     let a: [f64; 9] = m.map(f64::from);
-    let cof = [
-        a[4] * a[8] - a[5] * a[7],
-        a[5] * a[6] - a[3] * a[8],
-        a[3] * a[7] - a[4] * a[6],
-        a[2] * a[7] - a[1] * a[8],
-        a[0] * a[8] - a[2] * a[6],
-        a[1] * a[6] - a[0] * a[7],
-        a[1] * a[5] - a[2] * a[4],
-        a[2] * a[3] - a[0] * a[5],
-        a[0] * a[4] - a[1] * a[3],
-    ];
-    let det = a[0] * cof[0] + a[1] * cof[1] + a[2] * cof[2];
+    let (adj, det) = crate::linalg::adjugate3(&a);
     let norms: f64 =
         (0..3).map(|r| (a[r * 3..r * 3 + 3].iter().map(|v| v * v).sum::<f64>()).sqrt()).product();
     if !det.is_finite() || det.abs() <= 1e-12 * norms {
         return None;
     }
-    // The inverse is the transposed cofactor matrix over the determinant.
-    Some(std::array::from_fn(|i| {
-        let (r, c) = (i / 3, i % 3);
-        (cof[c * 3 + r] / det) as f32
-    }))
+    Some(adj.map(|v| (v / det) as f32))
 }
 
 #[cfg(test)]
