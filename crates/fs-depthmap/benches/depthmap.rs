@@ -1,5 +1,6 @@
 //! Criterion micro-benchmarks of the depth-map kernels on fixed-seed inputs:
-//! the energy measures, reduce/expand, the weight fold, and a small whole stack.
+//! the energy measures, the weight fold, and a small whole stack (reduce and expand
+//! are fs-pyramid's, benched there).
 
 use std::hint::black_box;
 
@@ -7,8 +8,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use fs_core::synth::{SynthOptions, SynthStack};
 use fs_core::{NoProgress, Plane, PlaneMut};
 use fs_depthmap::{
-    DepthMapOptions, DepthMapStack, Energy, WeightAccumulator, WeightRule, energy_map, expand,
-    reduce, reduced_size,
+    DepthMapOptions, DepthMapStack, Energy, WeightAccumulator, WeightRule, energy_map,
 };
 use rand::{Rng, SeedableRng};
 
@@ -43,23 +43,6 @@ fn energies(c: &mut Criterion) {
     g.finish();
 }
 
-fn pyramid(c: &mut Criterion) {
-    let src = random_plane(2);
-    let (w2, h2) = reduced_size(W, H);
-    let mut small = vec![0.0f32; w2 * h2];
-    let mut big = vec![0.0f32; W * H];
-    c.bench_function("reduce 1024x768", |b| {
-        b.iter(|| {
-            reduce(Plane::new(&src, W, H).unwrap(), PlaneMut::new(&mut small, w2, h2).unwrap())
-        })
-    });
-    c.bench_function("expand to 1024x768", |b| {
-        b.iter(|| {
-            expand(Plane::new(&small, w2, h2).unwrap(), PlaneMut::new(&mut big, W, H).unwrap())
-        })
-    });
-}
-
 fn weights(c: &mut Criterion) {
     let e = random_plane(3);
     let mut out = vec![0.0f32; W * H];
@@ -89,5 +72,5 @@ fn whole_stack(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, energies, pyramid, weights, whole_stack);
+criterion_group!(benches, energies, weights, whole_stack);
 criterion_main!(benches);

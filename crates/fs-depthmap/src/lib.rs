@@ -5,8 +5,9 @@
 //! smoothed by a bilateral filter; the weights follow a rule ([`MapType`]: average,
 //! or max, hard or softmax with `temperature`, sharpened by `weight_power`); frames
 //! are then blended through pyramids (Gaussian pyramids of the weights, Laplacian
-//! pyramids of the frames, 5-tap binomial kernel, normalised per level) and
-//! collapsed. Optionally it also makes a depth-map image: the weighted mean frame
+//! pyramids of the frames, 5-tap binomial kernel, normalised per level; the pyramid
+//! steps are fs-pyramid's [`fs_pyramid::reduce_into`] and [`fs_pyramid::expand_row`])
+//! and collapsed. Optionally it also makes a depth-map image: the weighted mean frame
 //! index per pixel, 0..=255.
 //!
 //! ```
@@ -101,10 +102,7 @@ mod smooth;
 mod stack;
 mod weights;
 
-pub use crate::blend::{
-    PyramidBlend, binomial_kernel, expand, expand_reference, level_sizes, reduce, reduce_reference,
-    reduced_size,
-};
+pub use crate::blend::PyramidBlend;
 pub use crate::depth::DepthAccumulator;
 pub use crate::energy::{
     TENENGRAD_THRESHOLD, energy_map, laplacian_energy, modified_laplacian, sobel_energy,

@@ -32,6 +32,13 @@ pub fn premultiply<T: Float>(image: &mut Image<T>, max: f64) {
 /// Undoes [`premultiply`] on fused planes: colour `* max / round(alpha)`, 0 where the
 /// rounded alpha is 0. The last plane is alpha; it is left as it is.
 pub fn unpremultiply<T: Float>(planes: &mut [Vec<T>], max: f64) {
+    let mut rows: Vec<&mut [T]> = planes.iter_mut().map(|p| p.as_mut_slice()).collect();
+    unpremultiply_rows(&mut rows, max);
+}
+
+/// [`unpremultiply`] on borrowed rows of the planes (the same rows of each, e.g. one
+/// band of a level).
+pub fn unpremultiply_rows<T: Float>(planes: &mut [&mut [T]], max: f64) {
     let c = planes.len();
     let (color, alpha) = planes.split_at_mut(c - 1);
     let maxt = T::from_f64(max);

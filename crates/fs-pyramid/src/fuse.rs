@@ -1,14 +1,18 @@
-//! The detail levels: fold one frame's Laplacian level into the running
-//! (best energy, best coefficients) level, in horizontal strips, in parallel.
+//! The per-frame work on the detail levels, band by band: reduce a frame's rows to
+//! the next Gaussian level, and fold one frame's Laplacian level into the running
+//! (best energy, best coefficients) level. A band is a run of whole rows of a level
+//! (the whole level in memory, `tile_size` rows of a disk level); within a band the
+//! rows are split into strips worked on in parallel.
 //!
 //! For a strip of rows `y0..y1` of level `i` the fold computes the Laplacian rows
 //! `y0 - 2 .. y1 + 2` (`G_i - expand(G_{i+1})`, all channels), their luma squared,
 //! the energy (that square convolved with the generating kernel, reflect-101) of rows
 //! `y0..y1`, and keeps, per pixel, the coefficients of whichever frame has the larger
-//! energy so far (strictly larger: ties stay with the earlier frame). Nothing of
-//! the frame's Laplacian level is stored beyond the strip, and no pass over the full
-//! level is made more than once. Every output value is computed the same way for
-//! any strip size and thread count, so the result does not depend on either.
+//! energy so far (strictly larger: ties stay with the earlier frame). The halo rows
+//! are read from the whole level across the band's edges, so nothing of the frame's
+//! Laplacian level is stored beyond the strip, and every output value is computed
+//! the same way for any band size, strip size and thread count: the result depends
+//! on none of them.
 //!
 //! The arithmetic is the non-zero terms of [`fs_core::convolve_separable`] and
 //! [`fs_core::luma_into`] in their order, so the result is bit-identical to the
@@ -17,48 +21,19 @@
 
 use std::sync::Mutex;
 
-use fs_core::{Float, LUMA_WEIGHTS, reflect101};
+use fs_core::{Float, LUMA_WEIGHTS, Samples, reflect101};
 use rayon::prelude::*;
 
+use crate::PyramidError;
 use crate::noise::{EnergyHistogram, SAMPLE_ROWS, accumulate};
-use crate::reduce::{expand_horizontal, expand_vertical, reduce_horizontal, vertical5};
-use crate::rows::RowSource;
+use crate::reduce::{
+    dot5, expand_horizontal, expand_vertical, reduce_horizontal, reduced_size, vertical5,
+};
+use crate::rows::{FrameRows, RowSource};
 
-/// Rows per strip: a few strips per thread on large levels, with a 4-row halo.
+/// Rows per strip: a few strips per thread on large bands, with a 4-row halo.
 fn strip_rows(height: usize) -> usize {
     (height / 16).clamp(8, 64)
-}
-
-/// The running best of one detail level: per-pixel energy and coefficients, and,
-/// on the levels the noise guard acts on, the running sum of every frame's
-/// coefficients and the current frame's energy histogram.
-#[derive(Debug)]
-pub(crate) struct BestLevel<T> {
-    pub(crate) width: usize,
-    pub(crate) energy: Vec<T>,
-    pub(crate) coeffs: Vec<Vec<T>>,
-    /// Per channel; empty where the level is not guarded.
-    pub(crate) sum: Vec<Vec<T>>,
-    /// The sum of every frame's energy; empty where the level is not guarded.
-    pub(crate) energy_sum: Vec<T>,
-    /// The current frame's energies (guarded levels only).
-    pub(crate) histogram: Option<Mutex<EnergyHistogram>>,
-}
-
-impl<T: Float> BestLevel<T> {
-    /// A level no frame has been folded into yet: energy -inf, so the first frame
-    /// wins; with `guarded`, a zero sum and an empty histogram.
-    pub(crate) fn new(width: usize, height: usize, channels: usize, guarded: bool) -> Self {
-        // Allocation: once per stack and level.
-        Self {
-            width,
-            energy: vec![T::neg_infinity(); width * height],
-            coeffs: vec![vec![T::zero(); width * height]; channels],
-            sum: if guarded { vec![vec![T::zero(); width * height]; channels] } else { Vec::new() },
-            energy_sum: if guarded { vec![T::zero(); width * height] } else { Vec::new() },
-            histogram: guarded.then(|| Mutex::new(EnergyHistogram::new())),
-        }
-    }
 }
 
 /// Luma of one pixel's channels, as [`fs_core::luma_into`] computes it.
@@ -98,16 +73,8 @@ fn horizontal5<T: Float>(src: &[T], k: &[T; 5], out: &mut [T]) {
     for x in [0, 1, w - 2, w - 1] {
         out[x] = border(x);
     }
-    let (k0, k1, k2, k3, k4) = (k[0], k[1], k[2], k[3], k[4]);
     for (x, o) in out[2..w - 2].iter_mut().enumerate() {
-        let s = &src[x..x + 5];
-        let mut acc = T::zero();
-        acc += k0 * s[0];
-        acc += k1 * s[1];
-        acc += k2 * s[2];
-        acc += k3 * s[3];
-        acc += k4 * s[4];
-        *o = acc;
+        *o = dot5(k, &src[x..x + 5]);
     }
 }
 
@@ -179,42 +146,48 @@ impl<T> std::ops::DerefMut for Pooled<'_, T> {
 /// so its cache lines of the running pyramid stay clean.
 const BLOCK: usize = 16;
 
-/// One strip of a level: its first row, its running energy rows, its rows of every
+/// One strip of a band: its first row, its running energy rows, its rows of every
 /// channel's running coefficients and (guarded levels) of the running energy sum
 /// and coefficient sums.
 type StripTask<'a, T> = (usize, &'a mut [T], Vec<&'a mut [T]>, Vec<&'a mut [T]>);
 
-/// Folds one frame's Laplacian level `G_i - expand(G_{i+1})` into `best`.
-/// `fine` yields the rows of `G_i`, `coarse` holds the planes of `G_{i+1}`
-/// (`cw x ch`).
-pub(crate) fn fold_level<T: Float, S: RowSource<T>>(
+/// What one band of a level folds into: its rows of the running energy and of every
+/// channel's running coefficients, and on the levels the noise guard acts on, its
+/// rows of the running energy sum then of every channel's coefficient sum (empty
+/// elsewhere) and the current frame's energy histogram.
+pub(crate) struct BandOut<'a, T> {
+    pub(crate) energy: &'a mut [T],
+    pub(crate) coeffs: Vec<&'a mut [T]>,
+    pub(crate) sums: Vec<&'a mut [T]>,
+    pub(crate) histogram: Option<&'a Mutex<EnergyHistogram>>,
+}
+
+/// Folds rows `y0..` (as many as `out.energy` holds) of one frame's Laplacian level
+/// `G_i - expand(G_{i+1})` into the running best. `fine` yields the rows of `G_i`
+/// (the whole level: halo rows are read across the band's edges), `coarse` holds
+/// the planes of `G_{i+1}` (`cw x ch`).
+pub(crate) fn fold_band<T: Float, S: RowSource<T>>(
     fine: &S,
-    coarse: &[Vec<T>],
+    coarse: &[&[T]],
     (cw, ch): (usize, usize),
     kernel: &[T; 5],
-    best: &mut BestLevel<T>,
+    out: BandOut<'_, T>,
+    y0: usize,
     pool: &ScratchPool<T>,
 ) {
+    let BandOut { energy, coeffs, sums, histogram } = out;
     let (w, h, c) = (fine.width(), fine.height(), fine.channels());
-    debug_assert_eq!(best.width, w);
-    let strip = strip_rows(h);
-    let mut channels: Vec<_> = best.coeffs.iter_mut().map(|p| p.chunks_mut(strip * w)).collect();
-    let mut sums: Vec<_> = (!best.energy_sum.is_empty())
-        .then_some(&mut best.energy_sum)
-        .into_iter()
-        .chain(best.sum.iter_mut())
-        .map(|p| p.chunks_mut(strip * w))
-        .collect();
-    let histogram = best.histogram.as_ref();
-    // Allocation: one task list per level and frame.
-    let tasks: Vec<StripTask<'_, T>> = best
-        .energy
+    let strip = strip_rows(energy.len() / w);
+    let mut channels: Vec<_> = coeffs.into_iter().map(|p| p.chunks_mut(strip * w)).collect();
+    let mut sums: Vec<_> = sums.into_iter().map(|p| p.chunks_mut(strip * w)).collect();
+    // Allocation: one task list per band and frame.
+    let tasks: Vec<StripTask<'_, T>> = energy
         .chunks_mut(strip * w)
         .enumerate()
         .map(|(i, e)| {
             let cs = channels.iter_mut().map(|it| it.next().expect("same size")).collect();
             let ss = sums.iter_mut().map(|it| it.next().expect("same size")).collect();
-            (i * strip, e, cs, ss)
+            (y0 + i * strip, e, cs, ss)
         })
         .collect();
     tasks.into_par_iter().for_each_init(
@@ -288,21 +261,26 @@ pub(crate) fn fold_level<T: Float, S: RowSource<T>>(
     );
 }
 
-/// Reduces a row source into `dst` planes (`reduced_size` of the source), in strips
-/// so that each source row is converted once per strip.
-pub(crate) fn reduce_rows<T: Float, S: RowSource<T>>(
+/// Reduces `src` into the output rows `yo0..` (as many as `out[0]` holds) of every
+/// channel (`out[c]`, `wo` wide), in strips so that each source row is converted
+/// once per strip; the source rows are read across the band's edges.
+pub(crate) fn reduce_band<T: Float, S: RowSource<T>>(
     src: &S,
-    dst: &mut [Vec<T>],
-    (wo, ho): (usize, usize),
+    out: Vec<&mut [T]>,
+    yo0: usize,
+    wo: usize,
     kernel: &[T; 5],
     pool: &ScratchPool<T>,
 ) {
     let (w, h, c) = (src.width(), src.height(), src.channels());
-    let strip = strip_rows(ho);
-    let mut channels: Vec<_> = dst.iter_mut().map(|p| p.chunks_mut(strip * wo)).collect();
-    // Allocation: one task list per frame.
-    let tasks: Vec<(usize, Vec<&mut [T]>)> = (0..ho.div_ceil(strip))
-        .map(|i| (i * strip, channels.iter_mut().map(|it| it.next().expect("sized")).collect()))
+    let strip = strip_rows(out[0].len() / wo);
+    let mut channels: Vec<_> = out.into_iter().map(|p| p.chunks_mut(strip * wo)).collect();
+    let strips = channels[0].len();
+    // Allocation: one task list per band and frame.
+    let tasks: Vec<(usize, Vec<&mut [T]>)> = (0..strips)
+        .map(|i| {
+            (yo0 + i * strip, channels.iter_mut().map(|it| it.next().expect("sized")).collect())
+        })
         .collect();
     let need = 2 * strip + 3;
     tasks.into_par_iter().for_each_init(
@@ -330,4 +308,85 @@ pub(crate) fn reduce_rows<T: Float, S: RowSource<T>>(
             }
         },
     );
+}
+
+/// [`crate::reduce_into`] of every channel of interleaved integer samples (as a
+/// [`fs_core::Frame`] holds them, `width x height`, `dst.len()` channels, no alpha
+/// premultiplication), converted to floats row by row as they are read, so no float
+/// copy of the frame is made: `dst[c]` gets channel `c` at [`reduced_size`]. The
+/// same values, bit for bit, as `reduce_into` of each channel's float plane.
+///
+/// ```
+/// use fs_core::{Plane, PlaneMut, Samples, generating_kernel};
+/// let k = generating_kernel::<f32>(0.4);
+/// let rgb: Vec<u8> = (0..5 * 3 * 3).map(|i| (i * 7 % 256) as u8).collect(); // 5x3 RGB
+/// let mut levels = vec![vec![0.0f32; 3 * 2]; 3];
+/// fs_pyramid::reduce_samples(&Samples::U8(rgb.clone()), 5, 3, &mut levels, &k).unwrap();
+/// let green: Vec<f32> = rgb.iter().skip(1).step_by(3).map(|&v| f32::from(v)).collect();
+/// let want = fs_pyramid::reduce(Plane::new(&green, 5, 3).unwrap(), &k);
+/// assert_eq!(levels[1], want);
+/// ```
+pub fn reduce_samples<T: Float>(
+    samples: &Samples,
+    width: usize,
+    height: usize,
+    dst: &mut [Vec<T>],
+    kernel: &[T; 5],
+) -> Result<(), PyramidError> {
+    let c = dst.len();
+    let n = match samples {
+        Samples::U8(s) => s.len(),
+        Samples::U16(s) => s.len(),
+    };
+    let (wo, ho) = reduced_size(width, height);
+    if c == 0 || n != width * height * c || dst.iter().any(|p| p.len() != wo * ho) {
+        return Err(fs_core::CoreError::Dimensions(format!(
+            "reduce_samples: {n} samples for {width}x{height} with {c} channels, and planes \
+             of {wo}x{ho} wanted"
+        ))
+        .into());
+    }
+    let src = FrameRows::plain(samples, width, height, c);
+    let out = dst.iter_mut().map(|p| p.as_mut_slice()).collect();
+    // Allocation: the strip scratch, once per call.
+    reduce_band(&src, out, 0, wo, kernel, &ScratchPool::default());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use fs_core::{Plane, Samples, generating_kernel};
+
+    use super::*;
+
+    /// 16-bit RGBA of 37x45: the 23 reduced rows make three strips of 8 rows, so the
+    /// strip edges and the reflected borders are both crossed.
+    #[test]
+    fn reduce_samples_equals_reduce_of_each_channel_plane() {
+        let (w, h, c) = (37, 45, 4);
+        let samples: Vec<u16> = (0..w * h * c).map(|i| (i * 7919 % 65_536) as u16).collect();
+        let k = generating_kernel::<f64>(0.375);
+        let (wo, ho) = reduced_size(w, h);
+        let mut levels = vec![vec![0.0f64; wo * ho]; c];
+        reduce_samples(&Samples::U16(samples.clone()), w, h, &mut levels, &k).unwrap();
+        for (ch, level) in levels.iter().enumerate() {
+            let plane: Vec<f64> = samples.iter().skip(ch).step_by(c).map(|&v| v.into()).collect();
+            let want = crate::reduce(Plane::new(&plane, w, h).unwrap(), &k);
+            assert_eq!(level, &want, "channel {ch}");
+        }
+    }
+
+    #[test]
+    fn reduce_samples_refuses_planes_of_another_size() {
+        let k = generating_kernel::<f32>(0.4);
+        let mut levels = vec![vec![0.0f32; 6]; 3];
+        reduce_samples(&Samples::U8(vec![0; 5 * 4 * 3]), 5, 4, &mut levels, &k).unwrap();
+        levels[1].pop();
+        let e = reduce_samples(&Samples::U8(vec![0; 5 * 4 * 3]), 5, 4, &mut levels, &k);
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "invalid dimensions: reduce_samples: 60 samples for 5x4 with 3 channels, and \
+             planes of 3x2 wanted"
+        );
+    }
 }

@@ -43,7 +43,10 @@
 //! # Pyramids on their own
 //! [`reduce`], [`expand`], [`gaussian_pyramid`], [`laplacian_pyramid`] and
 //! [`collapse`] work on single float planes (`f32` or `f64`) with any 5-tap kernel
-//! (usually [`fs_core::generating_kernel`]); reflect-101 borders throughout. The
+//! (usually [`fs_core::generating_kernel`]); reflect-101 borders throughout.
+//! [`reduce_samples`] reduces a frame's interleaved integer samples without a float
+//! copy, and [`expand_row`] gives one row of an expansion, for loops that use each
+//! expanded row at once (fs-depthmap's blend builds its pyramids from these). The
 //! row kernels are fused (reduce computes only the kept rows and columns, expand
 //! skips the inserted zeros) and bit-identical to the textbook definitions built
 //! from [`fs_core::convolve_separable`].
@@ -114,13 +117,14 @@ pub use crate::auto::{
     tiled_memory_estimate, tiled_memory_estimate_with,
 };
 pub use crate::error::PyramidError;
+pub use crate::fuse::reduce_samples;
 pub use crate::options::{MAX_GEN_KERNEL, PyramidOptions};
 pub use crate::pyramid::{
     Pyramid, collapse, collapse_in_place, fill_gaussian, gaussian_pyramid, gaussian_to_laplacian,
     laplacian_pyramid, level_sizes, pyramid_levels,
 };
 pub use crate::reduce::{
-    expand, expand_add, expand_into, expand_sub, reduce, reduce_into, reduced_size,
+    expand, expand_add, expand_into, expand_row, expand_sub, reduce, reduce_into, reduced_size,
 };
 pub use crate::stack::PyramidStack;
 pub use crate::tiled::{

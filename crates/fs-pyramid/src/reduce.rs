@@ -42,6 +42,21 @@ pub(crate) fn vertical5<T: Float>(rows: [&[T]; 5], k: &[T; 5], vt: &mut [T]) {
     }
 }
 
+/// `sum_i k[i] * s[i]` over five taps, accumulated from zero in kernel order (the
+/// order of the non-zero terms of [`fs_core::convolve_separable`]): the interior of
+/// every 5-tap horizontal pass.
+#[inline(always)]
+pub(crate) fn dot5<T: Float>(k: &[T; 5], s: &[T]) -> T {
+    let s = &s[..5];
+    let mut acc = T::zero();
+    acc += k[0] * s[0];
+    acc += k[1] * s[1];
+    acc += k[2] * s[2];
+    acc += k[3] * s[3];
+    acc += k[4] * s[4];
+    acc
+}
+
 /// Horizontal pass of reduce: `out[xo] = sum_i k[i] * vt[reflect101(2 xo + i - 2)]`.
 #[inline]
 pub(crate) fn reduce_horizontal<T: Float>(vt: &[T], k: &[T; 5], out: &mut [T]) {
@@ -64,16 +79,8 @@ pub(crate) fn reduce_horizontal<T: Float>(vt: &[T], k: &[T; 5], out: &mut [T]) {
     for xo in hi..wo {
         out[xo] = border(xo);
     }
-    let (k0, k1, k2, k3, k4) = (k[0], k[1], k[2], k[3], k[4]);
     for (xo, o) in out[lo..hi].iter_mut().enumerate() {
-        let s = &vt[2 * xo..2 * xo + 5];
-        let mut acc = T::zero();
-        acc += k0 * s[0];
-        acc += k1 * s[1];
-        acc += k2 * s[2];
-        acc += k3 * s[3];
-        acc += k4 * s[4];
-        *o = acc;
+        *o = dot5(k, &vt[2 * xo..2 * xo + 5]);
     }
 }
 
@@ -199,17 +206,44 @@ pub fn expand_into<T: Float>(
 ) -> Result<(), PyramidError> {
     let (w, h) = (dst.width(), dst.height());
     check_expand_size(src, w, h)?;
-    let (cw, ch) = (src.width(), src.height());
-    let coarse = src.as_slice();
     dst.as_mut_slice().par_chunks_mut(w).enumerate().for_each_init(
         // Allocation: one scratch row per rayon task.
-        || vec![T::zero(); cw],
-        |vt, (y, out)| {
-            expand_vertical(coarse, cw, ch, y, kernel, vt);
-            expand_horizontal(vt, kernel, out);
-        },
+        || vec![T::zero(); src.width()],
+        |vt, (y, out)| expand_row(src, y, kernel, vt, out),
     );
     Ok(())
+}
+
+/// Row `y` of [`expand_into`]'s result, `out.len()` samples wide, with `scratch` of
+/// `src.width()` samples: the building block of a fused expand-and-accumulate loop
+/// (e.g. `num += weight * (g - expand(coarse))` row by row), which uses each
+/// expanded row at once instead of storing the expanded level. `out.len()` and the
+/// height the rows are taken from must be at most twice `src`'s and at least `src`'s
+/// (checked by [`expand_into`], only in debug builds here).
+///
+/// ```
+/// use fs_core::{Plane, generating_kernel};
+/// let k = generating_kernel::<f32>(0.4);
+/// let coarse = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]; // 3x2, the reduced size of 5x3
+/// let src = Plane::new(&coarse, 3, 2).unwrap();
+/// let whole = fs_pyramid::expand(src, 5, 3, &k).unwrap();
+/// let (mut scratch, mut row) = ([0.0f32; 3], [0.0f32; 5]);
+/// fs_pyramid::expand_row(src, 1, &k, &mut scratch, &mut row);
+/// assert_eq!(row, whole[5..10]);
+/// ```
+#[inline]
+pub fn expand_row<T: Float>(
+    src: Plane<'_, T>,
+    y: usize,
+    kernel: &[T; 5],
+    scratch: &mut [T],
+    out: &mut [T],
+) {
+    let (cw, ch) = (src.width(), src.height());
+    debug_assert!(out.len() <= 2 * cw && y < 2 * ch, "expand_row out of the doubled size");
+    let vt = &mut scratch[..cw];
+    expand_vertical(src.as_slice(), cw, ch, y, kernel, vt);
+    expand_horizontal(vt, kernel, out);
 }
 
 /// One pyramid step up into a new `width x height` buffer (see [`expand_into`]).
@@ -252,20 +286,30 @@ fn expand_combine<T: Float>(
 ) -> Result<(), PyramidError> {
     let (w, h) = (dst.width(), dst.height());
     check_expand_size(src, w, h)?;
-    let (cw, ch) = (src.width(), src.height());
-    let coarse = src.as_slice();
-    dst.as_mut_slice().par_chunks_mut(w).enumerate().for_each_init(
+    expand_combine_rows(src, dst.as_mut_slice(), w, 0, kernel, f);
+    Ok(())
+}
+
+/// `row = f(expand(src), row)` for the rows `y0..` of a `w`-wide level that `rows`
+/// holds (a band of it, or all of it), row-parallel.
+pub(crate) fn expand_combine_rows<T: Float>(
+    src: Plane<'_, T>,
+    rows: &mut [T],
+    w: usize,
+    y0: usize,
+    kernel: &[T; 5],
+    f: impl Fn(T, T) -> T + Sync,
+) {
+    rows.par_chunks_mut(w).enumerate().for_each_init(
         // Allocation: two scratch rows per rayon task.
-        || (vec![T::zero(); cw], vec![T::zero(); w]),
-        |(vt, e), (y, out)| {
-            expand_vertical(coarse, cw, ch, y, kernel, vt);
-            expand_horizontal(vt, kernel, e);
+        || (vec![T::zero(); src.width()], vec![T::zero(); w]),
+        |(vt, e), (j, out)| {
+            expand_row(src, y0 + j, kernel, vt, e);
             for (o, &e) in out.iter_mut().zip(e.iter()) {
                 *o = f(e, *o);
             }
         },
     );
-    Ok(())
 }
 
 fn check_expand_size<T>(src: Plane<'_, T>, w: usize, h: usize) -> Result<(), PyramidError> {

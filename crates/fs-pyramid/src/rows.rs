@@ -43,6 +43,17 @@ impl<'a> FrameRows<'a> {
             max: f.depth.max_value(),
         }
     }
+
+    /// The rows of `channels`-channel interleaved samples of `width x height`, every
+    /// channel as it is (no premultiplication).
+    pub(crate) fn plain(
+        samples: &'a Samples,
+        width: usize,
+        height: usize,
+        channels: usize,
+    ) -> Self {
+        Self { samples, width, height, channels, alpha: false, max: 0.0 }
+    }
 }
 
 fn deinterleave<S: IntSample, T: Float>(src: &[S], c: usize, w: usize, out: &mut [T]) {

@@ -52,27 +52,29 @@
 //! pipeline (alignment, balance, crop: fs-job) peaked at 1.47 GB, see the crate
 //! docs.
 //!
-//! The per-strip kernels below repeat the arithmetic of `fuse.rs` (same operations
-//! in the same order) on slices instead of owned levels; the equality tests in
-//! `tests/tiled.rs` keep the two in step.
+//! This file holds the one stacking state of both stackers: [`crate::PyramidStack`]
+//! is this state with no disk levels (every level in memory, each worked on as one
+//! band), [`PyramidTilesStack`] the same with its finest levels on disk. The
+//! per-band work (reduce, fold) is [`crate::fuse`]'s, so the equality tests in
+//! `tests/tiled.rs` compare bandings of one implementation, and `tests/pyramid_stack.rs`
+//! compares it with the plain whole-pyramid reference.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
 
 use fs_core::{
-    BitDepth, Float, FloatType, Frame, FrameInfo, IntSample, LUMA_WEIGHTS, Metadata, Progress,
-    Samples, generating_kernel, quantize, reflect101,
+    BitDepth, Float, FloatType, Frame, FrameInfo, IntSample, Metadata, Progress, Samples,
+    generating_kernel, quantize,
 };
 use fs_tiles::{DiskPlane, Element, ScratchDir, TileGrid};
 use rayon::prelude::*;
 
-use crate::alpha::unpremultiply;
+use crate::alpha::unpremultiply_rows;
 use crate::base::fuse_base;
-use crate::noise::{
-    EnergyHistogram, NOISE_LEVELS, SAMPLE_ROWS, accumulate, blend_rows, frame_noise_energy, ramp,
-};
+use crate::fuse::{BandOut, ScratchPool, fold_band, reduce_band};
+use crate::noise::{EnergyHistogram, NOISE_LEVELS, blend_rows, frame_noise_energy, ramp};
 use crate::pyramid::{level_sizes, pyramid_levels};
-use crate::reduce::{expand_horizontal, expand_vertical, reduce_horizontal, vertical5};
+use crate::reduce::expand_combine_rows;
 use crate::rows::{FrameRows, PlaneRows, RowSource};
 use crate::{PyramidError, PyramidOptions};
 
@@ -229,45 +231,67 @@ impl PyramidTilesStack {
                 name: "max_threads",
                 reason: format!("cannot start {} threads: {e}", self.options.max_threads),
             })?;
-        let frames = frames.into_iter();
-        pool.install(move || match self.options.pyramid.float_type {
-            FloatType::F32 => self.stack_as::<f32, I::IntoIter>(frames, progress),
-            FloatType::F64 => self.stack_as::<f64, I::IntoIter>(frames, progress),
+        let (frames, o) = (frames.into_iter(), &self.options);
+        pool.install(move || {
+            run_stack(
+                frames,
+                "pyramid stacking (tiled)",
+                self.prefetch,
+                &o.pyramid,
+                Some(o),
+                progress,
+            )
         })
     }
+}
 
-    fn stack_as<T: Float + Element, I>(
-        &self,
-        frames: I,
-        progress: &dyn Progress,
-    ) -> Result<Frame, PyramidError>
-    where
-        I: IntoIterator<Item = fs_core::Result<Frame>>,
-        I::IntoIter: Send,
-    {
-        let frames = frames.into_iter();
-        let (lo, hi) = frames.size_hint();
-        progress.phase("pyramid stacking (tiled)", hi.unwrap_or(lo) as u64);
-        // With prefetch, as in PyramidStack: at most two decoded frames at a time;
-        // without, one (each frame is dropped at the end of its turn, before the
-        // next is decoded).
-        with_optional_prefetch(frames, self.prefetch, |rx| {
-            let mut state: Option<State<T>> = None;
-            for (k, frame) in rx.enumerate() {
-                progress.check_cancelled()?;
-                let frame = frame?;
-                match &state {
-                    None => state = Some(State::new(&frame, &self.options)?),
-                    Some(st) => fs_core::check_frame(st.info, &frame)?,
-                }
-                state.as_mut().expect("set above").add(&frame, progress)?;
-                progress.step(k as u64 + 1);
-            }
-            let state = state.ok_or(PyramidError::NoFrames)?;
-            progress.check_cancelled()?;
-            state.finish(self.options.pyramid.kernel_size)
-        })
+/// Stacks frames yielded one at a time, for either stacker: reports `phase`, decodes
+/// the next frame on a second thread while one is folded when `prefetch` (at most two
+/// decoded frames at a time; else one, each dropped before the next is decoded), and
+/// folds them in `pyramid.float_type` ([`stack_frames`]).
+pub(crate) fn run_stack<I>(
+    frames: I,
+    phase: &str,
+    prefetch: bool,
+    pyramid: &PyramidOptions,
+    tiles: Option<&PyramidTilesOptions>,
+    progress: &dyn Progress,
+) -> Result<Frame, PyramidError>
+where
+    I: Iterator<Item = fs_core::Result<Frame>> + Send,
+{
+    let (lo, hi) = frames.size_hint();
+    progress.phase(phase, hi.unwrap_or(lo) as u64);
+    with_optional_prefetch(frames, prefetch, |rx| match pyramid.float_type {
+        FloatType::F32 => stack_frames::<f32>(rx, pyramid, tiles, progress),
+        FloatType::F64 => stack_frames::<f64>(rx, pyramid, tiles, progress),
+    })
+}
+
+/// Folds the frames one at a time and collapses the result: the one implementation
+/// behind [`crate::PyramidStack`] (`tiles` `None`: every level in memory, each
+/// worked on as one band) and [`PyramidTilesStack`] (`tiles` given: its finest
+/// levels on disk, worked through in bands of `tile_size` rows).
+pub(crate) fn stack_frames<T: Float + Element>(
+    frames: &mut dyn Iterator<Item = fs_core::Result<Frame>>,
+    pyramid: &PyramidOptions,
+    tiles: Option<&PyramidTilesOptions>,
+    progress: &dyn Progress,
+) -> Result<Frame, PyramidError> {
+    let mut state: Option<State<T>> = None;
+    for (k, frame) in frames.enumerate() {
+        progress.check_cancelled()?;
+        let frame = frame?;
+        match &state {
+            None => state = Some(State::new(&frame, pyramid, tiles)?),
+            Some(st) => fs_core::check_frame(st.info, &frame)?,
+        }
+        state.as_mut().expect("set above").add(&frame, progress)?;
+        progress.step(k as u64 + 1);
     }
+    let state = state.ok_or(PyramidError::NoFrames)?;
+    progress.check_cancelled()?;
+    state.finish(pyramid.kernel_size)
 }
 
 /// Runs `consume` over the frames, with [`fs_core::with_prefetch`]'s decode-ahead
@@ -375,34 +399,41 @@ struct State<T> {
     noise_guard: f64,
     /// Per guarded level, the smallest frame noise energy so far.
     noise: Vec<f64>,
+    /// Strip scratch, reused across bands, levels and frames.
+    pool: ScratchPool<T>,
     /// Dropped last: removes the temporary folder.
     _scratch: Option<ScratchDir>,
 }
 
 impl<T: Float + Element> State<T> {
-    fn new(first: &Frame, options: &PyramidTilesOptions) -> Result<Self, PyramidError> {
+    /// The state for a stack of frames like `first`: every level in memory without
+    /// `tiles`, else its finest `n_tiled_layers` levels on disk.
+    fn new(
+        first: &Frame,
+        p: &PyramidOptions,
+        tiles: Option<&PyramidTilesOptions>,
+    ) -> Result<Self, PyramidError> {
         let info = first.info();
-        let p = &options.pyramid;
         let c = info.format.layout.channels();
         let n = pyramid_levels(info.width, info.height, p.pyramid_min_size);
         let sizes = level_sizes(info.width, info.height, n);
-        let t = options.n_tiled_layers.min(n);
-        let scratch = if t > 0 {
-            let s = ScratchDir::new(options.temp_dir.as_deref())?;
-            s.check_space(tiled_disk_bytes(info, options))?;
-            Some(s)
-        } else {
-            None
+        let t = tiles.map_or(0, |o| o.n_tiled_layers.min(n));
+        let scratch = match tiles {
+            Some(options) if t > 0 => {
+                let s = ScratchDir::new(options.temp_dir.as_deref())?;
+                s.check_space(tiled_disk_bytes(info, options))?;
+                Some(s)
+            }
+            _ => None,
         };
         let disk = |i: usize| if i < t { scratch.as_ref() } else { None };
         let band_rows = sizes
             .iter()
             .enumerate()
-            .map(
-                |(i, &(_, h))| {
-                    if i < t && options.chunk_submit { options.tile_size.min(h) } else { h }
-                },
-            )
+            .map(|(i, &(_, h))| match tiles {
+                Some(o) if i < t && o.chunk_submit => o.tile_size.min(h),
+                _ => h,
+            })
             .collect();
         let gauss = (1..=n)
             .map(|i| (0..c).map(|_| Buf::new(disk(i), sizes[i], T::zero())).collect())
@@ -432,6 +463,7 @@ impl<T: Float + Element> State<T> {
             bases: Vec::new(),
             noise_guard: p.noise_guard,
             noise: vec![f64::INFINITY; n.min(NOISE_LEVELS)],
+            pool: ScratchPool::default(),
             _scratch: scratch,
         })
     }
@@ -475,7 +507,7 @@ impl<T: Float + Element> State<T> {
                 let out: Vec<&mut [T]> =
                     dst.iter_mut().map(|b| &mut b.as_mut_slice()[y0 * wo..y1 * wo]).collect();
                 if i == 1 {
-                    reduce_band(&src, out, y0, wo, &k);
+                    reduce_band(&src, out, y0, wo, &k, &self.pool);
                 } else {
                     let (w, h) = self.sizes[i - 1];
                     let fine = PlaneRows {
@@ -483,7 +515,7 @@ impl<T: Float + Element> State<T> {
                         width: w,
                         height: h,
                     };
-                    reduce_band(&fine, out, y0, wo, &k);
+                    reduce_band(&fine, out, y0, wo, &k, &self.pool);
                 }
                 release_all(dst, y0, y1)?;
             }
@@ -510,7 +542,7 @@ impl<T: Float + Element> State<T> {
                     level.sum.iter_mut().map(|b| &mut b.as_mut_slice()[y0 * w..y1 * w]).collect();
                 let out = BandOut { energy, coeffs, sums, histogram: level.histogram.as_ref() };
                 if i == 0 {
-                    fold_band(&src, &coarse, (cw, ch), &k, out, y0);
+                    fold_band(&src, &coarse, (cw, ch), &k, out, y0, &self.pool);
                 } else {
                     let (_, h) = self.sizes[i];
                     let fine = PlaneRows {
@@ -518,7 +550,7 @@ impl<T: Float + Element> State<T> {
                         width: w,
                         height: h,
                     };
-                    fold_band(&fine, &coarse, (cw, ch), &k, out, y0);
+                    fold_band(&fine, &coarse, (cw, ch), &k, out, y0, &self.pool);
                     release_all(&self.gauss[i - 1], y0.saturating_sub(2), y1)?;
                 }
                 level.energy.release_rows(y0, y1)?;
@@ -548,8 +580,10 @@ impl<T: Float + Element> State<T> {
             bases,
             noise_guard,
             noise,
+            pool,
             _scratch,
         } = self;
+        drop(pool);
         drop(gauss);
         let frames = bases.len();
         let max = info.format.depth.max_value();
@@ -579,7 +613,8 @@ impl<T: Float + Element> State<T> {
                 }
                 for (fine, coarse) in coeffs.iter_mut().zip(&upper) {
                     let rows = &mut fine.as_mut_slice()[y0 * w..y1 * w];
-                    expand_add_band(coarse.as_slice(), cw, ch, rows, w, y0, &kernel);
+                    let coarse_plane = fs_core::Plane::new(coarse.as_slice(), cw, ch)?;
+                    expand_combine_rows(coarse_plane, rows, w, y0, &kernel, |e, d| e + d);
                     fine.release_rows(y0, y1)?;
                     coarse.release_rows((y0 / 2).saturating_sub(2), y1 / 2)?;
                 }
@@ -597,17 +632,12 @@ impl<T: Float + Element> State<T> {
         let grid = TileGrid::bands(w, h, band_rows[0], 0).expect("sizes are positive");
         for band in grid.tiles() {
             let (y0, y1) = (band.core.y0, band.core.y1);
-            let rows: Vec<&[T]> = upper.iter().map(|b| &b.as_slice()[y0 * w..y1 * w]).collect();
-            // Allocation: one band copy per band, for images with alpha only.
-            let premul: Vec<Vec<T>>;
-            let rows = if info.format.layout.has_alpha() {
-                let mut copy: Vec<Vec<T>> = rows.iter().map(|r| r.to_vec()).collect();
-                unpremultiply(&mut copy, max);
-                premul = copy;
-                premul.iter().map(|v| v.as_slice()).collect()
-            } else {
-                rows
-            };
+            let mut rows: Vec<&mut [T]> =
+                upper.iter_mut().map(|b| &mut b.as_mut_slice()[y0 * w..y1 * w]).collect();
+            if info.format.layout.has_alpha() {
+                unpremultiply_rows(&mut rows, max);
+            }
+            let rows: Vec<&[T]> = rows.into_iter().map(|r| &*r).collect();
             match &mut samples {
                 Samples::U8(s) => interleave_band(&rows, w, &mut s[y0 * w * c..y1 * w * c], max),
                 Samples::U16(s) => interleave_band(&rows, w, &mut s[y0 * w * c..y1 * w * c], max),
@@ -616,12 +646,6 @@ impl<T: Float + Element> State<T> {
         }
         Ok(Frame::new(info, samples)?.with_metadata(metadata))
     }
-}
-
-/// Rows per strip within a band: a few strips per thread, with a 4-row halo
-/// (any strip size gives the same result).
-fn strip_rows(height: usize) -> usize {
-    (height / 16).clamp(8, 64)
 }
 
 /// Rounds planar band rows (`planes[c]`, `w` wide) into interleaved samples, as
@@ -636,236 +660,4 @@ fn interleave_band<S: IntSample, T: Float>(planes: &[&[T]], w: usize, out: &mut 
             }
         }
     });
-}
-
-/// `fine_rows += expand(coarse)` for rows `y0..` of a `w`-wide level, as
-/// [`crate::expand_add`] computes them.
-fn expand_add_band<T: Float>(
-    coarse: &[T],
-    cw: usize,
-    ch: usize,
-    fine_rows: &mut [T],
-    w: usize,
-    y0: usize,
-    k: &[T; 5],
-) {
-    fine_rows.par_chunks_mut(w).enumerate().for_each_init(
-        // Allocation: two scratch rows per rayon task.
-        || (vec![T::zero(); cw], vec![T::zero(); w]),
-        |(vt, e), (j, out)| {
-            expand_vertical(coarse, cw, ch, y0 + j, k, vt);
-            expand_horizontal(vt, k, e);
-            for (d, &e) in out.iter_mut().zip(e.iter()) {
-                *d = e + *d;
-            }
-        },
-    );
-}
-
-/// Reduces `src` into the output rows `yo0..yo0 + rows` of every channel (`out[c]`,
-/// `wo` wide), as `fuse::reduce_rows` does for a whole level.
-fn reduce_band<T: Float, S: RowSource<T>>(
-    src: &S,
-    out: Vec<&mut [T]>,
-    yo0: usize,
-    wo: usize,
-    kernel: &[T; 5],
-) {
-    let (w, h, c) = (src.width(), src.height(), src.channels());
-    let total = out[0].len() / wo;
-    let strip = strip_rows(total);
-    let mut channels: Vec<_> = out.into_iter().map(|p| p.chunks_mut(strip * wo)).collect();
-    // Allocation: one task list per band.
-    let tasks: Vec<(usize, Vec<&mut [T]>)> = (0..total.div_ceil(strip))
-        .map(|i| {
-            (yo0 + i * strip, channels.iter_mut().map(|it| it.next().expect("sized")).collect())
-        })
-        .collect();
-    let need = 2 * strip + 3;
-    tasks.into_par_iter().for_each_init(
-        || (vec![T::zero(); need * c * w], vec![T::zero(); w]),
-        |(buf, vt), (ys, mut out)| {
-            let rows = out[0].len() / wo;
-            for k in 0..2 * rows + 3 {
-                let y = reflect101(2 * ys as isize + k as isize - 2, h);
-                src.read_row(y, &mut buf[k * c * w..(k + 1) * c * w]);
-            }
-            for (ch_i, o) in out.iter_mut().enumerate() {
-                for j in 0..rows {
-                    let r = |k: usize| {
-                        let base = ((2 * j + k) * c + ch_i) * w;
-                        &buf[base..base + w]
-                    };
-                    vertical5([r(0), r(1), r(2), r(3), r(4)], kernel, vt);
-                    reduce_horizontal(vt, kernel, &mut o[j * wo..(j + 1) * wo]);
-                }
-            }
-        },
-    );
-}
-
-/// Luma squared of one row of Laplacian channels, as `fuse.rs` computes it.
-fn luma_row<T: Float>(lap: &[T], w: usize, c: usize, out: &mut [T]) {
-    if c < 3 {
-        for (o, &v) in out.iter_mut().zip(&lap[..w]) {
-            *o = v * v;
-        }
-        return;
-    }
-    let [wr, wg, wb] = LUMA_WEIGHTS.map(T::from_f64);
-    let (r, g, b) = (&lap[..w], &lap[w..2 * w], &lap[2 * w..3 * w]);
-    for x in 0..w {
-        let l = wr * r[x] + wg * g[x] + wb * b[x];
-        out[x] = l * l;
-    }
-}
-
-/// Same-size horizontal 5-tap pass (reflect-101), as `fuse.rs` computes it.
-fn horizontal5<T: Float>(src: &[T], k: &[T; 5], out: &mut [T]) {
-    let w = src.len();
-    let border = |x: usize| -> T {
-        let mut acc = T::zero();
-        for (j, &kj) in k.iter().enumerate() {
-            acc += kj * src[reflect101(x as isize + j as isize - 2, w)];
-        }
-        acc
-    };
-    if w <= 4 {
-        for (x, o) in out.iter_mut().enumerate() {
-            *o = border(x);
-        }
-        return;
-    }
-    for x in [0, 1, w - 2, w - 1] {
-        out[x] = border(x);
-    }
-    let (k0, k1, k2, k3, k4) = (k[0], k[1], k[2], k[3], k[4]);
-    for (x, o) in out[2..w - 2].iter_mut().enumerate() {
-        let s = &src[x..x + 5];
-        let mut acc = T::zero();
-        acc += k0 * s[0];
-        acc += k1 * s[1];
-        acc += k2 * s[2];
-        acc += k3 * s[3];
-        acc += k4 * s[4];
-        *o = acc;
-    }
-}
-
-/// One strip of a band: its first row, its energy rows, its coefficient rows.
-type StripTask<'a, T> = (usize, &'a mut [T], Vec<&'a mut [T]>, Vec<&'a mut [T]>);
-
-/// Scratch of one strip task. Allocation: once per rayon task split.
-struct FoldScratch<T> {
-    src: Vec<T>,
-    vt_coarse: Vec<T>,
-    expanded: Vec<T>,
-    lap: Vec<T>,
-    lum2: Vec<T>,
-    vt: Vec<T>,
-    energy: Vec<T>,
-    wins: Vec<bool>,
-    histogram: EnergyHistogram,
-}
-
-/// Folds rows `y0..` (as many as `energy` holds) of one frame's Laplacian level
-/// `G_i - expand(G_{i+1})` into the running best. `fine` yields the rows of `G_i`
-/// (the whole level: halo rows are read across the band's edges), `coarse` the
-/// planes of `G_{i+1}` (`cw x ch`).
-fn fold_band<T: Float, S: RowSource<T>>(
-    fine: &S,
-    coarse: &[&[T]],
-    (cw, ch): (usize, usize),
-    kernel: &[T; 5],
-    out: BandOut<'_, T>,
-    y0: usize,
-) {
-    let BandOut { energy, coeffs, sums, histogram } = out;
-    let (w, h, c) = (fine.width(), fine.height(), fine.channels());
-    let strip = strip_rows(energy.len() / w);
-    let mut channels: Vec<_> = coeffs.into_iter().map(|p| p.chunks_mut(strip * w)).collect();
-    let mut sums: Vec<_> = sums.into_iter().map(|p| p.chunks_mut(strip * w)).collect();
-    // Allocation: one task list per band.
-    let tasks: Vec<StripTask<'_, T>> = energy
-        .chunks_mut(strip * w)
-        .enumerate()
-        .map(|(i, e)| {
-            let cs = channels.iter_mut().map(|it| it.next().expect("same size")).collect();
-            let ss = sums.iter_mut().map(|it| it.next().expect("same size")).collect();
-            (y0 + i * strip, e, cs, ss)
-        })
-        .collect();
-    tasks.into_par_iter().for_each_init(
-        || FoldScratch {
-            src: vec![T::zero(); c * w],
-            vt_coarse: vec![T::zero(); cw],
-            expanded: vec![T::zero(); w],
-            lap: vec![T::zero(); (strip + 4) * c * w],
-            lum2: vec![T::zero(); (strip + 4) * w],
-            vt: vec![T::zero(); w],
-            energy: vec![T::zero(); w],
-            wins: vec![false; w],
-            histogram: EnergyHistogram::new(),
-        },
-        |s, (ys, best_e, mut best_c, mut sum_c)| {
-            let rows = best_e.len() / w;
-            for k in 0..rows + 4 {
-                let y = reflect101(ys as isize + k as isize - 2, h);
-                fine.read_row(y, &mut s.src);
-                let lap = &mut s.lap[k * c * w..(k + 1) * c * w];
-                for (ch_i, coarse_plane) in coarse.iter().enumerate() {
-                    expand_vertical(coarse_plane, cw, ch, y, kernel, &mut s.vt_coarse);
-                    expand_horizontal(&s.vt_coarse, kernel, &mut s.expanded);
-                    let g = &s.src[ch_i * w..(ch_i + 1) * w];
-                    for ((l, &g), &e) in
-                        lap[ch_i * w..(ch_i + 1) * w].iter_mut().zip(g).zip(&s.expanded)
-                    {
-                        *l = g - e;
-                    }
-                }
-                luma_row(lap, w, c, &mut s.lum2[k * w..(k + 1) * w]);
-            }
-            for j in 0..rows {
-                let l2 = &s.lum2;
-                let r = |k: usize| &l2[(j + k) * w..(j + k + 1) * w];
-                vertical5([r(0), r(1), r(2), r(3), r(4)], kernel, &mut s.vt);
-                horizontal5(&s.vt, kernel, &mut s.energy);
-                if let [es, sum_c @ ..] = &mut sum_c[..] {
-                    if (ys + j) % SAMPLE_ROWS == 0 {
-                        s.histogram.add(&s.energy);
-                    }
-                    accumulate(&mut es[j * w..(j + 1) * w], &s.energy);
-                    let lap = &s.lap[(j + 2) * c * w..(j + 3) * c * w];
-                    for (ch_i, sc) in sum_c.iter_mut().enumerate() {
-                        accumulate(&mut sc[j * w..(j + 1) * w], &lap[ch_i * w..(ch_i + 1) * w]);
-                    }
-                }
-                let be = &mut best_e[j * w..(j + 1) * w];
-                for ((win, &e), b) in s.wins.iter_mut().zip(&s.energy).zip(be.iter_mut()) {
-                    *win = e > *b;
-                    *b = if *win { e } else { *b };
-                }
-                let lap = &s.lap[(j + 2) * c * w..(j + 3) * c * w];
-                for (ch_i, bc) in best_c.iter_mut().enumerate() {
-                    let bc = &mut bc[j * w..(j + 1) * w];
-                    let l = &lap[ch_i * w..(ch_i + 1) * w];
-                    for ((b, &l), &win) in bc.iter_mut().zip(l).zip(&s.wins) {
-                        *b = if win { l } else { *b };
-                    }
-                }
-            }
-            if let Some(h) = histogram {
-                h.lock().expect("histogram poisoned").merge_from(&mut s.histogram);
-            }
-        },
-    );
-}
-
-/// What one band of a level folds into: running energy, coefficients, sums (guarded
-/// levels) and the frame's energy histogram (guarded levels).
-struct BandOut<'a, T> {
-    energy: &'a mut [T],
-    coeffs: Vec<&'a mut [T]>,
-    sums: Vec<&'a mut [T]>,
-    histogram: Option<&'a Mutex<EnergyHistogram>>,
 }
