@@ -32,6 +32,10 @@
 //! `target/peers/`), in the same run, so ratios between tools are fair on a noisy
 //! machine. A peer that is missing is reported as missing.
 //!
+//! `--python` (the Python call's overhead against the CLI) and `--batch` (`fstack
+//! batch` against `fstack stack` one stack after another) are the many-stacks benches
+//! of [`crate::bench_many`], each with its own section.
+//!
 //! Tables are printed and merged into `docs/benchmarks.md` section by section
 //! ([`crate::report`]): a run replaces only the rows and sections it measured.
 
@@ -96,6 +100,15 @@ pub struct BenchArgs {
     /// writes the report's big-TIFF section.
     #[arg(long)]
     pub big_tiff: bool,
+    /// Instead of the table: the Python call's overhead, `fstack.stack` on a 10-frame
+    /// 2 MP stack in memory against `fstack stack` on the same frames (builds the
+    /// release wheel into target/py); writes the report's python section.
+    #[arg(long, conflicts_with_all = ["quality_only", "align_only", "big_tiff", "peers"])]
+    pub python: bool,
+    /// Instead of the table: `fstack batch` on 40 stacks of 10 frames of 1 MP against
+    /// `fstack stack` on each one after another; writes the report's batch section.
+    #[arg(long, conflicts_with_all = ["quality_only", "align_only", "big_tiff", "peers"])]
+    pub batch: bool,
 }
 
 /// The quick set: small stacks, for a check while developing.
@@ -135,10 +148,10 @@ pub fn interior_margin(options: &SynthOptions) -> usize {
 
 /// What one child process used.
 #[derive(Debug, Clone, Copy, Default)]
-struct Usage {
-    wall: f64,
-    cpu: f64,
-    peak_rss_mb: f64,
+pub(crate) struct Usage {
+    pub wall: f64,
+    pub cpu: f64,
+    pub peak_rss_mb: f64,
 }
 
 /// A result's quality against the generator's truth.
@@ -289,10 +302,10 @@ impl AlignSummary {
 }
 
 /// When and on what the run was made: what each section states.
-struct RunInfo {
+pub(crate) struct RunInfo {
     date: String,
     load: String,
-    runs: usize,
+    pub runs: usize,
     command: String,
 }
 
@@ -305,6 +318,8 @@ impl RunInfo {
             (args.peers, " --peers"),
             (args.align_only, " --align-only"),
             (args.big_tiff, " --big-tiff"),
+            (args.python, " --python"),
+            (args.batch, " --batch"),
         ] {
             if on {
                 command.push_str(flag);
@@ -323,7 +338,7 @@ impl RunInfo {
     }
 
     /// The cell saying when a row was measured.
-    fn measured(&self) -> String {
+    pub(crate) fn measured(&self) -> String {
         let load1 = self.load.split_whitespace().next().unwrap_or("?");
         let runs =
             if self.runs == 1 { "1 run".to_string() } else { format!("median of {}", self.runs) };
@@ -331,7 +346,7 @@ impl RunInfo {
     }
 
     /// The line every section starts with.
-    fn updated(&self) -> String {
+    pub(crate) fn updated(&self) -> String {
         format!(
             "- Updated {} by `{}`;\n  \
              load average at the start of the run (1, 5, 15 min): {}. Rows this run did not\n  \
@@ -397,7 +412,7 @@ pub fn run(args: &BenchArgs, root: &Path) -> Result<()> {
     }
 
     let fstack = target.join("release").join("fstack");
-    if do_table || args.big_tiff {
+    if do_table || args.big_tiff || args.python || args.batch {
         eprintln!("bench: building the release fstack binary");
         let status = Command::new(env!("CARGO"))
             .args(["build", "--release", "-p", "fs-cli", "--bin", "fstack"])
@@ -411,6 +426,20 @@ pub fn run(args: &BenchArgs, root: &Path) -> Result<()> {
     if args.big_tiff {
         let section = run_big_tiff(&fstack, &target, &info)?;
         return write_report(root, args, &[section]);
+    }
+    if args.python || args.batch {
+        let mut sections = Vec::new();
+        if args.python {
+            sections.push(crate::bench_many::run_python(root, &target, &fstack, &info)?);
+        }
+        if args.batch {
+            sections.push(crate::bench_many::run_batch(&target, &fstack, &info)?);
+        }
+        for section in &sections {
+            print!("{}", section.header);
+            section.rows.iter().for_each(|r| println!("{r}"));
+        }
+        return write_report(root, args, &sections);
     }
     let xtask = std::env::current_exe().context("locating the xtask binary")?;
 
@@ -605,7 +634,7 @@ fn references(frames: &[PathBuf], truth: &Truth, out_dir: &Path) -> Vec<(String,
 }
 
 /// One run of `cmd`: its usage, or the failure's message.
-fn run_once(cmd: &mut Command) -> Result<Usage, String> {
+pub(crate) fn run_once(cmd: &mut Command) -> Result<Usage, String> {
     run_once_text(cmd).map(|(u, _)| u)
 }
 
@@ -775,7 +804,7 @@ fn minutes(s: f64) -> String {
 /// parent's), so a command started straight from this process, which holds decoded
 /// 24-megapixel images for the PSNR, would report this process's peak instead of
 /// its own. Gives the usage and what the command printed on stderr.
-fn run_once_text(cmd: &mut Command) -> Result<(Usage, String), String> {
+pub(crate) fn run_once_text(cmd: &mut Command) -> Result<(Usage, String), String> {
     let err_file = tempfile_path();
     let stderr = std::fs::File::create(&err_file).map_err(|e| e.to_string())?;
     let xtask = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -1224,7 +1253,7 @@ fn cell_text(s: &str) -> String {
 }
 
 /// The CPU model, core count and memory of this machine.
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpus = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod align_run;
 mod bench;
+mod bench_many;
 mod gen_testdata;
 mod report;
 mod test;

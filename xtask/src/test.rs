@@ -89,7 +89,7 @@ fn status(c: &mut Command) -> Result<()> {
 
 /// The virtual environment with the requirements installed; a stamp (a copy of the
 /// requirements) tells whether it is up to date.
-fn make_venv(venv: &Path, requirements: &Path) -> Result<()> {
+pub(crate) fn make_venv(venv: &Path, requirements: &Path) -> Result<()> {
     let wanted = std::fs::read_to_string(requirements)
         .with_context(|| format!("cannot read {}", requirements.display()))?;
     let stamp: PathBuf = venv.join("fstack-requirements.txt");

@@ -1,19 +1,19 @@
 //! `fstack batch`: many stacks in one run. The engine is fs-job's [`fs_job::batch`];
-//! this is the glue: find the stacks, run them with the `fstack stack` flags, report.
+//! this is the glue: find the stacks, run each with the `fstack stack` flags (one
+//! [`StackRun`] for all, [`fs_job::batch::stack_one`] per stack), report.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use fs_core::{FileFormat, FloatType, Progress, check_stack};
 use fs_job::batch::{
-    BatchOptions, BatchStack, LOG_FILE, OutputExt, StackDone, StackStatus, discover, read_manifest,
-    run_batch, shard, split_all_by_gap,
+    BatchOptions, LOG_FILE, OutputExt, StackStatus, discover, read_manifest, run_batch, shard,
+    split_all_by_gap, stack_one,
 };
+use fs_job::{ExifSource, StackRun};
 
-use crate::cli::{BatchArgs, FloatTypeArg};
+use crate::cli::BatchArgs;
 use crate::report::{self, Summary, Timings};
-use crate::stack::Plan;
 use crate::{Context, usage};
 
 /// `fstack batch`.
@@ -57,8 +57,26 @@ pub fn run(ctx: &Context, args: BatchArgs) -> anyhow::Result<()> {
         force: args.force,
         log: Some(out.join(LOG_FILE)),
     };
+    // Every stack runs as `fstack stack FRAMES -o OUTPUT --force` with the batch's
+    // flags would run it: one StackRun made here, each stack's frames and output put
+    // in by fs-job (the same per-stack run as `fstack.batch` in Python).
+    let template = StackRun {
+        exif: if args.no_exif { ExifSource::None } else { ExifSource::FirstFrame },
+        ..crate::run::stack_run(
+            &args.method,
+            crate::run::float_type(&args.method),
+            args.jpeg_quality,
+            false,
+            false,
+        )
+    };
     let reporter = ctx.reporter();
-    let summary = run_batch(&stacks, &options, |s, p| stack_one(s, &args, p), &reporter)?;
+    let summary = run_batch(
+        &stacks,
+        &options,
+        |s, p| stack_one(s, &template, p, &|| crate::hook::pause("place")),
+        &reporter,
+    )?;
     let phases = reporter.finish();
     let failed: Vec<&str> = summary.failed().collect();
 
@@ -140,35 +158,4 @@ pub fn run(ctx: &Context, args: BatchArgs) -> anyhow::Result<()> {
         bail!("{} of {} stacks failed: {}", failed.len(), summary.results.len(), failed.join(", "));
     }
     Ok(())
-}
-
-/// Stacks one stack of the batch as `fstack stack FRAMES -o OUTPUT --force` does,
-/// through the same code ([`crate::run::stack_plan`]: a one-action job on a folder
-/// of links, the output moved into place atomically), so a batch output has the
-/// bytes `fstack stack` gives on the same frames. `fs_job::stack_files` would skip
-/// the links but writes the output its own way (EXIF source, JPEG rounding): one
-/// path for both commands is what keeps them equal.
-pub fn stack_one(
-    stack: &BatchStack,
-    args: &BatchArgs,
-    progress: &dyn Progress,
-) -> anyhow::Result<StackDone> {
-    let stack_args = args.stack_args(stack.frames.clone(), stack.output.clone());
-    check_stack(&stack.frames)?;
-    let Some(format) = FileFormat::from_path(&stack.output) else {
-        bail!("{}: unknown image extension", stack.output.display());
-    };
-    let float_type = match args.method.float_type {
-        Some(FloatTypeArg::F64) => FloatType::F64,
-        _ => FloatType::F32,
-    };
-    let plan = Plan {
-        frames: stack.frames.clone(),
-        folder: None,
-        output: stack.output.clone(),
-        format,
-        float_type,
-    };
-    let result = crate::run::stack_plan(&plan, &stack_args, progress)?;
-    Ok(StackDone { notes: result.notes })
 }

@@ -13,14 +13,21 @@ use fs_job::{
     StackRunResult, Stacker, TransformKind, load_job_file,
 };
 
-use crate::cli::{AutoMode, EnergyArg, MapTypeArg, RunArgs, StackArgs, StackerKind};
+use crate::cli::{
+    AutoMode, EnergyArg, FloatTypeArg, MapTypeArg, MethodArgs, RunArgs, StackArgs, StackerKind,
+};
 use crate::report::{self, Summary, Timings};
 use crate::stack::Plan;
 use crate::{Context, UsageError};
 
-/// FocusMapStack's options from the flags, each one not given at its default.
-pub fn focus_map_options(args: &StackArgs) -> FocusMapOptions {
-    let f = &args.method.focusmap;
+/// FocusMapStack's options from the flags, each one not given at its default (the
+/// maps made when asked for).
+pub fn focus_map_options(
+    method: &MethodArgs,
+    depth_map: bool,
+    confidence_map: bool,
+) -> FocusMapOptions {
+    let f = &method.focusmap;
     let d = FocusMapOptions::default();
     FocusMapOptions {
         focus_sigma: f.focus_sigma.unwrap_or(d.focus_sigma),
@@ -29,16 +36,22 @@ pub fn focus_map_options(args: &StackArgs) -> FocusMapOptions {
         flat_average: f.flat_average.unwrap_or(d.flat_average),
         linear_blend: d.linear_blend || f.linear_blend,
         decision_channel: f.decision_channel.or(d.decision_channel),
-        depth_map: args.depth_map.is_some(),
-        confidence_map: args.confidence_map.is_some(),
-        memory_limit: args.method.tiles.memory_limit.map_or(d.memory_limit, |m| m.0),
+        depth_map,
+        confidence_map,
+        memory_limit: method.tiles.memory_limit.map_or(d.memory_limit, |m| m.0),
     }
 }
 
 /// The fs-job stacker the flags ask for, with every option not given at the seed's
-/// default (`check_flags` has refused the flags of other stackers).
-fn stacker(args: &StackArgs, float_type: FloatType) -> Stacker {
-    let p = &args.method.pyramid;
+/// default (`check_flags` has refused the flags of other stackers), making the maps
+/// asked for.
+fn stacker(
+    method: &MethodArgs,
+    float_type: FloatType,
+    depth_map: bool,
+    confidence_map: bool,
+) -> Stacker {
+    let p = &method.pyramid;
     let d = PyramidOptions::default();
     let pyramid = PyramidOptions {
         pyramid_min_size: p.pyramid_min_size.unwrap_or(d.pyramid_min_size),
@@ -47,7 +60,7 @@ fn stacker(args: &StackArgs, float_type: FloatType) -> Stacker {
         float_type,
         noise_guard: p.noise_guard.unwrap_or(d.noise_guard),
     };
-    let t = &args.method.tiles;
+    let t = &method.tiles;
     let dt = PyramidTilesOptions::default();
     let tiles = PyramidTilesOptions {
         pyramid,
@@ -57,8 +70,10 @@ fn stacker(args: &StackArgs, float_type: FloatType) -> Stacker {
         chunk_submit: t.chunk_submit.unwrap_or(dt.chunk_submit),
         ..dt
     };
-    match args.method.stacker {
-        StackerKind::Focusmap => Stacker::FocusMap(focus_map_options(args)),
+    match method.stacker {
+        StackerKind::Focusmap => {
+            Stacker::FocusMap(focus_map_options(method, depth_map, confidence_map))
+        }
         StackerKind::Pyramid => Stacker::Pyramid(pyramid),
         StackerKind::Tiles => Stacker::Tiles(tiles),
         StackerKind::Auto => {
@@ -74,7 +89,7 @@ fn stacker(args: &StackArgs, float_type: FloatType) -> Stacker {
             })
         }
         StackerKind::Depthmap => {
-            let m = &args.method.depthmap;
+            let m = &method.depthmap;
             let dd = DepthMapOptions::default();
             Stacker::DepthMap(DepthMapOptions {
                 map_type: match m.map_type {
@@ -97,7 +112,7 @@ fn stacker(args: &StackArgs, float_type: FloatType) -> Stacker {
                 pyramid_levels: m.pyramid_levels.unwrap_or(dd.pyramid_levels),
                 pyramid_smooth_size: m.pyramid_smooth_size.unwrap_or(dd.pyramid_smooth_size),
                 temperature: m.temperature.unwrap_or(dd.temperature),
-                plot_depth_map: args.depth_map.is_some(),
+                plot_depth_map: depth_map,
                 float_type,
             })
         }
@@ -150,6 +165,40 @@ pub fn balance_options(a: &crate::cli::AlignArgs) -> Option<BalanceOptions> {
     Some(o)
 }
 
+/// The stacker and frame options the flags ask for as a [`StackRun`] with no frames
+/// and no output yet, the first frame's EXIF, no overwrite: `fstack stack` fills in
+/// its plan ([`stack_plan`]), `fstack batch` each stack (fs-job's
+/// [`fs_job::batch::stack_one`]).
+pub fn stack_run(
+    method: &MethodArgs,
+    float_type: FloatType,
+    jpeg_quality: u8,
+    depth_map: bool,
+    confidence_map: bool,
+) -> StackRun {
+    let options = ActionOptions {
+        denoise_amount: method.post.denoise_amount,
+        sharpen_amount_percent: method.post.sharpen_amount_percent,
+        sharpen_radius: method.post.sharpen_radius,
+        sharpen_threshold: method.post.sharpen_threshold,
+        align: align_options(&method.align),
+        balance: balance_options(&method.align),
+        crop: !method.align.no_crop,
+        white_balance: method.white_balance.unwrap_or_default(),
+        ..ActionOptions::default()
+    };
+    let stacker = stacker(method, float_type, depth_map, confidence_map);
+    StackRun { jpeg_quality, ..StackRun::new(Vec::new(), PathBuf::new(), stacker, options) }
+}
+
+/// The float precision `--float-type` asks for (f32 by default).
+pub fn float_type(method: &MethodArgs) -> FloatType {
+    match method.float_type {
+        Some(FloatTypeArg::F64) => FloatType::F64,
+        _ => FloatType::F32,
+    }
+}
+
 /// Runs `stack`'s plan: the flags resolved into one [`StackRun`], run by fs-job as
 /// `fstack batch` and the Python package run theirs.
 pub fn stack_plan(
@@ -171,25 +220,20 @@ pub fn stack_plan(
     } else {
         ExifSource::FirstFrame
     };
-    let options = ActionOptions {
-        denoise_amount: args.method.post.denoise_amount,
-        sharpen_amount_percent: args.method.post.sharpen_amount_percent,
-        sharpen_radius: args.method.post.sharpen_radius,
-        sharpen_threshold: args.method.post.sharpen_threshold,
-        output_format: Some(plan.format),
-        align: align_options(&args.method.align),
-        balance: balance_options(&args.method.align),
-        crop: !args.method.align.no_crop,
-        white_balance: args.method.white_balance.unwrap_or_default(),
-        ..ActionOptions::default()
-    };
+    let template = stack_run(
+        &args.method,
+        plan.float_type,
+        args.jpeg_quality,
+        args.depth_map.is_some(),
+        args.confidence_map.is_some(),
+    );
+    let mut options = template.options;
+    options.output_format = Some(plan.format);
     let run = StackRun {
         frames: plan.frames.clone(),
         folder: plan.folder.clone(),
         output: plan.output.clone(),
-        stacker: stacker(args, plan.float_type),
         options,
-        jpeg_quality: args.jpeg_quality,
         exif,
         overwrite: args.force,
         bunches: args.bunch.bunch_frames.map(|frames| Bunches {
@@ -199,6 +243,7 @@ pub fn stack_plan(
         }),
         depth_map: args.depth_map.clone(),
         confidence_map: args.confidence_map.clone(),
+        ..template
     };
     run.run_with(reporter, &|| crate::hook::pause("place")).map_err(job_error)
 }

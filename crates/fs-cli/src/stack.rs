@@ -19,7 +19,7 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use fs_core::{BitDepth, FileFormat, FloatType, FrameInfo, check_stack};
 
-use crate::cli::{FloatTypeArg, StackArgs, StackerKind};
+use crate::cli::{StackArgs, StackerKind};
 use crate::report::{self, FramesSummary, Summary, Timings};
 use crate::{Context, inputs, usage};
 
@@ -44,10 +44,7 @@ pub fn run(ctx: &Context, args: StackArgs) -> anyhow::Result<()> {
     check_flags(&args)?;
     let inputs = inputs::resolve(&args.inputs)?;
     let info = check_stack(&inputs.frames)?;
-    let float_type = match args.method.float_type {
-        Some(FloatTypeArg::F64) => FloatType::F64,
-        _ => FloatType::F32,
-    };
+    let float_type = crate::run::float_type(&args.method);
     let (output, format) = if args.bunch.bunch_frames.is_some() {
         (bunch_output(&args, &inputs)?, first_format(&inputs.frames[0]))
     } else {
@@ -481,8 +478,11 @@ fn options_json(args: &StackArgs, float_type: FloatType) -> serde_json::Value {
         o["memory_limit"] = t.memory_limit.map_or(8 << 30, |m| m.0).into();
     }
     if args.method.stacker == StackerKind::Focusmap
-        && let serde_json::Value::Object(focus) =
-            focus_map_json(&crate::run::focus_map_options(args))
+        && let serde_json::Value::Object(focus) = focus_map_json(&crate::run::focus_map_options(
+            &args.method,
+            args.depth_map.is_some(),
+            args.confidence_map.is_some(),
+        ))
     {
         o.as_object_mut().expect("an object").extend(focus);
     }

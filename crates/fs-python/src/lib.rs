@@ -430,7 +430,7 @@ fn batch(
     exif: bool,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<Vec<String>> {
-    use fs_job::batch::{BatchOptions, LOG_FILE, OutputExt, StackDone};
+    use fs_job::batch::{BatchOptions, LOG_FILE, OutputExt};
     let invalid = |option: &str, reason: String| {
         PyValueError::new_err(format!("invalid option `{option}`: {reason}"))
     };
@@ -499,9 +499,9 @@ fn batch(
         force: overwrite,
         log: Some(out_dir.join(LOG_FILE)),
     };
+    let template = template(&spec, jpeg_quality, exif);
     let stack_one = |stack: &fs_job::BatchStack, p: &dyn Progress| {
-        run_one(&stack.frames, &stack.output, &spec, jpeg_quality, exif, p)
-            .map(|notes| StackDone { notes })
+        fs_job::batch::stack_one(stack, &template, p, &|| {})
     };
     let summary = detached(py, progress.as_ref(), |p| {
         fs_job::batch::run_batch(&stacks, &batch_options, stack_one, p)
@@ -510,53 +510,43 @@ fn batch(
     Ok(summary.results.iter().map(|r| r.to_json().to_string()).collect())
 }
 
-/// One stack of a batch as `fstack batch` stacks it (`fs-cli/src/batch.rs`,
-/// `stack_one`): headers checked, the format by the output's extension, then the
-/// shared [`fs_job::StackRun`] (an existing output replaced). Returns its notes; an
-/// error is the message the CLI logs.
-fn run_one(
-    frames: &[PathBuf],
-    output: &std::path::Path,
-    spec: &StackSpec,
-    jpeg_quality: u8,
-    exif: bool,
-    p: &dyn Progress,
-) -> Result<Vec<String>, String> {
-    fs_core::check_stack(frames).map_err(|e| chain_all(&e))?;
-    let Some(format) = fs_core::FileFormat::from_path(output) else {
-        return Err(format!("{}: unknown image extension", output.display()));
-    };
-    let mut options = spec.options.clone();
-    options.output_format = Some(format);
-    let run = fs_job::StackRun {
+/// The batch's per-stack [`fs_job::StackRun`] (frames and output put in per stack by
+/// [`fs_job::batch::stack_one`], as `fstack batch` does): `spec`'s stacker and
+/// options, the JPEG quality, the first frame's EXIF or none.
+fn template(spec: &StackSpec, jpeg_quality: u8, exif: bool) -> fs_job::StackRun {
+    fs_job::StackRun {
         jpeg_quality,
         exif: if exif { fs_job::ExifSource::FirstFrame } else { fs_job::ExifSource::None },
-        overwrite: true,
         ..fs_job::StackRun::new(
-            frames.to_vec(),
-            output.to_path_buf(),
+            Vec::new(),
+            PathBuf::new(),
             spec.stacker.clone(),
-            options,
+            spec.options.clone(),
         )
-    };
-    let result = run.run(p).map_err(|e| cli_message(&e))?;
-    Ok(result.notes)
+    }
 }
 
-/// One stack of a batch, as [`batch`] runs each (for `fstack.dask.batch`'s tasks, so a
-/// cluster writes the bytes `fstack batch` writes): `Ok(notes)`, or `Err(message)` as
-/// the CLI logs it. Bad options raise.
+/// One stack of a batch, run as [`batch`] runs each (for `fstack.dask.batch`'s tasks,
+/// so a cluster writes the bytes and the log lines `fstack batch` writes): skipped
+/// when up to date unless `overwrite`, its line appended to `log` when given.
+/// Returns its log line (JSON text); a failed stack is a line, not an error. Bad
+/// options raise ValueError, a log that cannot be written OSError.
 #[pyfunction]
-#[pyo3(signature = (frames, output, stacker, options, jpeg_quality=95, exif=true))]
+#[pyo3(signature = (id, frames, output, stacker, options, overwrite=false, jpeg_quality=95,
+                    exif=true, log=None))]
+#[allow(clippy::too_many_arguments)]
 fn batch_stack(
     py: Python<'_>,
+    id: String,
     frames: Vec<PathBuf>,
     output: PathBuf,
     stacker: &str,
     options: &str,
+    overwrite: bool,
     jpeg_quality: u8,
     exif: bool,
-) -> PyResult<(bool, Vec<String>)> {
+    log: Option<PathBuf>,
+) -> PyResult<String> {
     let spec = spec_of(stacker, options)?;
     spec.validate().map_err(to_py)?;
     if !(1..=100).contains(&jpeg_quality) {
@@ -564,40 +554,19 @@ fn batch_stack(
             "invalid option `jpeg_quality`: must be 1..=100, got {jpeg_quality}"
         )));
     }
-    let result = detached(py, None, |p| run_one(&frames, &output, &spec, jpeg_quality, exif, p))?;
-    Ok(match result {
-        Ok(notes) => (true, notes),
-        Err(message) => (false, vec![message]),
-    })
-}
-
-/// An error and every cause, joined by `: ` as the CLI's log records them (anyhow's
-/// `{:#}`).
-fn chain_all(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut next = e.source();
-    while let Some(cause) = next {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        next = cause.source();
-    }
-    text
-}
-
-/// A failed stack's error as `fstack batch` logs it (fs-cli's `job_error`, then
-/// anyhow's `{:#}`): the file's error alone, no action name.
-fn cli_message(e: &JobError) -> String {
-    match e {
-        JobError::InvalidOption { option, reason, .. } => {
-            format!("invalid value for --{}: {reason}", option.replace('_', "-"))
-        }
-        JobError::Frames { source, .. } => chain_all(source),
-        JobError::Stacker { source, .. } => format!("stacking failed: {}", chain_all(source)),
-        JobError::MapNotPlaced { output, what, source } => {
-            format!("{} was written, but not the {what}: {}", output.display(), cli_message(source))
-        }
-        other => chain_all(other),
-    }
+    let template = template(&spec, jpeg_quality, exif);
+    let stack = fs_job::BatchStack { id, frames, output, options: Default::default() };
+    let outcome = detached(py, None, |p| {
+        fs_job::batch::run_stack(
+            &stack,
+            overwrite,
+            log.as_deref(),
+            |s, p| fs_job::batch::stack_one(s, &template, p, &|| {}),
+            p,
+        )
+    })?
+    .map_err(to_py)?;
+    Ok(outcome.to_json().to_string())
 }
 
 /// Reads an image file (JPEG, PNG, TIFF) as raw samples.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -93,6 +94,45 @@ def test_dask_batch_on_a_local_cluster_equals_fstack_batch(tmp_path):
     assert [r["status"] for r in touched] == ["skipped", "failed", "done"]
     redone = fstack.dask.batch(root, tmp_path / "dask", overwrite=True)
     assert [r["status"] for r in redone] == ["done", "failed", "done"]
+
+
+RECORD_KEYS = {"id", "status", "frames", "output", "seconds", "started", "error", "notes"}
+
+
+def test_dask_batch_records_are_the_records_and_log_lines_of_fstack_batch(tmp_path):
+    root = make_root(tmp_path)
+    broken = root / "bugs" / "bee" / "frame_03.png"
+    broken.write_bytes(broken.read_bytes()[:300])
+    ref = fstack.batch(root, tmp_path / "py")
+    records = fstack.dask.batch(root, tmp_path / "dask")
+    assert [set(r) for r in records] == [RECORD_KEYS] * 3
+    assert [set(r) for r in ref] == [RECORD_KEYS] * 3
+    frame_counts = [len(list((root / i).iterdir())) for i in ("bugs/ant", "bugs/bee", "coin")]
+    for r, want, frames in zip(records, ref, frame_counts):
+        same = ("id", "status", "frames", "error", "notes")
+        assert {k: r[k] for k in same} == {k: want[k] for k in same}
+        assert r["frames"] == frames
+        assert Path(r["output"]) == tmp_path / "dask" / Path(want["output"]).name
+        assert isinstance(r["seconds"], float) and r["seconds"] > 0
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", r["started"])
+    assert [r["status"] for r in records] == ["done", "failed", "done"]
+    assert str(broken) in records[1]["error"] and records[1]["notes"] == []
+    assert records[0]["error"] is None
+    # Each task appended its record to the log, as fstack batch appends its lines.
+    log = [json.loads(line)
+           for line in (tmp_path / "dask" / "fstack-batch.jsonl").read_text().splitlines()]
+    assert sorted(log, key=lambda r: r["id"]) == records
+
+    # A rerun: the skipped records too are fstack.batch's.
+    again, ref_again = fstack.dask.batch(root, tmp_path / "dask"), fstack.batch(root, tmp_path / "py")
+    for r, want in zip(again, ref_again):
+        assert set(r) == RECORD_KEYS
+        assert (r["id"], r["status"], r["error"], r["notes"]) == \
+            (want["id"], want["status"], want["error"], want["notes"])
+        if r["status"] == "skipped":
+            assert r["seconds"] == want["seconds"] == 0.0
+    assert [r["status"] for r in again] == ["skipped", "failed", "skipped"]
+    assert len((tmp_path / "dask" / "fstack-batch.jsonl").read_text().splitlines()) == 6
 
 
 def write_jpegs(z: np.ndarray, folder: Path) -> None:

@@ -55,6 +55,7 @@
 mod discover;
 mod log;
 mod manifest;
+mod one;
 mod run;
 mod split;
 
@@ -68,6 +69,7 @@ use crate::{JobError, Result};
 pub use self::discover::discover;
 pub use self::log::{LOG_FILE, timestamp};
 pub use self::manifest::read_manifest;
+pub use self::one::{error_message, run_stack, stack_one};
 pub use self::run::{
     BatchOptions, BatchSummary, MEMORY_FACTOR, StackDone, StackOutcome, StackStatus,
     estimate_memory, is_up_to_date, run_batch,

@@ -239,10 +239,10 @@ pub fn run_batch<E: std::fmt::Display>(
 
 /// Runs one stack, catching its panic, and cleans up its output when it did not
 /// succeed.
-fn run_one<E: std::fmt::Display>(
+pub(super) fn run_one<E: std::fmt::Display>(
     stack: &BatchStack,
     stack_one: &(impl Fn(&BatchStack, &dyn Progress) -> std::result::Result<StackDone, E> + Sync),
-    progress: &CancelOnly<'_>,
+    progress: &dyn Progress,
 ) -> StackOutcome {
     let started = SystemTime::now();
     let clock = Instant::now();
@@ -280,7 +280,7 @@ fn run_one<E: std::fmt::Display>(
     }
 }
 
-fn ended(
+pub(super) fn ended(
     stack: &BatchStack,
     status: StackStatus,
     started: SystemTime,

@@ -11,7 +11,9 @@ threads_per_worker=1)`` on a 2-socket machine, or one SLURM job per worker.
 
 A stack whose output is newer than all of its frames is skipped unless
 ``overwrite=True``, as ``fstack batch`` skips it, so an interrupted batch resumes.
-A failing stack is reported in its record; the others go on.
+A failing stack is reported in its record; the others go on. Each task appends its
+stack's line to ``out_dir/fstack-batch.jsonl`` as ``fstack batch`` does (the workers
+need the output folder on a shared file system, as they write the outputs there).
 
 Examples
 --------
@@ -24,8 +26,8 @@ Examples
 
 from __future__ import annotations
 
+import json
 import os
-import time
 from typing import Any, Dict, List, Optional, Union
 
 import fstack
@@ -35,25 +37,13 @@ __all__ = ["batch"]
 
 
 def _stack_one(stack: fstack.BatchStack, stacker: str, options: str, overwrite: bool,
-               jpeg_quality: int, exif: bool) -> Dict[str, Any]:
-    """One stack as one task: its record (never raises for a stack's own failure; bad
-    options raise ValueError)."""
-    record: Dict[str, Any] = {"id": stack.id, "frames": list(stack.frames),
-                              "output": stack.output, "status": "done", "error": None,
-                              "seconds": 0.0, "notes": []}
-    if not overwrite and _fstack.up_to_date(stack.frames, stack.output):
-        record["status"] = "skipped"
-        return record
-    start = time.perf_counter()
-    ok, lines = _fstack.batch_stack(stack.frames, stack.output, stacker, options,
-                                    jpeg_quality, exif)
-    if ok:
-        record["notes"] = lines
-    else:
-        record["status"] = "failed"
-        record["error"] = lines[0]
-    record["seconds"] = time.perf_counter() - start
-    return record
+               jpeg_quality: int, exif: bool, log: str) -> Dict[str, Any]:
+    """One stack as one task, run as ``fstack batch`` runs each (skipped when up to
+    date, its line appended to the log): its record, the log line (never raises for a
+    stack's own failure; bad options raise ValueError)."""
+    line = _fstack.batch_stack(stack.id, stack.frames, stack.output, stacker, options,
+                               overwrite, jpeg_quality, exif, log)
+    return json.loads(line)
 
 
 def batch(root: Union[str, os.PathLike], out_dir: Union[str, os.PathLike],
@@ -77,16 +67,19 @@ def batch(root: Union[str, os.PathLike], out_dir: Union[str, os.PathLike],
     Returns
     -------
     list of dict
-        One record per stack, in discovery order: ``id``, ``frames``, ``output``,
-        ``status`` ("done", "skipped" or "failed"), ``error`` (the message, as
-        ``fstack batch`` logs it), ``seconds`` and ``notes``. Outputs have the bytes
-        ``fstack batch`` writes for the same flags.
+        One record per stack, in discovery order, the same as :func:`fstack.batch`'s
+        (and the line each task appends to ``out_dir/fstack-batch.jsonl``, the log of
+        ``fstack batch``): ``id``, ``status`` ("done", "skipped" or "failed"),
+        ``output``, ``error`` (the message, as ``fstack batch`` logs it; None unless
+        it failed), ``frames`` (how many), ``seconds``, ``started`` and ``notes``.
+        Outputs have the bytes ``fstack batch`` writes for the same flags.
     """
     name = fstack._stacker_name(stacker)
     text = fstack._options(name, align, balance, False, options)
     os.makedirs(out_dir, exist_ok=True)
     stacks = fstack.discover(root, out_dir, split_gap)
-    args = (name, text, overwrite, jpeg_quality, exif)
+    log = os.path.join(os.fspath(out_dir), "fstack-batch.jsonl")
+    args = (name, text, overwrite, jpeg_quality, exif, log)
     if client is not None:
         futures = [client.submit(_stack_one, s, *args, key=f"fstack-{i}-{s.id}", pure=False)
                    for i, s in enumerate(stacks)]
