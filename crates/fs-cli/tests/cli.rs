@@ -746,6 +746,51 @@ fn sixteen_bit_stacks_keep_their_depth_unless_written_as_jpeg() {
 }
 
 #[test]
+fn every_cpu_level_gives_the_same_bytes() {
+    // The SIMD paths (fs_core::cpu, capped by FSTACK_CPU_TARGET) change no bit: the
+    // default pipeline (alignment, the focus measure, the composition) on 8-bit RGB,
+    // in linear light, and on 16-bit RGBA (the alpha path), at every level the CPU has.
+    let tmp = tempfile::tempdir().unwrap();
+    let stacks = [
+        (ChannelLayout::Rgb, BitDepth::Eight, FileFormat::Png, "rgb8"),
+        (ChannelLayout::Rgba, BitDepth::Sixteen, FileFormat::Tiff, "rgba16"),
+    ];
+    for (layout, depth, format, name) in stacks {
+        let dir = tmp.path().join(name);
+        let options = SynthOptions {
+            width: 97,
+            height: 75,
+            frames: 4,
+            layout,
+            depth,
+            shift: 2.0,
+            ..Default::default()
+        };
+        let files = SynthStack::new(options)
+            .unwrap()
+            .write_stack(&dir, format, &WriteOptions::default())
+            .unwrap();
+        std::fs::remove_file(files.truth).unwrap();
+        std::fs::remove_file(files.depth).unwrap();
+        let frames = dir.join("frames");
+        for extra in [&[][..], &["--linear-blend"][..]] {
+            let mut outputs = Vec::new();
+            for level in ["scalar", "avx2", "avx512"] {
+                let out = dir.join(format!("{level}{}.png", extra.len()));
+                let mut args = vec!["stack", frames.to_str().unwrap(), "-o", out.to_str().unwrap()];
+                args.extend(extra);
+                let o = fstack().env("FSTACK_CPU_TARGET", level).args(&args).output().unwrap();
+                assert_code(&o, 0);
+                outputs.push((level, std::fs::read(&out).unwrap()));
+            }
+            for (level, bytes) in &outputs[1..] {
+                assert!(bytes == &outputs[0].1, "{name} {extra:?}: {level} differs from scalar");
+            }
+        }
+    }
+}
+
+#[test]
 fn every_stacker_beats_the_best_frame() {
     let s = synth(96, 64, 4);
     let best = best_frame_psnr(&s);

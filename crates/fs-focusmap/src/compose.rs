@@ -22,6 +22,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use fs_core::cpu::CpuLevel;
 use fs_core::{
     BitDepth, ChannelLayout, Frame, FrameInfo, IntSample, PixelFormat, Progress, Samples, transfer,
 };
@@ -53,7 +54,7 @@ pub(crate) struct Plan {
     frames: usize,
 }
 
-#[inline]
+#[inline(always)]
 fn kernel(k: f32, depth: f32, reach: f32) -> f32 {
     let t = (k - depth) / reach;
     let u = 1.0 - t * t;
@@ -119,6 +120,7 @@ impl Plan {
     }
 
     /// The weights of frame `k` in decision row `y` into `out`.
+    #[inline(always)]
     fn weights_row(&self, k: usize, y: usize, out: &mut [f32]) {
         let kf = k as f32;
         let r = y * self.hw..(y + 1) * self.hw;
@@ -173,7 +175,8 @@ pub(crate) const BAND_ROWS: usize = 32;
 /// How the stored values become the blend's units and back.
 struct Units {
     linear: bool,
-    /// Stored value to the blend's units (linear light or value / max).
+    /// Stored value to linear light, with `linear` (otherwise the blend's units are
+    /// the stored value over its maximum, computed as it goes).
     table: Vec<f32>,
     encoder: Option<transfer::SrgbEncoder>,
 }
@@ -181,11 +184,7 @@ struct Units {
 impl Units {
     fn new(info: FrameInfo, linear: bool) -> Self {
         let max = info.format.depth.max_value() as u32;
-        let table = if linear {
-            transfer::srgb_decode_table(max)
-        } else {
-            (0..=max).map(|v| v as f32 / max as f32).collect()
-        };
+        let table = if linear { transfer::srgb_decode_table(max) } else { Vec::new() };
         Self { linear, table, encoder: linear.then(transfer::SrgbEncoder::new) }
     }
 
@@ -203,7 +202,7 @@ struct Scratch {
     acc: Vec<f32>,
     /// The weights of one frame over the band's decision rows.
     weights: Vec<f32>,
-    row_w: Vec<f32>,
+    row: RowScratch,
     /// Per decision row of the band, whether the frame has a weight in it.
     active: Vec<bool>,
     rows: RowsBuffer,
@@ -228,7 +227,7 @@ pub(crate) fn compose(
         // Allocation: one band's sums and weights per rayon task.
         acc: vec![0.0; band_len],
         weights: vec![0.0; (BAND_ROWS / 2 + 2) * plan.hw],
-        row_w: vec![0.0; plan.hw],
+        row: RowScratch::new(plan.hw, w),
         active: Vec::with_capacity(BAND_ROWS / 2 + 2),
         rows: RowsBuffer::new(),
     };
@@ -276,7 +275,60 @@ enum OutRows<'a> {
 }
 
 /// One band: the weighted sum of the frames with a weight in it, encoded into `out`.
+/// Runs at the CPU level [`CpuLevel::detected`] gives; every level gives the same
+/// bits (the same operations in the same order: the compiler only gets wider
+/// registers; no fused multiply-add).
 fn band(
+    plan: &Plan,
+    spill: &FrameSpill,
+    info: FrameInfo,
+    units: &Units,
+    rows: std::ops::Range<usize>,
+    s: &mut Scratch,
+    out: OutRows<'_>,
+) -> crate::Result<()> {
+    band_at(CpuLevel::detected(), plan, spill, info, units, rows, s, out)
+}
+
+/// [`band`] at a given CPU level (capped at what the CPU supports), so tests can run
+/// every level.
+#[allow(clippy::too_many_arguments)]
+fn band_at(
+    level: CpuLevel,
+    plan: &Plan,
+    spill: &FrameSpill,
+    info: FrameInfo,
+    units: &Units,
+    rows: std::ops::Range<usize>,
+    s: &mut Scratch,
+    out: OutRows<'_>,
+) -> crate::Result<()> {
+    match level.min(CpuLevel::native()) {
+        #[cfg(target_arch = "x86_64")]
+        CpuLevel::Avx2 | CpuLevel::Avx512 => {
+            // SAFETY: the CPU supports AVX2 (the level is capped by `native`).
+            unsafe { band_avx2(plan, spill, info, units, rows, s, out) }
+        }
+        _ => band_body(plan, spill, info, units, rows, s, out),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn band_avx2(
+    plan: &Plan,
+    spill: &FrameSpill,
+    info: FrameInfo,
+    units: &Units,
+    rows: std::ops::Range<usize>,
+    s: &mut Scratch,
+    out: OutRows<'_>,
+) -> crate::Result<()> {
+    band_body(plan, spill, info, units, rows, s, out)
+}
+
+#[inline(always)]
+fn band_body(
     plan: &Plan,
     spill: &FrameSpill,
     info: FrameInfo,
@@ -298,10 +350,12 @@ fn band(
         ya,
         y0: rows.start,
         layout: info.format.layout,
+        linear: units.linear,
         table: &units.table,
+        max: info.format.depth.max_value() as f32,
         alpha_scale: 1.0 / info.format.depth.max_value() as f32,
     };
-    let Scratch { weights, row_w, active, rows: buf, .. } = s;
+    let Scratch { weights, row, active, rows: buf, .. } = s;
     for k in 0..plan.frames {
         active.clear();
         active.extend((ya..=yb).map(|y| plan.has(y, k)));
@@ -318,8 +372,8 @@ fn band(
         }
         let weights = &weights[..(yb - ya + 1) * hw];
         match spill.read_rows(info, k, rows.clone(), buf)? {
-            RowSamples::U8(px) => accumulate(&args, active, weights, px, row_w, acc),
-            RowSamples::U16(px) => accumulate(&args, active, weights, px, row_w, acc),
+            RowSamples::U8(px) => accumulate(&args, active, weights, px, row, acc),
+            RowSamples::U16(px) => accumulate(&args, active, weights, px, row, acc),
         }
     }
     let max = info.format.depth.max_value() as f32;
@@ -331,6 +385,7 @@ fn band(
 }
 
 /// The sums of a band (colour premultiplied by alpha) to stored values.
+#[inline(always)]
 fn encode_rows<S: IntSample>(
     acc: &[f32],
     c: usize,
@@ -339,6 +394,13 @@ fn encode_rows<S: IntSample>(
     max: f32,
     out: &mut [S],
 ) {
+    if !alpha && !units.linear {
+        // The common case, as one plain loop.
+        for (o, &v) in out.iter_mut().zip(acc) {
+            *o = S::from_int(round(v * max, max) as i32);
+        }
+        return;
+    }
     for (o, px) in out.chunks_exact_mut(c).zip(acc.chunks_exact(c)) {
         for (ch, o) in o.iter_mut().enumerate() {
             let v = if alpha {
@@ -359,7 +421,7 @@ fn encode_rows<S: IntSample>(
 }
 
 /// Rounds half up and clips to `0..=max` (NaN to 0).
-#[inline]
+#[inline(always)]
 fn round(v: f32, max: f32) -> u32 {
     if v > 0.0 { (v.min(max) + 0.5) as u32 } else { 0 }
 }
@@ -372,24 +434,42 @@ struct Args<'a> {
     ya: usize,
     y0: usize,
     layout: ChannelLayout,
+    /// Linear light (by `table`), or the stored value over `max`.
+    linear: bool,
     table: &'a [f32],
+    max: f32,
     alpha_scale: f32,
+}
+
+/// A row's weights: at decision resolution, and at full resolution over the pixels
+/// a frame reaches.
+pub(crate) struct RowScratch {
+    row_w: Vec<f32>,
+    px_w: Vec<f32>,
+}
+
+impl RowScratch {
+    pub(crate) fn new(hw: usize, w: usize) -> Self {
+        // Allocation: once per rayon task.
+        Self { row_w: vec![0.0; hw], px_w: vec![0.0; w] }
+    }
 }
 
 /// Adds one frame's band of samples, weighted, into the band's sums. `weights`
 /// holds the frame's weights over the band's decision rows from `ya` on, `active`
 /// whether each has any.
+#[inline(always)]
 fn accumulate<S: IntSample + Into<usize>>(
     a: &Args<'_>,
     active: &[bool],
     weights: &[f32],
     samples: &[S],
-    row_w: &mut [f32],
+    scratch: &mut RowScratch,
     acc: &mut [f32],
 ) {
     let c = a.layout.channels();
-    let alpha = a.layout.has_alpha();
     let (w, hw) = (a.w, a.hw);
+    let RowScratch { row_w, px_w } = scratch;
     for (i, (acc, s)) in acc.chunks_exact_mut(w * c).zip(samples.chunks_exact(w * c)).enumerate() {
         let (y0, y1, fy) = upsample_taps(a.y0 + i, a.hh);
         let (i0, i1) = (y0 - a.ya, y1 - a.ya);
@@ -407,23 +487,112 @@ fn accumulate<S: IntSample + Into<usize>>(
         };
         let last = row_w.iter().rposition(|&v| v > 0.0).unwrap_or(first);
         let xs = (2 * first).saturating_sub(1)..(2 * last + 3).min(w);
+        horizontal(row_w, xs.clone(), px_w);
+        let px_w = &px_w[xs.clone()];
         let (acc, s) = (&mut acc[xs.start * c..xs.end * c], &s[xs.start * c..xs.end * c]);
-        for (x, (acc, s)) in acc.chunks_exact_mut(c).zip(s.chunks_exact(c)).enumerate() {
-            let (x0, x1, fx) = upsample_taps(xs.start + x, hw);
-            let wt = row_w[x0] * (1.0 - fx) + row_w[x1] * fx;
-            if wt <= 0.0 {
-                continue;
-            }
-            if alpha {
-                let al = s[c - 1].to_f32() * a.alpha_scale;
-                let wa = wt * al;
-                for ch in 0..c - 1 {
-                    acc[ch] += wa * a.table[s[ch].into()];
+        match (a.layout, a.linear) {
+            (ChannelLayout::Gray, false) => add_row::<S, 1, false, false>(a, px_w, s, acc),
+            (ChannelLayout::Gray, true) => add_row::<S, 1, false, true>(a, px_w, s, acc),
+            (ChannelLayout::GrayAlpha, false) => add_row::<S, 2, true, false>(a, px_w, s, acc),
+            (ChannelLayout::GrayAlpha, true) => add_row::<S, 2, true, true>(a, px_w, s, acc),
+            (ChannelLayout::Rgb, false) => add_row::<S, 3, false, false>(a, px_w, s, acc),
+            (ChannelLayout::Rgb, true) => add_row::<S, 3, false, true>(a, px_w, s, acc),
+            (ChannelLayout::Rgba, false) => add_row::<S, 4, true, false>(a, px_w, s, acc),
+            (ChannelLayout::Rgba, true) => add_row::<S, 4, true, true>(a, px_w, s, acc),
+        }
+    }
+}
+
+/// The row of weights `rw` (decision resolution) interpolated to full resolution
+/// over the pixels `xs`, into `out[xs]`: what `upsample_taps` gives pixel by pixel
+/// (the same products and sums), by pairs of pixels between two columns.
+#[inline(always)]
+fn horizontal(rw: &[f32], xs: std::ops::Range<usize>, out: &mut [f32]) {
+    let hw = rw.len();
+    let w = out.len();
+    if xs.start == 0 {
+        out[0] = rw[0];
+    }
+    // Pixels 2j + 1 and 2j + 2 lie between columns j and j + 1.
+    let ja = xs.start.saturating_sub(1) / 2;
+    let jb = xs.end.div_ceil(2).min(hw - 1);
+    for j in ja..jb {
+        let (a, b) = (rw[j], rw[j + 1]);
+        out[2 * j + 1] = a * 0.75 + b * 0.25;
+        if 2 * j + 2 < w {
+            out[2 * j + 2] = a * 0.25 + b * 0.75;
+        }
+    }
+    // At an even width the last pixel lies beyond the last column's centre.
+    if w == 2 * hw && xs.end == w {
+        out[w - 1] = rw[hw - 1];
+    }
+}
+
+/// Pixels per group of [`add_row`]: a group whose weights are all zero is skipped.
+const GROUP: usize = 8;
+
+/// Adds a row's pixels of `C` channels (the last one alpha with `ALPHA`), each
+/// weighted by its `px_w`, into `acc`: the stored value over its maximum (the same
+/// bits as the `v / max` table), or linear light by table with `LINEAR`. Within a
+/// group with a weight, a pixel of weight 0 adds `+0.0` to a sum that is `+0.0` or
+/// more: the same as skipping it.
+#[inline(always)]
+fn add_row<S: IntSample + Into<usize>, const C: usize, const ALPHA: bool, const LINEAR: bool>(
+    a: &Args<'_>,
+    px_w: &[f32],
+    s: &[S],
+    acc: &mut [f32],
+) {
+    let max = a.max;
+    let value = |v: S| if LINEAR { a.table[v.into()] } else { v.to_f32() / max };
+    for ((acc, s), wts) in
+        acc.chunks_mut(GROUP * C).zip(s.chunks(GROUP * C)).zip(px_w.chunks(GROUP))
+    {
+        if wts.iter().all(|&v| v <= 0.0) {
+            continue;
+        }
+        for ((acc, s), &wt) in acc.chunks_exact_mut(C).zip(s.chunks_exact(C)).zip(wts) {
+            if ALPHA {
+                let wa = wt * (s[C - 1].to_f32() * a.alpha_scale);
+                for ch in 0..C - 1 {
+                    acc[ch] += wa * value(s[ch]);
                 }
-                acc[c - 1] += wa;
+                acc[C - 1] += wa;
             } else {
-                for ch in 0..c {
-                    acc[ch] += wt * a.table[s[ch].into()];
+                for ch in 0..C {
+                    acc[ch] += wt * value(s[ch]);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_by_pairs_equal_the_taps_pixel_by_pixel() {
+        // Every width (odd and even) and every pixel range: the pairwise
+        // interpolation gives the bits of `upsample_taps`' formula.
+        for w in 1..=13usize {
+            let hw = w.div_ceil(2);
+            let rw: Vec<f32> =
+                (0..hw).map(|j| 0.1 + 0.37 * j as f32 + (j * j) as f32 / 7.0).collect();
+            for start in 0..w {
+                for end in start + 1..=w {
+                    let mut out = vec![f32::NAN; w];
+                    horizontal(&rw, start..end, &mut out);
+                    for x in start..end {
+                        let (x0, x1, fx) = upsample_taps(x, hw);
+                        let want = rw[x0] * (1.0 - fx) + rw[x1] * fx;
+                        assert_eq!(
+                            out[x].to_bits(),
+                            want.to_bits(),
+                            "w {w}, {start}..{end}, x {x}"
+                        );
+                    }
                 }
             }
         }

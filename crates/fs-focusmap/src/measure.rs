@@ -8,6 +8,7 @@
 //! adds a variance of 1/4 pixel^2, taken out of the Gaussian's so the whole is a
 //! Gaussian of `focus_sigma` full-resolution pixels).
 
+use fs_core::cpu::CpuLevel;
 use fs_core::{
     ChannelLayout, Frame, IntSample, LUMA_WEIGHTS, Plane, PlaneMut, Samples, convolve_separable,
     gaussian_kernel_for_sigma, reflect101,
@@ -57,11 +58,10 @@ impl Measure {
             Some(k) => Source::Channel(frame.format().layout.channels(), k),
             None => Source::Luma(frame.format().layout),
         };
+        let (level, pooled) = (CpuLevel::detected(), &mut self.pooled);
         match frame.samples() {
-            Samples::U8(s) => pooled_from_samples(s, source, w, h, 1.0 / 255.0, &mut self.pooled),
-            Samples::U16(s) => {
-                pooled_from_samples(s, source, w, h, 1.0 / 65535.0, &mut self.pooled)
-            }
+            Samples::U8(s) => pooled_from_samples(level, s, source, w, h, 1.0 / 255.0, pooled),
+            Samples::U16(s) => pooled_from_samples(level, s, source, w, h, 1.0 / 65535.0, pooled),
         }
         let (hw, hh) = (half(w), half(h));
         convolve_separable(
@@ -99,6 +99,7 @@ const TASK_ROWS: usize = 8;
 /// the luma of the rows its decision rows need (and one more on each side), so no
 /// full-size luma plane is written or read.
 fn pooled_from_samples<S: IntSample>(
+    level: CpuLevel,
     s: &[S],
     source: Source,
     w: usize,
@@ -106,51 +107,97 @@ fn pooled_from_samples<S: IntSample>(
     scale: f32,
     out: &mut [f32],
 ) {
-    let c = source.channels();
     let hw = half(w);
     let slots = 2 * TASK_ROWS + 2;
     out.par_chunks_mut(hw * TASK_ROWS).enumerate().for_each_init(
         // Allocation: the task's luma rows and two Laplacian rows per rayon task.
         || vec![0.0f32; (slots + 2) * w],
         |buf, (t, o)| {
-            let (luma, lap) = buf.split_at_mut(slots * w);
-            let first = 2 * t * TASK_ROWS;
-            let decision_rows = o.len() / hw;
-            // Luma rows first-1 ..= first + 2 * decision_rows (reflected at the
-            // borders) in slots 0..
-            for slot in 0..2 * decision_rows + 2 {
-                let y = reflect101(first as isize - 1 + slot as isize, h);
-                let row = &s[y * w * c..(y + 1) * w * c];
-                let o = &mut luma[slot * w..(slot + 1) * w];
-                match source {
-                    Source::Luma(layout) => luma_row(row, layout, scale, o),
-                    Source::Channel(c, k) => {
-                        for (o, px) in o.iter_mut().zip(row.chunks_exact(c)) {
-                            *o = px[k].to_f32() * scale;
-                        }
-                    }
-                }
-            }
-            let slot = |i: usize| &luma[i * w..(i + 1) * w];
-            let (r0, r1) = lap.split_at_mut(w);
-            for (i, o) in o.chunks_exact_mut(hw).enumerate() {
-                let yy = t * TASK_ROWS + i;
-                let rows = if 2 * yy + 1 < h { 2 } else { 1 };
-                laplacian_sq(slot(2 * i), slot(2 * i + 1), slot(2 * i + 2), r0);
-                if rows == 2 {
-                    laplacian_sq(slot(2 * i + 1), slot(2 * i + 2), slot(2 * i + 3), r1);
-                    for (a, &b) in r0.iter_mut().zip(r1.iter()) {
-                        *a += b;
-                    }
-                }
-                pool_row(r0, rows, o);
-            }
+            let task = Task { s, source, w, h, scale };
+            task_at(level, &task, t, o, buf);
         },
     );
 }
 
+/// What every task of [`pooled_from_samples`] reads.
+struct Task<'a, S> {
+    s: &'a [S],
+    source: Source,
+    w: usize,
+    h: usize,
+    scale: f32,
+}
+
+/// Task `t` of [`pooled_from_samples`] (its decision rows `o`) at a given CPU level
+/// (capped at what the CPU supports). Every level gives the same bits: the same
+/// operations in the same order, the compiler only gets wider registers (no fused
+/// multiply-add).
+fn task_at<S: IntSample>(
+    level: CpuLevel,
+    task: &Task<'_, S>,
+    t: usize,
+    o: &mut [f32],
+    buf: &mut [f32],
+) {
+    match level.min(CpuLevel::native()) {
+        #[cfg(target_arch = "x86_64")]
+        CpuLevel::Avx2 | CpuLevel::Avx512 => {
+            // SAFETY: the CPU supports AVX2 (the level is capped by `native`).
+            unsafe { task_avx2(task, t, o, buf) }
+        }
+        _ => task_body(task, t, o, buf),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn task_avx2<S: IntSample>(task: &Task<'_, S>, t: usize, o: &mut [f32], buf: &mut [f32]) {
+    task_body(task, t, o, buf);
+}
+
+#[inline(always)]
+fn task_body<S: IntSample>(task: &Task<'_, S>, t: usize, o: &mut [f32], buf: &mut [f32]) {
+    let &Task { s, source, w, h, scale } = task;
+    let c = source.channels();
+    let hw = half(w);
+    let slots = 2 * TASK_ROWS + 2;
+    let (luma, lap) = buf.split_at_mut(slots * w);
+    let first = 2 * t * TASK_ROWS;
+    let decision_rows = o.len() / hw;
+    // Luma rows first-1 ..= first + 2 * decision_rows (reflected at the
+    // borders) in slots 0..
+    for slot in 0..2 * decision_rows + 2 {
+        let y = reflect101(first as isize - 1 + slot as isize, h);
+        let row = &s[y * w * c..(y + 1) * w * c];
+        let o = &mut luma[slot * w..(slot + 1) * w];
+        match source {
+            Source::Luma(layout) => luma_row(row, layout, scale, o),
+            Source::Channel(c, k) => {
+                for (o, px) in o.iter_mut().zip(row.chunks_exact(c)) {
+                    *o = px[k].to_f32() * scale;
+                }
+            }
+        }
+    }
+    let slot = |i: usize| &luma[i * w..(i + 1) * w];
+    let (r0, r1) = lap.split_at_mut(w);
+    for (i, o) in o.chunks_exact_mut(hw).enumerate() {
+        let yy = t * TASK_ROWS + i;
+        let rows = if 2 * yy + 1 < h { 2 } else { 1 };
+        laplacian_sq(slot(2 * i), slot(2 * i + 1), slot(2 * i + 2), r0);
+        if rows == 2 {
+            laplacian_sq(slot(2 * i + 1), slot(2 * i + 2), slot(2 * i + 3), r1);
+            for (a, &b) in r0.iter_mut().zip(r1.iter()) {
+                *a += b;
+            }
+        }
+        pool_row(r0, rows, o);
+    }
+}
+
 /// One row of luma in 0..=1 (of the stored, display-encoded values; colour
 /// premultiplied by alpha, so transparent areas hold no detail).
+#[inline(always)]
 fn luma_row<S: IntSample>(row: &[S], layout: ChannelLayout, scale: f32, o: &mut [f32]) {
     let [wr, wg, wb] = LUMA_WEIGHTS.map(|v| v as f32 * scale);
     match layout {
@@ -180,6 +227,7 @@ fn luma_row<S: IntSample>(row: &[S], layout: ChannelLayout, scale: f32, o: &mut 
 
 /// Averages a row of summed squared Laplacians (`rows` rows summed) over pairs of
 /// columns (the last alone at an odd width).
+#[inline(always)]
 fn pool_row(sum: &[f32], rows: usize, o: &mut [f32]) {
     let w = sum.len();
     let pair = 0.5 / rows as f32;
@@ -212,6 +260,7 @@ pub(crate) fn laplacian_pooled(luma: &[f32], w: usize, h: usize, out: &mut [f32]
 }
 
 /// One row of the squared Laplacian from the rows above, at and below it.
+#[inline(always)]
 fn laplacian_sq(up: &[f32], c: &[f32], dn: &[f32], out: &mut [f32]) {
     let w = c.len();
     let at = |x: usize| {
@@ -249,16 +298,12 @@ mod tests {
         let luma: Vec<f32> = px.iter().map(|&v| v as f32 * (1.0 / 65535.0)).collect();
         let mut plain = vec![0.0f32; half(w) * half(h)];
         laplacian_pooled(&luma, w, h, &mut plain);
-        let mut fused = vec![0.0f32; half(w) * half(h)];
-        pooled_from_samples(
-            &px,
-            Source::Luma(ChannelLayout::Gray),
-            w,
-            h,
-            1.0 / 65535.0,
-            &mut fused,
-        );
-        assert_eq!(plain, fused);
+        for level in CpuLevel::all_supported() {
+            let mut fused = vec![0.0f32; half(w) * half(h)];
+            let gray = Source::Luma(ChannelLayout::Gray);
+            pooled_from_samples(level, &px, gray, w, h, 1.0 / 65535.0, &mut fused);
+            assert_eq!(plain, fused, "{}", level.name());
+        }
         let format = PixelFormat { layout: ChannelLayout::Gray, depth: BitDepth::Sixteen };
         let frame =
             Frame::new(FrameInfo { width: w, height: h, format }, Samples::U16(px)).unwrap();
