@@ -274,9 +274,23 @@ fn fit_level(
     let r = band(reference, blur, low);
     // The frame as it is (it carries its own blur), band-passed like the reference.
     let f = band_pass(frame, low);
+    fit_bands(kind, &r, &f, spread + low, start, shift_only, BAND_ITERATIONS)
+}
+
+/// [`fit_level`] on band-passed levels (`reach`: the blur's spread plus the band's
+/// low cut, level pixels).
+fn fit_bands(
+    kind: TransformKind,
+    r: &Level,
+    f: &Level,
+    reach: f64,
+    start: Transform,
+    shift_only: bool,
+    iterations: usize,
+) -> Option<(Transform, f64)> {
     // Samples away from the borders, where the blur of the reference (reflected
     // there) and the frame's own (the scene beyond the frame) differ.
-    let margin = (2.0 * (spread + low)) as f32 + 2.0;
+    let margin = (2.0 * reach) as f32 + 2.0;
     let (w, h) = (r.width as f32, r.height as f32);
     // A quarter of a small level's pixels at most: the selection keeps a sorted list
     // per cell, and nearly every pixel of a small level would enter it.
@@ -285,20 +299,12 @@ fn fit_level(
         .into_iter()
         .filter(|s| s.x >= margin && s.y >= margin && s.x < w - margin && s.y < h - margin)
         .collect();
-    let refined = refine_level_with(
-        kind,
-        &samples,
-        &r,
-        &f,
-        start,
-        BAND_ITERATIONS,
-        BAND_TOLERANCE,
-        shift_only,
-    )?;
+    let refined =
+        refine_level_with(kind, &samples, r, f, start, iterations, BAND_TOLERANCE, shift_only)?;
     if !refined.transform.is_valid() {
         return None;
     }
-    Some((refined.transform, correlation(&samples, &f, &refined.transform)))
+    Some((refined.transform, correlation(&samples, f, &refined.transform)))
 }
 
 /// Intensity estimate from `start` (estimation-plane coordinates): on the search
@@ -396,6 +402,9 @@ pub(super) fn estimate_bands(
 /// Defocus radii (pixels of the search level) tried by [`estimate_discs`].
 const DISC_RADII: [f64; 14] =
     [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0];
+/// Gauss-Newton iterations per radius in the radius search: enough to rank the radii
+/// (the best is then fitted in full).
+const SEARCH_ITERATIONS: usize = 10;
 /// Largest disc radius (level pixels) a finer level is refined with.
 const FINE_DISC: f64 = 16.0;
 
@@ -403,8 +412,9 @@ const FINE_DISC: f64 = 16.0;
 /// the search level each radius of [`DISC_RADII`] (one band for all), the best
 /// correlating kept, then the finer levels with the same radius (in plane pixels)
 /// while it stays below [`FINE_DISC`] level pixels and the correlation above
-/// [`FINER_CORRELATION`]. `reference[i]` and `frame[i]` are pyramid level `i + 1`.
-/// `blur` in the result is the radius (plane pixels).
+/// [`FINER_CORRELATION`]. With `radius` known (plane pixels), only one fit, on the
+/// finest level that radius allows. `reference[i]` and `frame[i]` are pyramid level
+/// `i + 1`. `blur` in the result is the radius (plane pixels).
 pub(super) fn estimate_discs(
     kind: TransformKind,
     reference: &[Level],
@@ -435,22 +445,31 @@ pub(super) fn estimate_discs(
     };
     let reference: Vec<Level> = reference[..=search].iter().map(lin).collect();
     let frame: Vec<Level> = frame[..=search].iter().map(lin).collect();
-    let candidates: Vec<f64> = match radius {
-        Some(r) => vec![r / factor(search)],
-        None => DISC_RADII.to_vec(),
-    };
-    let tried: Vec<(f64, Option<(Transform, f64)>)> = candidates
+    // The radius known (an earlier estimate of the same frame): one fit, on the finest
+    // level it allows (the search level when it allows none finer).
+    if let Some(r) = radius {
+        let finest = (0..=search).find(|&i| r / factor(i) <= FINE_DISC).unwrap_or(search);
+        let s = start.to_subsampled(factor(finest));
+        let blur = Blur::Disc(r / factor(finest));
+        let fit = fit_level(kind, &reference[finest], &frame[finest], blur, None, s, shift_only);
+        return match fit {
+            Some((t, c)) if c >= FINER_CORRELATION => {
+                Ok(BandEstimate { transform: t.to_full(factor(finest)), correlation: c, blur: r })
+            }
+            Some((_, c)) => Err(no_match(c)),
+            None => Err(no_match(0.0)),
+        };
+    }
+    // One band of the frame for every radius tried.
+    let frame_band = band_pass(&frame[search], SEARCH_LOW);
+    let tried: Vec<(f64, Option<(Transform, f64)>)> = DISC_RADII
         .par_iter()
         .map(|&r| {
-            let fit = fit_level(
-                kind,
-                &reference[search],
-                &frame[search],
-                Blur::Disc(r),
-                Some(SEARCH_LOW),
-                s,
-                shift_only,
-            );
+            let blur = Blur::Disc(r);
+            let reference = band(&reference[search], blur, SEARCH_LOW);
+            let reach = blur.spread() + SEARCH_LOW;
+            let fit =
+                fit_bands(kind, &reference, &frame_band, reach, s, shift_only, SEARCH_ITERATIONS);
             (r, fit)
         })
         .collect();
