@@ -32,7 +32,10 @@ pub enum AlignMethod {
     /// Feature matches (RANSAC, then the intensity refinement).
     Features,
     /// Intensity alone on band-passed images, from its neighbour's transform (too few
-    /// feature matches, or a feature fit that was implausible).
+    /// feature matches, or a feature fit that was implausible): against the reference
+    /// blurred by a Gaussian, or against its neighbour blurred by a defocus disc, with
+    /// the breathing model's magnification and rotation when its own agreed with
+    /// them.
     Intensity,
     /// Predicted by the stack's breathing model (its own estimate could not be
     /// trusted); its position measured alone where that was possible.
@@ -543,16 +546,28 @@ impl Aligner {
             // model's (the blur that imitates the frame's differs from region to
             // region, and pulls it): with a model it agrees with, the model's
             // magnification and rotation, and the frame's own position.
-            (Ok(t), Some(model)) => {
-                let predicted = model.predict(m.index);
+            // (The search measured on its coarsest level; the fit on the finest level
+            // the radius allows, from the search's position.)
+            (Ok(t), model) => {
+                let predicted = model.map(|model| model.predict(m.index));
+                let from = predicted.unwrap_or(t);
+                let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
+                let ((x, y), (px, py)) = (t.apply(cx, cy), from.apply(cx, cy));
+                let from = Transform::translation(x - px, y - py).after(&from);
+                let shift_only = predicted.is_some();
                 let t = estimator
-                    .estimate_by_defocus(source.as_ref(), &bands, step_of(&predicted), true, radius)
+                    .estimate_by_defocus(
+                        source.as_ref(),
+                        &bands,
+                        step_of(&from),
+                        shift_only,
+                        radius,
+                    )
                     .map(chained)
                     .and_then(plausible)
                     .unwrap_or(t);
                 return done(state, t, AlignMethod::Intensity, Some(fallback));
             }
-            (Ok(t), None) => return done(state, t, AlignMethod::Intensity, Some(fallback)),
             (Err(_), _) => reason,
         };
         let (Some(model), false) = (model, options.on_failure == OnFailure::Skip) else {

@@ -331,3 +331,22 @@ fn a_frame_that_matches_nothing_is_left_out_or_stops_the_run() {
         assert_eq!(reports[5].method, AlignMethod::LeftOut, "{name}");
     }
 }
+
+#[test]
+fn frames_beyond_the_subject_align_the_same_on_any_number_of_threads() {
+    // The defocus-disc path (radius search in parallel, parallel blurs and sums) gives
+    // bit-identical transforms on 1, 2 and 3 threads.
+    let stack = beyond_stack();
+    let on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| stream_errors(&stack))
+            .into_iter()
+            .map(|(r, _)| (r.index, r.method, r.transform))
+            .collect::<Vec<_>>()
+    };
+    let one = on(1);
+    assert_eq!(one[8].1, AlignMethod::Intensity);
+    for threads in [2, 3] {
+        assert_eq!(on(threads), one, "{threads} threads");
+    }
+}
