@@ -178,6 +178,10 @@ fn band(level: &Level, blur: Blur, low: f64) -> Level {
     band_pass(&blurred, low)
 }
 
+/// One row of a disc kernel: `|dy|`, the half-width of its unit weights (if any), and
+/// its fractional weights beyond them, `(|dx|, weight)`.
+type DiscRow = (usize, Option<usize>, Vec<(usize, f64)>);
+
 /// `level` blurred by the anti-aliased disc of `radius` pixels (weight
 /// `clamp(radius + 0.5 - d, 0, 1)` at distance `d`, normalised; the defocus of a
 /// lens), edges replicated. Each kernel row is a run of unit weights (summed from
@@ -190,7 +194,7 @@ pub(super) fn disc_blur(level: &Level, radius: f64) -> Level {
         |dx: usize, dy: usize| (radius + 0.5 - ((dx * dx + dy * dy) as f64).sqrt()).clamp(0.0, 1.0);
     // Per |dy|: the plateau's half-width (unit weights for |dx| <= it), and the
     // fractional weights beyond it.
-    let mut rows: Vec<(usize, Option<usize>, Vec<(usize, f64)>)> = Vec::new();
+    let mut rows: Vec<DiscRow> = Vec::new();
     let mut norm = 0.0;
     for dy in 0..=big {
         let plateau = (0..=big).take_while(|&dx| weight(dx, dy) >= 1.0).last();
@@ -291,7 +295,7 @@ fn fit_bands(
     // A quarter of a small level's pixels at most: the selection keeps a sorted list
     // per cell, and nearly every pixel of a small level would enter it.
     let target = BAND_SAMPLES.min(r.width * r.height / 4);
-    let samples: Vec<Sample> = select(&r, target)
+    let samples: Vec<Sample> = select(r, target)
         .into_iter()
         .filter(|s| s.x >= margin && s.y >= margin && s.x < w - margin && s.y < h - margin)
         .collect();
