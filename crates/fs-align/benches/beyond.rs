@@ -37,7 +37,7 @@ fn frames() -> Vec<Frame> {
 /// Streams the first `n` frames through the aligner (reference frame 4).
 fn stream(aligner: &Aligner, frames: &[Frame], n: usize) -> usize {
     let source = frames[..n].iter().cloned().map(Ok);
-    AlignedFrames::new(source, aligner).map(|f| f.unwrap()).count()
+    AlignedFrames::new(source, aligner).inspect(|f| assert!(f.is_ok())).count()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
