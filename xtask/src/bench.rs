@@ -1228,8 +1228,9 @@ fn align_section(rows: &[AlignRow], info: &RunInfo) -> Section<'static> {
         "{}- Machine: {}\n\
          - `cargo xtask align-run FRAMES...` (hidden task: decode every frame, align it to the\n  \
          middle frame, balance, warp; decoding, aligning and the consumer on three threads,\n  \
-         as `fstack stack` does) against `cargo xtask decode-floor FRAMES...` on the same\n  \
-         frames, back to back in the same run, release build; wall, CPU (user + sys) and\n  \
+         as `fstack stack` does) against `cargo xtask decode-floor FRAMES...` (the frames\n  \
+         decoded in parallel on every core) on the same frames, back to back in the same\n  \
+         run, release build; wall, CPU (user + sys) and\n  \
          peak RSS of the child, medians of the runs. The largest magnification change and\n  \
          the common area (the default crop) are what align-run found.\n",
         info.updated(),

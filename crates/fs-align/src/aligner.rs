@@ -32,7 +32,10 @@ pub enum AlignMethod {
     /// Feature matches (RANSAC, then the intensity refinement).
     Features,
     /// Intensity alone on band-passed images, from its neighbour's transform (too few
-    /// feature matches, or a feature fit that was implausible).
+    /// feature matches, or a feature fit that was implausible): against the reference
+    /// blurred by a Gaussian, or against its neighbour blurred by a defocus disc, with
+    /// the breathing model's magnification and rotation when its own agreed with
+    /// them.
     Intensity,
     /// Predicted by the stack's breathing model (its own estimate could not be
     /// trusted); its position measured alone where that was possible.
@@ -227,13 +230,14 @@ impl AlignSettings {
 #[derive(Debug)]
 struct Small {
     colour: Image<f32>,
-    luma: Vec<f32>,
+    /// Shared with the stack state, for the next frame's intensity estimate.
+    luma: Arc<Vec<f32>>,
 }
 
 impl Small {
     fn new(frame: &Frame, factor: usize) -> Self {
         let colour = small_image(frame, factor);
-        let luma = luma(&colour);
+        let luma = Arc::new(luma(&colour));
         Self { colour, luma }
     }
 
@@ -273,6 +277,8 @@ struct StackState {
     good: Vec<(usize, Transform)>,
     model: Option<BreathingModel>,
     last: Option<(usize, Transform)>,
+    /// The last frame's small luma (none for the reference), and its size.
+    last_luma: Option<(Arc<Vec<f32>>, usize, usize)>,
 }
 
 impl StackState {
@@ -425,6 +431,10 @@ impl Aligner {
         let (w, h) = (self.info.width, self.info.height);
         let done = |state: &mut StackState, t: Transform, method, fallback| {
             state.last = Some((m.index, t));
+            state.last_luma = m
+                .small
+                .as_ref()
+                .map(|s| (Arc::clone(&s.luma), s.colour.width(), s.colour.height()));
             Decided { transform: Ok(t), method, fallback }
         };
         if m.index == self.reference_index {
@@ -472,12 +482,22 @@ impl Aligner {
                 fallback: Some(fallback),
             };
         };
-        let plane = small.luma_plane();
         let factor = self.factor as f64;
         let plausible = |t: Transform| check_plausible(&t, w, h, options).map(|()| t);
-        // Intensity, from the transform the neighbour (and the model's step) predicts.
+        let left_out = |reason: AlignFailure| Decided {
+            transform: Err(reason),
+            method: AlignMethod::LeftOut,
+            fallback: Some(fallback.clone()),
+        };
+        let Some(bands) = estimator.band_pyramid(small.luma_plane()) else {
+            return left_out(AlignFailure::Degenerate);
+        };
+        // Intensity, from the transform the neighbour (and the model's step) predicts,
+        // the reference blurred by a Gaussian: the verdict on whether the frame
+        // matches anything at all.
         let start = state.predicted_start(m.index);
-        let first = estimator.estimate_by_intensity(plane, start.to_subsampled(factor), false);
+        let first =
+            estimator.estimate_by_intensity_with(&bands, start.to_subsampled(factor), false, None);
         // The blur that made the reference look like the frame, for the second try.
         let blur = first.as_ref().ok().and_then(|e| e.blur);
         let own = first
@@ -487,38 +507,84 @@ impl Aligner {
         let reason = match own {
             Ok(t) => return done(state, t, AlignMethod::Intensity, Some(fallback)),
             Err(AlignFailure::NoMatch { correlation }) => {
-                return Decided {
-                    transform: Err(AlignFailure::NoMatch { correlation }),
-                    method: AlignMethod::LeftOut,
-                    fallback: Some(fallback),
-                };
+                return left_out(AlignFailure::NoMatch { correlation });
             }
             Err(reason) => reason,
         };
+        // A frame defocused far beyond the rest: the source blurred by a defocus disc,
+        // the source its neighbour towards the reference when that was just aligned
+        // (the two are one focus step apart), else the reference. `source` maps the
+        // source's positions (reference: the identity) to the frame's.
+        let towards_reference = |j: usize| {
+            (m.index > self.reference_index && j + 1 == m.index)
+                || (m.index < self.reference_index && j == m.index + 1)
+        };
+        let neighbour = state.last.filter(|(j, _)| towards_reference(*j));
+        let source = match (neighbour, &state.last_luma) {
+            (Some((j, tj)), Some((luma, lw, lh))) if j != self.reference_index => {
+                Plane::new(luma, *lw, *lh)
+                    .ok()
+                    .and_then(|p| estimator.band_pyramid(p))
+                    .map(|b| (Some(b), tj))
+            }
+            _ => None,
+        };
+        let (source, to_source) = source.unwrap_or((None, Transform::identity()));
+        let from_source = to_source.inverse().unwrap_or_default();
+        // Full-resolution transforms between the reference and the frame, and the
+        // step from the source to the frame in plane coordinates.
+        let step_of = |t: &Transform| t.after(&from_source).to_subsampled(factor);
+        let chained = |e: crate::Estimate| e.transform.to_full(factor).after(&to_source);
+        let defocus =
+            estimator.estimate_by_defocus(source.as_ref(), &bands, step_of(&start), false, None);
+        let radius = defocus.as_ref().ok().and_then(|e| e.blur);
+        let own =
+            defocus.map(chained).and_then(plausible).and_then(|t| trusted(state, &t).map(|()| t));
         let model = state.model.as_ref().filter(|model| !model.frames().is_empty());
+        let reason = match (own, model) {
+            // The frame's own magnification at this defocus is less certain than the
+            // model's (the blur that imitates the frame's differs from region to
+            // region, and pulls it): with a model it agrees with, the model's
+            // magnification and rotation, and the frame's own position.
+            // (The search measured on its coarsest level; the fit on the finest level
+            // the radius allows, from the search's position.)
+            (Ok(t), model) => {
+                let predicted = model.map(|model| model.predict(m.index));
+                let from = predicted.unwrap_or(t);
+                let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
+                let ((x, y), (px, py)) = (t.apply(cx, cy), from.apply(cx, cy));
+                let from = Transform::translation(x - px, y - py).after(&from);
+                let shift_only = predicted.is_some();
+                let t = estimator
+                    .estimate_by_defocus(
+                        source.as_ref(),
+                        &bands,
+                        step_of(&from),
+                        shift_only,
+                        radius,
+                    )
+                    .map(chained)
+                    .and_then(plausible)
+                    .unwrap_or(t);
+                return done(state, t, AlignMethod::Intensity, Some(fallback));
+            }
+            (Err(_), _) => reason,
+        };
         let (Some(model), false) = (model, options.on_failure == OnFailure::Skip) else {
-            return Decided {
-                transform: Err(reason),
-                method: AlignMethod::LeftOut,
-                fallback: Some(fallback),
-            };
+            return left_out(reason);
         };
         // Predicted: magnification and rotation from the model, the position measured
         // alone (translation only) where the frame allows it.
         let predicted = model.predict(m.index);
         let t = match estimator.estimate_by_intensity_with(
-            plane,
+            &bands,
             predicted.to_subsampled(factor),
             true,
             blur,
         ) {
             Ok(e) => plausible(e.transform.to_full(factor)).unwrap_or(predicted),
             Err(AlignFailure::NoMatch { correlation }) => {
-                return Decided {
-                    transform: Err(AlignFailure::NoMatch { correlation }),
-                    method: AlignMethod::LeftOut,
-                    fallback: Some(fallback),
-                };
+                return left_out(AlignFailure::NoMatch { correlation });
             }
             Err(_) => predicted,
         };

@@ -132,7 +132,7 @@ mod solve;
 use fs_core::Plane;
 
 use self::features::{Keypoint, describe, detect, pattern};
-use self::intensity::{BAND_TOP, estimate_bands};
+use self::intensity::{BAND_TOP, estimate_bands, estimate_discs};
 use self::matching::{Indexed, match_features};
 use self::patches::PatchField;
 use self::pyramid::{Level, build, from_level};
@@ -454,29 +454,24 @@ impl Estimator {
         start: Transform,
         shift_only: bool,
     ) -> Result<Estimate, AlignFailure> {
-        self.estimate_by_intensity_with(frame, start, shift_only, None)
+        let frame = self.band_pyramid(frame).ok_or(AlignFailure::Degenerate)?;
+        self.estimate_by_intensity_with(&frame, start, shift_only, None)
     }
 
-    /// [`Estimator::estimate_by_intensity`] with the reference's blur known
-    /// ([`Estimate::blur`] of an earlier estimate of the same frame): the search over
-    /// blurs is skipped.
+    /// [`Estimator::estimate_by_intensity`] on the frame's band pyramid, with the
+    /// reference's blur known ([`Estimate::blur`] of an earlier estimate of the same
+    /// frame): the search over blurs is skipped.
     pub(crate) fn estimate_by_intensity_with(
         &self,
-        frame: Plane<'_, f32>,
+        frame: &BandPyramid,
         start: Transform,
         shift_only: bool,
         blur: Option<f64>,
     ) -> Result<Estimate, AlignFailure> {
-        if frame.width() != self.width || frame.height() != self.height {
-            return Err(AlignFailure::Degenerate);
-        }
-        // Allocation: the frame's pyramid, once per frame on this path.
-        let mut levels = build(frame, BAND_TOP);
-        levels.remove(0);
         let e = estimate_bands(
             self.options.transform,
             &self.band_source,
-            &levels,
+            &frame.0,
             start,
             shift_only,
             blur,
@@ -492,4 +487,50 @@ impl Estimator {
             blur: Some(e.blur),
         })
     }
+
+    /// The band pyramid of a plane of the reference's size (pyramid levels 1 and
+    /// coarser), for the intensity estimates; `None` for another size.
+    pub(crate) fn band_pyramid(&self, plane: Plane<'_, f32>) -> Option<BandPyramid> {
+        if plane.width() != self.width || plane.height() != self.height {
+            return None;
+        }
+        // Allocation: the plane's pyramid, once per frame on this path.
+        let mut levels = build(plane, BAND_TOP);
+        levels.remove(0);
+        Some(BandPyramid(levels))
+    }
+
+    /// Estimates the transform from `source` (a neighbour's band pyramid, or the
+    /// reference's with `None`) to `frame` by intensity, the source blurred by a
+    /// defocus disc to look like the frame (in linear light; the radius searched
+    /// unless given), coarse to fine from `start` (planes' coordinates), only the
+    /// translation with `shift_only` (see `intensity.rs`). For frames defocused far
+    /// beyond the rest of the stack, whose blur a Gaussian does not imitate.
+    pub(crate) fn estimate_by_defocus(
+        &self,
+        source: Option<&BandPyramid>,
+        frame: &BandPyramid,
+        start: Transform,
+        shift_only: bool,
+        radius: Option<f64>,
+    ) -> Result<Estimate, AlignFailure> {
+        let reference = source.map_or(&self.band_source[..], |p| &p.0[..]);
+        let e =
+            estimate_discs(self.options.transform, reference, &frame.0, start, shift_only, radius)?;
+        if !e.transform.is_valid() {
+            return Err(AlignFailure::Degenerate);
+        }
+        Ok(Estimate {
+            transform: e.transform,
+            matches: 0,
+            inliers: 0,
+            residual: f64::NAN,
+            correlation: Some(e.correlation),
+            blur: Some(e.blur),
+        })
+    }
 }
+
+/// A plane's band pyramid (its smoothed pyramid levels 1 and coarser), built once for
+/// the intensity estimates of a frame ([`Estimator::band_pyramid`]).
+pub(crate) struct BandPyramid(Vec<Level>);
