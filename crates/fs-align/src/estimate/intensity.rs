@@ -307,6 +307,17 @@ fn fit_bands(
     Some((refined.transform, correlation(&samples, f, &refined.transform)))
 }
 
+/// The search level of [`estimate_bands`] and [`estimate_discs`] (the coarsest of at
+/// least [`SEARCH_SIDE`] pixels a side, else the coarsest both pyramids have); `None`
+/// without levels.
+fn search_level(reference: &[Level], frame: &[Level]) -> Option<usize> {
+    let usable = reference.len().min(frame.len());
+    (0..usable)
+        .rev()
+        .find(|&i| reference[i].width.min(reference[i].height) >= SEARCH_SIDE)
+        .or(usable.checked_sub(1))
+}
+
 /// Intensity estimate from `start` (estimation-plane coordinates): on the search
 /// level (the coarsest of at least [`SEARCH_SIDE`] pixels a side) the reference is
 /// blurred by each of [`BLURS`] and the transform fitted (band-passed Gauss-Newton);
@@ -323,13 +334,8 @@ pub(super) fn estimate_bands(
     blur: Option<f64>,
 ) -> Result<BandEstimate, AlignFailure> {
     let kind = if shift_only { TransformKind::Similarity } else { kind };
-    let usable = reference.len().min(frame.len());
     let no_match = |correlation: f64| AlignFailure::NoMatch { correlation };
-    let Some(search) = (0..usable)
-        .rev()
-        .find(|&i| reference[i].width.min(reference[i].height) >= SEARCH_SIDE)
-        .or(usable.checked_sub(1))
-    else {
+    let Some(search) = search_level(reference, frame) else {
         return Err(no_match(0.0));
     };
     let factor = |i: usize| (1u32 << (i + 1)) as f64;
@@ -424,13 +430,8 @@ pub(super) fn estimate_discs(
     radius: Option<f64>,
 ) -> Result<BandEstimate, AlignFailure> {
     let kind = if shift_only { TransformKind::Similarity } else { kind };
-    let usable = reference.len().min(frame.len());
     let no_match = |correlation: f64| AlignFailure::NoMatch { correlation };
-    let Some(search) = (0..usable)
-        .rev()
-        .find(|&i| reference[i].width.min(reference[i].height) >= SEARCH_SIDE)
-        .or(usable.checked_sub(1))
-    else {
+    let Some(search) = search_level(reference, frame) else {
         return Err(no_match(0.0));
     };
     let factor = |i: usize| (1u32 << (i + 1)) as f64;
