@@ -18,16 +18,33 @@ pub const GLOW_SIGMA: f64 = 8.0;
 /// If the shapes differ.
 pub fn psnr<T: Float>(a: &Image<T>, b: &Image<T>, max: f64) -> f64 {
     assert_eq!(a.shape(), b.shape(), "psnr needs images of the same shape");
+    let sum: f64 = a.planes().zip(b.planes()).map(|(pa, pb)| squared_error(pa, pb)).sum();
+    let n: usize = a.planes().map(|p| p.len()).sum();
+    db(sum / n as f64, max)
+}
+
+/// [`psnr`] of two runs of samples of the same length (a plane, or interleaved
+/// channels): the same figure for samples held outside an [`Image`].
+///
+/// # Panics
+/// If the lengths differ.
+pub fn psnr_samples<T: Float>(a: &[T], b: &[T], max: f64) -> f64 {
+    assert_eq!(a.len(), b.len(), "psnr_samples needs runs of the same length");
+    db(squared_error(a, b) / a.len() as f64, max)
+}
+
+/// The sum of the squared differences, in f64.
+fn squared_error<T: Float>(a: &[T], b: &[T]) -> f64 {
     let mut sum = 0.0f64;
-    let mut n = 0usize;
-    for (pa, pb) in a.planes().zip(b.planes()) {
-        for (&x, &y) in pa.iter().zip(pb) {
-            let d = x.to_f64() - y.to_f64();
-            sum += d * d;
-        }
-        n += pa.len();
+    for (&x, &y) in a.iter().zip(b) {
+        let d = x.to_f64() - y.to_f64();
+        sum += d * d;
     }
-    let mse = sum / n as f64;
+    sum
+}
+
+/// A mean squared error as PSNR in dB for samples up to `max`.
+fn db(mse: f64, max: f64) -> f64 {
     if mse == 0.0 { f64::INFINITY } else { 10.0 * (max * max / mse).log10() }
 }
 
@@ -52,8 +69,7 @@ pub fn psnr_masked<T: Float>(a: &Image<T>, b: &Image<T>, max: f64, mask: &[bool]
     if n == 0 {
         return f64::NAN;
     }
-    let mse = sum / n as f64;
-    if mse == 0.0 { f64::INFINITY } else { 10.0 * (max * max / mse).log10() }
+    db(sum / n as f64, max)
 }
 
 /// The glow figure: the root mean square, over every pixel and channel, of the error
@@ -138,6 +154,11 @@ mod tests {
         // mse = 255^2 / 2 -> 10 log10(2) = 3.0103 dB.
         assert!((psnr(&a, &b, 255.0) - 3.0103).abs() < 1e-3);
         assert_eq!(psnr(&a, &a, 255.0), f64::INFINITY);
+        // The same figure from the samples alone.
+        assert_eq!(
+            psnr_samples(a.plane(0).as_slice(), b.plane(0).as_slice(), 255.0),
+            psnr(&a, &b, 255.0)
+        );
         let step: Vec<f32> = (0..9).map(|i| if i % 3 == 2 { 10.0 } else { 0.0 }).collect();
         // Only the centre pixel counts: gx = 10 - 0, gy = 0.
         assert_eq!(mean_gradient_energy(&step, 3, 3, None), 100.0);

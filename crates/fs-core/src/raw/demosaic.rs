@@ -292,9 +292,7 @@ mod tests {
     }
 
     fn psnr(a: &[f32], b: &[f32]) -> f64 {
-        let mse =
-            a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum::<f64>() / a.len() as f64;
-        10.0 * (1.0 / mse).log10()
+        crate::metrics::psnr_samples(a, b, 1.0)
     }
 
     type Method = fn(&[f32], usize, usize, Bayer, &mut [f32]);
