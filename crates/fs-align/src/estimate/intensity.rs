@@ -444,15 +444,15 @@ pub(super) fn estimate_discs(
         height: l.height,
         data: l.data.par_iter().map(|&v| decoder.decode(v)).collect(),
     };
-    let reference: Vec<Level> = reference[..=search].iter().map(lin).collect();
-    let frame: Vec<Level> = frame[..=search].iter().map(lin).collect();
     // The radius known (an earlier estimate of the same frame): one fit, on the finest
-    // level it allows (the search level when it allows none finer).
+    // level it allows (the search level when it allows none finer); only that level
+    // is converted.
     if let Some(r) = radius {
         let finest = (0..=search).find(|&i| r / factor(i) <= FINE_DISC).unwrap_or(search);
         let s = start.to_subsampled(factor(finest));
         let blur = Blur::Disc(r / factor(finest));
-        let fit = fit_level(kind, &reference[finest], &frame[finest], blur, None, s, shift_only);
+        let (reference, frame) = (lin(&reference[finest]), lin(&frame[finest]));
+        let fit = fit_level(kind, &reference, &frame, blur, None, s, shift_only);
         return match fit {
             Some((t, c)) if c >= FINER_CORRELATION => {
                 Ok(BandEstimate { transform: t.to_full(factor(finest)), correlation: c, blur: r })
@@ -461,13 +461,14 @@ pub(super) fn estimate_discs(
             None => Err(no_match(0.0)),
         };
     }
-    // One band of the frame for every radius tried.
-    let frame_band = band_pass(&frame[search], SEARCH_LOW);
+    // The search level alone, converted; one band of the frame for every radius tried.
+    let (reference, frame) = (lin(&reference[search]), lin(&frame[search]));
+    let frame_band = band_pass(&frame, SEARCH_LOW);
     let tried: Vec<(f64, Option<(Transform, f64)>)> = DISC_RADII
         .par_iter()
         .map(|&r| {
             let blur = Blur::Disc(r);
-            let reference = band(&reference[search], blur, SEARCH_LOW);
+            let reference = band(&reference, blur, SEARCH_LOW);
             let reach = blur.spread() + SEARCH_LOW;
             let fit =
                 fit_bands(kind, &reference, &frame_band, reach, s, shift_only, SEARCH_ITERATIONS);
@@ -485,8 +486,7 @@ pub(super) fn estimate_discs(
         return Err(no_match(c));
     }
     let blur = Blur::Disc(radius);
-    let (t, c) = fit_level(kind, &reference[search], &frame[search], blur, None, t, shift_only)
-        .unwrap_or((t, c));
+    let (t, c) = fit_level(kind, &reference, &frame, blur, None, t, shift_only).unwrap_or((t, c));
     Ok(BandEstimate {
         transform: t.to_full(factor(search)),
         correlation: c,
